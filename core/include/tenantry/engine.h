@@ -1,0 +1,204 @@
+// Copyright 2026 The tenantry Authors.
+//
+// tenantry::Engine: the in-memory tenant graph, its people and roles, and the
+// lock-free access check. See docs/concurrency.md for how reads stay
+// lock-free and how memory is reclaimed.
+//
+// Thread-safety: every method is safe to call from any thread without
+// external synchronization, including threads the engine never saw before
+// (X5). Reads (`check`, `explain`, lists, getters) take no lock, never wait
+// for a writer and see one consistent version (X1, X2). Changes are
+// serialized, each gets a revision and an audit record (X3, L1), and a failed
+// change changes nothing.
+//
+// Errors are absl::Status codes as SPEC section 10 gives them; every message
+// names the rule it enforces, e.g. "slug 'ab-' must not end with a hyphen (T3)".
+#ifndef TENANTRY_ENGINE_H_
+#define TENANTRY_ENGINE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "tenantry/clock.h"
+#include "tenantry/limits.h"
+#include "tenantry/types.h"
+
+namespace tenantry {
+
+namespace internal {
+class Writer;
+struct Version;
+}  // namespace internal
+
+// A list of changes applied by `Engine::apply` as one: all become visible
+// together, or, when one fails, none does and the error names it (X2).
+// Each change still gets its own revision and audit record. The methods
+// mirror the Engine's; ids created by the batch are returned by `apply`, in
+// the order of the changes (0 for changes that create nothing).
+// Not thread-safe; build it on one thread, then hand it to `apply`.
+class Batch {
+ public:
+  Batch& create_user(std::string key);
+  Batch& create_account(AccountSpec spec);
+  Batch& set_plan(UserId actor, AccountId account, Plan plan);
+  Batch& add_staff(UserId actor, AccountId account, UserId user, std::string role,
+                   std::optional<StaffScope> scope = std::nullopt);
+  Batch& set_staff_scope(UserId actor, AccountId account, UserId user, StaffScope scope);
+  Batch& remove_staff(UserId actor, AccountId account, UserId user);
+  Batch& create_workspace(UserId actor, AccountId account, WorkspaceSpec spec);
+  Batch& rename_workspace(UserId actor, WorkspaceId workspace, std::string name);
+  Batch& set_status(UserId actor, WorkspaceId workspace, WorkspaceStatus status);
+  Batch& set_setting(UserId actor, WorkspaceId workspace, std::string name, SettingValue value);
+  Batch& add_member(UserId actor, WorkspaceId workspace, UserId user, std::string role);
+  Batch& set_role(UserId actor, WorkspaceId workspace, UserId user, std::string role);
+  Batch& remove_member(UserId actor, WorkspaceId workspace, UserId user);
+  Batch& transfer_ownership(UserId actor, WorkspaceId workspace, UserId new_owner);
+  Batch& switch_workspace(UserId user, WorkspaceId workspace);
+
+  size_t size() const { return changes_.size(); }
+  bool empty() const { return changes_.empty(); }
+
+ private:
+  friend class Engine;
+  struct Change {
+    const char* name;
+    std::function<absl::StatusOr<uint64_t>(internal::Writer&)> run;
+  };
+  Batch& Add(const char* name, std::function<absl::StatusOr<uint64_t>(internal::Writer&)> run);
+  std::vector<Change> changes_;
+};
+
+class Engine {
+ public:
+  struct Options {
+    // Time for audit records and sessions (I4). Null = the system clock.
+    std::shared_ptr<const Clock> clock;
+    // L1: audit records kept for `changes_since`; older ones leave memory.
+    size_t feed_retention = limits::kFeedRetentionDefault;
+  };
+
+  Engine();
+  explicit Engine(Options options);
+  // Destroying an engine while another thread still calls it is undefined.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // The revision of the newest published version (0 before any change).
+  uint64_t revision() const;
+
+  // ---- Permission catalog (M7) ----
+  // The interned id of a permission name; NotFound for an unknown name.
+  absl::StatusOr<PermissionId> permission(absl::string_view name) const;
+  // Registers an application's own `resource.action` name (idempotent:
+  // returns the existing id for a known name). ResourceExhausted past
+  // limits::kMaxPermissions.
+  absl::StatusOr<PermissionId> register_permission(absl::string_view name);
+  // The name of an interned id; NotFound when out of range.
+  absl::StatusOr<std::string> permission_name(PermissionId permission) const;
+
+  // ---- Tenancy (T1-T8) and people (M1, M2) ----
+  absl::StatusOr<AccountId> create_account(AccountSpec spec);
+  absl::StatusOr<AccountInfo> account(AccountId account) const;
+  absl::Status set_plan(UserId actor, AccountId account, Plan plan);
+  absl::StatusOr<UserId> create_user(absl::string_view key);
+  absl::StatusOr<UserId> user(absl::string_view key) const;  // NotFound if absent
+  absl::Status add_staff(UserId actor, AccountId account, UserId user, absl::string_view role,
+                         std::optional<StaffScope> scope = std::nullopt);
+  absl::Status set_staff_scope(UserId actor, AccountId account, UserId user, StaffScope scope);
+  absl::Status remove_staff(UserId actor, AccountId account, UserId user);
+  // (role name, scope) of a staff member; NotFound when not staff.
+  absl::StatusOr<std::pair<std::string, StaffScope>> staff(AccountId account, UserId user) const;
+
+  absl::StatusOr<WorkspaceId> create_workspace(UserId actor, AccountId account, WorkspaceSpec spec);
+  bool slug_available(AccountId account, absl::string_view slug) const;
+  absl::StatusOr<WorkspaceInfo> workspace(WorkspaceId workspace) const;
+  absl::Status rename_workspace(UserId actor, WorkspaceId workspace, absl::string_view name);
+  absl::Status set_status(UserId actor, WorkspaceId workspace, WorkspaceStatus status);
+  absl::Status set_setting(UserId actor, WorkspaceId workspace, absl::string_view name,
+                           SettingValue value);
+  absl::StatusOr<Settings> settings(WorkspaceId workspace) const;
+
+  // ---- Workspace roles (M3-M5, M10) ----
+  absl::Status add_member(UserId actor, WorkspaceId workspace, UserId user, absl::string_view role);
+  absl::Status set_role(UserId actor, WorkspaceId workspace, UserId user, absl::string_view role);
+  absl::Status remove_member(UserId actor, WorkspaceId workspace, UserId user);
+  absl::Status transfer_ownership(UserId actor, WorkspaceId workspace, UserId new_owner);
+
+  // ---- Sessions (S1) ----
+  absl::Status switch_workspace(UserId user, WorkspaceId workspace);
+  std::optional<WorkspaceId> active_workspace(UserId user) const;
+
+  // ---- Checks (A1-A6): lock-free, wait-free with respect to writers ----
+  // A1: true when the user holds `permission` in the workspace. Unknown ids
+  // and out-of-range permissions deny. Never fails, never blocks.
+  bool check(UserId user, WorkspaceId workspace, PermissionId permission) const noexcept;
+  // A6: out[i] = check(users[i], workspaces[i], permissions[i]); all four
+  // spans have the same length (InvalidArgument otherwise). One version
+  // answers the whole batch.
+  absl::Status check_many(absl::Span<const UserId> users, absl::Span<const WorkspaceId> workspaces,
+                          absl::Span<const PermissionId> permissions,
+                          absl::Span<uint8_t> out) const;
+  // A4: the decision and why. InvalidArgument for an out-of-range permission.
+  absl::StatusOr<Decision> explain(UserId user, WorkspaceId workspace,
+                                   PermissionId permission) const;
+  // A5: active workspaces the user may switch into, ordered by name (then id).
+  std::vector<WorkspaceId> workspaces_for(UserId user) const;
+  // A5: direct members and their roles, ordered by user id; NotFound for an
+  // unknown workspace.
+  absl::StatusOr<std::vector<Member>> members(WorkspaceId workspace) const;
+  // A5: every user for whom check(user, workspace, permission) holds, by id.
+  std::vector<UserId> who_can(WorkspaceId workspace, PermissionId permission) const;
+  // A5: every workspace where check(user, workspace, permission) holds, by id.
+  std::vector<WorkspaceId> accessible(UserId user, PermissionId permission) const;
+
+  // ---- Change feed (L1) and batches (X2) ----
+  // Every change with revision > `revision`, in order. FailedPrecondition
+  // when some of them are no longer retained (see Options::feed_retention).
+  absl::StatusOr<std::vector<AuditRecord>> changes_since(uint64_t revision) const;
+  // Applies every change of the batch in one published version, or none.
+  absl::StatusOr<std::vector<uint64_t>> apply(const Batch& batch);
+
+  // Checks every invariant of the engine's state; DataLoss naming the first
+  // broken one. Reads one version; takes no writer lock.
+  absl::Status verify() const;
+
+  // Counters for tests and benchmarks: published versions not yet
+  // reclaimed are in internal::Epochs; this is the number of live entities.
+  struct Stats {
+    uint64_t accounts = 0, users = 0, workspaces = 0, memberships = 0;
+  };
+  Stats stats() const;
+
+ private:
+  friend class internal::Writer;
+  // Runs changes in one transaction and publishes once (all or nothing).
+  // `batch` prefixes a failure with the failing change's index and name.
+  absl::StatusOr<std::vector<uint64_t>> Run(absl::Span<const Batch::Change> changes, bool batch);
+  absl::StatusOr<uint64_t> RunOne(
+      const char* name, std::function<absl::StatusOr<uint64_t>(internal::Writer&)> change);
+  absl::Status RunStatus(const char* name,
+                         std::function<absl::Status(internal::Writer&)> change);
+
+ public:
+  class Impl;
+
+ private:
+  // The newest published version: the one atomic root (X1). Kept here, not
+  // in Impl, so that `check` reaches it with one load.
+  std::atomic<const internal::Version*> root_{nullptr};
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tenantry
+
+#endif  // TENANTRY_ENGINE_H_

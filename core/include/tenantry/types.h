@@ -1,0 +1,140 @@
+// Copyright 2026 The tenantry Authors.
+//
+// The value types of the engine's public API.
+#ifndef TENANTRY_TYPES_H_
+#define TENANTRY_TYPES_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace tenantry {
+
+// Ids are 64-bit, handed out by the engine in sequence per kind, never
+// reused; 0 is never an id. An unknown id denies on the hot path.
+using AccountId = uint64_t;
+using UserId = uint64_t;
+using WorkspaceId = uint64_t;
+// Permissions are interned to small integers (M7).
+using PermissionId = uint32_t;
+
+// The trusted actor of the embedding application (M10): bootstrap, billing.
+// Not 0, so that a zero-initialized id never acts as SYSTEM.
+inline constexpr UserId kSystem = ~uint64_t{0};
+
+// T2: a plan caps the number of workspaces and may allow agency workspaces.
+struct Plan {
+  std::string name;
+  // Workspaces allowed in the account, sub-workspaces included; -1 = unlimited.
+  int64_t workspace_limit = 1;
+  // T4: whether agency workspaces may be created.
+  bool agency = false;
+
+  static constexpr int64_t kUnlimited = -1;
+  // The built-in plans: starter 1, growth 5, scale 25, enterprise unlimited
+  // with agency. Any other name is an unknown plan: limit 1, no agency.
+  static Plan Named(const std::string& name);
+  static Plan Custom(std::string name, int64_t workspace_limit, bool agency);
+};
+
+enum class WorkspaceType : uint8_t { kSimple = 0, kAgency = 1 };
+enum class WorkspaceStatus : uint8_t { kActive = 0, kInactive = 1 };
+
+// M2: a staff member's workspace scope.
+struct StaffScope {
+  bool all = false;
+  std::vector<WorkspaceId> workspaces;  // when !all; empty = no workspace
+
+  static StaffScope All() { return {true, {}}; }
+  static StaffScope Of(std::vector<WorkspaceId> ids) { return {false, std::move(ids)}; }
+};
+
+// T6: per-workspace settings.
+struct Settings {
+  bool beta_opt_in = true;
+  int64_t approval_timeout_s = 86400;
+  int64_t inactivity_timeout_s = 0;  // 0 = off
+};
+using SettingValue = std::variant<bool, int64_t>;
+
+// T1, M2, M8: what an account starts with.
+struct AccountSpec {
+  std::string name;
+  UserId owner = 0;  // an existing user; becomes the account's staff owner
+  std::optional<Plan> plan = Plan::Named("starter");  // nullopt = unset (limit 1)
+  std::string key;                                    // optional external key, unique
+  std::string member_default_scope = "all";           // "all" or "none"
+  std::string staff_member_role = "admin";            // workspace role of staff `member`s
+};
+
+// T3, T4: how a workspace is created.
+struct WorkspaceSpec {
+  std::string name;
+  std::optional<std::string> slug;  // derived from the name when absent
+  WorkspaceType type = WorkspaceType::kSimple;
+  WorkspaceId parent = 0;  // an agency workspace of the same account, or 0
+  UserId owner = 0;        // 0 = the actor (the account owner when the actor is SYSTEM)
+};
+
+struct WorkspaceInfo {
+  WorkspaceId id = 0;
+  AccountId account = 0;
+  std::string name;
+  std::string slug;
+  WorkspaceType type = WorkspaceType::kSimple;
+  WorkspaceStatus status = WorkspaceStatus::kActive;
+  WorkspaceId parent = 0;
+  UserId owner = 0;
+  int depth = 1;
+};
+
+struct AccountInfo {
+  AccountId id = 0;
+  std::string name;
+  std::string key;
+  Plan plan;
+  bool plan_set = true;
+  UserId owner = 0;
+  int64_t workspace_count = 0;
+};
+
+// A direct member of a workspace and the name of their role there.
+struct Member {
+  UserId user = 0;
+  std::string role;
+  bool operator==(const Member&) const = default;
+};
+
+// A4: why a check decided what it decided.
+enum class AccessPath : uint8_t {
+  kNone = 0,       // denied
+  kDirect = 1,     // a role held in the workspace itself
+  kTeam = 2,       // a role held by one of the user's teams there (M9)
+  kStaff = 3,      // the account role, with the workspace in the staff scope
+  kInherited = 4,  // a role held in an ancestor agency workspace (A3)
+};
+
+struct Decision {
+  bool allowed = false;
+  AccessPath path = AccessPath::kNone;
+  std::string role;               // the role that granted, when allowed
+  WorkspaceId via_workspace = 0;  // where that role is held
+  uint64_t via_team = 0;          // the team, for kTeam
+  std::string reason;             // a sentence, both when allowed and when denied
+};
+
+// L1: one change in the audit trail and the change feed.
+struct AuditRecord {
+  uint64_t revision = 0;
+  int64_t time_ns = 0;
+  UserId actor = 0;
+  AccountId account = 0;      // 0 when the change is not inside an account
+  WorkspaceId workspace = 0;  // 0 when the change is not inside a workspace
+  std::string what;           // the operation and its arguments, e.g. "add_member user=7 role=admin"
+};
+
+}  // namespace tenantry
+
+#endif  // TENANTRY_TYPES_H_

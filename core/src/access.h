@@ -1,0 +1,111 @@
+// Copyright 2026 The tenantry Authors.
+//
+// The access rules (A1-A4) evaluated on one version. `check` instantiates
+// the fast form; `explain` the same walk, recording why. Keeping one walk
+// for both guarantees that explain never disagrees with check.
+#ifndef TENANTRY_CORE_SRC_ACCESS_H_
+#define TENANTRY_CORE_SRC_ACCESS_H_
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "model.h"
+#include "tenantry/types.h"
+
+namespace tenantry::internal {
+
+// T5: what an inactive workspace still grants, to those who hold it.
+inline bool GrantedWhenInactive(PermissionId p) {
+  return p == perm::kWorkspaceView || p == perm::kWorkspaceEdit || p == perm::kWorkspaceDelete;
+}
+
+// M2 + A3: the staff scope covers the workspace itself or an ancestor.
+inline bool InStaffScope(const StaffEntry& staff, const WorkspaceNode& ws) {
+  if (staff.scope_all) return true;
+  auto listed = [&](WorkspaceId id) {
+    return std::binary_search(staff.scope.begin(), staff.scope.end(), id);
+  };
+  if (listed(ws.id)) return true;
+  for (int i = 0; i + 1 < ws.depth; ++i) {
+    if (listed(ws.ancestors[i])) return true;
+  }
+  return false;
+}
+
+inline std::string RoleDisplayName(RoleId role) { return std::string(BuiltinRoleName(role)); }
+
+// A1-A4. With kExplain, fills `*why` (which must not be null).
+template <bool kExplain>
+inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, PermissionId p,
+                     Decision* why) {
+  auto deny = [&](std::string reason) {
+    if constexpr (kExplain) *why = Decision{false, AccessPath::kNone, "", 0, 0, std::move(reason)};
+    return false;
+  };
+  if (p >= limits::kMaxPermissions) return deny("unknown permission (M7)");
+  const WorkspaceNode* ws = v.workspaces.Find(workspace);
+  if (ws == nullptr) return deny(absl::StrCat("unknown workspace ", workspace, " (A1)"));
+  const UserNode* u = v.users.Find(user);
+  if (u == nullptr) return deny(absl::StrCat("unknown user ", user, " (A1)"));
+  if (!ws->active() && !GrantedWhenInactive(p)) {
+    return deny(absl::StrCat("workspace ", workspace,
+                             " is inactive: it grants only workspace.view, edit and delete (T5)"));
+  }
+  bool held_some = false;
+  // Direct and team grants in the workspace, then in its ancestors (A3).
+  for (int level = 0; level < ws->depth; ++level) {
+    WorkspaceId at = level == 0 ? workspace : ws->ancestors[level - 1];
+    auto it = std::lower_bound(u->grants.begin(), u->grants.end(), Grant{at, 0, kNoRole});
+    for (; it != u->grants.end() && it->workspace == at; ++it) {
+      if (level > 0 && it->role == kClient) continue;  // A3: client never inherits
+      held_some = true;
+      if (!RolePerms(v, it->role).Has(p)) continue;
+      if constexpr (kExplain) {
+        AccessPath path = level > 0        ? AccessPath::kInherited
+                          : it->team != 0 ? AccessPath::kTeam
+                                          : AccessPath::kDirect;
+        std::string how = level > 0 ? absl::StrCat("inherited from agency workspace ", at, " (A3)")
+                          : it->team != 0 ? absl::StrCat("through team ", it->team, " (M9)")
+                                          : std::string("held directly (A1)");
+        *why = Decision{true, path, RoleDisplayName(it->role), at, it->team,
+                        absl::StrCat("role '", RoleDisplayName(it->role), "' ", how)};
+      }
+      return true;
+    }
+  }
+  const StaffEntry* staff = u->staff.empty() ? nullptr : u->StaffIn(ws->account);
+  if (staff != nullptr) {
+    if (!InStaffScope(*staff, *ws)) {
+      if (!held_some) {
+        return deny(absl::StrCat("workspace ", workspace, " is outside the staff scope of user ",
+                                 user, " (M2)"));
+      }
+    } else {
+      held_some = true;
+      if (RolePerms(v, staff->grant_role).Has(p)) {
+        if constexpr (kExplain) {
+          *why = Decision{true, AccessPath::kStaff, RoleDisplayName(staff->grant_role), workspace,
+                          0,
+                          absl::StrCat("account role '", AccountRoleName(staff->role),
+                                       "' grants '", RoleDisplayName(staff->grant_role),
+                                       "' in its scope (M2, M8)")};
+        }
+        return true;
+      }
+    }
+  }
+  if (!held_some) {
+    return deny(absl::StrCat("user ", user, " has no role in workspace ", workspace,
+                             " or its agency ancestors and is not staff in scope (A1)"));
+  }
+  if constexpr (kExplain) {
+    std::string name = p < v.catalog->names.size() ? v.catalog->names[p] : absl::StrCat(p);
+    return deny(absl::StrCat("no role user ", user, " holds in workspace ", workspace,
+                             " grants '", name, "' (A1, M8)"));
+  }
+  return false;
+}
+
+}  // namespace tenantry::internal
+
+#endif  // TENANTRY_CORE_SRC_ACCESS_H_

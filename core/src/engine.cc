@@ -1,0 +1,291 @@
+// Copyright 2026 The tenantry Authors.
+//
+// Engine lifecycle, the write path (one Writer, one publication per call or
+// batch) and the change feed.
+#include "tenantry/engine.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "engine_impl.h"
+#include "epoch.h"
+#include "model.h"
+#include "status_macros.h"
+#include "writer.h"
+
+namespace tenantry {
+
+using internal::Epochs;
+using internal::Version;
+using internal::Writer;
+
+Engine::Engine() : Engine(Options{}) {}
+
+Engine::Engine(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->clock = impl_->options.clock ? impl_->options.clock : std::make_shared<SystemClock>();
+  // The first version: empty, with the built-in catalog; gen 1, revision 0.
+  auto* v = new Version();
+  v->gen = 1;
+  auto* catalog = new internal::Catalog(internal::Catalog::Builtin());
+  catalog->gen = 1;
+  v->catalog = catalog;
+  root_.store(v, std::memory_order_seq_cst);
+}
+
+Engine::~Engine() {
+  // No reader may run any more (the contract), so the newest version is freed
+  // at once; older versions' garbage waits in the epoch queue.
+  internal::DestroyVersion(const_cast<Version*>(root_.load(std::memory_order_seq_cst)));
+  Epochs::Reclaim();
+}
+
+uint64_t Engine::revision() const {
+  internal::ReadGuard guard;
+  return root_.load(std::memory_order_seq_cst)->revision;
+}
+
+absl::StatusOr<std::vector<uint64_t>> Engine::Run(absl::Span<const Batch::Change> changes,
+                                                 bool batch) {
+  if (changes.size() > limits::kMaxBatchChanges) {
+    return absl::InvalidArgumentError(absl::StrCat("a batch holds at most ",
+                                                   limits::kMaxBatchChanges, " changes (X2)"));
+  }
+  std::vector<uint64_t> results;
+  results.reserve(changes.size());
+  std::vector<AuditRecord> audit;
+  {
+    absl::MutexLock lock(&impl_->write_mu);
+    // Only writers store the root, and they hold write_mu, so this load sees
+    // the newest version.
+    const Version* base = root_.load(std::memory_order_seq_cst);
+    Writer writer(base, impl_->clock->now_ns());
+    for (size_t i = 0; i < changes.size(); ++i) {
+      absl::StatusOr<uint64_t> result = changes[i].run(writer);
+      if (!result.ok()) {
+        writer.txn().Abort();
+        if (!batch) return result.status();
+        return absl::Status(result.status().code(),
+                            absl::StrCat("change #", i, " (", changes[i].name,
+                                         ") failed; nothing was applied: ",
+                                         result.status().message()));
+      }
+      results.push_back(*result);
+    }
+    writer.FinishSessions();
+    // Publish: one seq_cst store of the root (X1, X2), then move the epoch
+    // and hand over what the new version replaced (X4; see epoch.h).
+    root_.store(writer.version(), std::memory_order_seq_cst);
+    std::vector<internal::Garbage> garbage = writer.txn().Commit();
+    Epochs::Retire(Epochs::Advance(), std::move(garbage));
+    audit = std::move(writer.audit());
+    absl::MutexLock feed_lock(&impl_->feed_mu);
+    for (AuditRecord& record : audit) impl_->feed.push_back(std::move(record));
+    while (impl_->feed.size() > impl_->options.feed_retention) {
+      impl_->feed_dropped_through = impl_->feed.front().revision;
+      impl_->feed.pop_front();
+    }
+  }
+  // Freeing outside the writer lock keeps the next writer from waiting on it.
+  Epochs::Reclaim();
+  return results;
+}
+
+absl::StatusOr<uint64_t> Engine::RunOne(
+    const char* name, std::function<absl::StatusOr<uint64_t>(internal::Writer&)> change) {
+  Batch::Change one{name, std::move(change)};
+  TNY_ASSIGN_OR_RETURN(std::vector<uint64_t> results, Run({&one, 1}, false));
+  return results.front();
+}
+
+absl::Status Engine::RunStatus(const char* name,
+                               std::function<absl::Status(internal::Writer&)> change) {
+  return RunOne(name, [&change](Writer& w) -> absl::StatusOr<uint64_t> {
+           TNY_RETURN_IF_ERROR(change(w));
+           return 0;
+         }).status();
+}
+
+absl::StatusOr<std::vector<uint64_t>> Engine::apply(const Batch& batch) {
+  return Run(batch.changes_, true);
+}
+
+absl::StatusOr<std::vector<AuditRecord>> Engine::changes_since(uint64_t revision) const {
+  absl::MutexLock lock(&impl_->feed_mu);
+  if (revision < impl_->feed_dropped_through) {
+    uint64_t oldest = impl_->feed.empty() ? impl_->feed_dropped_through + 1
+                                          : impl_->feed.front().revision;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "changes after revision ", revision, " are no longer retained: the feed keeps the last ",
+        impl_->options.feed_retention, " changes, oldest retained revision ", oldest, " (L1)"));
+  }
+  auto first = std::upper_bound(
+      impl_->feed.begin(), impl_->feed.end(), revision,
+      [](uint64_t r, const AuditRecord& record) { return r < record.revision; });
+  return std::vector<AuditRecord>(first, impl_->feed.end());
+}
+
+// ---- The write API: each call is one change in its own transaction ----
+
+absl::StatusOr<PermissionId> Engine::register_permission(absl::string_view name) {
+  TNY_ASSIGN_OR_RETURN(uint64_t id, RunOne("register_permission", [&](Writer& w) {
+                         return w.RegisterPermission(name);
+                       }));
+  return static_cast<PermissionId>(id);
+}
+
+absl::StatusOr<UserId> Engine::create_user(absl::string_view key) {
+  return RunOne("create_user", [&](Writer& w) { return w.CreateUser(key); });
+}
+
+absl::StatusOr<AccountId> Engine::create_account(AccountSpec spec) {
+  return RunOne("create_account", [&](Writer& w) { return w.CreateAccount(spec); });
+}
+
+absl::Status Engine::set_plan(UserId actor, AccountId account, Plan plan) {
+  return RunStatus("set_plan", [&](Writer& w) { return w.SetPlan(actor, account, plan); });
+}
+
+absl::Status Engine::add_staff(UserId actor, AccountId account, UserId user,
+                               absl::string_view role, std::optional<StaffScope> scope) {
+  return RunStatus("add_staff",
+                   [&](Writer& w) { return w.AddStaff(actor, account, user, role, scope); });
+}
+
+absl::Status Engine::set_staff_scope(UserId actor, AccountId account, UserId user,
+                                     StaffScope scope) {
+  return RunStatus("set_staff_scope",
+                   [&](Writer& w) { return w.SetStaffScope(actor, account, user, scope); });
+}
+
+absl::Status Engine::remove_staff(UserId actor, AccountId account, UserId user) {
+  return RunStatus("remove_staff", [&](Writer& w) { return w.RemoveStaff(actor, account, user); });
+}
+
+absl::StatusOr<WorkspaceId> Engine::create_workspace(UserId actor, AccountId account,
+                                                     WorkspaceSpec spec) {
+  return RunOne("create_workspace",
+                [&](Writer& w) { return w.CreateWorkspace(actor, account, spec); });
+}
+
+absl::Status Engine::rename_workspace(UserId actor, WorkspaceId workspace,
+                                      absl::string_view name) {
+  return RunStatus("rename_workspace",
+                   [&](Writer& w) { return w.RenameWorkspace(actor, workspace, name); });
+}
+
+absl::Status Engine::set_status(UserId actor, WorkspaceId workspace, WorkspaceStatus status) {
+  return RunStatus("set_status", [&](Writer& w) { return w.SetStatus(actor, workspace, status); });
+}
+
+absl::Status Engine::set_setting(UserId actor, WorkspaceId workspace, absl::string_view name,
+                                 SettingValue value) {
+  return RunStatus("set_setting",
+                   [&](Writer& w) { return w.SetSetting(actor, workspace, name, value); });
+}
+
+absl::Status Engine::add_member(UserId actor, WorkspaceId workspace, UserId user,
+                                absl::string_view role) {
+  return RunStatus("add_member",
+                   [&](Writer& w) { return w.AddMember(actor, workspace, user, role); });
+}
+
+absl::Status Engine::set_role(UserId actor, WorkspaceId workspace, UserId user,
+                              absl::string_view role) {
+  return RunStatus("set_role", [&](Writer& w) { return w.SetRole(actor, workspace, user, role); });
+}
+
+absl::Status Engine::remove_member(UserId actor, WorkspaceId workspace, UserId user) {
+  return RunStatus("remove_member",
+                   [&](Writer& w) { return w.RemoveMember(actor, workspace, user); });
+}
+
+absl::Status Engine::transfer_ownership(UserId actor, WorkspaceId workspace, UserId new_owner) {
+  return RunStatus("transfer_ownership",
+                   [&](Writer& w) { return w.TransferOwnership(actor, workspace, new_owner); });
+}
+
+absl::Status Engine::switch_workspace(UserId user, WorkspaceId workspace) {
+  return RunStatus("switch_workspace",
+                   [&](Writer& w) { return w.SwitchWorkspace(user, workspace); });
+}
+
+// ---- Batch: the same changes, recorded for one `apply` ----
+
+Batch& Batch::Add(const char* name,
+                  std::function<absl::StatusOr<uint64_t>(internal::Writer&)> run) {
+  changes_.push_back(Change{name, std::move(run)});
+  return *this;
+}
+
+namespace {
+// Adapts a change returning Status to the batch's StatusOr<id> shape.
+template <class Fn>
+std::function<absl::StatusOr<uint64_t>(Writer&)> NoId(Fn fn) {
+  return [fn = std::move(fn)](Writer& w) -> absl::StatusOr<uint64_t> {
+    TNY_RETURN_IF_ERROR(fn(w));
+    return 0;
+  };
+}
+}  // namespace
+
+Batch& Batch::create_user(std::string key) {
+  return Add("create_user", [key = std::move(key)](Writer& w) { return w.CreateUser(key); });
+}
+Batch& Batch::create_account(AccountSpec spec) {
+  return Add("create_account",
+             [spec = std::move(spec)](Writer& w) { return w.CreateAccount(spec); });
+}
+Batch& Batch::set_plan(UserId actor, AccountId account, Plan plan) {
+  return Add("set_plan", NoId([=](Writer& w) { return w.SetPlan(actor, account, plan); }));
+}
+Batch& Batch::add_staff(UserId actor, AccountId account, UserId user, std::string role,
+                        std::optional<StaffScope> scope) {
+  return Add("add_staff",
+             NoId([=](Writer& w) { return w.AddStaff(actor, account, user, role, scope); }));
+}
+Batch& Batch::set_staff_scope(UserId actor, AccountId account, UserId user, StaffScope scope) {
+  return Add("set_staff_scope",
+             NoId([=](Writer& w) { return w.SetStaffScope(actor, account, user, scope); }));
+}
+Batch& Batch::remove_staff(UserId actor, AccountId account, UserId user) {
+  return Add("remove_staff",
+             NoId([=](Writer& w) { return w.RemoveStaff(actor, account, user); }));
+}
+Batch& Batch::create_workspace(UserId actor, AccountId account, WorkspaceSpec spec) {
+  return Add("create_workspace", [=, spec = std::move(spec)](Writer& w) {
+    return w.CreateWorkspace(actor, account, spec);
+  });
+}
+Batch& Batch::rename_workspace(UserId actor, WorkspaceId workspace, std::string name) {
+  return Add("rename_workspace",
+             NoId([=](Writer& w) { return w.RenameWorkspace(actor, workspace, name); }));
+}
+Batch& Batch::set_status(UserId actor, WorkspaceId workspace, WorkspaceStatus status) {
+  return Add("set_status", NoId([=](Writer& w) { return w.SetStatus(actor, workspace, status); }));
+}
+Batch& Batch::set_setting(UserId actor, WorkspaceId workspace, std::string name,
+                          SettingValue value) {
+  return Add("set_setting",
+             NoId([=](Writer& w) { return w.SetSetting(actor, workspace, name, value); }));
+}
+Batch& Batch::add_member(UserId actor, WorkspaceId workspace, UserId user, std::string role) {
+  return Add("add_member",
+             NoId([=](Writer& w) { return w.AddMember(actor, workspace, user, role); }));
+}
+Batch& Batch::set_role(UserId actor, WorkspaceId workspace, UserId user, std::string role) {
+  return Add("set_role", NoId([=](Writer& w) { return w.SetRole(actor, workspace, user, role); }));
+}
+Batch& Batch::remove_member(UserId actor, WorkspaceId workspace, UserId user) {
+  return Add("remove_member",
+             NoId([=](Writer& w) { return w.RemoveMember(actor, workspace, user); }));
+}
+Batch& Batch::transfer_ownership(UserId actor, WorkspaceId workspace, UserId new_owner) {
+  return Add("transfer_ownership",
+             NoId([=](Writer& w) { return w.TransferOwnership(actor, workspace, new_owner); }));
+}
+Batch& Batch::switch_workspace(UserId user, WorkspaceId workspace) {
+  return Add("switch_workspace",
+             NoId([=](Writer& w) { return w.SwitchWorkspace(user, workspace); }));
+}
+
+}  // namespace tenantry

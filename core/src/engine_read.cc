@@ -1,0 +1,254 @@
+// Copyright 2026 The tenantry Authors.
+//
+// The read side: every method takes a ReadGuard, loads the root once and
+// answers from that one version (X1, X2). No lock, no shared write.
+#include <algorithm>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "access.h"
+#include "epoch.h"
+#include "model.h"
+#include "status_macros.h"
+#include "tenantry/engine.h"
+#include "text.h"
+#include "writer.h"
+
+namespace tenantry {
+
+using internal::Evaluate;
+using internal::ReadGuard;
+using internal::Version;
+using internal::WorkspaceNode;
+
+namespace {
+
+// Loads the newest version; the caller holds a ReadGuard (seq_cst: see epoch.h).
+inline const Version& Load(const std::atomic<const Version*>& root) {
+  return *root.load(std::memory_order_seq_cst);
+}
+
+WorkspaceInfo InfoOf(const WorkspaceNode& ws) {
+  return WorkspaceInfo{ws.id,   ws.account, ws.name,  ws.slug,
+                       ws.type, ws.status,  ws.parent, ws.owner, ws.depth};
+}
+
+// Adds `id` and, through the children links, every workspace below it.
+void AddSubtree(const Version& v, WorkspaceId id, absl::flat_hash_set<WorkspaceId>& out) {
+  if (!out.insert(id).second) return;
+  const WorkspaceNode* ws = v.workspaces.Find(id);
+  if (ws == nullptr) return;
+  ws->children.ForEach([&](WorkspaceId child, uint8_t) { AddSubtree(v, child, out); });
+}
+
+// Every workspace where the user might hold something: direct and team
+// grants (with the sub-workspaces they reach, A3) and the staff scopes.
+absl::flat_hash_set<WorkspaceId> Candidates(const Version& v, const internal::UserNode& u) {
+  absl::flat_hash_set<WorkspaceId> out;
+  for (const internal::Grant& g : u.grants) {
+    if (g.role == internal::kClient) {
+      out.insert(g.workspace);
+    } else {
+      AddSubtree(v, g.workspace, out);
+    }
+  }
+  for (const internal::StaffEntry& s : u.staff) {
+    if (s.scope_all) {
+      const internal::AccountNode* a = v.accounts.Find(s.account);
+      if (a != nullptr) a->workspaces.ForEach([&](WorkspaceId id, uint8_t) { out.insert(id); });
+    } else {
+      for (WorkspaceId id : s.scope) AddSubtree(v, id, out);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<PermissionId> Engine::permission(absl::string_view name) const {
+  ReadGuard guard;
+  return Load(root_).catalog->Find(name);
+}
+
+absl::StatusOr<std::string> Engine::permission_name(PermissionId permission) const {
+  ReadGuard guard;
+  const auto& names = Load(root_).catalog->names;
+  if (permission >= names.size()) {
+    return absl::NotFoundError(absl::StrCat("unknown permission id ", permission, " (M7)"));
+  }
+  return names[permission];
+}
+
+absl::StatusOr<AccountInfo> Engine::account(AccountId id) const {
+  ReadGuard guard;
+  const internal::AccountNode* a = Load(root_).accounts.Find(id);
+  if (a == nullptr) return absl::NotFoundError(absl::StrCat("unknown account ", id, " (T1)"));
+  return AccountInfo{a->id,       a->name,  a->key, a->plan, a->plan_set,
+                     a->owner, static_cast<int64_t>(a->workspaces.size())};
+}
+
+absl::StatusOr<UserId> Engine::user(absl::string_view raw_key) const {
+  TNY_ASSIGN_OR_RETURN(std::string key, internal::NormalizeKey(raw_key));
+  ReadGuard guard;
+  const UserId* id = Load(root_).user_keys.Find(key);
+  if (id == nullptr) return absl::NotFoundError(absl::StrCat("no user with key '", key, "' (M1)"));
+  return *id;
+}
+
+absl::StatusOr<std::pair<std::string, StaffScope>> Engine::staff(AccountId account,
+                                                                 UserId user) const {
+  ReadGuard guard;
+  const internal::UserNode* u = Load(root_).users.Find(user);
+  const internal::StaffEntry* s = u == nullptr ? nullptr : u->StaffIn(account);
+  if (s == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("user ", user, " is not staff of account ", account, " (M2)"));
+  }
+  return std::make_pair(std::string(internal::AccountRoleName(s->role)),
+                        StaffScope{s->scope_all, s->scope});
+}
+
+bool Engine::slug_available(AccountId account, absl::string_view slug) const {
+  if (!internal::ValidateSlug(slug).ok()) return false;
+  ReadGuard guard;
+  const internal::AccountNode* a = Load(root_).accounts.Find(account);
+  return a != nullptr && !a->slugs.Contains(std::string(slug));
+}
+
+absl::StatusOr<WorkspaceInfo> Engine::workspace(WorkspaceId id) const {
+  ReadGuard guard;
+  const WorkspaceNode* ws = Load(root_).workspaces.Find(id);
+  if (ws == nullptr) return absl::NotFoundError(absl::StrCat("unknown workspace ", id, " (T4)"));
+  return InfoOf(*ws);
+}
+
+absl::StatusOr<Settings> Engine::settings(WorkspaceId id) const {
+  ReadGuard guard;
+  const WorkspaceNode* ws = Load(root_).workspaces.Find(id);
+  if (ws == nullptr) return absl::NotFoundError(absl::StrCat("unknown workspace ", id, " (T6)"));
+  return ws->settings;
+}
+
+std::optional<WorkspaceId> Engine::active_workspace(UserId user) const {
+  ReadGuard guard;
+  const internal::UserNode* u = Load(root_).users.Find(user);
+  if (u == nullptr || u->active_workspace == 0) return std::nullopt;
+  return u->active_workspace;
+}
+
+bool Engine::check(UserId user, WorkspaceId workspace, PermissionId permission) const noexcept {
+  ReadGuard guard;
+  return Evaluate<false>(Load(root_), user, workspace, permission, nullptr);
+}
+
+absl::Status Engine::check_many(absl::Span<const UserId> users,
+                                absl::Span<const WorkspaceId> workspaces,
+                                absl::Span<const PermissionId> permissions,
+                                absl::Span<uint8_t> out) const {
+  if (users.size() != workspaces.size() || users.size() != permissions.size() ||
+      users.size() != out.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "check_many needs arrays of one length; got ", users.size(), ", ", workspaces.size(),
+        ", ", permissions.size(), " and ", out.size(), " (A6)"));
+  }
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  for (size_t i = 0; i < users.size(); ++i) {
+    out[i] = Evaluate<false>(v, users[i], workspaces[i], permissions[i], nullptr) ? 1 : 0;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Decision> Engine::explain(UserId user, WorkspaceId workspace,
+                                         PermissionId permission) const {
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  if (permission >= v.catalog->names.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown permission id ", permission, " (M7)"));
+  }
+  Decision decision;
+  Evaluate<true>(v, user, workspace, permission, &decision);
+  return decision;
+}
+
+std::vector<WorkspaceId> Engine::workspaces_for(UserId user) const {
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  const internal::UserNode* u = v.users.Find(user);
+  if (u == nullptr) return {};
+  std::vector<const WorkspaceNode*> found;
+  for (WorkspaceId id : Candidates(v, *u)) {
+    const WorkspaceNode* ws = v.workspaces.Find(id);
+    if (ws != nullptr && ws->active() &&
+        Evaluate<false>(v, user, id, internal::perm::kWorkspaceSwitch, nullptr)) {
+      found.push_back(ws);
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const WorkspaceNode* a, const WorkspaceNode* b) {
+    return a->name != b->name ? a->name < b->name : a->id < b->id;
+  });
+  std::vector<WorkspaceId> ids;
+  ids.reserve(found.size());
+  for (const WorkspaceNode* ws : found) ids.push_back(ws->id);
+  return ids;
+}
+
+absl::StatusOr<std::vector<Member>> Engine::members(WorkspaceId workspace) const {
+  ReadGuard guard;
+  const WorkspaceNode* ws = Load(root_).workspaces.Find(workspace);
+  if (ws == nullptr) {
+    return absl::NotFoundError(absl::StrCat("unknown workspace ", workspace, " (A5)"));
+  }
+  std::vector<Member> out;
+  out.reserve(ws->members.size());
+  ws->members.ForEach([&](UserId user, internal::RoleId role) {
+    out.push_back(Member{user, internal::RoleDisplayName(role)});
+  });
+  return out;
+}
+
+std::vector<UserId> Engine::who_can(WorkspaceId workspace, PermissionId permission) const {
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  const WorkspaceNode* ws = v.workspaces.Find(workspace);
+  if (ws == nullptr) return {};
+  absl::flat_hash_set<UserId> candidates;
+  auto add_members = [&](const WorkspaceNode& at) {
+    at.members.ForEach([&](UserId user, internal::RoleId) { candidates.insert(user); });
+  };
+  add_members(*ws);
+  for (int i = 0; i + 1 < ws->depth; ++i) {
+    const WorkspaceNode* ancestor = v.workspaces.Find(ws->ancestors[i]);
+    if (ancestor != nullptr) add_members(*ancestor);
+  }
+  const internal::AccountNode* a = v.accounts.Find(ws->account);
+  if (a != nullptr) a->staff.ForEach([&](UserId user, uint8_t) { candidates.insert(user); });
+  std::vector<UserId> out;
+  for (UserId user : candidates) {
+    if (Evaluate<false>(v, user, workspace, permission, nullptr)) out.push_back(user);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<WorkspaceId> Engine::accessible(UserId user, PermissionId permission) const {
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  const internal::UserNode* u = v.users.Find(user);
+  if (u == nullptr) return {};
+  std::vector<WorkspaceId> out;
+  for (WorkspaceId id : Candidates(v, *u)) {
+    if (Evaluate<false>(v, user, id, permission, nullptr)) out.push_back(id);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Engine::Stats Engine::stats() const {
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  return Stats{v.accounts.size(), v.users.size(), v.workspaces.size(), v.memberships};
+}
+
+}  // namespace tenantry

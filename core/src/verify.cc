@@ -1,0 +1,199 @@
+// Copyright 2026 The tenantry Authors.
+//
+// verify(): every invariant of one version, checked from scratch. A broken
+// one is DataLoss naming it. Also the teardown of a version.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "epoch.h"
+#include "model.h"
+#include "tenantry/engine.h"
+#include "writer.h"
+
+namespace tenantry {
+namespace internal {
+namespace {
+
+absl::Status Broken(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("invariant broken: ", what));
+}
+
+absl::Status VerifyUser(const Version& v, const UserNode& u, uint64_t* direct) {
+  const UserId* by_key = v.user_keys.Find(u.key);
+  if (by_key == nullptr || *by_key != u.id) {
+    return Broken(absl::StrCat("user ", u.id, " is not indexed by its key (M1)"));
+  }
+  if (!std::is_sorted(u.grants.begin(), u.grants.end()) ||
+      std::adjacent_find(u.grants.begin(), u.grants.end(), [](const Grant& a, const Grant& b) {
+        return a.workspace == b.workspace && a.team == b.team;
+      }) != u.grants.end()) {
+    return Broken(absl::StrCat("grants of user ", u.id, " are not sorted and unique (M3)"));
+  }
+  for (const Grant& g : u.grants) {
+    const WorkspaceNode* ws = v.workspaces.Find(g.workspace);
+    if (ws == nullptr) {
+      return Broken(absl::StrCat("user ", u.id, " holds a role in missing workspace ",
+                                 g.workspace));
+    }
+    if (g.team != 0) continue;
+    ++*direct;
+    const RoleId* role = ws->members.Find(u.id);
+    if (role == nullptr || *role != g.role) {
+      return Broken(absl::StrCat("membership of user ", u.id, " in workspace ", g.workspace,
+                                 " differs between the user and the workspace (M3)"));
+    }
+    if (g.role == kClient && u.StaffIn(ws->account) != nullptr) {
+      return Broken(absl::StrCat("user ", u.id, " is both staff and client in account ",
+                                 ws->account, " (M5)"));
+    }
+  }
+  for (const StaffEntry& s : u.staff) {
+    const AccountNode* a = v.accounts.Find(s.account);
+    const uint8_t* role = a == nullptr ? nullptr : a->staff.Find(u.id);
+    if (role == nullptr || *role != static_cast<uint8_t>(s.role)) {
+      return Broken(absl::StrCat("staff entry of user ", u.id, " in account ", s.account,
+                                 " differs from the account's (M2)"));
+    }
+    if (s.role != AccountRole::kMember && !s.scope_all) {
+      return Broken(absl::StrCat("owner or admin ", u.id, " without scope all (M2)"));
+    }
+  }
+  if (u.active_workspace != 0) {
+    const WorkspaceNode* ws = v.workspaces.Find(u.active_workspace);
+    if (ws == nullptr || !ws->sessions.Contains(u.id) || !ws->active()) {
+      return Broken(absl::StrCat("active workspace of user ", u.id, " is not a live session (S1)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyWorkspace(const Version& v, const WorkspaceNode& ws) {
+  const AccountNode* a = v.accounts.Find(ws.account);
+  if (a == nullptr || !a->workspaces.Contains(ws.id)) {
+    return Broken(absl::StrCat("workspace ", ws.id, " is not listed by its account (T1)"));
+  }
+  const WorkspaceId* by_slug = a->slugs.Find(ws.slug);
+  if (by_slug == nullptr || *by_slug != ws.id) {
+    return Broken(absl::StrCat("workspace ", ws.id, " is not indexed by its slug (T3)"));
+  }
+  if (ws.depth < 1 || ws.depth > limits::kMaxDepth) {
+    return Broken(absl::StrCat("workspace ", ws.id, " has depth ", int{ws.depth}, " (T4)"));
+  }
+  if (ws.parent != 0) {
+    const WorkspaceNode* parent = v.workspaces.Find(ws.parent);
+    if (parent == nullptr || parent->account != ws.account ||
+        parent->type != WorkspaceType::kAgency || !parent->children.Contains(ws.id) ||
+        parent->depth + 1 != ws.depth || ws.ancestors[0] != parent->id ||
+        !std::equal(parent->ancestors.begin(), parent->ancestors.begin() + parent->depth - 1,
+                    ws.ancestors.begin() + 1)) {
+      return Broken(absl::StrCat("workspace ", ws.id, " and its parent disagree (T4)"));
+    }
+  } else if (ws.depth != 1) {
+    return Broken(absl::StrCat("top-level workspace ", ws.id, " has depth ", int{ws.depth}));
+  }
+  int owners = 0;
+  absl::Status status;
+  ws.members.ForEach([&](UserId user, RoleId role) {
+    if (role == kOwner) ++owners;
+    const UserNode* u = v.users.Find(user);
+    const Grant* g = u == nullptr ? nullptr : u->DirectGrant(ws.id);
+    if (g == nullptr || g->role != role) {
+      status = Broken(absl::StrCat("member ", user, " of workspace ", ws.id,
+                                   " has no matching grant (M3)"));
+    }
+  });
+  if (!status.ok()) return status;
+  const RoleId* owner_role = ws.members.Find(ws.owner);
+  if (owners != 1 || owner_role == nullptr || *owner_role != kOwner) {
+    return Broken(absl::StrCat("workspace ", ws.id, " has ", owners, " owners (M4)"));
+  }
+  ws.sessions.ForEach([&](UserId user, uint8_t) {
+    const UserNode* u = v.users.Find(user);
+    if (u == nullptr || u->active_workspace != ws.id) {
+      status = Broken(absl::StrCat("session of user ", user, " in workspace ", ws.id,
+                                   " is not the user's active workspace (S1)"));
+    }
+  });
+  return status;
+}
+
+absl::Status VerifyAccount(const Version& v, const AccountNode& a) {
+  int owners = 0;
+  absl::Status status;
+  a.staff.ForEach([&](UserId user, uint8_t role) {
+    if (role == static_cast<uint8_t>(AccountRole::kOwner)) ++owners;
+    const UserNode* u = v.users.Find(user);
+    const StaffEntry* s = u == nullptr ? nullptr : u->StaffIn(a.id);
+    if (s == nullptr || static_cast<uint8_t>(s->role) != role) {
+      status = Broken(absl::StrCat("staff ", user, " of account ", a.id,
+                                   " has no matching entry (M2)"));
+    }
+  });
+  if (!status.ok()) return status;
+  const uint8_t* owner_role = a.staff.Find(a.owner);
+  if (owners != 1 || owner_role == nullptr ||
+      *owner_role != static_cast<uint8_t>(AccountRole::kOwner)) {
+    return Broken(absl::StrCat("account ", a.id, " has ", owners, " owners (M2)"));
+  }
+  if (a.slugs.size() != a.workspaces.size()) {
+    return Broken(absl::StrCat("account ", a.id, " has ", a.slugs.size(), " slugs for ",
+                               a.workspaces.size(), " workspaces (T3)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void DestroyVersion(Version* v) {
+  v->accounts.ForEach([](AccountId, const AccountNode* a) {
+    auto* node = const_cast<AccountNode*>(a);
+    node->staff.Destroy();
+    node->workspaces.Destroy();
+    node->slugs.Destroy();
+    delete node;
+  });
+  v->users.ForEach([](UserId, const UserNode* u) { delete u; });
+  v->workspaces.ForEach([](WorkspaceId, const WorkspaceNode* w) {
+    auto* node = const_cast<WorkspaceNode*>(w);
+    node->members.Destroy();
+    node->children.Destroy();
+    node->sessions.Destroy();
+    delete node;
+  });
+  v->accounts.Destroy();
+  v->users.Destroy();
+  v->workspaces.Destroy();
+  v->user_keys.Destroy();
+  v->account_keys.Destroy();
+  delete v->catalog;
+  delete v;
+}
+
+}  // namespace internal
+
+absl::Status Engine::verify() const {
+  using namespace internal;  // NOLINT(google-build-using-namespace): one function of lookups
+  ReadGuard guard;
+  const Version& v = *root_.load(std::memory_order_seq_cst);
+  absl::Status status;
+  uint64_t direct = 0;
+  v.users.ForEach([&](UserId, const UserNode* u) {
+    if (status.ok()) status = VerifyUser(v, *u, &direct);
+  });
+  v.workspaces.ForEach([&](WorkspaceId, const WorkspaceNode* ws) {
+    if (status.ok()) status = VerifyWorkspace(v, *ws);
+  });
+  v.accounts.ForEach([&](AccountId, const AccountNode* a) {
+    if (status.ok()) status = VerifyAccount(v, *a);
+  });
+  if (!status.ok()) return status;
+  if (direct != v.memberships) {
+    return Broken(absl::StrCat("membership count ", v.memberships, " but ", direct, " found"));
+  }
+  if (v.user_keys.size() != v.users.size()) {
+    return Broken("user key index and users differ in size (M1)");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tenantry
