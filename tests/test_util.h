@@ -103,53 +103,70 @@ inline std::set<std::string> PermsOf(const Engine& engine, UserId user, Workspac
   return held;
 }
 
-// Everything a caller can observe, as text: revision, counts, accounts,
-// workspaces (info, settings, members), staff, sessions and every check of
-// every user in every workspace. Ids are handed out in sequence, so walking
-// ids up to the counts (with slack for deleted ones) reaches everything.
+// One account as text: its info and its staff.
+inline std::string AccountFingerprint(const Engine& engine, AccountId account) {
+  absl::StatusOr<AccountInfo> info = engine.account(account);
+  if (!info.ok()) return absl::StrCat("account ", account, " ", info.status().ToString(), "\n");
+  std::string out = absl::StrCat("account ", account, " name=", info->name, " key=", info->key,
+                                 " plan=", info->plan.name, "/", info->plan.workspace_limit, "/",
+                                 info->plan.agency, " set=", info->plan_set,
+                                 " owner=", info->owner, " count=", info->workspace_count, "\n");
+  const uint64_t users = engine.stats().users + 16;
+  for (UserId u = 1; u <= users; ++u) {
+    auto staff = engine.staff(account, u);
+    if (!staff.ok()) continue;
+    absl::StrAppend(&out, "  staff ", u, " ", staff->first, " all=", staff->second.all,
+                    " scope=", absl::StrJoin(staff->second.workspaces, ","), "\n");
+  }
+  return out;
+}
+
+// One workspace as text: info, settings, members, and every user's checks of
+// every permission there.
+inline std::string WorkspaceFingerprint(const Engine& engine, WorkspaceId workspace) {
+  absl::StatusOr<WorkspaceInfo> info = engine.workspace(workspace);
+  if (!info.ok()) return absl::StrCat("workspace ", workspace, " ", info.status().ToString(), "\n");
+  std::string out = absl::StrCat(
+      "workspace ", workspace, " account=", info->account, " name=", info->name,
+      " slug=", info->slug, " type=", static_cast<int>(info->type),
+      " status=", static_cast<int>(info->status), " parent=", info->parent,
+      " owner=", info->owner, " depth=", info->depth, "\n");
+  absl::StatusOr<Settings> settings = engine.settings(workspace);
+  if (settings.ok()) {
+    absl::StrAppend(&out, "  settings ", settings->beta_opt_in, " ", settings->approval_timeout_s,
+                    " ", settings->inactivity_timeout_s, "\n");
+  }
+  absl::StatusOr<std::vector<Member>> members = engine.members(workspace);
+  if (members.ok()) {
+    for (const Member& m : *members) absl::StrAppend(&out, "  member ", m.user, " ", m.role, "\n");
+  }
+  const size_t permissions = AllPermissionNames(engine).size();
+  const uint64_t users = engine.stats().users + 16;
+  for (UserId u = 1; u <= users; ++u) {
+    std::string bits;
+    for (PermissionId p = 0; p < permissions; ++p) {
+      bits += engine.check(u, workspace, p) ? '1' : '0';
+    }
+    if (bits.find('1') != std::string::npos) absl::StrAppend(&out, "  user ", u, " ", bits, "\n");
+  }
+  return out;
+}
+
+// Everything a caller can observe, as text: revision, counts, every account,
+// every workspace and every session. Ids are handed out in sequence, so
+// walking ids up to the counts (with slack for deleted ones) reaches all.
 inline std::string Fingerprint(const Engine& engine) {
   const Engine::Stats stats = engine.stats();
+  const uint64_t slack = 16;
   std::string out = absl::StrCat("revision=", engine.revision(), " accounts=", stats.accounts,
                                  " users=", stats.users, " workspaces=", stats.workspaces,
-                                 " memberships=", stats.memberships, "\n");
-  const uint64_t slack = 16;
-  const size_t permissions = AllPermissionNames(engine).size();
-  absl::StrAppend(&out, "permissions=", permissions, "\n");
+                                 " memberships=", stats.memberships,
+                                 " permissions=", AllPermissionNames(engine).size(), "\n");
   for (AccountId a = 1; a <= stats.accounts + slack; ++a) {
-    absl::StatusOr<AccountInfo> info = engine.account(a);
-    if (!info.ok()) continue;
-    absl::StrAppend(&out, "account ", a, " name=", info->name, " key=", info->key,
-                    " plan=", info->plan.name, "/", info->plan.workspace_limit, "/",
-                    info->plan.agency, " set=", info->plan_set, " owner=", info->owner,
-                    " count=", info->workspace_count, "\n");
-    for (UserId u = 1; u <= stats.users + slack; ++u) {
-      auto staff = engine.staff(a, u);
-      if (!staff.ok()) continue;
-      absl::StrAppend(&out, "  staff ", u, " ", staff->first, " all=", staff->second.all,
-                      " scope=", absl::StrJoin(staff->second.workspaces, ","), "\n");
-    }
+    if (engine.account(a).ok()) out += AccountFingerprint(engine, a);
   }
   for (WorkspaceId w = 1; w <= stats.workspaces + slack; ++w) {
-    absl::StatusOr<WorkspaceInfo> info = engine.workspace(w);
-    if (!info.ok()) continue;
-    absl::StrAppend(&out, "workspace ", w, " account=", info->account, " name=", info->name,
-                    " slug=", info->slug, " type=", static_cast<int>(info->type),
-                    " status=", static_cast<int>(info->status), " parent=", info->parent,
-                    " owner=", info->owner, " depth=", info->depth, "\n");
-    absl::StatusOr<Settings> settings = engine.settings(w);
-    if (settings.ok()) {
-      absl::StrAppend(&out, "  settings ", settings->beta_opt_in, " ",
-                      settings->approval_timeout_s, " ", settings->inactivity_timeout_s, "\n");
-    }
-    absl::StatusOr<std::vector<Member>> members = engine.members(w);
-    if (members.ok()) {
-      for (const Member& m : *members) absl::StrAppend(&out, "  member ", m.user, " ", m.role, "\n");
-    }
-    for (UserId u = 1; u <= stats.users + slack; ++u) {
-      std::string bits;
-      for (PermissionId p = 0; p < permissions; ++p) bits += engine.check(u, w, p) ? '1' : '0';
-      if (bits.find('1') != std::string::npos) absl::StrAppend(&out, "  user ", u, " ", bits, "\n");
-    }
+    if (engine.workspace(w).ok()) out += WorkspaceFingerprint(engine, w);
   }
   for (UserId u = 1; u <= stats.users + slack; ++u) {
     std::optional<WorkspaceId> active = engine.active_workspace(u);

@@ -38,18 +38,26 @@ inline std::string RoleDisplayName(RoleId role) { return std::string(BuiltinRole
 template <bool kExplain>
 inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, PermissionId p,
                      Decision* why) {
-  auto deny = [&](std::string reason) {
-    if constexpr (kExplain) *why = Decision{false, AccessPath::kNone, "", 0, 0, std::move(reason)};
+  // The reason is built only when explaining: `check` must not allocate.
+  auto deny = [&](auto&& make_reason) {
+    if constexpr (kExplain) *why = Decision{false, AccessPath::kNone, "", 0, 0, make_reason()};
     return false;
   };
-  if (p >= limits::kMaxPermissions) return deny("unknown permission (M7)");
+  if (p >= limits::kMaxPermissions)
+    return deny([&] { return std::string("unknown permission (M7)"); });
   const WorkspaceNode* ws = v.workspaces.Find(workspace);
-  if (ws == nullptr) return deny(absl::StrCat("unknown workspace ", workspace, " (A1)"));
+  if (ws == nullptr)
+    return deny(
+        [&] { return std::string(absl::StrCat("unknown workspace ", workspace, " (A1)")); });
   const UserNode* u = v.users.Find(user);
-  if (u == nullptr) return deny(absl::StrCat("unknown user ", user, " (A1)"));
+  if (u == nullptr)
+    return deny([&] { return std::string(absl::StrCat("unknown user ", user, " (A1)")); });
   if (!ws->active() && !GrantedWhenInactive(p)) {
-    return deny(absl::StrCat("workspace ", workspace,
-                             " is inactive: it grants only workspace.view, edit and delete (T5)"));
+    return deny([&] {
+      return std::string(
+          absl::StrCat("workspace ", workspace,
+                       " is inactive: it grants only workspace.view, edit and delete (T5)"));
+    });
   }
   bool held_some = false;
   // Direct and team grants in the workspace, then in its ancestors (A3).
@@ -61,14 +69,15 @@ inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, Permi
       held_some = true;
       if (!RolePerms(v, it->role).Has(p)) continue;
       if constexpr (kExplain) {
-        AccessPath path = level > 0        ? AccessPath::kInherited
+        AccessPath path = level > 0       ? AccessPath::kInherited
                           : it->team != 0 ? AccessPath::kTeam
                                           : AccessPath::kDirect;
         std::string how = level > 0 ? absl::StrCat("inherited from agency workspace ", at, " (A3)")
                           : it->team != 0 ? absl::StrCat("through team ", it->team, " (M9)")
                                           : std::string("held directly (A1)");
-        *why = Decision{true, path, RoleDisplayName(it->role), at, it->team,
-                        absl::StrCat("role '", RoleDisplayName(it->role), "' ", how)};
+        *why =
+            Decision{true, path,     RoleDisplayName(it->role),
+                     at,   it->team, absl::StrCat("role '", RoleDisplayName(it->role), "' ", how)};
       }
       return true;
     }
@@ -77,31 +86,40 @@ inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, Permi
   if (staff != nullptr) {
     if (!InStaffScope(*staff, *ws)) {
       if (!held_some) {
-        return deny(absl::StrCat("workspace ", workspace, " is outside the staff scope of user ",
-                                 user, " (M2)"));
+        return deny([&] {
+          return std::string(absl::StrCat("workspace ", workspace,
+                                          " is outside the staff scope of user ", user, " (M2)"));
+        });
       }
     } else {
       held_some = true;
       if (RolePerms(v, staff->grant_role).Has(p)) {
         if constexpr (kExplain) {
-          *why = Decision{true, AccessPath::kStaff, RoleDisplayName(staff->grant_role), workspace,
-                          0,
-                          absl::StrCat("account role '", AccountRoleName(staff->role),
-                                       "' grants '", RoleDisplayName(staff->grant_role),
-                                       "' in its scope (M2, M8)")};
+          *why =
+              Decision{true,
+                       AccessPath::kStaff,
+                       RoleDisplayName(staff->grant_role),
+                       workspace,
+                       0,
+                       absl::StrCat("account role '", AccountRoleName(staff->role), "' grants '",
+                                    RoleDisplayName(staff->grant_role), "' in its scope (M2, M8)")};
         }
         return true;
       }
     }
   }
   if (!held_some) {
-    return deny(absl::StrCat("user ", user, " has no role in workspace ", workspace,
-                             " or its agency ancestors and is not staff in scope (A1)"));
+    return deny([&] {
+      return std::string(absl::StrCat("user ", user, " has no role in workspace ", workspace,
+                                      " or its agency ancestors and is not staff in scope (A1)"));
+    });
   }
   if constexpr (kExplain) {
     std::string name = p < v.catalog->names.size() ? v.catalog->names[p] : absl::StrCat(p);
-    return deny(absl::StrCat("no role user ", user, " holds in workspace ", workspace,
-                             " grants '", name, "' (A1, M8)"));
+    return deny([&] {
+      return std::string(absl::StrCat("no role user ", user, " holds in workspace ", workspace,
+                                      " grants '", name, "' (A1, M8)"));
+    });
   }
   return false;
 }
