@@ -63,6 +63,30 @@ namespace {
 static_assert(sizeof(IdMap<const void*>) <= 24);
 static_assert(sizeof(PMap<uint64_t, uint64_t>) == 16);
 
+// A Txn that aborts itself when a failed ASSERT leaves its scope early, so
+// that the failure is reported as such instead of ending the process in
+// Txn's "must end in Commit() or Abort()" assertion.
+class TestTxn : public Txn {
+ public:
+  using Txn::Txn;
+  TestTxn(const TestTxn&) = delete;
+  TestTxn& operator=(const TestTxn&) = delete;
+  ~TestTxn() {
+    if (!done_) Txn::Abort();
+  }
+  std::vector<Garbage> Commit() {
+    done_ = true;
+    return Txn::Commit();
+  }
+  void Abort() {
+    done_ = true;
+    Txn::Abort();
+  }
+
+ private:
+  bool done_ = false;
+};
+
 // Frees what a commit retired, as the reclamation domain would once no reader
 // can see the replaced version any more.
 void FreeAll(std::vector<Garbage>& garbage) {
@@ -105,11 +129,10 @@ TEST(IdMapTest, EmptyFindsNothing) {
 }
 
 TEST(IdMapTest, SetFindEraseWithHugeKeys) {
-  const std::vector<uint64_t> keys = {0,          1,           63,          64,
-                                      4095,       4096,        uint64_t{1} << 40,
-                                      UINT64_MAX - 1, UINT64_MAX};
+  const std::vector<uint64_t> keys = {
+      0, 1, 63, 64, 4095, 4096, uint64_t{1} << 40, UINT64_MAX - 1, UINT64_MAX};
   IdMap<uint64_t> m;
-  Txn t(1);
+  TestTxn t(1);
   m.Set(t, 1, 100);
   EXPECT_EQ(m.levels(), 1u);
   m.Set(t, 63, 6300);
@@ -178,7 +201,7 @@ TEST(IdMapTest, SetFindEraseWithHugeKeys) {
 TEST(IdMapTest, PointerValuesAndEarlyStop) {
   int objects[10];
   IdMap<const int*> m;
-  Txn t(1);
+  TestTxn t(1);
   for (int i = 0; i < 10; ++i) m.Set(t, static_cast<uint64_t>(i) * 1000, &objects[i]);
   t.Commit();
   EXPECT_EQ(m.Find(3000), &objects[3]);
@@ -197,7 +220,7 @@ TEST(IdMapTest, PublishedVersionSurvivesLaterTransactions) {
   IdMap<uint64_t> a;
   std::map<uint64_t, uint64_t> model_a;
   {
-    Txn t(1);
+    TestTxn t(1);
     for (int i = 0; i < 3000; ++i) {
       const uint64_t k = rng() % 20000;
       a.Set(t, k, k + 1);
@@ -210,7 +233,7 @@ TEST(IdMapTest, PublishedVersionSurvivesLaterTransactions) {
 
   IdMap<uint64_t> b = a;
   std::map<uint64_t, uint64_t> model_b = model_a;
-  Txn t(2);
+  TestTxn t(2);
   for (int i = 0; i < 20000; ++i) {
     const uint64_t k = rng() % 30000;
     if (rng() % 3 == 0) {
@@ -242,14 +265,14 @@ TEST(IdMapTest, PublishedVersionSurvivesLaterTransactions) {
 TEST(IdMapTest, AbortLeavesPublishedVersionAndFreesWhatItMade) {
   IdMap<uint64_t> a;
   {
-    Txn t(1);
+    TestTxn t(1);
     for (uint64_t k = 0; k < 1000; ++k) a.Set(t, k * 7, k + 1);
     t.Commit();
   }
   const auto snapshot = Contents(a);
   {
     IdMap<uint64_t> b = a;
-    Txn t(2);
+    TestTxn t(2);
     for (uint64_t k = 0; k < 7000; k += 2) b.Erase(t, k);
     for (uint64_t k = 0; k < 5000; ++k) b.Set(t, k * 13, 2);
     b.Set(t, UINT64_MAX, 3);
@@ -265,7 +288,7 @@ TEST(IdMapTest, AbortLeavesPublishedVersionAndFreesWhatItMade) {
 TEST(IdMapTest, ChangesWithinOneTransactionAreInPlace) {
   IdMap<uint64_t> m;
   {
-    Txn t(1);
+    TestTxn t(1);
     for (uint64_t k = 0; k < 10000; ++k) m.Set(t, k, k + 1);
     // Every node made is in the final trie: none was copied.
     EXPECT_EQ(t.created_count(), m.NodeCount());
@@ -275,7 +298,7 @@ TEST(IdMapTest, ChangesWithinOneTransactionAreInPlace) {
   {
     // On a published trie, each node is copied at most once however many
     // changes hit it.
-    Txn t(2);
+    TestTxn t(2);
     for (uint64_t k = 0; k < 10000; ++k) m.Set(t, k, k + 2);
     EXPECT_EQ(t.created_count(), m.NodeCount());
     std::vector<Garbage> retired = t.Commit();
@@ -284,7 +307,7 @@ TEST(IdMapTest, ChangesWithinOneTransactionAreInPlace) {
   }
   {
     // One change on a published trie copies the path: one node per level.
-    Txn t(3);
+    TestTxn t(3);
     m.Set(t, 5000, 1);
     EXPECT_EQ(t.created_count(), m.levels());
     std::vector<Garbage> retired = t.Commit();
@@ -298,12 +321,12 @@ TEST(IdMapTest, ChangesWithinOneTransactionAreInPlace) {
 TEST(IdMapTest, ClearRetiresEveryNode) {
   IdMap<uint64_t> m;
   {
-    Txn t(1);
+    TestTxn t(1);
     for (uint64_t k = 0; k < 5000; ++k) m.Set(t, k * 3, 1);
     t.Commit();
   }
   IdMap<uint64_t> old = m;
-  Txn t(2);
+  TestTxn t(2);
   m.Clear(t);
   EXPECT_EQ(m.size(), 0u);
   EXPECT_EQ(m.Find(3), 0u);
@@ -321,7 +344,7 @@ TEST(PMapTest, SetFindEraseUint64) {
   PMap<uint64_t, uint64_t> m;
   EXPECT_TRUE(m.empty());
   EXPECT_EQ(m.Find(1), nullptr);
-  Txn t(1);
+  TestTxn t(1);
   EXPECT_TRUE(m.Set(t, 10, 100));
   EXPECT_TRUE(m.Set(t, 5, 50));
   EXPECT_FALSE(m.Set(t, 10, 101));
@@ -356,7 +379,7 @@ TEST(PMapTest, SetFindEraseUint64) {
 TEST(PMapTest, StringKeysAndValues) {
   PMap<std::string, StrVal> m;
   std::map<std::string, StrVal> model;
-  Txn t(1);
+  TestTxn t(1);
   for (int i = 0; i < 2000; ++i) {
     // Long enough strings to live on the heap, so ASan sees their memory.
     std::string key = "tenant/" + std::to_string(i * 7919 % 2000) + "/a-rather-long-suffix";
@@ -386,7 +409,7 @@ TEST(PMapTest, StringKeysAndValues) {
 
 TEST(PMapTest, ForEachFromAndEarlyStop) {
   PMap<uint64_t, Tiny> m;  // Tiny nodes: a deep tree.
-  Txn t(1);
+  TestTxn t(1);
   for (uint64_t k = 0; k < 500; ++k) m.Set(t, k * 10, Tiny{k});
   t.Commit();
   EXPECT_TRUE(m.CheckInvariants());
@@ -424,7 +447,7 @@ TEST(PMapTest, SequentialRunsOnTinyNodes) {
   for (bool ascending_erase : {true, false}) {
     SCOPED_TRACE(ascending_erase);
     PMap<uint64_t, Tiny> m;
-    Txn t(1);
+    TestTxn t(1);
     constexpr uint64_t kN = 3000;
     for (uint64_t i = 0; i < kN; ++i) {
       m.Set(t, ascending_erase ? kN - 1 - i : i, Tiny{i});
@@ -451,7 +474,7 @@ TEST(PMapTest, PublishedVersionSurvivesLaterTransactions) {
   PMap<std::string, StrVal> a;
   std::map<std::string, StrVal> model_a;
   {
-    Txn t(1);
+    TestTxn t(1);
     for (int i = 0; i < 2000; ++i) {
       std::string k = "key-" + std::to_string(rng() % 5000) + std::string(20, 'k');
       StrVal v{std::to_string(i) + std::string(30, 'v'), static_cast<uint64_t>(i)};
@@ -465,7 +488,7 @@ TEST(PMapTest, PublishedVersionSurvivesLaterTransactions) {
 
   PMap<std::string, StrVal> b = a;
   std::map<std::string, StrVal> model_b = model_a;
-  Txn t(2);
+  TestTxn t(2);
   for (int i = 0; i < 20000; ++i) {
     std::string k = "key-" + std::to_string(rng() % 6000) + std::string(20, 'k');
     if (rng() % 2 == 0) {
@@ -497,7 +520,7 @@ TEST(PMapTest, PublishedVersionSurvivesLaterTransactions) {
 TEST(PMapTest, AbortLeavesPublishedVersionAndFreesWhatItMade) {
   PMap<std::string, StrVal> a;
   {
-    Txn t(1);
+    TestTxn t(1);
     for (int i = 0; i < 1000; ++i) {
       a.Set(t, "k" + std::to_string(i) + std::string(20, '.'), StrVal{std::string(30, 'a'), 1});
     }
@@ -506,7 +529,7 @@ TEST(PMapTest, AbortLeavesPublishedVersionAndFreesWhatItMade) {
   const auto snapshot = Contents(a);
   {
     PMap<std::string, StrVal> b = a;
-    Txn t(2);
+    TestTxn t(2);
     for (int i = 0; i < 1000; i += 2) b.Erase(t, "k" + std::to_string(i) + std::string(20, '.'));
     for (int i = 0; i < 3000; ++i) {
       b.Set(t, "z" + std::to_string(i) + std::string(20, '.'), StrVal{std::string(30, 'b'), 2});
@@ -525,7 +548,7 @@ TEST(PMapTest, ChangesWithinOneTransactionAreInPlace) {
   PMap<uint64_t, uint64_t> m;
   std::vector<uint64_t> keys;
   {
-    Txn t(1);
+    TestTxn t(1);
     for (int i = 0; i < 10000; ++i) {
       keys.push_back(rng());
       m.Set(t, keys.back(), 1);
@@ -537,7 +560,7 @@ TEST(PMapTest, ChangesWithinOneTransactionAreInPlace) {
   }
   {
     // On a published tree, each node is copied at most once.
-    Txn t(2);
+    TestTxn t(2);
     for (uint64_t k : keys) m.Set(t, k, 2);
     EXPECT_EQ(t.created_count(), m.NodeCount());
     std::vector<Garbage> retired = t.Commit();
@@ -548,7 +571,7 @@ TEST(PMapTest, ChangesWithinOneTransactionAreInPlace) {
     // One change on a published tree copies one path. 10,000 entries in
     // leaves of 16 to 32 make 313 to 625 leaves, which need two inner levels
     // of 16 to 32 children: the depth is 3.
-    Txn t(3);
+    TestTxn t(3);
     m.Set(t, keys[0], 3);
     const size_t copied = t.created_count();
     EXPECT_EQ(copied, 3u);
@@ -558,7 +581,7 @@ TEST(PMapTest, ChangesWithinOneTransactionAreInPlace) {
   }
   {
     // Erasing an absent key copies nothing.
-    Txn t(4);
+    TestTxn t(4);
     EXPECT_FALSE(m.Erase(t, 12345));
     EXPECT_EQ(t.created_count(), 0u);
     t.Commit();
@@ -570,12 +593,12 @@ TEST(PMapTest, ChangesWithinOneTransactionAreInPlace) {
 TEST(PMapTest, ClearRetiresEveryNode) {
   PMap<uint64_t, Tiny> m;
   {
-    Txn t(1);
+    TestTxn t(1);
     for (uint64_t k = 0; k < 2000; ++k) m.Set(t, k, Tiny{k});
     t.Commit();
   }
   PMap<uint64_t, Tiny> old = m;
-  Txn t(2);
+  TestTxn t(2);
   m.Clear(t);
   EXPECT_TRUE(m.empty());
   EXPECT_EQ(m.Find(3), nullptr);
@@ -690,7 +713,7 @@ void RunDifferential(uint64_t seed, int total_ops, uint64_t key_range) {
   int ops = 0, commits = 0, aborts = 0;
 
   while (ops < total_ops) {
-    Txn t(gen++);
+    TestTxn t(gen++);
     Map next = cur;
     typename T::Model next_model = cur_model;
     // Mostly small transactions, sometimes big ones.

@@ -11,7 +11,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tenantry/engine.h"
@@ -35,16 +35,16 @@ absl::Status StatusOf(const absl::StatusOr<T>& status_or) {
 #define TNY_TEST_CONCAT(a, b) TNY_TEST_CONCAT_INNER(a, b)
 
 // Each macro evaluates its expression exactly once (it is usually a change).
-#define TNY_ASSERT_OK(expr)                                               \
-  do {                                                                    \
+#define TNY_ASSERT_OK(expr)                                                  \
+  do {                                                                       \
     const absl::Status tny_assert_status = ::tenantry::test::StatusOf(expr); \
-    ASSERT_TRUE(tny_assert_status.ok()) << tny_assert_status;             \
+    ASSERT_TRUE(tny_assert_status.ok()) << tny_assert_status;                \
   } while (false)
 
-#define TNY_EXPECT_OK(expr)                                               \
-  do {                                                                    \
+#define TNY_EXPECT_OK(expr)                                                  \
+  do {                                                                       \
     const absl::Status tny_expect_status = ::tenantry::test::StatusOf(expr); \
-    EXPECT_TRUE(tny_expect_status.ok()) << tny_expect_status;             \
+    EXPECT_TRUE(tny_expect_status.ok()) << tny_expect_status;                \
   } while (false)
 
 #define TNY_ASSERT_OK_AND_ASSIGN(lhs, expr) \
@@ -54,22 +54,23 @@ absl::Status StatusOf(const absl::StatusOr<T>& status_or) {
   ASSERT_TRUE(var.ok()) << var.status();              \
   lhs = std::move(var).value()
 
-// The change is refused with exactly `code` and a message naming `rule`.
-#define TNY_EXPECT_REFUSED(expr, code, rule)                                    \
-  do {                                                                          \
-    const absl::Status tny_refused_status = ::tenantry::test::StatusOf(expr);   \
-    EXPECT_EQ(tny_refused_status.code(), code) << tny_refused_status;           \
-    EXPECT_THAT(std::string(tny_refused_status.message()), ::testing::HasSubstr(rule)); \
+// The change is refused with exactly `want_code` and a message naming
+// `want_rule`, e.g. TNY_EXPECT_REFUSED(s, absl::StatusCode::kNotFound, "(M3)").
+#define TNY_EXPECT_REFUSED(expr, want_code, want_rule)                                       \
+  do {                                                                                       \
+    const absl::Status tny_refused_status = ::tenantry::test::StatusOf(expr);                \
+    EXPECT_EQ(tny_refused_status.code(), want_code) << tny_refused_status;                   \
+    EXPECT_THAT(std::string(tny_refused_status.message()), ::testing::HasSubstr(want_rule)); \
   } while (false)
 
 // As TNY_EXPECT_REFUSED, and the engine's whole visible state, revision
 // included, is the same afterwards (SPEC section 10: a failed change changes
 // nothing).
-#define TNY_EXPECT_REFUSED_UNCHANGED(engine, expr, code, rule)            \
-  do {                                                                    \
-    const std::string tny_before = ::tenantry::test::Fingerprint(engine); \
-    TNY_EXPECT_REFUSED(expr, code, rule);                                 \
-    EXPECT_EQ(::tenantry::test::Fingerprint(engine), tny_before);         \
+#define TNY_EXPECT_REFUSED_UNCHANGED(the_engine, expr, want_code, want_rule)  \
+  do {                                                                        \
+    const std::string tny_before = ::tenantry::test::Fingerprint(the_engine); \
+    TNY_EXPECT_REFUSED(expr, want_code, want_rule);                           \
+    EXPECT_EQ(::tenantry::test::Fingerprint(the_engine), tny_before);         \
   } while (false)
 
 // Every permission name in the catalog, in id order (M7).
@@ -84,7 +85,7 @@ inline std::vector<std::string> AllPermissionNames(const Engine& engine) {
 }
 
 // check() by permission name; an unknown name fails the test.
-inline bool Can(const Engine& engine, UserId user, WorkspaceId workspace, std::string_view name) {
+inline bool Can(const Engine& engine, UserId user, WorkspaceId workspace, absl::string_view name) {
   absl::StatusOr<PermissionId> id = engine.permission(name);
   if (!id.ok()) {
     ADD_FAILURE() << id.status();
@@ -109,8 +110,8 @@ inline std::string AccountFingerprint(const Engine& engine, AccountId account) {
   if (!info.ok()) return absl::StrCat("account ", account, " ", info.status().ToString(), "\n");
   std::string out = absl::StrCat("account ", account, " name=", info->name, " key=", info->key,
                                  " plan=", info->plan.name, "/", info->plan.workspace_limit, "/",
-                                 info->plan.agency, " set=", info->plan_set,
-                                 " owner=", info->owner, " count=", info->workspace_count, "\n");
+                                 info->plan.agency, " set=", info->plan_set, " owner=", info->owner,
+                                 " count=", info->workspace_count, "\n");
   const uint64_t users = engine.stats().users + 16;
   for (UserId u = 1; u <= users; ++u) {
     auto staff = engine.staff(account, u);
@@ -126,11 +127,11 @@ inline std::string AccountFingerprint(const Engine& engine, AccountId account) {
 inline std::string WorkspaceFingerprint(const Engine& engine, WorkspaceId workspace) {
   absl::StatusOr<WorkspaceInfo> info = engine.workspace(workspace);
   if (!info.ok()) return absl::StrCat("workspace ", workspace, " ", info.status().ToString(), "\n");
-  std::string out = absl::StrCat(
-      "workspace ", workspace, " account=", info->account, " name=", info->name,
-      " slug=", info->slug, " type=", static_cast<int>(info->type),
-      " status=", static_cast<int>(info->status), " parent=", info->parent,
-      " owner=", info->owner, " depth=", info->depth, "\n");
+  std::string out =
+      absl::StrCat("workspace ", workspace, " account=", info->account, " name=", info->name,
+                   " slug=", info->slug, " type=", static_cast<int>(info->type),
+                   " status=", static_cast<int>(info->status), " parent=", info->parent,
+                   " owner=", info->owner, " depth=", info->depth, "\n");
   absl::StatusOr<Settings> settings = engine.settings(workspace);
   if (settings.ok()) {
     absl::StrAppend(&out, "  settings ", settings->beta_opt_in, " ", settings->approval_timeout_s,
@@ -193,11 +194,11 @@ struct World {
   // Use as ASSERT_NO_FATAL_FAILURE(world.Build()).
   void Build() {
     const std::pair<UserId*, const char*> users[] = {
-        {&acct_owner, "owner@acme.test"}, {&acct_admin, "admin@acme.test"},
+        {&acct_owner, "owner@acme.test"},   {&acct_admin, "admin@acme.test"},
         {&staff_member, "staff@acme.test"}, {&ws_owner, "ws-owner@acme.test"},
-        {&ws_admin, "ws-admin@acme.test"}, {&manager, "manager@acme.test"},
-        {&member, "member@acme.test"}, {&viewer, "viewer@acme.test"},
-        {&client, "client@customer.test"}, {&outsider, "outsider@else.test"}};
+        {&ws_admin, "ws-admin@acme.test"},  {&manager, "manager@acme.test"},
+        {&member, "member@acme.test"},      {&viewer, "viewer@acme.test"},
+        {&client, "client@customer.test"},  {&outsider, "outsider@else.test"}};
     for (const auto& [id, key] : users) {
       TNY_ASSERT_OK_AND_ASSIGN(*id, engine.create_user(key));
     }
@@ -209,8 +210,8 @@ struct World {
     TNY_ASSERT_OK_AND_ASSIGN(account, engine.create_account(spec));
     TNY_ASSERT_OK(engine.add_staff(kSystem, account, acct_admin, "admin"));
     TNY_ASSERT_OK(engine.add_staff(kSystem, account, staff_member, "member"));
-    TNY_ASSERT_OK_AND_ASSIGN(agency, CreateWorkspace("Agency", WorkspaceType::kAgency, 0,
-                                                     ws_owner));
+    TNY_ASSERT_OK_AND_ASSIGN(agency,
+                             CreateWorkspace("Agency", WorkspaceType::kAgency, 0, ws_owner));
     TNY_ASSERT_OK_AND_ASSIGN(client_a,
                              CreateWorkspace("Client A", WorkspaceType::kSimple, agency, ws_owner));
     TNY_ASSERT_OK_AND_ASSIGN(client_b,

@@ -305,7 +305,9 @@ absl::Status Writer::AddStaff(UserId actor, AccountId account, UserId user,
           " and cannot be staff there; staff and clients never mix (M5)"));
     }
   }
-  StaffScope effective = scope.value_or(StaffScope{a->member_default_all, {}});
+  // M2: owners and admins always have `all`; the account default is for members.
+  StaffScope effective = scope.value_or(
+      StaffScope{role == AccountRole::kAdmin || a->member_default_all, {}});
   if (role == AccountRole::kAdmin && !effective.all) {
     return absl::InvalidArgumentError("owners and admins always have the scope 'all' (M2)");
   }

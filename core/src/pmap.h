@@ -85,14 +85,14 @@ inline uint32_t IdLevelsFor(uint64_t key) {
 // PMap nodes.
 
 // Node capacities of PMap<K, V>. Leaves hold up to `kLeaf` entries; inner
-// nodes up to `kInner` children. The defaults keep a leaf around 1-2 KiB
-// (a handful of cache lines for binary search, few enough bytes that a
-// path copy stays cheap). Specialize for a particular (K, V) to change them
+// nodes up to `kInner` children. The defaults give 32 entries to small keys
+// and values (a 528-byte leaf for uint64_t -> uint64_t) and fewer to big ones
+// so that a leaf's entries stay within about 2 KiB: a search touches a few
+// cache lines and a path copy stays cheap. Specialize for a particular (K, V) to change them
 // (the tests use tiny nodes to get deep trees from few keys).
 template <class K, class V>
 struct PMapNodeSize {
-  static constexpr int kLeaf =
-      std::clamp(static_cast<int>(2048 / (sizeof(K) + sizeof(V))), 8, 32);
+  static constexpr int kLeaf = std::clamp(static_cast<int>(2048 / (sizeof(K) + sizeof(V))), 8, 32);
   static constexpr int kInner = 32;
 };
 
@@ -118,6 +118,33 @@ struct PInner : PNode {
   K keys[kCap - 1] = {};
   const PNode* child[kCap] = {};
 };
+
+// Searches within a node. For number keys a branch-free count of the keys
+// below `key` beats binary search: at most 32 keys, no mispredicted
+// branches, and the compiler vectorizes it. Other keys (strings) compare
+// expensively, so they use binary search.
+template <class K>
+int LowerIndex(const K* keys, int n, const K& key) {
+  if constexpr (std::is_arithmetic_v<K>) {
+    int below = 0;
+    for (int i = 0; i < n; ++i) below += keys[i] < key;
+    return below;
+  } else {
+    return static_cast<int>(std::lower_bound(keys, keys + n, key) - keys);
+  }
+}
+
+// Index of the first key > `key` among `n` sorted keys.
+template <class K>
+int UpperIndex(const K* keys, int n, const K& key) {
+  if constexpr (std::is_arithmetic_v<K>) {
+    int not_above = 0;
+    for (int i = 0; i < n; ++i) not_above += !(key < keys[i]);
+    return not_above;
+  } else {
+    return static_cast<int>(std::upper_bound(keys, keys + n, key) - keys);
+  }
+}
 
 // Inserts `x` at `pos` into the `n` used entries of `a` (which has room).
 template <class T>
@@ -549,19 +576,18 @@ class PMap {
 
   // Index of the first key >= `key` among a leaf's entries.
   static int LowerBound(const Leaf* leaf, const K& key) {
-    return static_cast<int>(std::lower_bound(leaf->keys, leaf->keys + leaf->n, key) - leaf->keys);
+    return detail::LowerIndex(leaf->keys, static_cast<int>(leaf->n), key);
   }
 
   // Index of the child that holds `key`.
   static int UpperBound(const Inner* inner, const K& key) {
-    return static_cast<int>(std::upper_bound(inner->keys, inner->keys + inner->n - 1, key) -
-                            inner->keys);
+    return detail::UpperIndex(inner->keys, static_cast<int>(inner->n) - 1, key);
   }
 
   // Returns the writable replacement of `node` with (key, value) set; when
   // it had to split, `split` receives the new right sibling.
-  static Node* InsertRec(Txn& txn, const Node* node, const K& key, const V& value,
-                         bool* inserted, Split* split) {
+  static Node* InsertRec(Txn& txn, const Node* node, const K& key, const V& value, bool* inserted,
+                         Split* split) {
     if (node->leaf) {
       Leaf* w = txn.Writable(static_cast<const Leaf*>(node));
       const int n = static_cast<int>(w->n);
@@ -623,9 +649,7 @@ class PMap {
     return w;
   }
 
-  static bool Underfull(const Node* node) {
-    return node->n < (node->leaf ? kLeafMin : kInnerMin);
-  }
+  static bool Underfull(const Node* node) { return node->n < (node->leaf ? kLeafMin : kInnerMin); }
 
   // Returns the writable replacement of `node` without `key` (which is
   // present). The result may be below the minimum; its parent fixes that.
@@ -703,7 +727,7 @@ class PMap {
       assert(l->n + r->n <= static_cast<uint32_t>(kInnerCap));
       // The separator between the two comes down between their keys.
       l->keys[l->n - 1] = parent->keys[left_idx];
-      std::copy(r->keys, r->keys + r->n - 1, l->keys + l->n);
+      std::copy(r->keys, r->keys + (r->n - 1), l->keys + l->n);
       std::copy(r->child, r->child + r->n, l->child + l->n);
       l->n += r->n;
       txn.Replaced(r);
