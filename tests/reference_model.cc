@@ -3,11 +3,21 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 
 namespace tenantry::reference {
 namespace {
+
+// The bounds SPEC section 1 and M1 give.
+constexpr size_t kNameMaxCodePoints = 100;  // T3
+constexpr size_t kSlugMinLength = 2;        // T3
+constexpr size_t kSlugMaxLength = 50;       // T3
+constexpr int kMaxDepth = 8;                // T4
+constexpr size_t kKeyMaxBytes = 320;        // M1: an e-mail address fits
+constexpr size_t kPlanNameMaxBytes = 100;   // T2
 
 // ---- Permissions and roles (M7, M8) ----
 
@@ -38,8 +48,8 @@ std::set<std::string> Additions(const std::string& role) {
       }
     } else if (role == "admin") {
       static const std::set<std::string> kResources = {
-          "members",      "assistants",    "workflows",    "runs",    "connections",
-          "integrations", "templates",     "phone_numbers", "appointments", "settings"};
+          "members",      "assistants", "workflows",     "runs",         "connections",
+          "integrations", "templates",  "phone_numbers", "appointments", "settings"};
       if (kResources.count(resource) > 0 || p == "workspace.edit") out.insert(p);
     } else if (role == "owner") {
       if (resource == "billing" || resource == "white_label" || p == "workspace.delete") {
@@ -78,27 +88,91 @@ bool IsAsciiSpace(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
-// The test generates ASCII white space and valid UTF-8 only.
+// Unicode's White_Space property.
+bool IsWhiteSpace(char32_t cp) {
+  return (cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
+         (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+         cp == 0x205F || cp == 0x3000;
+}
+
+// Decodes UTF-8 into code points; nullopt for anything that is not UTF-8
+// (bad lead or continuation bytes, truncation, overlong forms, surrogates,
+// code points past U+10FFFF).
+std::optional<std::u32string> DecodeUtf8(const std::string& text) {
+  std::u32string out;
+  for (size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    size_t length = 0;
+    char32_t cp = 0;
+    if (lead < 0x80) {
+      length = 1, cp = lead;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2, cp = lead & 0x1F;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3, cp = lead & 0x0F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4, cp = lead & 0x07;
+    } else {
+      return std::nullopt;
+    }
+    if (i + length > text.size()) return std::nullopt;
+    for (size_t k = 1; k < length; ++k) {
+      const auto byte = static_cast<unsigned char>(text[i + k]);
+      if ((byte & 0xC0) != 0x80) return std::nullopt;
+      cp = (cp << 6) | (byte & 0x3F);
+    }
+    if ((length == 3 && cp < 0x800) || (length == 4 && cp < 0x10000) || cp > 0x10FFFF ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return std::nullopt;
+    }
+    out.push_back(cp);
+    i += length;
+  }
+  return out;
+}
+
+std::string EncodeUtf8(const std::u32string& code_points) {
+  std::string out;
+  for (char32_t cp : code_points) {
+    if (cp < 0x80) {
+      out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+      out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+      out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+      out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+  }
+  return out;
+}
+
+// T3: 1-100 code points after trimming white space; no control characters.
 absl::StatusOr<std::string> NormalizeName(const std::string& raw) {
-  size_t begin = 0;
-  size_t end = raw.size();
-  while (begin < end && IsAsciiSpace(raw[begin])) ++begin;
-  while (end > begin && IsAsciiSpace(raw[end - 1])) --end;
-  std::string name = raw.substr(begin, end - begin);
-  size_t code_points = 0;
-  for (char c : name) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte & 0xC0) != 0x80) ++code_points;
-    if (byte < 0x20 || byte == 0x7F) return absl::InvalidArgumentError("control character (T3)");
+  std::optional<std::u32string> decoded = DecodeUtf8(raw);
+  if (!decoded.has_value()) return absl::InvalidArgumentError("name is not UTF-8 (T3)");
+  std::u32string name = *decoded;
+  while (!name.empty() && IsWhiteSpace(name.back())) name.pop_back();
+  size_t first = 0;
+  while (first < name.size() && IsWhiteSpace(name[first])) ++first;
+  name.erase(0, first);
+  for (char32_t cp : name) {
+    if (cp < 0x20 || cp == 0x7F) return absl::InvalidArgumentError("control character (T3)");
   }
-  if (code_points < 1 || code_points > 100) {
-    return absl::InvalidArgumentError(absl::StrCat("name of ", code_points, " characters (T3)"));
+  if (name.empty() || name.size() > kNameMaxCodePoints) {
+    return absl::InvalidArgumentError(absl::StrCat("name of ", name.size(), " characters (T3)"));
   }
-  return name;
+  return EncodeUtf8(name);
 }
 
 bool ValidSlug(const std::string& slug) {
-  if (slug.size() < 2 || slug.size() > 50) return false;
+  if (slug.size() < kSlugMinLength || slug.size() > kSlugMaxLength) return false;
   for (char c : slug) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   }
@@ -118,9 +192,9 @@ absl::StatusOr<std::string> DeriveSlug(const std::string& name) {
       slug.push_back('-');
     }
   }
-  if (slug.size() > 50) slug.resize(50);
+  if (slug.size() > kSlugMaxLength) slug.resize(kSlugMaxLength);
   while (!slug.empty() && slug.back() == '-') slug.pop_back();
-  if (slug.size() < 2) return absl::InvalidArgumentError("cannot derive a slug (T3)");
+  if (slug.size() < kSlugMinLength) return absl::InvalidArgumentError("cannot derive a slug (T3)");
   return slug;
 }
 
@@ -130,13 +204,14 @@ absl::StatusOr<std::string> NormalizeKey(const std::string& raw) {
   while (begin < end && IsAsciiSpace(raw[begin])) ++begin;
   while (end > begin && IsAsciiSpace(raw[end - 1])) --end;
   std::string key = raw.substr(begin, end - begin);
-  if (key.empty() || key.size() > 320) return absl::InvalidArgumentError("key length (M1)");
+  if (key.empty() || key.size() > kKeyMaxBytes)
+    return absl::InvalidArgumentError("key length (M1)");
   for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return key;
 }
 
 absl::Status ValidatePlan(const Plan& plan) {
-  if (plan.name.empty() || plan.name.size() > 100) {
+  if (plan.name.empty() || plan.name.size() > kPlanNameMaxBytes) {
     return absl::InvalidArgumentError("plan name must be 1-100 bytes (T2)");
   }
   if (plan.workspace_limit < -1) {
@@ -150,6 +225,7 @@ absl::Status ValidatePlan(const Plan& plan) {
 // ---- Catalog ----
 
 const std::vector<std::string>& PermissionNames() {
+  // clang-format off
   static const auto* const names = new std::vector<std::string>{
       "workspace.view",      "workspace.switch",     "workspace.edit",
       "workspace.delete",    "account.create_workspace", "account.manage_staff",
@@ -168,6 +244,7 @@ const std::vector<std::string>& PermissionNames() {
       "appointments.edit",   "settings.edit",        "billing.view",
       "billing.manage",      "white_label.manage",   "credits.view",
       "credits.transfer",    "credits.consume"};
+  // clang-format on
   return *names;
 }
 
@@ -178,16 +255,24 @@ const std::set<std::string>& WorkspaceRolePermissions(const std::string& role) {
   return it == roles->end() ? *none : it->second;
 }
 
-std::set<std::string> StaffPermissions(const std::string& account_role,
-                                       const std::string& staff_member_role) {
+const std::set<std::string>& StaffPermissions(const std::string& account_role,
+                                              const std::string& staff_member_role) {
+  static const auto* const grants = [] {
+    auto* out = new std::map<std::string, std::set<std::string>>();
+    for (const char* role : {"owner", "admin"}) {
+      std::set<std::string>& perms = (*out)[role];
+      perms = WorkspaceRolePermissions(role);
+      for (const std::string& p : PermissionNames()) {
+        if (Resource(p) == "account") perms.insert(p);
+      }
+      perms.insert("credits.transfer");
+    }
+    return out;
+  }();
+  static const auto* const none = new std::set<std::string>();
   if (account_role == "member") return WorkspaceRolePermissions(staff_member_role);
-  if (account_role != "owner" && account_role != "admin") return {};
-  std::set<std::string> out = WorkspaceRolePermissions(account_role);
-  for (const std::string& p : PermissionNames()) {
-    if (Resource(p) == "account") out.insert(p);
-  }
-  out.insert("credits.transfer");
-  return out;
+  auto it = grants->find(account_role);
+  return it == grants->end() ? *none : it->second;
 }
 
 int64_t NamedPlanLimit(const std::string& name) {
@@ -238,29 +323,29 @@ bool Model::InStaffScope(const StaffMember& staff, WorkspaceId id) const {
   return false;
 }
 
-std::set<std::string> Model::Held(UserId user, const WorkspaceState& ws, WorkspaceId id) const {
-  std::set<std::string> held;
-  auto add = [&](const std::set<std::string>& perms) { held.insert(perms.begin(), perms.end()); };
+template <class Visit>
+bool Model::AnyHeldRole(UserId user, const WorkspaceState& ws, WorkspaceId id,
+                        const Visit& visit) const {
   // The direct role in the workspace itself.
   if (auto it = ws.members.find(user); it != ws.members.end()) {
-    add(WorkspaceRolePermissions(it->second));
+    if (visit(WorkspaceRolePermissions(it->second))) return true;
   }
   // A3: roles held in the agency ancestors, except `client`.
   for (const WorkspaceState* up = FindWorkspace(ws.parent); up != nullptr;
        up = FindWorkspace(up->parent)) {
     auto it = up->members.find(user);
     if (it != up->members.end() && it->second != "client") {
-      add(WorkspaceRolePermissions(it->second));
+      if (visit(WorkspaceRolePermissions(it->second))) return true;
     }
   }
   // M2, M8: the staff grant, when the workspace is in scope.
   const AccountState& account = accounts_.at(ws.account);
   if (auto it = account.staff.find(user); it != account.staff.end()) {
     if (InStaffScope(it->second, id)) {
-      add(StaffPermissions(it->second.role, account.staff_member_role));
+      if (visit(StaffPermissions(it->second.role, account.staff_member_role))) return true;
     }
   }
-  return held;
+  return false;
 }
 
 bool Model::Check(UserId user, WorkspaceId workspace, const std::string& permission) const {
@@ -270,17 +355,19 @@ bool Model::Check(UserId user, WorkspaceId workspace, const std::string& permiss
       permission != "workspace.delete") {
     return false;  // T5
   }
-  return Held(user, *ws, workspace).count(permission) > 0;
+  return AnyHeldRole(user, *ws, workspace, [&](const std::set<std::string>& perms) {
+    return perms.count(permission) > 0;
+  });
 }
 
 std::vector<WorkspaceId> Model::WorkspacesFor(UserId user) const {
-  std::vector<WorkspaceId> out;
+  std::vector<std::pair<std::string, WorkspaceId>> found;  // sorted by name, then id
   for (const auto& [id, ws] : workspaces_) {
-    if (ws.active && Check(user, id, "workspace.switch")) out.push_back(id);
+    if (ws.active && Check(user, id, "workspace.switch")) found.emplace_back(ws.name, id);
   }
-  std::stable_sort(out.begin(), out.end(), [&](WorkspaceId a, WorkspaceId b) {
-    return workspaces_.at(a).name < workspaces_.at(b).name;
-  });
+  std::sort(found.begin(), found.end());
+  std::vector<WorkspaceId> out;
+  for (const auto& [name, id] : found) out.push_back(id);
   return out;
 }
 
@@ -310,9 +397,14 @@ absl::Status Model::AuthorizeAccount(UserId actor, AccountId account,
 absl::Status Model::AuthorizeRole(UserId actor, WorkspaceId workspace,
                                   const std::string& role) const {
   if (actor == kSystem) return absl::OkStatus();
-  const std::set<std::string> held =
-      users_.count(actor) == 0 ? std::set<std::string>{}
-                               : Held(actor, workspaces_.at(workspace), workspace);
+  std::set<std::string> held;
+  if (users_.count(actor) > 0) {
+    AnyHeldRole(actor, workspaces_.at(workspace), workspace,
+                [&](const std::set<std::string>& perms) {
+                  held.insert(perms.begin(), perms.end());
+                  return false;  // visit them all
+                });
+  }
   for (const std::string& p : WorkspaceRolePermissions(role)) {
     if (held.count(p) == 0) {
       return absl::PermissionDeniedError(
@@ -434,8 +526,8 @@ absl::Status Model::SetPlan(UserId actor, AccountId account, const Plan& plan) {
   return absl::OkStatus();
 }
 
-absl::Status Model::AddStaff(UserId actor, AccountId account, UserId user,
-                             const std::string& role, const std::optional<StaffScope>& scope) {
+absl::Status Model::AddStaff(UserId actor, AccountId account, UserId user, const std::string& role,
+                             const std::optional<StaffScope>& scope) {
   if (FindAccount(account) == nullptr) return absl::NotFoundError("unknown account (M2)");
   if (users_.count(user) == 0) return absl::NotFoundError("unknown user (M2)");
   if (absl::Status s = AuthorizeAccount(actor, account, "account.manage_staff"); !s.ok()) {
@@ -540,7 +632,7 @@ absl::StatusOr<WorkspaceId> Model::CreateWorkspace(UserId actor, AccountId accou
     if (parent == nullptr) return absl::NotFoundError("unknown parent (T4)");
     if (parent->account != account) return absl::InvalidArgumentError("parent elsewhere (T4)");
     if (!parent->agency) return absl::FailedPreconditionError("parent not agency (T4)");
-    if (Depth(spec.parent) >= 8) return absl::FailedPreconditionError("too deep (T4)");
+    if (Depth(spec.parent) >= kMaxDepth) return absl::FailedPreconditionError("too deep (T4)");
   }
   const UserId owner = spec.owner != 0 ? spec.owner : actor == kSystem ? a->owner : actor;
   if (users_.count(owner) == 0) return absl::NotFoundError("unknown owner (M4)");

@@ -6,9 +6,11 @@
 // std::map and std::set, permissions by name, no concurrency, no versions,
 // no cleverness: every question is answered by walking the data.
 //
-// It decides (1) whether a change is accepted and with which status code,
-// validating in the order the engine documents by its error messages, and
-// (2) `check` and `workspaces_for`. A failed change changes nothing.
+// It decides (1) whether a change is accepted and with which status code
+// (SPEC section 10), checking in the engine's order (existence, then the
+// actor's authorization (M10), then the rule) so that when several refusals
+// apply the first one matches, and (2) `check` and `workspaces_for`. A
+// failed change changes nothing.
 //
 // Not thread-safe. Copyable: a batch (X2) is tried on a copy.
 #ifndef TENANTRY_TESTS_REFERENCE_MODEL_H_
@@ -37,8 +39,8 @@ const std::set<std::string>& WorkspaceRolePermissions(const std::string& role);
 // M8: what an account role grants in a workspace of its scope. `owner` and
 // `admin` grant the workspace role of that name plus `account.*` and
 // `credits.transfer`; `member` grants `staff_member_role`.
-std::set<std::string> StaffPermissions(const std::string& account_role,
-                                       const std::string& staff_member_role);
+const std::set<std::string>& StaffPermissions(const std::string& account_role,
+                                              const std::string& staff_member_role);
 
 // T2: the workspace limit of a built-in plan name (-1 = unlimited), and
 // whether it allows agency workspaces. Any other name: 1, no agency.
@@ -57,7 +59,7 @@ struct AccountState {
   int64_t workspace_limit = 1;  // -1 = unlimited (T2)
   bool agency = false;          // T4
   UserId owner = 0;
-  bool member_default_all = true;         // M2
+  bool member_default_all = true;           // M2
   std::string staff_member_role = "admin";  // M8
   std::map<UserId, StaffMember> staff;
   std::set<WorkspaceId> workspaces;
@@ -90,15 +92,13 @@ class Model {
   absl::Status SetPlan(UserId actor, AccountId account, const Plan& plan);
   absl::Status AddStaff(UserId actor, AccountId account, UserId user, const std::string& role,
                         const std::optional<StaffScope>& scope);
-  absl::Status SetStaffScope(UserId actor, AccountId account, UserId user,
-                             const StaffScope& scope);
+  absl::Status SetStaffScope(UserId actor, AccountId account, UserId user, const StaffScope& scope);
   absl::Status RemoveStaff(UserId actor, AccountId account, UserId user);
   absl::StatusOr<WorkspaceId> CreateWorkspace(UserId actor, AccountId account,
                                               const WorkspaceSpec& spec);
   absl::Status RenameWorkspace(UserId actor, WorkspaceId workspace, const std::string& name);
   absl::Status SetStatus(UserId actor, WorkspaceId workspace, WorkspaceStatus status);
-  absl::Status AddMember(UserId actor, WorkspaceId workspace, UserId user,
-                         const std::string& role);
+  absl::Status AddMember(UserId actor, WorkspaceId workspace, UserId user, const std::string& role);
   absl::Status SetRole(UserId actor, WorkspaceId workspace, UserId user, const std::string& role);
   absl::Status RemoveMember(UserId actor, WorkspaceId workspace, UserId user);
   absl::Status TransferOwnership(UserId actor, WorkspaceId workspace, UserId new_owner);
@@ -129,9 +129,11 @@ class Model {
   WorkspaceId next_workspace() const { return next_workspace_; }
 
  private:
-  // Every permission the user holds in the workspace, whatever its status
-  // (M10 uses this to refuse escalation).
-  std::set<std::string> Held(UserId user, const WorkspaceState& ws, WorkspaceId id) const;
+  // Calls `visit` with the permissions of every role the user holds in the
+  // workspace (direct, inherited, staff), whatever its status, until it
+  // returns true; returns whether it did.
+  template <class Visit>
+  bool AnyHeldRole(UserId user, const WorkspaceState& ws, WorkspaceId id, const Visit& visit) const;
   bool InStaffScope(const StaffMember& staff, WorkspaceId id) const;
 
   absl::Status Authorize(UserId actor, WorkspaceId workspace, const std::string& permission) const;
