@@ -44,7 +44,8 @@ struct Scenario {
     const char* roles[] = {"viewer", "member", "manager", "client"};
     for (int w = 0; w < workspace_count; ++w) {
       for (int k = 0; k < users_per_workspace; ++k) {
-        members.add_member(kSystem, workspaces[w], users[w * users_per_workspace + k], roles[k % 4]);
+        members.add_member(kSystem, workspaces[w], users[w * users_per_workspace + k],
+                           roles[k % 4]);
       }
     }
     (void)*engine.apply(members);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick-start command 2: installs what is missing, then builds and runs every
 # test: the GoogleTest suites through ctest (Debug with assertions), again
-# under ASan+UBSan, and the concurrency suites under TSan.
+# under ASan+UBSan, and the concurrency suites under TSan. First, the core is
+# compiled with clang's -Wthread-safety (lock annotations checked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -14,6 +15,10 @@ run_preset() {
   cmake --build --preset "$preset" -j "$jobs"
   ctest --preset "$preset" -j "$jobs" --timeout 900
 }
+
+echo "== tenantry: clang -Wthread-safety build of the core"
+cmake --preset lint >/dev/null
+cmake --build --preset lint -j "$jobs"
 
 run_preset dev
 run_preset asan

@@ -31,8 +31,8 @@ class AccessTest : public ::testing::Test {
                                   {"HQ", std::nullopt, WorkspaceType::kAgency, 0, 0});
     acme = *engine.create_workspace(owner, account,
                                     {"Acme", std::nullopt, WorkspaceType::kSimple, hq, 0});
-    globex = *engine.create_workspace(
-        owner, account, {"Globex", std::nullopt, WorkspaceType::kAgency, hq, 0});
+    globex = *engine.create_workspace(owner, account,
+                                      {"Globex", std::nullopt, WorkspaceType::kAgency, hq, 0});
     globex_sub = *engine.create_workspace(
         owner, account, {"Globex East", std::nullopt, WorkspaceType::kSimple, globex, 0});
     other = *engine.create_workspace(outsider, other_account,
@@ -47,18 +47,17 @@ class AccessTest : public ::testing::Test {
   PermissionId P(const char* name) { return *engine.permission(name); }
 
   Engine engine;
-  UserId owner = 0, admin = 0, staff_all = 0, staff_acme = 0, client = 0, manager = 0,
-         outsider = 0;
+  UserId owner = 0, admin = 0, staff_all = 0, staff_acme = 0, client = 0, manager = 0, outsider = 0;
   AccountId account = 0, other_account = 0;
   WorkspaceId hq = 0, acme = 0, globex = 0, globex_sub = 0, other = 0;
 };
 
 TEST_F(AccessTest, A1_UnionOfDirectAndStaffGrants) {
-  EXPECT_TRUE(engine.check(client, acme, P("runs.trigger")));        // direct client role
-  EXPECT_FALSE(engine.check(client, acme, P("contacts.view")));      // client lacks it
+  EXPECT_TRUE(engine.check(client, acme, P("runs.trigger")));            // direct client role
+  EXPECT_FALSE(engine.check(client, acme, P("contacts.view")));          // client lacks it
   EXPECT_TRUE(engine.check(staff_all, globex_sub, P("contacts.edit")));  // staff member -> admin
-  EXPECT_TRUE(engine.check(admin, acme, P("account.manage_staff")));  // account admin
-  EXPECT_FALSE(engine.check(manager, hq, P("members.invite")));      // manager lacks it
+  EXPECT_TRUE(engine.check(admin, acme, P("account.manage_staff")));     // account admin
+  EXPECT_FALSE(engine.check(manager, hq, P("members.invite")));          // manager lacks it
   EXPECT_TRUE(engine.check(manager, hq, P("contacts.import")));
 }
 
@@ -69,8 +68,7 @@ TEST_F(AccessTest, A1_UnknownIdsDenyAndUnknownPermissionIsNotFound) {
   EXPECT_FALSE(engine.check(owner, acme, limits::kMaxPermissions + 5));
   EXPECT_FALSE(engine.check(owner, acme, 4000));  // in range but never registered
   EXPECT_EQ(engine.permission("contacts.fly").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(engine.explain(owner, acme, 4000).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(engine.explain(owner, acme, 4000).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(AccessTest, A2_NoGrantCrossesAccountsOrSiblings) {
@@ -162,6 +160,20 @@ TEST_F(AccessTest, A5_WorkspacesForIsOrderedByNameAndSkipsInactive) {
   EXPECT_TRUE(engine.workspaces_for(424242).empty());
   ASSERT_TRUE(engine.set_status(owner, globex, WorkspaceStatus::kInactive).ok());
   EXPECT_EQ(engine.workspaces_for(owner), (std::vector<WorkspaceId>{acme, globex_sub, hq}));
+}
+
+// A client role in an agency reaches only the agency itself, but a team
+// role held there too reaches the sub-workspaces; the lists must follow
+// check (found by the differential test).
+TEST_F(AccessTest, A5_ListsFollowATeamRoleBesideAClientRole) {
+  UserId u = *engine.create_user("both@x.test");
+  ASSERT_TRUE(engine.add_member(owner, globex, u, "client").ok());
+  TeamId crew = *engine.create_team(owner, globex, "Crew", "viewer");
+  ASSERT_TRUE(engine.add_team_member(owner, crew, u).ok());
+  ASSERT_TRUE(engine.check(u, globex_sub, P("workspace.switch")));
+  EXPECT_EQ(engine.workspaces_for(u), (std::vector<WorkspaceId>{globex, globex_sub}));
+  EXPECT_EQ(engine.accessible(u, P("workspace.switch")),
+            (std::vector<WorkspaceId>{globex, globex_sub}));
 }
 
 TEST_F(AccessTest, A5_MembersWhoCanAndAccessible) {

@@ -133,8 +133,8 @@ TEST(Verify, PassesOnAConsistentEngine) {
   Engine engine;
   UserId owner = *engine.create_user("o@x.test");
   AccountId account = *engine.create_account({"Acct", owner, Plan::Named("enterprise")});
-  WorkspaceId agency = *engine.create_workspace(owner, account,
-                                                {"HQ", std::nullopt, WorkspaceType::kAgency});
+  WorkspaceId agency =
+      *engine.create_workspace(owner, account, {"HQ", std::nullopt, WorkspaceType::kAgency});
   for (int i = 0; i < 20; ++i) {
     WorkspaceId child = *engine.create_workspace(
         owner, account, {"C" + std::to_string(i), std::nullopt, WorkspaceType::kSimple, agency});

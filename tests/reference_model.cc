@@ -18,6 +18,7 @@ constexpr size_t kSlugMaxLength = 50;       // T3
 constexpr int kMaxDepth = 8;                // T4
 constexpr size_t kKeyMaxBytes = 320;        // M1: an e-mail address fits
 constexpr size_t kPlanNameMaxBytes = 100;   // T2
+constexpr size_t kRoleNameMaxBytes = 64;    // M6 (docs/decisions.md)
 
 // ---- Permissions and roles (M7, M8) ----
 
@@ -73,9 +74,38 @@ std::map<std::string, std::set<std::string>> MakeRoles() {
   return roles;
 }
 
-bool IsWorkspaceRole(const std::string& role) {
-  return role == "owner" || role == "admin" || role == "manager" || role == "member" ||
-         role == "viewer" || role == "client";
+bool IsWorkspaceRole(const std::string& role) { return IsBuiltinRole(role); }
+
+// M6 (docs/decisions.md): 1-64 of [a-z0-9_-], not a built-in role's name.
+bool ValidRoleName(const std::string& name) {
+  if (name.empty() || name.size() > kRoleNameMaxBytes || IsBuiltinRole(name)) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+// M6: recomputes every custom role's permissions (its own plus everything
+// up its inheritance chain, which ends at a built-in role or at none) and
+// which roles are built on `client`. Chains are acyclic.
+void ResolveRoles(AccountState& account) {
+  account.resolved.clear();
+  account.client_family.clear();
+  for (const auto& [name, role] : account.roles) {
+    std::set<std::string>& perms = account.resolved[name];
+    std::string at = name;
+    while (!at.empty()) {
+      auto it = account.roles.find(at);
+      if (it == account.roles.end()) {  // a built-in role ends the chain
+        const std::set<std::string>& builtin = WorkspaceRolePermissions(at);
+        perms.insert(builtin.begin(), builtin.end());
+        if (at == "client") account.client_family.insert(name);
+        break;
+      }
+      perms.insert(it->second.own.begin(), it->second.own.end());
+      at = it->second.inherits;
+    }
+  }
 }
 
 std::string Who(UserId actor) {
@@ -206,6 +236,12 @@ absl::StatusOr<std::string> NormalizeKey(const std::string& raw) {
   std::string key = raw.substr(begin, end - begin);
   if (key.empty() || key.size() > kKeyMaxBytes)
     return absl::InvalidArgumentError("key length (M1)");
+  // Text, like names (T3): UTF-8 without control characters.
+  std::optional<std::u32string> decoded = DecodeUtf8(key);
+  if (!decoded.has_value()) return absl::InvalidArgumentError("key is not UTF-8 (M1)");
+  for (char32_t cp : *decoded) {
+    if (cp < 0x20 || cp == 0x7F) return absl::InvalidArgumentError("control character (M1)");
+  }
   for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return key;
 }
@@ -246,6 +282,11 @@ const std::vector<std::string>& PermissionNames() {
       "credits.transfer",    "credits.consume"};
   // clang-format on
   return *names;
+}
+
+bool IsBuiltinRole(const std::string& role) {
+  return role == "owner" || role == "admin" || role == "manager" || role == "member" ||
+         role == "viewer" || role == "client";
 }
 
 const std::set<std::string>& WorkspaceRolePermissions(const std::string& role) {
@@ -297,6 +338,84 @@ const AccountState* Model::FindAccount(AccountId id) const {
   return it == accounts_.end() ? nullptr : &it->second;
 }
 
+const TeamState* Model::FindTeam(TeamId id) const {
+  auto it = teams_.find(id);
+  return it == teams_.end() ? nullptr : &it->second;
+}
+
+const InvitationState* Model::FindInvitation(InvitationId id) const {
+  auto it = invitations_.find(id);
+  return it == invitations_.end() ? nullptr : &it->second;
+}
+
+UserId Model::UserWithKey(const std::string& key) const {
+  for (const auto& [id, user] : users_) {
+    if (user.key == key) return id;
+  }
+  return 0;
+}
+
+std::set<WorkspaceId> Model::Subtree(WorkspaceId workspace) const {
+  std::set<WorkspaceId> out;
+  for (const auto& [id, ws] : workspaces_) {
+    for (WorkspaceId at = id; at != 0; at = workspaces_.at(at).parent) {
+      if (at == workspace) {
+        out.insert(id);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+// ---- Roles (M3, M6) ----
+
+absl::Status Model::KnownRole(AccountId account, const std::string& role) const {
+  if (IsBuiltinRole(role) || accounts_.at(account).roles.count(role) > 0) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat("unknown role '", role, "' (M3, M6)"));
+}
+
+const std::set<std::string>& Model::PermissionsOf(const AccountState& account,
+                                                  const std::string& role) const {
+  auto it = account.resolved.find(role);
+  return it != account.resolved.end() ? it->second : WorkspaceRolePermissions(role);
+}
+
+bool Model::IsClientRole(const AccountState& account, const std::string& role) const {
+  return role == "client" || account.client_family.count(role) > 0;
+}
+
+bool Model::IsStaffOf(AccountId account, UserId user) const {
+  return accounts_.at(account).staff.count(user) > 0;
+}
+
+bool Model::IsClientIn(AccountId account, UserId user) const {
+  const AccountState& a = accounts_.at(account);
+  for (WorkspaceId id : a.workspaces) {
+    const WorkspaceState& ws = workspaces_.at(id);
+    auto it = ws.members.find(user);
+    if (it != ws.members.end() && IsClientRole(a, it->second)) return true;
+    for (TeamId team : ws.teams) {
+      const TeamState& t = teams_.at(team);
+      if (t.members.count(user) > 0 && IsClientRole(a, t.role)) return true;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<std::vector<std::string>> Model::RolePermissions(AccountId account,
+                                                                const std::string& role) const {
+  const AccountState* a = FindAccount(account);
+  if (!IsBuiltinRole(role) && (a == nullptr || a->roles.count(role) == 0)) {
+    return absl::NotFoundError(absl::StrCat("unknown role '", role, "' (M3, M6)"));
+  }
+  const std::set<std::string>& perms =
+      IsBuiltinRole(role) ? WorkspaceRolePermissions(role) : a->resolved.at(role);
+  return std::vector<std::string>(perms.begin(), perms.end());
+}
+
 int Model::Depth(WorkspaceId workspace) const {
   int depth = 0;
   for (const WorkspaceState* ws = FindWorkspace(workspace); ws != nullptr;
@@ -326,20 +445,23 @@ bool Model::InStaffScope(const StaffMember& staff, WorkspaceId id) const {
 template <class Visit>
 bool Model::AnyHeldRole(UserId user, const WorkspaceState& ws, WorkspaceId id,
                         const Visit& visit) const {
-  // The direct role in the workspace itself.
-  if (auto it = ws.members.find(user); it != ws.members.end()) {
-    if (visit(WorkspaceRolePermissions(it->second))) return true;
-  }
-  // A3: roles held in the agency ancestors, except `client`.
-  for (const WorkspaceState* up = FindWorkspace(ws.parent); up != nullptr;
-       up = FindWorkspace(up->parent)) {
-    auto it = up->members.find(user);
-    if (it != up->members.end() && it->second != "client") {
-      if (visit(WorkspaceRolePermissions(it->second))) return true;
+  const AccountState& account = accounts_.at(ws.account);
+  // The direct role and the team roles (M9) in the workspace itself, then
+  // (A3) those held in its agency ancestors, except client-family roles.
+  for (const WorkspaceState* at = &ws; at != nullptr; at = FindWorkspace(at->parent)) {
+    const bool inherited = at != &ws;
+    auto held = [&](const std::string& role) {
+      return !(inherited && IsClientRole(account, role)) && visit(PermissionsOf(account, role));
+    };
+    if (auto it = at->members.find(user); it != at->members.end() && held(it->second)) {
+      return true;
+    }
+    for (TeamId team : at->teams) {
+      const TeamState& t = teams_.at(team);
+      if (t.members.count(user) > 0 && held(t.role)) return true;
     }
   }
   // M2, M8: the staff grant, when the workspace is in scope.
-  const AccountState& account = accounts_.at(ws.account);
   if (auto it = account.staff.find(user); it != account.staff.end()) {
     if (InStaffScope(it->second, id)) {
       if (visit(StaffPermissions(it->second.role, account.staff_member_role))) return true;
@@ -405,7 +527,8 @@ absl::Status Model::AuthorizeRole(UserId actor, WorkspaceId workspace,
                   return false;  // visit them all
                 });
   }
-  for (const std::string& p : WorkspaceRolePermissions(role)) {
+  const AccountState& account = accounts_.at(workspaces_.at(workspace).account);
+  for (const std::string& p : PermissionsOf(account, role)) {
     if (held.count(p) == 0) {
       return absl::PermissionDeniedError(
           absl::StrCat(Who(actor), " cannot grant or take away ", role, ": lacks ", p, " (M10)"));
@@ -539,11 +662,8 @@ absl::Status Model::AddStaff(UserId actor, AccountId account, UserId user, const
   if (role == "owner") return absl::FailedPreconditionError("one owner per account (M2)");
   const AccountState& a = accounts_.at(account);
   if (a.staff.count(user) > 0) return absl::AlreadyExistsError("already staff (M2)");
-  for (WorkspaceId id : a.workspaces) {
-    auto it = workspaces_.at(id).members.find(user);
-    if (it != workspaces_.at(id).members.end() && it->second == "client") {
-      return absl::FailedPreconditionError("a client cannot be staff (M5)");
-    }
+  if (IsClientIn(account, user)) {
+    return absl::FailedPreconditionError("a client cannot be staff (M5)");
   }
   // M2: owners and admins always have all; a new member's scope follows
   // member_default_scope when none is given.
@@ -679,10 +799,10 @@ absl::Status Model::AddMember(UserId actor, WorkspaceId workspace, UserId user,
   if (ws == nullptr) return absl::NotFoundError("unknown workspace (M3)");
   if (users_.count(user) == 0) return absl::NotFoundError("unknown user (M3)");
   if (absl::Status s = Authorize(actor, workspace, "members.invite"); !s.ok()) return s;
-  if (!IsWorkspaceRole(role)) return absl::InvalidArgumentError("unknown role (M3)");
+  if (absl::Status s = KnownRole(ws->account, role); !s.ok()) return s;
   if (role == "owner") return absl::FailedPreconditionError("one owner (M4)");
   if (ws->members.count(user) > 0) return absl::AlreadyExistsError("already a member (M3)");
-  if (role == "client" && accounts_.at(ws->account).staff.count(user) > 0) {
+  if (IsClientRole(accounts_.at(ws->account), role) && IsStaffOf(ws->account, user)) {
     return absl::FailedPreconditionError("staff cannot be a client (M5)");
   }
   if (absl::Status s = AuthorizeRole(actor, workspace, role); !s.ok()) return s;
@@ -697,13 +817,13 @@ absl::Status Model::SetRole(UserId actor, WorkspaceId workspace, UserId user,
   if (ws == nullptr) return absl::NotFoundError("unknown workspace (M3)");
   if (users_.count(user) == 0) return absl::NotFoundError("unknown user (M3)");
   if (absl::Status s = Authorize(actor, workspace, "members.change_role"); !s.ok()) return s;
-  if (!IsWorkspaceRole(role)) return absl::InvalidArgumentError("unknown role (M3)");
+  if (absl::Status s = KnownRole(ws->account, role); !s.ok()) return s;
   auto it = ws->members.find(user);
   if (it == ws->members.end()) return absl::NotFoundError("not a member (M3)");
   if (it->second == "owner" || role == "owner") {
     return absl::FailedPreconditionError("the owner changes only by transfer (M4)");
   }
-  if (role == "client" && accounts_.at(ws->account).staff.count(user) > 0) {
+  if (IsClientRole(accounts_.at(ws->account), role) && IsStaffOf(ws->account, user)) {
     return absl::FailedPreconditionError("staff cannot be a client (M5)");
   }
   if (absl::Status s = AuthorizeRole(actor, workspace, it->second); !s.ok()) return s;
@@ -745,6 +865,346 @@ absl::Status Model::TransferOwnership(UserId actor, WorkspaceId workspace, UserI
   mutable_ws.members[mutable_ws.owner] = "admin";
   mutable_ws.members[new_owner] = "owner";
   mutable_ws.owner = new_owner;
+  Accepted();
+  return absl::OkStatus();
+}
+
+// ---- Deletion (T7) ----
+
+absl::Status Model::DeleteWorkspace(UserId actor, WorkspaceId workspace,
+                                    const std::string& confirm) {
+  const WorkspaceState* ws = FindWorkspace(workspace);
+  if (ws == nullptr) return absl::NotFoundError("unknown workspace (T7)");
+  if (absl::Status s = Authorize(actor, workspace, "workspace.delete"); !s.ok()) return s;
+  if (confirm != ws->name) {
+    return absl::InvalidArgumentError("the confirmation is not the exact name (T7)");
+  }
+  // The subtree goes too; the account keeps at least one workspace.
+  const std::set<WorkspaceId> doomed = Subtree(workspace);
+  const AccountId account = ws->account;
+  if (accounts_.at(account).workspaces.size() <= doomed.size()) {
+    return absl::FailedPreconditionError("the account's only workspace (T7)");
+  }
+  if (actor != kSystem && doomed.count(users_.at(actor).active_workspace) > 0) {
+    return absl::FailedPreconditionError("the caller's own active workspace (T7)");
+  }
+  for (auto it = teams_.begin(); it != teams_.end();) {
+    it = doomed.count(it->second.workspace) > 0 ? teams_.erase(it) : std::next(it);
+  }
+  for (auto it = invitations_.begin(); it != invitations_.end();) {
+    if (!it->second.staff && doomed.count(it->second.workspace) > 0) {
+      tokens_.erase(it->second.token);
+      it = invitations_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // S1: at once, even inside a batch (nobody can be in a workspace that is gone).
+  for (auto& [id, user] : users_) {
+    if (doomed.count(user.active_workspace) > 0) user.active_workspace = 0;
+  }
+  AccountState& a = accounts_.at(account);
+  for (auto& [user, staff] : a.staff) {
+    for (WorkspaceId id : doomed) staff.scope.erase(id);  // scopes forget it
+  }
+  for (WorkspaceId id : doomed) {
+    a.workspaces.erase(id);
+    a.slugs.erase(workspaces_.at(id).slug);  // the slug is free again
+    workspaces_.erase(id);
+  }
+  Accepted();
+  return absl::OkStatus();
+}
+
+// ---- Custom roles (M6) ----
+
+absl::Status Model::DefineRole(UserId actor, AccountId account, const std::string& name,
+                               const std::vector<std::string>& permissions,
+                               const std::string& inherits) {
+  if (FindAccount(account) == nullptr) return absl::NotFoundError("unknown account (M6)");
+  if (absl::Status s = AuthorizeAccount(actor, account, "account.manage_staff"); !s.ok()) {
+    return s;
+  }
+  if (!ValidRoleName(name)) return absl::InvalidArgumentError("role name (M6)");
+  const std::vector<std::string>& catalog = PermissionNames();
+  for (const std::string& p : permissions) {
+    if (std::find(catalog.begin(), catalog.end(), p) == catalog.end()) {
+      return absl::NotFoundError(absl::StrCat("unknown permission ", p, " (M7)"));
+    }
+  }
+  if (!inherits.empty()) {
+    if (absl::Status s = KnownRole(account, inherits); !s.ok()) return s;
+  }
+  const AccountState& a = accounts_.at(account);
+  const bool redefined = a.roles.count(name) > 0;
+  // A cycle: the new parent's chain reaches the role itself.
+  for (std::string at = inherits; redefined && a.roles.count(at) > 0;
+       at = a.roles.at(at).inherits) {
+    if (at == name) return absl::FailedPreconditionError("inheritance cycle (M6)");
+  }
+  AccountState changed = a;
+  changed.roles[name] = CustomRole{{permissions.begin(), permissions.end()}, inherits};
+  ResolveRoles(changed);
+  // M5 must keep holding for current holders: no role moves in or out of
+  // the client family (a new role joins the family of its parent).
+  std::set<std::string> family = changed.client_family;
+  if (!redefined) family.erase(name);
+  if (family != a.client_family) {
+    return absl::FailedPreconditionError("a role cannot move in or out of the client family (M6)");
+  }
+  accounts_[account] = std::move(changed);
+  Accepted();
+  return absl::OkStatus();
+}
+
+// ---- Teams (M9) ----
+
+absl::StatusOr<TeamId> Model::CreateTeam(UserId actor, WorkspaceId workspace,
+                                         const std::string& raw_name, const std::string& role) {
+  const WorkspaceState* ws = FindWorkspace(workspace);
+  if (ws == nullptr) return absl::NotFoundError("unknown workspace (M9)");
+  if (absl::Status s = Authorize(actor, workspace, "members.change_role"); !s.ok()) return s;
+  absl::StatusOr<std::string> name = NormalizeName(raw_name);
+  if (!name.ok()) return name.status();
+  if (absl::Status s = KnownRole(ws->account, role); !s.ok()) return s;
+  if (role == "owner") return absl::FailedPreconditionError("a team is never owner (M4, M9)");
+  if (absl::Status s = AuthorizeRole(actor, workspace, role); !s.ok()) return s;
+  for (TeamId id : ws->teams) {
+    if (teams_.at(id).name == *name) return absl::AlreadyExistsError("team name taken (M9)");
+  }
+  const TeamId id = next_team_++;
+  teams_[id] = TeamState{workspace, *name, role, {}};
+  workspaces_[workspace].teams.insert(id);
+  Accepted();
+  return id;
+}
+
+absl::Status Model::AddTeamMember(UserId actor, TeamId team, UserId user) {
+  const TeamState* t = FindTeam(team);
+  if (t == nullptr) return absl::NotFoundError("unknown team (M9)");
+  if (users_.count(user) == 0) return absl::NotFoundError("unknown user (M9)");
+  if (absl::Status s = Authorize(actor, t->workspace, "members.invite"); !s.ok()) return s;
+  if (absl::Status s = AuthorizeRole(actor, t->workspace, t->role); !s.ok()) return s;
+  if (t->members.count(user) > 0) return absl::AlreadyExistsError("already in the team (M9)");
+  const AccountId account = workspaces_.at(t->workspace).account;
+  if (IsClientRole(accounts_.at(account), t->role) && IsStaffOf(account, user)) {
+    return absl::FailedPreconditionError("staff cannot be a client (M5)");
+  }
+  teams_[team].members.insert(user);
+  Accepted();
+  return absl::OkStatus();
+}
+
+absl::Status Model::RemoveTeamMember(UserId actor, TeamId team, UserId user) {
+  const TeamState* t = FindTeam(team);
+  if (t == nullptr) return absl::NotFoundError("unknown team (M9)");
+  // A member may always leave.
+  if (actor != user) {
+    if (absl::Status s = Authorize(actor, t->workspace, "members.remove"); !s.ok()) return s;
+    if (absl::Status s = AuthorizeRole(actor, t->workspace, t->role); !s.ok()) return s;
+  }
+  if (t->members.count(user) == 0) return absl::NotFoundError("not in the team (M9)");
+  teams_[team].members.erase(user);
+  Accepted();
+  return absl::OkStatus();
+}
+
+absl::Status Model::SetTeamRole(UserId actor, TeamId team, const std::string& role) {
+  const TeamState* t = FindTeam(team);
+  if (t == nullptr) return absl::NotFoundError("unknown team (M9)");
+  if (absl::Status s = Authorize(actor, t->workspace, "members.change_role"); !s.ok()) return s;
+  const AccountId account = workspaces_.at(t->workspace).account;
+  if (absl::Status s = KnownRole(account, role); !s.ok()) return s;
+  if (role == "owner") return absl::FailedPreconditionError("a team is never owner (M4, M9)");
+  if (absl::Status s = AuthorizeRole(actor, t->workspace, t->role); !s.ok()) return s;
+  if (absl::Status s = AuthorizeRole(actor, t->workspace, role); !s.ok()) return s;
+  if (IsClientRole(accounts_.at(account), role)) {
+    for (UserId user : t->members) {
+      if (IsStaffOf(account, user)) {
+        return absl::FailedPreconditionError("staff cannot be a client (M5)");
+      }
+    }
+  }
+  teams_[team].role = role;
+  Accepted();
+  return absl::OkStatus();
+}
+
+absl::Status Model::DeleteTeam(UserId actor, TeamId team) {
+  const TeamState* t = FindTeam(team);
+  if (t == nullptr) return absl::NotFoundError("unknown team (M9)");
+  if (absl::Status s = Authorize(actor, t->workspace, "members.change_role"); !s.ok()) return s;
+  if (absl::Status s = AuthorizeRole(actor, t->workspace, t->role); !s.ok()) return s;
+  workspaces_[t->workspace].teams.erase(team);
+  teams_.erase(team);
+  Accepted();
+  return absl::OkStatus();
+}
+
+// ---- Invitations (I1-I4) ----
+
+std::string Model::InvitationStateName(const InvitationState& invitation) const {
+  if (invitation.state == "pending" && now_ns_ >= invitation.expires_at_ns) return "expired";
+  return invitation.state;
+}
+
+absl::Status Model::AuthorizeInvitation(UserId actor, const InvitationState& it) const {
+  if (it.staff) return AuthorizeAccount(actor, it.account, "account.manage_staff");
+  return Authorize(actor, it.workspace, "members.invite");
+}
+
+absl::StatusOr<InvitationId> Model::Invite(UserId actor, WorkspaceId workspace,
+                                           const std::string& raw_email,
+                                           const std::string& role) {
+  const WorkspaceState* ws = FindWorkspace(workspace);
+  if (ws == nullptr) return absl::NotFoundError("unknown workspace (I1)");
+  if (absl::Status s = Authorize(actor, workspace, "members.invite"); !s.ok()) return s;
+  absl::StatusOr<std::string> email = NormalizeKey(raw_email);
+  if (!email.ok()) return email.status();
+  if (absl::Status s = KnownRole(ws->account, role); !s.ok()) return s;
+  if (role == "owner") return absl::FailedPreconditionError("nobody is invited as owner (M4)");
+  if (absl::Status s = AuthorizeRole(actor, workspace, role); !s.ok()) return s;
+  // What accept would refuse for an existing user is refused now.
+  if (const UserId user = UserWithKey(*email); user != 0) {
+    if (IsClientRole(accounts_.at(ws->account), role) && IsStaffOf(ws->account, user)) {
+      return absl::FailedPreconditionError("staff cannot be a client (M5)");
+    }
+    if (ws->members.count(user) > 0) return absl::AlreadyExistsError("already a member (M3)");
+  }
+  const InvitationId id = next_invitation_++;
+  InvitationState& it = invitations_[id];
+  it.account = ws->account;
+  it.workspace = workspace;
+  it.email = *email;
+  it.role = role;
+  it.expires_at_ns = now_ns_ + invitation_ttl_s_ * 1'000'000'000;
+  it.invited_by = actor;
+  Accepted();
+  return id;
+}
+
+absl::StatusOr<InvitationId> Model::InviteStaff(UserId actor, AccountId account,
+                                                const std::string& raw_email,
+                                                const std::string& role,
+                                                const std::optional<StaffScope>& scope) {
+  const AccountState* a = FindAccount(account);
+  if (a == nullptr) return absl::NotFoundError("unknown account (I1)");
+  if (absl::Status s = AuthorizeAccount(actor, account, "account.manage_staff"); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::string> email = NormalizeKey(raw_email);
+  if (!email.ok()) return email.status();
+  if (role != "admin" && role != "member") {
+    return absl::InvalidArgumentError("a staff invitation is for admin or member (M2, I1)");
+  }
+  // M2: as add_staff: admins have all, members the given scope or the default.
+  const bool all = scope.has_value() ? scope->all : role == "admin" || a->member_default_all;
+  if (role == "admin" && !all) return absl::InvalidArgumentError("admins have all (M2)");
+  if (scope.has_value()) {
+    if (absl::Status s = ValidateScope(account, *scope); !s.ok()) return s;
+  }
+  if (const UserId user = UserWithKey(*email); user != 0) {
+    if (IsClientIn(account, user)) {
+      return absl::FailedPreconditionError("a client cannot be staff (M5)");
+    }
+    if (IsStaffOf(account, user)) return absl::AlreadyExistsError("already staff (M2)");
+  }
+  const InvitationId id = next_invitation_++;
+  InvitationState& it = invitations_[id];
+  it.staff = true;
+  it.account = account;
+  it.email = *email;
+  it.role = role;
+  it.scope_all = all;
+  if (!all && scope.has_value()) {
+    it.scope.insert(scope->workspaces.begin(), scope->workspaces.end());
+  }
+  it.expires_at_ns = now_ns_ + invitation_ttl_s_ * 1'000'000'000;
+  it.invited_by = actor;
+  Accepted();
+  return id;
+}
+
+absl::StatusOr<InvitationId> Model::Resend(UserId actor, InvitationId invitation) {
+  const InvitationState* it = FindInvitation(invitation);
+  if (it == nullptr) return absl::NotFoundError("unknown invitation (I1)");
+  if (absl::Status s = AuthorizeInvitation(actor, *it); !s.ok()) return s;
+  // Pending, expired or not.
+  if (it->state != "pending") return absl::FailedPreconditionError("not pending (I2)");
+  InvitationState& changed = invitations_[invitation];
+  tokens_.erase(changed.token);  // the old token stops working at once
+  changed.token.clear();
+  changed.expires_at_ns = now_ns_ + invitation_ttl_s_ * 1'000'000'000;
+  Accepted();
+  return invitation;
+}
+
+void Model::IssueToken(InvitationId invitation, const std::string& token) {
+  InvitationState& it = invitations_.at(invitation);
+  tokens_.erase(it.token);
+  it.token = token;
+  tokens_[token] = invitation;
+}
+
+absl::Status Model::RevokeInvitation(UserId actor, InvitationId invitation) {
+  const InvitationState* it = FindInvitation(invitation);
+  if (it == nullptr) return absl::NotFoundError("unknown invitation (I1)");
+  if (absl::Status s = AuthorizeInvitation(actor, *it); !s.ok()) return s;
+  if (it->state != "pending") return absl::FailedPreconditionError("not pending (I2)");
+  invitations_[invitation].state = "revoked";
+  Accepted();
+  return absl::OkStatus();
+}
+
+absl::Status Model::Accept(const std::string& token, UserId user) {
+  // Anything but the working token of an existing invitation: the same
+  // not_found, whatever the reason (I1).
+  auto found = tokens_.find(token);
+  if (found == tokens_.end()) return absl::NotFoundError("not a valid token (I1, I2)");
+  const InvitationId id = found->second;
+  const InvitationState& it = invitations_.at(id);
+  if (it.state == "revoked") return absl::FailedPreconditionError("revoked (I2)");
+  if (it.state == "accepted") return absl::FailedPreconditionError("already used (I2)");
+  if (now_ns_ >= it.expires_at_ns) return absl::FailedPreconditionError("expired (I2)");
+  if (users_.count(user) == 0) return absl::NotFoundError("unknown user (I3)");
+  if (users_.at(user).key != it.email) {
+    return absl::PermissionDeniedError("another e-mail address (I3)");
+  }
+  // I3: every rule again, now, including that the inviter may still grant it.
+  const AccountState& a = accounts_.at(it.account);
+  if (!it.staff) {
+    if (it.invited_by != kSystem) {
+      absl::Status inviter = Authorize(it.invited_by, it.workspace, "members.invite");
+      if (inviter.ok()) inviter = AuthorizeRole(it.invited_by, it.workspace, it.role);
+      if (!inviter.ok()) return absl::PermissionDeniedError("the inviter may not grant it (I3)");
+    }
+    if (IsClientRole(a, it.role) && IsStaffOf(it.account, user)) {
+      return absl::FailedPreconditionError("staff cannot be a client (M5)");
+    }
+    if (workspaces_.at(it.workspace).members.count(user) > 0) {
+      return absl::AlreadyExistsError("already a member (M3)");
+    }
+    workspaces_[it.workspace].members[user] = it.role;
+  } else {
+    if (it.invited_by != kSystem) {
+      if (!AuthorizeAccount(it.invited_by, it.account, "account.manage_staff").ok()) {
+        return absl::PermissionDeniedError("the inviter may not add staff (I3)");
+      }
+    }
+    if (IsClientIn(it.account, user)) {
+      return absl::FailedPreconditionError("a client cannot be staff (M5)");
+    }
+    if (IsStaffOf(it.account, user)) return absl::AlreadyExistsError("already staff (M2)");
+    // Workspaces of the scope deleted since are forgotten (T7).
+    StaffMember staff{it.role, it.scope_all, {}};
+    for (WorkspaceId ws : it.scope) {
+      if (workspaces_.count(ws) > 0) staff.scope.insert(ws);
+    }
+    accounts_[it.account].staff[user] = staff;
+  }
+  InvitationState& changed = invitations_[id];
+  changed.state = "accepted";
+  changed.accepted_by = user;
   Accepted();
   return absl::OkStatus();
 }

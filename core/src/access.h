@@ -32,8 +32,6 @@ inline bool InStaffScope(const StaffEntry& staff, const WorkspaceNode& ws) {
   return false;
 }
 
-inline std::string RoleDisplayName(RoleId role) { return std::string(BuiltinRoleName(role)); }
-
 // A1-A4. With kExplain, fills `*why` (which must not be null).
 template <bool kExplain>
 inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, PermissionId p,
@@ -65,7 +63,7 @@ inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, Permi
     WorkspaceId at = level == 0 ? workspace : ws->ancestors[level - 1];
     auto it = std::lower_bound(u->grants.begin(), u->grants.end(), Grant{at, 0, kNoRole});
     for (; it != u->grants.end() && it->workspace == at; ++it) {
-      if (level > 0 && it->role == kClient) continue;  // A3: client never inherits
+      if (level > 0 && IsClientRole(v, it->role)) continue;  // A3: client never inherits
       held_some = true;
       if (!RolePerms(v, it->role).Has(p)) continue;
       if constexpr (kExplain) {
@@ -75,9 +73,8 @@ inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, Permi
         std::string how = level > 0 ? absl::StrCat("inherited from agency workspace ", at, " (A3)")
                           : it->team != 0 ? absl::StrCat("through team ", it->team, " (M9)")
                                           : std::string("held directly (A1)");
-        *why =
-            Decision{true, path,     RoleDisplayName(it->role),
-                     at,   it->team, absl::StrCat("role '", RoleDisplayName(it->role), "' ", how)};
+        *why = Decision{true, path,     RoleName(v, it->role),
+                        at,   it->team, absl::StrCat("role '", RoleName(v, it->role), "' ", how)};
       }
       return true;
     }
@@ -95,14 +92,13 @@ inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, Permi
       held_some = true;
       if (RolePerms(v, staff->grant_role).Has(p)) {
         if constexpr (kExplain) {
-          *why =
-              Decision{true,
-                       AccessPath::kStaff,
-                       RoleDisplayName(staff->grant_role),
-                       workspace,
-                       0,
-                       absl::StrCat("account role '", AccountRoleName(staff->role), "' grants '",
-                                    RoleDisplayName(staff->grant_role), "' in its scope (M2, M8)")};
+          *why = Decision{true,
+                          AccessPath::kStaff,
+                          RoleName(v, staff->grant_role),
+                          workspace,
+                          0,
+                          absl::StrCat("account role '", AccountRoleName(staff->role), "' grants '",
+                                       RoleName(v, staff->grant_role), "' in its scope (M2, M8)")};
         }
         return true;
       }

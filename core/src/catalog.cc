@@ -87,10 +87,14 @@ RoleId BuiltinRoleNamed(absl::string_view name) {
 
 absl::string_view AccountRoleName(AccountRole role) {
   switch (role) {
-    case AccountRole::kOwner: return "owner";
-    case AccountRole::kAdmin: return "admin";
-    case AccountRole::kMember: return "member";
-    case AccountRole::kNone: break;
+    case AccountRole::kOwner:
+      return "owner";
+    case AccountRole::kAdmin:
+      return "admin";
+    case AccountRole::kMember:
+      return "member";
+    case AccountRole::kNone:
+      break;
   }
   return "";
 }
@@ -123,8 +127,8 @@ Catalog Catalog::Builtin() {
 absl::StatusOr<PermissionId> Catalog::Find(absl::string_view name) const {
   auto it = ids.find(name);
   if (it == ids.end()) {
-    return absl::NotFoundError(absl::StrCat("unknown permission '", name.substr(0, 128),
-                                            "': not in the catalog (M7)"));
+    return absl::NotFoundError(
+        absl::StrCat("unknown permission '", name.substr(0, 128), "': not in the catalog (M7)"));
   }
   return it->second;
 }
@@ -132,14 +136,12 @@ absl::StatusOr<PermissionId> Catalog::Find(absl::string_view name) const {
 absl::Status ValidatePermissionName(absl::string_view name) {
   if (name.size() > limits::kPermissionNameMaxBytes) {
     return absl::InvalidArgumentError(absl::StrCat("permission name is longer than ",
-                                                   limits::kPermissionNameMaxBytes,
-                                                   " bytes (M7)"));
+                                                   limits::kPermissionNameMaxBytes, " bytes (M7)"));
   }
   std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
   if (parts.size() != 2 || !IsNamePart(parts[0]) || !IsNamePart(parts[1])) {
     return absl::InvalidArgumentError(
-        absl::StrCat("permission name '", name,
-                     "' must be resource.action of [a-z0-9_] (M7)"));
+        absl::StrCat("permission name '", name, "' must be resource.action of [a-z0-9_] (M7)"));
   }
   return absl::OkStatus();
 }

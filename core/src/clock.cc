@@ -1,9 +1,10 @@
 // Copyright 2026 The tenantry Authors.
 //
 // The one place that reads the wall clock (I4), and the plan table (T2).
+#include "tenantry/clock.h"
+
 #include <time.h>
 
-#include "tenantry/clock.h"
 #include "tenantry/types.h"
 
 namespace tenantry {

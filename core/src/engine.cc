@@ -4,7 +4,10 @@
 // batch) and the change feed.
 #include "tenantry/engine.h"
 
+#include <sodium.h>
+
 #include <algorithm>
+#include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 #include "engine_impl.h"
@@ -23,6 +26,10 @@ Engine::Engine() : Engine(Options{}) {}
 
 Engine::Engine(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {
   impl_->clock = impl_->options.clock ? impl_->options.clock : std::make_shared<SystemClock>();
+  // libsodium's randombytes reads the OS random source (I1); sodium_init is
+  // idempotent and thread-safe.
+  if (sodium_init() < 0) throw std::runtime_error("tenantry: libsodium failed to initialize");
+  randombytes_buf(impl_->token_key.data(), impl_->token_key.size());
   // The first version: empty, with the built-in catalog; gen 1, revision 0.
   auto* v = new Version();
   v->gen = 1;
@@ -45,29 +52,29 @@ uint64_t Engine::revision() const {
 }
 
 absl::StatusOr<std::vector<uint64_t>> Engine::Run(absl::Span<const Batch::Change> changes,
-                                                 bool batch) {
+                                                  bool batch) {
   if (changes.size() > limits::kMaxBatchChanges) {
-    return absl::InvalidArgumentError(absl::StrCat("a batch holds at most ",
-                                                   limits::kMaxBatchChanges, " changes (X2)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("a batch holds at most ", limits::kMaxBatchChanges, " changes (X2)"));
   }
   std::vector<uint64_t> results;
   results.reserve(changes.size());
   std::vector<AuditRecord> audit;
   {
-    absl::MutexLock lock(&impl_->write_mu);
+    internal::MutexLock lock(&impl_->write_mu);
     // Only writers store the root, and they hold write_mu, so this load sees
     // the newest version.
     const Version* base = root_.load(std::memory_order_seq_cst);
-    Writer writer(base, impl_->clock->now_ns());
+    Writer writer(base, impl_->clock->now_ns(), impl_->token_key, impl_->options.invitation_ttl_s);
     for (size_t i = 0; i < changes.size(); ++i) {
       absl::StatusOr<uint64_t> result = changes[i].run(writer);
       if (!result.ok()) {
         writer.txn().Abort();
         if (!batch) return result.status();
-        return absl::Status(result.status().code(),
-                            absl::StrCat("change #", i, " (", changes[i].name,
-                                         ") failed; nothing was applied: ",
-                                         result.status().message()));
+        return absl::Status(
+            result.status().code(),
+            absl::StrCat("change #", i, " (", changes[i].name,
+                         ") failed; nothing was applied: ", result.status().message()));
       }
       results.push_back(*result);
     }
@@ -78,7 +85,7 @@ absl::StatusOr<std::vector<uint64_t>> Engine::Run(absl::Span<const Batch::Change
     std::vector<internal::Garbage> garbage = writer.txn().Commit();
     Epochs::Retire(Epochs::Advance(), std::move(garbage));
     audit = std::move(writer.audit());
-    absl::MutexLock feed_lock(&impl_->feed_mu);
+    internal::MutexLock feed_lock(&impl_->feed_mu);
     for (AuditRecord& record : audit) impl_->feed.push_back(std::move(record));
     while (impl_->feed.size() > impl_->options.feed_retention) {
       impl_->feed_dropped_through = impl_->feed.front().revision;
@@ -99,10 +106,12 @@ absl::StatusOr<uint64_t> Engine::RunOne(
 
 absl::Status Engine::RunStatus(const char* name,
                                std::function<absl::Status(internal::Writer&)> change) {
-  return RunOne(name, [&change](Writer& w) -> absl::StatusOr<uint64_t> {
-           TNY_RETURN_IF_ERROR(change(w));
-           return 0;
-         }).status();
+  return RunOne(name,
+                [&change](Writer& w) -> absl::StatusOr<uint64_t> {
+                  TNY_RETURN_IF_ERROR(change(w));
+                  return 0;
+                })
+      .status();
 }
 
 absl::StatusOr<std::vector<uint64_t>> Engine::apply(const Batch& batch) {
@@ -110,26 +119,25 @@ absl::StatusOr<std::vector<uint64_t>> Engine::apply(const Batch& batch) {
 }
 
 absl::StatusOr<std::vector<AuditRecord>> Engine::changes_since(uint64_t revision) const {
-  absl::MutexLock lock(&impl_->feed_mu);
+  internal::MutexLock lock(&impl_->feed_mu);
   if (revision < impl_->feed_dropped_through) {
-    uint64_t oldest = impl_->feed.empty() ? impl_->feed_dropped_through + 1
-                                          : impl_->feed.front().revision;
+    uint64_t oldest =
+        impl_->feed.empty() ? impl_->feed_dropped_through + 1 : impl_->feed.front().revision;
     return absl::FailedPreconditionError(absl::StrCat(
         "changes after revision ", revision, " are no longer retained: the feed keeps the last ",
         impl_->options.feed_retention, " changes, oldest retained revision ", oldest, " (L1)"));
   }
-  auto first = std::upper_bound(
-      impl_->feed.begin(), impl_->feed.end(), revision,
-      [](uint64_t r, const AuditRecord& record) { return r < record.revision; });
+  auto first =
+      std::upper_bound(impl_->feed.begin(), impl_->feed.end(), revision,
+                       [](uint64_t r, const AuditRecord& record) { return r < record.revision; });
   return std::vector<AuditRecord>(first, impl_->feed.end());
 }
 
 // ---- The write API: each call is one change in its own transaction ----
 
 absl::StatusOr<PermissionId> Engine::register_permission(absl::string_view name) {
-  TNY_ASSIGN_OR_RETURN(uint64_t id, RunOne("register_permission", [&](Writer& w) {
-                         return w.RegisterPermission(name);
-                       }));
+  TNY_ASSIGN_OR_RETURN(uint64_t id, RunOne("register_permission",
+                                           [&](Writer& w) { return w.RegisterPermission(name); }));
   return static_cast<PermissionId>(id);
 }
 
@@ -145,8 +153,8 @@ absl::Status Engine::set_plan(UserId actor, AccountId account, Plan plan) {
   return RunStatus("set_plan", [&](Writer& w) { return w.SetPlan(actor, account, plan); });
 }
 
-absl::Status Engine::add_staff(UserId actor, AccountId account, UserId user,
-                               absl::string_view role, std::optional<StaffScope> scope) {
+absl::Status Engine::add_staff(UserId actor, AccountId account, UserId user, absl::string_view role,
+                               std::optional<StaffScope> scope) {
   return RunStatus("add_staff",
                    [&](Writer& w) { return w.AddStaff(actor, account, user, role, scope); });
 }
@@ -167,8 +175,7 @@ absl::StatusOr<WorkspaceId> Engine::create_workspace(UserId actor, AccountId acc
                 [&](Writer& w) { return w.CreateWorkspace(actor, account, spec); });
 }
 
-absl::Status Engine::rename_workspace(UserId actor, WorkspaceId workspace,
-                                      absl::string_view name) {
+absl::Status Engine::rename_workspace(UserId actor, WorkspaceId workspace, absl::string_view name) {
   return RunStatus("rename_workspace",
                    [&](Writer& w) { return w.RenameWorkspace(actor, workspace, name); });
 }
@@ -207,6 +214,102 @@ absl::Status Engine::transfer_ownership(UserId actor, WorkspaceId workspace, Use
 absl::Status Engine::switch_workspace(UserId user, WorkspaceId workspace) {
   return RunStatus("switch_workspace",
                    [&](Writer& w) { return w.SwitchWorkspace(user, workspace); });
+}
+
+absl::Status Engine::delete_workspace(UserId actor, WorkspaceId workspace,
+                                      absl::string_view confirm) {
+  return RunStatus("delete_workspace",
+                   [&](Writer& w) { return w.DeleteWorkspace(actor, workspace, confirm); });
+}
+
+absl::Status Engine::define_role(UserId actor, AccountId account, absl::string_view name,
+                                 const std::vector<std::string>& permissions,
+                                 absl::string_view inherits) {
+  return RunStatus("define_role", [&](Writer& w) {
+    return w.DefineRole(actor, account, name, permissions, inherits);
+  });
+}
+
+absl::StatusOr<TeamId> Engine::create_team(UserId actor, WorkspaceId workspace,
+                                           absl::string_view name, absl::string_view role) {
+  return RunOne("create_team",
+                [&](Writer& w) { return w.CreateTeam(actor, workspace, name, role); });
+}
+
+absl::Status Engine::add_team_member(UserId actor, TeamId team, UserId user) {
+  return RunStatus("add_team_member",
+                   [&](Writer& w) { return w.AddTeamMember(actor, team, user); });
+}
+
+absl::Status Engine::remove_team_member(UserId actor, TeamId team, UserId user) {
+  return RunStatus("remove_team_member",
+                   [&](Writer& w) { return w.RemoveTeamMember(actor, team, user); });
+}
+
+absl::Status Engine::set_team_role(UserId actor, TeamId team, absl::string_view role) {
+  return RunStatus("set_team_role", [&](Writer& w) { return w.SetTeamRole(actor, team, role); });
+}
+
+absl::Status Engine::delete_team(UserId actor, TeamId team) {
+  return RunStatus("delete_team", [&](Writer& w) { return w.DeleteTeam(actor, team); });
+}
+
+namespace {
+// Runs an invitation change and keeps the token the Writer issued.
+absl::StatusOr<Invitation> WithToken(absl::StatusOr<uint64_t> id, const Invitation& issued) {
+  if (!id.ok()) return id.status();
+  return issued;
+}
+}  // namespace
+
+absl::StatusOr<Invitation> Engine::invite(UserId actor, WorkspaceId workspace,
+                                          absl::string_view email, absl::string_view role) {
+  Invitation issued;
+  auto id = RunOne("invite", [&](Writer& w) {
+    auto result = w.Invite(actor, workspace, email, role);
+    issued = w.last_invitation();
+    return result;
+  });
+  return WithToken(std::move(id), issued);
+}
+
+absl::StatusOr<Invitation> Engine::invite_staff(UserId actor, AccountId account,
+                                                absl::string_view email, absl::string_view role,
+                                                std::optional<StaffScope> scope) {
+  Invitation issued;
+  auto id = RunOne("invite_staff", [&](Writer& w) {
+    auto result = w.InviteStaff(actor, account, email, role, scope);
+    issued = w.last_invitation();
+    return result;
+  });
+  return WithToken(std::move(id), issued);
+}
+
+absl::Status Engine::accept(absl::string_view token, UserId user) {
+  return RunStatus("accept", [&](Writer& w) { return w.Accept(token, user); });
+}
+
+absl::StatusOr<Invitation> Engine::resend(UserId actor, InvitationId invitation) {
+  Invitation issued;
+  auto id = RunOne("resend", [&](Writer& w) {
+    auto result = w.Resend(actor, invitation);
+    issued = w.last_invitation();
+    return result;
+  });
+  return WithToken(std::move(id), issued);
+}
+
+absl::Status Engine::revoke_invitation(UserId actor, InvitationId invitation) {
+  return RunStatus("revoke_invitation",
+                   [&](Writer& w) { return w.RevokeInvitation(actor, invitation); });
+}
+
+absl::Status Engine::touch_session(UserId user) {
+  return RunStatus("touch_session", [&](Writer& w) { return w.TouchSession(user); });
+}
+
+absl::StatusOr<uint64_t> Engine::expire_sessions() {
+  return RunOne("expire_sessions", [&](Writer& w) { return w.ExpireSessions(); });
 }
 
 // ---- Batch: the same changes, recorded for one `apply` ----
@@ -248,8 +351,7 @@ Batch& Batch::set_staff_scope(UserId actor, AccountId account, UserId user, Staf
              NoId([=](Writer& w) { return w.SetStaffScope(actor, account, user, scope); }));
 }
 Batch& Batch::remove_staff(UserId actor, AccountId account, UserId user) {
-  return Add("remove_staff",
-             NoId([=](Writer& w) { return w.RemoveStaff(actor, account, user); }));
+  return Add("remove_staff", NoId([=](Writer& w) { return w.RemoveStaff(actor, account, user); }));
 }
 Batch& Batch::create_workspace(UserId actor, AccountId account, WorkspaceSpec spec) {
   return Add("create_workspace", [=, spec = std::move(spec)](Writer& w) {
@@ -286,6 +388,40 @@ Batch& Batch::transfer_ownership(UserId actor, WorkspaceId workspace, UserId new
 Batch& Batch::switch_workspace(UserId user, WorkspaceId workspace) {
   return Add("switch_workspace",
              NoId([=](Writer& w) { return w.SwitchWorkspace(user, workspace); }));
+}
+Batch& Batch::define_role(UserId actor, AccountId account, std::string name,
+                          std::vector<std::string> permissions, std::string inherits) {
+  return Add("define_role", NoId([=](Writer& w) {
+               return w.DefineRole(actor, account, name, permissions, inherits);
+             }));
+}
+Batch& Batch::create_team(UserId actor, WorkspaceId workspace, std::string name, std::string role) {
+  return Add("create_team", [=](Writer& w) { return w.CreateTeam(actor, workspace, name, role); });
+}
+Batch& Batch::add_team_member(UserId actor, TeamId team, UserId user) {
+  return Add("add_team_member",
+             NoId([=](Writer& w) { return w.AddTeamMember(actor, team, user); }));
+}
+Batch& Batch::remove_team_member(UserId actor, TeamId team, UserId user) {
+  return Add("remove_team_member",
+             NoId([=](Writer& w) { return w.RemoveTeamMember(actor, team, user); }));
+}
+Batch& Batch::set_team_role(UserId actor, TeamId team, std::string role) {
+  return Add("set_team_role", NoId([=](Writer& w) { return w.SetTeamRole(actor, team, role); }));
+}
+Batch& Batch::delete_team(UserId actor, TeamId team) {
+  return Add("delete_team", NoId([=](Writer& w) { return w.DeleteTeam(actor, team); }));
+}
+Batch& Batch::accept(std::string token, UserId user) {
+  return Add("accept", NoId([=](Writer& w) { return w.Accept(token, user); }));
+}
+Batch& Batch::revoke_invitation(UserId actor, InvitationId invitation) {
+  return Add("revoke_invitation",
+             NoId([=](Writer& w) { return w.RevokeInvitation(actor, invitation); }));
+}
+Batch& Batch::delete_workspace(UserId actor, WorkspaceId workspace, std::string confirm) {
+  return Add("delete_workspace",
+             NoId([=](Writer& w) { return w.DeleteWorkspace(actor, workspace, confirm); }));
 }
 
 }  // namespace tenantry

@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "access.h"
+#include "engine_impl.h"
 #include "epoch.h"
 #include "model.h"
 #include "status_macros.h"
@@ -29,8 +30,8 @@ inline const Version& Load(const std::atomic<const Version*>& root) {
 }
 
 WorkspaceInfo InfoOf(const WorkspaceNode& ws) {
-  return WorkspaceInfo{ws.id,   ws.account, ws.name,  ws.slug,
-                       ws.type, ws.status,  ws.parent, ws.owner, ws.depth};
+  return WorkspaceInfo{ws.id,     ws.account, ws.name,  ws.slug, ws.type,
+                       ws.status, ws.parent,  ws.owner, ws.depth};
 }
 
 // Adds `id` and, through the children links, every workspace below it.
@@ -43,14 +44,13 @@ void AddSubtree(const Version& v, WorkspaceId id, absl::flat_hash_set<WorkspaceI
 
 // Every workspace where the user might hold something: direct and team
 // grants (with the sub-workspaces they reach, A3) and the staff scopes.
+// AddSubtree stops at a workspace already in the set, so client roles (which
+// reach only their own workspace) are added last: a client grant seen first
+// must not cut a walk that a non-client grant in the same workspace needs.
 absl::flat_hash_set<WorkspaceId> Candidates(const Version& v, const internal::UserNode& u) {
   absl::flat_hash_set<WorkspaceId> out;
   for (const internal::Grant& g : u.grants) {
-    if (g.role == internal::kClient) {
-      out.insert(g.workspace);
-    } else {
-      AddSubtree(v, g.workspace, out);
-    }
+    if (!internal::IsClientRole(v, g.role)) AddSubtree(v, g.workspace, out);
   }
   for (const internal::StaffEntry& s : u.staff) {
     if (s.scope_all) {
@@ -59,6 +59,9 @@ absl::flat_hash_set<WorkspaceId> Candidates(const Version& v, const internal::Us
     } else {
       for (WorkspaceId id : s.scope) AddSubtree(v, id, out);
     }
+  }
+  for (const internal::Grant& g : u.grants) {
+    if (internal::IsClientRole(v, g.role)) out.insert(g.workspace);
   }
   return out;
 }
@@ -83,8 +86,13 @@ absl::StatusOr<AccountInfo> Engine::account(AccountId id) const {
   ReadGuard guard;
   const internal::AccountNode* a = Load(root_).accounts.Find(id);
   if (a == nullptr) return absl::NotFoundError(absl::StrCat("unknown account ", id, " (T1)"));
-  return AccountInfo{a->id,       a->name,  a->key, a->plan, a->plan_set,
-                     a->owner, static_cast<int64_t>(a->workspaces.size())};
+  return AccountInfo{a->id,
+                     a->name,
+                     a->key,
+                     a->plan,
+                     a->plan_set,
+                     a->owner,
+                     static_cast<int64_t>(a->workspaces.size())};
 }
 
 absl::StatusOr<UserId> Engine::user(absl::string_view raw_key) const {
@@ -130,10 +138,110 @@ absl::StatusOr<Settings> Engine::settings(WorkspaceId id) const {
 }
 
 std::optional<WorkspaceId> Engine::active_workspace(UserId user) const {
+  const int64_t now_ns = impl_->clock->now_ns();
   ReadGuard guard;
-  const internal::UserNode* u = Load(root_).users.Find(user);
+  const Version& v = Load(root_);
+  const internal::UserNode* u = v.users.Find(user);
   if (u == nullptr || u->active_workspace == 0) return std::nullopt;
+  // S1 + T6: a session unused past the workspace's inactivity timeout is
+  // gone, whether or not expire_sessions() has swept it yet.
+  const WorkspaceNode* ws = v.workspaces.Find(u->active_workspace);
+  const int64_t timeout_s = ws->settings.inactivity_timeout_s;
+  if (timeout_s > 0 && now_ns - u->session_seen_ns > timeout_s * 1'000'000'000) {
+    return std::nullopt;
+  }
   return u->active_workspace;
+}
+
+absl::StatusOr<std::vector<std::string>> Engine::role_permissions(AccountId account,
+                                                                  absl::string_view role) const {
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  internal::RoleId id = internal::BuiltinRoleNamed(role);
+  if (id == internal::kNoRole) {
+    const internal::AccountNode* a = v.accounts.Find(account);
+    const internal::RoleId* custom = a == nullptr ? nullptr : a->roles.Find(std::string(role));
+    if (custom == nullptr) {
+      return absl::NotFoundError(absl::StrCat("unknown role '", role.substr(0, 64), "' in account ",
+                                              account, " (M3, M6)"));
+    }
+    id = *custom;
+  }
+  const internal::PermSet& perms = internal::RolePerms(v, id);
+  std::vector<std::string> names;
+  for (PermissionId p = 0; p < v.catalog->names.size(); ++p) {
+    if (perms.Has(p)) names.push_back(v.catalog->names[p]);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+absl::StatusOr<TeamInfo> Engine::team(TeamId id) const {
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  const internal::TeamNode* team = v.teams.Find(id);
+  if (team == nullptr) return absl::NotFoundError(absl::StrCat("unknown team ", id, " (M9)"));
+  TeamInfo info{team->id, team->workspace, team->name, internal::RoleName(v, team->role), {}};
+  team->members.ForEach([&](UserId user, uint8_t) { info.members.push_back(user); });
+  return info;
+}
+
+absl::StatusOr<std::vector<TeamId>> Engine::teams(WorkspaceId workspace) const {
+  ReadGuard guard;
+  const WorkspaceNode* ws = Load(root_).workspaces.Find(workspace);
+  if (ws == nullptr) {
+    return absl::NotFoundError(absl::StrCat("unknown workspace ", workspace, " (M9)"));
+  }
+  std::vector<TeamId> ids;
+  ws->teams.ForEach([&](TeamId id, uint8_t) { ids.push_back(id); });
+  return ids;
+}
+
+namespace {
+
+InvitationInfo InfoOf(const Version& v, const internal::InvitationNode& node, int64_t now_ns) {
+  using internal::InvitationState;
+  const bool staff = node.kind == internal::InvitationKind::kStaff;
+  std::string state = node.state == InvitationState::kAccepted  ? "accepted"
+                      : node.state == InvitationState::kRevoked ? "revoked"
+                      : now_ns >= node.expires_at_ns            ? "expired"
+                                                                : "pending";
+  return InvitationInfo{node.id,
+                        staff,
+                        node.account,
+                        node.workspace,
+                        node.email,
+                        staff ? std::string(internal::AccountRoleName(node.account_role))
+                              : internal::RoleName(v, node.role),
+                        node.expires_at_ns,
+                        std::move(state),
+                        node.invited_by,
+                        node.accepted_by};
+}
+
+}  // namespace
+
+absl::StatusOr<InvitationInfo> Engine::invitation(InvitationId id) const {
+  const int64_t now_ns = impl_->clock->now_ns();
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  const internal::InvitationNode* node = v.invitations.Find(id);
+  if (node == nullptr) return absl::NotFoundError(absl::StrCat("unknown invitation ", id, " (I1)"));
+  return InfoOf(v, *node, now_ns);
+}
+
+absl::StatusOr<std::vector<InvitationInfo>> Engine::invitations(WorkspaceId workspace) const {
+  const int64_t now_ns = impl_->clock->now_ns();
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  const WorkspaceNode* ws = v.workspaces.Find(workspace);
+  if (ws == nullptr) {
+    return absl::NotFoundError(absl::StrCat("unknown workspace ", workspace, " (I1)"));
+  }
+  std::vector<InvitationInfo> out;
+  ws->invitations.ForEach(
+      [&](InvitationId id, uint8_t) { out.push_back(InfoOf(v, *v.invitations.Find(id), now_ns)); });
+  return out;
 }
 
 bool Engine::check(UserId user, WorkspaceId workspace, PermissionId permission) const noexcept {
@@ -147,9 +255,9 @@ absl::Status Engine::check_many(absl::Span<const UserId> users,
                                 absl::Span<uint8_t> out) const {
   if (users.size() != workspaces.size() || users.size() != permissions.size() ||
       users.size() != out.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "check_many needs arrays of one length; got ", users.size(), ", ", workspaces.size(),
-        ", ", permissions.size(), " and ", out.size(), " (A6)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("check_many needs arrays of one length; got ", users.size(), ", ",
+                     workspaces.size(), ", ", permissions.size(), " and ", out.size(), " (A6)"));
   }
   ReadGuard guard;
   const Version& v = Load(root_);
@@ -164,8 +272,7 @@ absl::StatusOr<Decision> Engine::explain(UserId user, WorkspaceId workspace,
   ReadGuard guard;
   const Version& v = Load(root_);
   if (permission >= v.catalog->names.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown permission id ", permission, " (M7)"));
+    return absl::InvalidArgumentError(absl::StrCat("unknown permission id ", permission, " (M7)"));
   }
   Decision decision;
   Evaluate<true>(v, user, workspace, permission, &decision);
@@ -196,14 +303,15 @@ std::vector<WorkspaceId> Engine::workspaces_for(UserId user) const {
 
 absl::StatusOr<std::vector<Member>> Engine::members(WorkspaceId workspace) const {
   ReadGuard guard;
-  const WorkspaceNode* ws = Load(root_).workspaces.Find(workspace);
+  const Version& v = Load(root_);
+  const WorkspaceNode* ws = v.workspaces.Find(workspace);
   if (ws == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown workspace ", workspace, " (A5)"));
   }
   std::vector<Member> out;
   out.reserve(ws->members.size());
   ws->members.ForEach([&](UserId user, internal::RoleId role) {
-    out.push_back(Member{user, internal::RoleDisplayName(role)});
+    out.push_back(Member{user, internal::RoleName(v, role)});
   });
   return out;
 }
@@ -216,6 +324,9 @@ std::vector<UserId> Engine::who_can(WorkspaceId workspace, PermissionId permissi
   absl::flat_hash_set<UserId> candidates;
   auto add_members = [&](const WorkspaceNode& at) {
     at.members.ForEach([&](UserId user, internal::RoleId) { candidates.insert(user); });
+    at.teams.ForEach([&](TeamId id, uint8_t) {
+      v.teams.Find(id)->members.ForEach([&](UserId user, uint8_t) { candidates.insert(user); });
+    });
   };
   add_members(*ws);
   for (int i = 0; i + 1 < ws->depth; ++i) {

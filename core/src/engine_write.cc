@@ -27,16 +27,21 @@ absl::Status ValidatePlan(const Plan& plan) {
     return absl::InvalidArgumentError("plan name must be 1-100 bytes (T2)");
   }
   if (plan.workspace_limit < Plan::kUnlimited) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "plan workspace limit ", plan.workspace_limit, " must be >= 0, or -1 for unlimited (T2)"));
+    return absl::InvalidArgumentError(absl::StrCat("plan workspace limit ", plan.workspace_limit,
+                                                   " must be >= 0, or -1 for unlimited (T2)"));
   }
   return absl::OkStatus();
 }
 
 }  // namespace
 
-Writer::Writer(const Version* base, int64_t now_ns)
-    : txn_(base->gen + 1), v_(txn_.Writable(base)), now_ns_(now_ns) {}
+Writer::Writer(const Version* base, int64_t now_ns, const std::array<uint8_t, 32>& token_key,
+               int64_t invitation_ttl_s)
+    : txn_(base->gen + 1),
+      v_(txn_.Writable(base)),
+      now_ns_(now_ns),
+      token_key_(token_key),
+      invitation_ttl_s_(invitation_ttl_s) {}
 
 // ---- Lookups and copies ----
 
@@ -46,8 +51,7 @@ absl::StatusOr<const UserNode*> Writer::FindUser(UserId id, const char* rule) co
   return u;
 }
 
-absl::StatusOr<const WorkspaceNode*> Writer::FindWorkspace(WorkspaceId id,
-                                                           const char* rule) const {
+absl::StatusOr<const WorkspaceNode*> Writer::FindWorkspace(WorkspaceId id, const char* rule) const {
   const WorkspaceNode* w = v_->workspaces.Find(id);
   if (w == nullptr) {
     return absl::NotFoundError(absl::StrCat("unknown workspace ", id, " (", rule, ")"));
@@ -63,27 +67,6 @@ absl::StatusOr<const AccountNode*> Writer::FindAccount(AccountId id, const char*
   return a;
 }
 
-UserNode* Writer::MutableUser(UserId id) {
-  const UserNode* old = v_->users.Find(id);
-  UserNode* node = txn_.Writable(old);
-  if (node != old) v_->users.Set(txn_, id, node);
-  return node;
-}
-
-WorkspaceNode* Writer::MutableWorkspace(WorkspaceId id) {
-  const WorkspaceNode* old = v_->workspaces.Find(id);
-  WorkspaceNode* node = txn_.Writable(old);
-  if (node != old) v_->workspaces.Set(txn_, id, node);
-  return node;
-}
-
-AccountNode* Writer::MutableAccount(AccountId id) {
-  const AccountNode* old = v_->accounts.Find(id);
-  AccountNode* node = txn_.Writable(old);
-  if (node != old) v_->accounts.Set(txn_, id, node);
-  return node;
-}
-
 void Writer::Record(UserId actor, AccountId account, WorkspaceId workspace, std::string what) {
   ++v_->revision;
   audit_.push_back(AuditRecord{v_->revision, now_ns_, actor, account, workspace, std::move(what)});
@@ -96,8 +79,8 @@ absl::Status Writer::Authorize(UserId actor, const WorkspaceNode& ws,
   if (actor == kSystem) return absl::OkStatus();
   if (Evaluate<false>(*v_, actor, ws.id, permission, nullptr)) return absl::OkStatus();
   return absl::PermissionDeniedError(absl::StrCat(ActorName(actor), " lacks '",
-                                                  v_->catalog->names[permission],
-                                                  "' in workspace ", ws.id, " (M10)"));
+                                                  v_->catalog->names[permission], "' in workspace ",
+                                                  ws.id, " (M10)"));
 }
 
 absl::Status Writer::AuthorizeAccount(UserId actor, const AccountNode& account,
@@ -109,43 +92,56 @@ absl::Status Writer::AuthorizeAccount(UserId actor, const AccountNode& account,
     return absl::OkStatus();
   }
   return absl::PermissionDeniedError(absl::StrCat(ActorName(actor), " lacks '",
-                                                  v_->catalog->names[permission],
-                                                  "' in account ", account.id, " (M10)"));
+                                                  v_->catalog->names[permission], "' in account ",
+                                                  account.id, " (M10)"));
 }
 
 absl::Status Writer::AuthorizeRole(UserId actor, const WorkspaceNode& ws, RoleId role) const {
   if (actor == kSystem) return absl::OkStatus();
   if (EffectivePerms(*v_, actor, ws).Includes(RolePerms(*v_, role))) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat(
-      ActorName(actor), " cannot grant or change role '", BuiltinRoleName(role),
-      "' in workspace ", ws.id, ": it holds permissions the actor lacks there (M10)"));
+  return absl::PermissionDeniedError(
+      absl::StrCat(ActorName(actor), " cannot grant or change role '", RoleName(*v_, role),
+                   "' in workspace ", ws.id, ": it holds permissions the actor lacks there (M10)"));
 }
 
 absl::Status Writer::CheckStaffClient(const UserNode& user, const WorkspaceNode& ws,
                                       RoleId role) const {
-  if (role != kClient || user.StaffIn(ws.account) == nullptr) return absl::OkStatus();
+  if (!IsClientRole(*v_, role) || user.StaffIn(ws.account) == nullptr) return absl::OkStatus();
   return absl::FailedPreconditionError(absl::StrCat(
       "user ", user.id, " is staff of account ", ws.account,
       " and cannot be a client in its workspace ", ws.id, "; staff and clients never mix (M5)"));
 }
 
-absl::StatusOr<RoleId> Writer::ParseWorkspaceRole(absl::string_view name) const {
+absl::StatusOr<RoleId> Writer::ParseWorkspaceRole(AccountId account, absl::string_view name) const {
   RoleId role = BuiltinRoleNamed(name);
-  if (role == kNoRole) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown workspace role '", name.substr(0, 64),
-        "'; one of owner, admin, manager, member, viewer, client (M3)"));
+  if (role != kNoRole) return role;
+  const AccountNode* a = v_->accounts.Find(account);
+  const RoleId* custom = a == nullptr ? nullptr : a->roles.Find(std::string(name));
+  if (custom != nullptr) return *custom;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown workspace role '", name.substr(0, 64),
+      "': not owner, admin, manager, member, viewer, client, nor a custom role of account ",
+      account, " (M3)"));
+}
+
+absl::Status Writer::CheckNotClient(const UserNode& user, AccountId account) const {
+  for (const Grant& g : user.grants) {
+    if (!IsClientRole(*v_, g.role)) continue;
+    if (v_->workspaces.Find(g.workspace)->account == account) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("user ", user.id, " is a client in workspace ", g.workspace, " of account ",
+                       account, " and cannot be staff there; staff and clients never mix (M5)"));
+    }
   }
-  return role;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<WorkspaceId>> Writer::ValidateScope(const AccountNode& account,
                                                                const StaffScope& scope) const {
   if (scope.all) return std::vector<WorkspaceId>{};
   if (scope.workspaces.size() > limits::kMaxScopeWorkspaces) {
-    return absl::InvalidArgumentError(absl::StrCat("a staff scope lists at most ",
-                                                   limits::kMaxScopeWorkspaces,
-                                                   " workspaces (M2)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a staff scope lists at most ", limits::kMaxScopeWorkspaces, " workspaces (M2)"));
   }
   std::vector<WorkspaceId> ids = scope.workspaces;
   std::sort(ids.begin(), ids.end());
@@ -153,8 +149,8 @@ absl::StatusOr<std::vector<WorkspaceId>> Writer::ValidateScope(const AccountNode
   for (WorkspaceId id : ids) {
     TNY_ASSIGN_OR_RETURN(const WorkspaceNode* ws, FindWorkspace(id, "M2"));
     if (ws->account != account.id) {
-      return absl::InvalidArgumentError(absl::StrCat("workspace ", id, " of a staff scope is not in account ",
-                                                     account.id, " (M2, A2)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "workspace ", id, " of a staff scope is not in account ", account.id, " (M2, A2)"));
     }
   }
   return ids;
@@ -191,15 +187,14 @@ absl::StatusOr<uint64_t> Writer::RegisterPermission(absl::string_view name) {
   TNY_RETURN_IF_ERROR(ValidatePermissionName(name));
   if (auto found = v_->catalog->Find(name); found.ok()) return *found;
   if (v_->catalog->names.size() >= limits::kMaxPermissions) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the catalog holds ", limits::kMaxPermissions, " permissions, its limit (M7)"));
+    return absl::ResourceExhaustedError(absl::StrCat("the catalog holds ", limits::kMaxPermissions,
+                                                     " permissions, its limit (M7)"));
   }
-  Catalog* catalog = txn_.Make<Catalog>(*v_->catalog);
-  catalog->gen = txn_.gen();
+  // One copy per transaction: a batch registering many names copies once.
+  Catalog* catalog = txn_.Writable(v_->catalog);
   auto id = static_cast<PermissionId>(catalog->names.size());
   catalog->names.emplace_back(name);
   catalog->ids.emplace(std::string(name), id);
-  txn_.Replaced(v_->catalog);
   v_->catalog = catalog;
   Record(kSystem, 0, 0, absl::StrCat("register_permission name=", name, " id=", id));
   return id;
@@ -241,9 +236,9 @@ absl::StatusOr<uint64_t> Writer::CreateAccount(const AccountSpec& spec) {
   }
   RoleId member_role = BuiltinRoleNamed(spec.staff_member_role);
   if (member_role == kNoRole || member_role == kOwner || member_role == kClient) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "staff_member_role '", spec.staff_member_role.substr(0, 64),
-        "' must be one of admin, manager, member, viewer (M8)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("staff_member_role '", spec.staff_member_role.substr(0, 64),
+                     "' must be one of admin, manager, member, viewer (M8)"));
   }
   AccountId id = v_->next_account++;
   AccountNode* a = txn_.Make<AccountNode>();
@@ -258,10 +253,11 @@ absl::StatusOr<uint64_t> Writer::CreateAccount(const AccountSpec& spec) {
   a->staff.Set(txn_, spec.owner, static_cast<uint8_t>(AccountRole::kOwner));
   v_->accounts.Set(txn_, id, a);
   if (!key.empty()) v_->account_keys.Set(txn_, key, id);
-  MutableUser(spec.owner)->staff.push_back(
-      StaffEntry{id, AccountRole::kOwner, kStaffOwner, true, {}});
-  Record(kSystem, id, 0, absl::StrCat("create_account account=", id, " owner=", spec.owner,
-                                      " plan=", a->plan.name));
+  MutableUser(spec.owner)
+      ->staff.push_back(StaffEntry{id, AccountRole::kOwner, kStaffOwner, true, {}});
+  Record(
+      kSystem, id, 0,
+      absl::StrCat("create_account account=", id, " owner=", spec.owner, " plan=", a->plan.name));
   return id;
 }
 
@@ -273,14 +269,14 @@ absl::Status Writer::SetPlan(UserId actor, AccountId account, const Plan& plan) 
   AccountNode* mutable_account = MutableAccount(account);
   mutable_account->plan = plan;
   mutable_account->plan_set = true;
-  Record(actor, account, 0, absl::StrCat("set_plan plan=", plan.name, " limit=",
-                                         plan.workspace_limit, " agency=", plan.agency));
+  Record(actor, account, 0,
+         absl::StrCat("set_plan plan=", plan.name, " limit=", plan.workspace_limit,
+                      " agency=", plan.agency));
   return absl::OkStatus();
 }
 
 absl::Status Writer::AddStaff(UserId actor, AccountId account, UserId user,
-                              absl::string_view role_name,
-                              const std::optional<StaffScope>& scope) {
+                              absl::string_view role_name, const std::optional<StaffScope>& scope) {
   TNY_ASSIGN_OR_RETURN(const AccountNode* a, FindAccount(account, "M2"));
   TNY_ASSIGN_OR_RETURN(const UserNode* u, FindUser(user, "M2"));
   TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *a, perm::kAccountManageStaff));
@@ -297,17 +293,10 @@ absl::Status Writer::AddStaff(UserId actor, AccountId account, UserId user,
     return absl::AlreadyExistsError(
         absl::StrCat("user ", user, " is already staff of account ", account, " (M2)"));
   }
-  for (const Grant& g : u->grants) {
-    if (g.role != kClient) continue;
-    if (v_->workspaces.Find(g.workspace)->account == account) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "user ", user, " is a client in workspace ", g.workspace, " of account ", account,
-          " and cannot be staff there; staff and clients never mix (M5)"));
-    }
-  }
+  TNY_RETURN_IF_ERROR(CheckNotClient(*u, account));
   // M2: owners and admins always have `all`; the account default is for members.
-  StaffScope effective = scope.value_or(
-      StaffScope{role == AccountRole::kAdmin || a->member_default_all, {}});
+  StaffScope effective =
+      scope.value_or(StaffScope{role == AccountRole::kAdmin || a->member_default_all, {}});
   if (role == AccountRole::kAdmin && !effective.all) {
     return absl::InvalidArgumentError("owners and admins always have the scope 'all' (M2)");
   }
@@ -316,8 +305,9 @@ absl::Status Writer::AddStaff(UserId actor, AccountId account, UserId user,
   MutableAccount(account)->staff.Set(txn_, user, static_cast<uint8_t>(role));
   MutableUser(user)->staff.push_back(
       StaffEntry{account, role, grant_role, effective.all, std::move(ids)});
-  Record(actor, account, 0, absl::StrCat("add_staff user=", user, " role=", AccountRoleName(role),
-                                         " scope=", effective.all ? "all" : "specific"));
+  Record(actor, account, 0,
+         absl::StrCat("add_staff user=", user, " role=", AccountRoleName(role),
+                      " scope=", effective.all ? "all" : "specific"));
   return absl::OkStatus();
 }
 
@@ -342,8 +332,8 @@ absl::Status Writer::SetStaffScope(UserId actor, AccountId account, UserId user,
     entry.scope = std::move(ids);
   }
   session_users_.insert(user);
-  Record(actor, account, 0, absl::StrCat("set_staff_scope user=", user, " scope=",
-                                         scope.all ? "all" : "specific"));
+  Record(actor, account, 0,
+         absl::StrCat("set_staff_scope user=", user, " scope=", scope.all ? "all" : "specific"));
   return absl::OkStatus();
 }
 
@@ -392,27 +382,27 @@ absl::StatusOr<uint64_t> Writer::CreateWorkspace(UserId actor, AccountId account
   const auto count = static_cast<int64_t>(a->workspaces.size());
   if (limit != Plan::kUnlimited && count >= limit) {
     return absl::ResourceExhaustedError(absl::StrCat("plan '", a->plan.name, "' allows ", limit,
-                                                     " workspace(s) and account ", account,
-                                                     " has ", count, " (T2)"));
+                                                     " workspace(s) and account ", account, " has ",
+                                                     count, " (T2)"));
   }
   if (spec.type == WorkspaceType::kAgency && !(a->plan_set && a->plan.agency)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "plan '", a->plan.name, "' does not allow agency workspaces (T4)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("plan '", a->plan.name, "' does not allow agency workspaces (T4)"));
   }
   const WorkspaceNode* parent = nullptr;
   if (spec.parent != 0) {
     TNY_ASSIGN_OR_RETURN(parent, FindWorkspace(spec.parent, "T4"));
     if (parent->account != account) {
-      return absl::InvalidArgumentError(absl::StrCat("parent workspace ", spec.parent,
-                                                     " belongs to another account (T4, A2)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("parent workspace ", spec.parent, " belongs to another account (T4, A2)"));
     }
     if (parent->type != WorkspaceType::kAgency) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "parent workspace ", spec.parent, " is not an agency workspace (T4)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("parent workspace ", spec.parent, " is not an agency workspace (T4)"));
     }
     if (parent->depth >= limits::kMaxDepth) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the tenant graph is at most ", limits::kMaxDepth, " levels deep (T4)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("the tenant graph is at most ", limits::kMaxDepth, " levels deep (T4)"));
     }
   }
   UserId owner_id = spec.owner != 0 ? spec.owner : actor == kSystem ? a->owner : actor;
@@ -439,9 +429,9 @@ absl::StatusOr<uint64_t> Writer::CreateWorkspace(UserId actor, AccountId account
   mutable_account->workspaces.Set(txn_, id, 1);
   mutable_account->slugs.Set(txn_, slug, id);
   SetGrant(owner_id, Grant{id, 0, kOwner});
-  Record(actor, account, id, absl::StrCat("create_workspace workspace=", id, " slug=", slug,
-                                          " type=", TypeName(spec.type), " parent=", spec.parent,
-                                          " owner=", owner_id));
+  Record(actor, account, id,
+         absl::StrCat("create_workspace workspace=", id, " slug=", slug,
+                      " type=", TypeName(spec.type), " parent=", spec.parent, " owner=", owner_id));
   return id;
 }
 
@@ -493,12 +483,11 @@ absl::Status Writer::SetSetting(UserId actor, WorkspaceId workspace, absl::strin
     TNY_RETURN_IF_ERROR(int_in(&settings.approval_timeout_s, limits::kApprovalTimeoutMinS,
                                limits::kApprovalTimeoutMaxS));
   } else if (name == "inactivity_timeout_s") {
-    TNY_RETURN_IF_ERROR(
-        int_in(&settings.inactivity_timeout_s, 0, limits::kInactivityTimeoutMaxS));
+    TNY_RETURN_IF_ERROR(int_in(&settings.inactivity_timeout_s, 0, limits::kInactivityTimeoutMaxS));
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown setting '", name.substr(0, 64),
-        "'; one of beta_opt_in, approval_timeout_s, inactivity_timeout_s (T6)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown setting '", name.substr(0, 64),
+                     "'; one of beta_opt_in, approval_timeout_s, inactivity_timeout_s (T6)"));
   }
   MutableWorkspace(workspace)->settings = settings;
   std::string shown = as_bool != nullptr ? (*as_bool ? "true" : "false") : absl::StrCat(*as_int);
@@ -513,21 +502,21 @@ absl::Status Writer::AddMember(UserId actor, WorkspaceId workspace, UserId user,
   TNY_ASSIGN_OR_RETURN(const WorkspaceNode* ws, FindWorkspace(workspace, "M3"));
   TNY_ASSIGN_OR_RETURN(const UserNode* u, FindUser(user, "M3"));
   TNY_RETURN_IF_ERROR(Authorize(actor, *ws, perm::kMembersInvite));
-  TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(role_name));
+  TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(ws->account, role_name));
   if (role == kOwner) {
     return absl::FailedPreconditionError(absl::StrCat(
         "workspace ", workspace, " has exactly one owner; use transfer_ownership (M4)"));
   }
   if (const Grant* g = u->DirectGrant(workspace); g != nullptr) {
     return absl::AlreadyExistsError(absl::StrCat("user ", user, " already has role '",
-                                                 BuiltinRoleName(g->role), "' in workspace ",
+                                                 RoleName(*v_, g->role), "' in workspace ",
                                                  workspace, " (M3)"));
   }
   TNY_RETURN_IF_ERROR(CheckStaffClient(*u, *ws, role));
   TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, role));
   SetGrant(user, Grant{workspace, 0, role});
   Record(actor, ws->account, workspace,
-         absl::StrCat("add_member user=", user, " role=", BuiltinRoleName(role)));
+         absl::StrCat("add_member user=", user, " role=", RoleName(*v_, role)));
   return absl::OkStatus();
 }
 
@@ -536,7 +525,7 @@ absl::Status Writer::SetRole(UserId actor, WorkspaceId workspace, UserId user,
   TNY_ASSIGN_OR_RETURN(const WorkspaceNode* ws, FindWorkspace(workspace, "M3"));
   TNY_ASSIGN_OR_RETURN(const UserNode* u, FindUser(user, "M3"));
   TNY_RETURN_IF_ERROR(Authorize(actor, *ws, perm::kMembersChangeRole));
-  TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(role_name));
+  TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(ws->account, role_name));
   const Grant* current = u->DirectGrant(workspace);
   if (current == nullptr) {
     return absl::NotFoundError(
@@ -553,7 +542,7 @@ absl::Status Writer::SetRole(UserId actor, WorkspaceId workspace, UserId user,
   SetGrant(user, Grant{workspace, 0, role});
   session_users_.insert(user);
   Record(actor, ws->account, workspace,
-         absl::StrCat("set_role user=", user, " role=", BuiltinRoleName(role)));
+         absl::StrCat("set_role user=", user, " role=", RoleName(*v_, role)));
   return absl::OkStatus();
 }
 
@@ -568,9 +557,9 @@ absl::Status Writer::RemoveMember(UserId actor, WorkspaceId workspace, UserId us
         absl::StrCat("user ", user, " is not a member of workspace ", workspace, " (M3)"));
   }
   if (current->role == kOwner) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the owner of workspace ", workspace,
-        " cannot be removed; hand ownership over with transfer_ownership first (M4)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the owner of workspace ", workspace,
+                     " cannot be removed; hand ownership over with transfer_ownership first (M4)"));
   }
   if (actor != user) TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, current->role));
   EraseGrant(user, workspace, 0);
@@ -584,9 +573,9 @@ absl::Status Writer::TransferOwnership(UserId actor, WorkspaceId workspace, User
   TNY_ASSIGN_OR_RETURN(const UserNode* u, FindUser(new_owner, "M4"));
   (void)u;
   if (actor != kSystem && actor != ws->owner) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        ActorName(actor), " is not the owner of workspace ", workspace,
-        "; only the owner hands ownership over (M4)"));
+    return absl::PermissionDeniedError(absl::StrCat(ActorName(actor),
+                                                    " is not the owner of workspace ", workspace,
+                                                    "; only the owner hands ownership over (M4)"));
   }
   const UserId old_owner = ws->owner;
   if (new_owner == old_owner) {
@@ -612,14 +601,16 @@ absl::Status Writer::SwitchWorkspace(UserId user, WorkspaceId workspace) {
         absl::StrCat("workspace ", workspace, " is inactive; cannot switch into it (T5, S1)"));
   }
   if (!Evaluate<false>(*v_, user, workspace, perm::kWorkspaceSwitch, nullptr)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "user ", user, " lacks 'workspace.switch' in workspace ", workspace, " (S1)"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("user ", user, " lacks 'workspace.switch' in workspace ", workspace, " (S1)"));
   }
   const WorkspaceId previous = u->active_workspace;
   if (previous != 0 && previous != workspace) {
     MutableWorkspace(previous)->sessions.Erase(txn_, user);
   }
-  MutableUser(user)->active_workspace = workspace;
+  UserNode* mutable_user = MutableUser(user);
+  mutable_user->active_workspace = workspace;
+  mutable_user->session_seen_ns = now_ns_;
   MutableWorkspace(workspace)->sessions.Set(txn_, user, 1);
   Record(user, ws->account, workspace, absl::StrCat("switch_workspace user=", user));
   return absl::OkStatus();
@@ -667,7 +658,7 @@ PermSet EffectivePerms(const Version& v, UserId user, const WorkspaceNode& ws) {
     WorkspaceId at = level == 0 ? ws.id : ws.ancestors[level - 1];
     auto it = std::lower_bound(u->grants.begin(), u->grants.end(), Grant{at, 0, kNoRole});
     for (; it != u->grants.end() && it->workspace == at; ++it) {
-      if (level > 0 && it->role == kClient) continue;
+      if (level > 0 && IsClientRole(v, it->role)) continue;
       perms.AddAll(RolePerms(v, it->role));
     }
   }

@@ -58,8 +58,11 @@ struct UserNode {
   UserId id = 0;
   std::string key;  // normalized (M1)
   std::vector<Grant> grants;
-  std::vector<StaffEntry> staff;  // few: one per account the user is staff of
+  std::vector<StaffEntry> staff;     // few: one per account the user is staff of
   WorkspaceId active_workspace = 0;  // S1; 0 = none
+  // S1: when the session was last used (switch or touch), for the
+  // workspace's inactivity_timeout_s.
+  int64_t session_seen_ns = 0;
 
   const StaffEntry* StaffIn(AccountId account) const {
     for (const StaffEntry& s : staff) {
@@ -86,9 +89,11 @@ struct WorkspaceNode {
   // The ancestors, parent first (depth - 1 of them).
   std::array<WorkspaceId, limits::kMaxDepth - 1> ancestors{};
   Settings settings;
-  PMap<UserId, RoleId> members;   // direct members and their role
+  PMap<UserId, RoleId> members;  // direct members and their role
   PMap<WorkspaceId, uint8_t> children;
-  PMap<UserId, uint8_t> sessions;  // users whose active workspace this is (S1)
+  PMap<UserId, uint8_t> sessions;           // users whose active workspace this is (S1)
+  PMap<TeamId, uint8_t> teams;              // M9
+  PMap<InvitationId, uint8_t> invitations;  // I1, pending or not
 
   bool active() const { return status == WorkspaceStatus::kActive; }
 };
@@ -101,11 +106,60 @@ struct AccountNode {
   Plan plan;
   bool plan_set = true;
   UserId owner = 0;
-  bool member_default_all = true;      // M2 member_default_scope
-  RoleId staff_member_role = kAdmin;   // M8 staff_member_role
-  PMap<UserId, uint8_t> staff;         // user -> AccountRole
+  bool member_default_all = true;     // M2 member_default_scope
+  RoleId staff_member_role = kAdmin;  // M8 staff_member_role
+  PMap<UserId, uint8_t> staff;        // user -> AccountRole
   PMap<WorkspaceId, uint8_t> workspaces;
-  PMap<std::string, WorkspaceId> slugs;  // T3: unique within the account
+  PMap<std::string, WorkspaceId> slugs;           // T3: unique within the account
+  PMap<std::string, RoleId> roles;                // M6: custom roles by name
+  PMap<InvitationId, uint8_t> staff_invitations;  // I1
+};
+
+// M6: a custom role of one account. `perms` is resolved: its own
+// permissions plus everything it inherits, so a check tests one bitset.
+struct RoleNode {
+  uint64_t gen = 0;
+  RoleId id = kNoRole;
+  AccountId account = 0;
+  std::string name;
+  PermSet own;  // the permissions named by define_role
+  RoleId inherits = kNoRole;
+  PermSet perms;  // own + inherited, resolved
+  // Inherits (transitively) from `client`: then it never inherits down the
+  // agency graph (A3) and counts as a client role for M5.
+  bool client_like = false;
+};
+
+// M9: a named group of users inside one workspace, holding one role there.
+struct TeamNode {
+  uint64_t gen = 0;
+  TeamId id = 0;
+  WorkspaceId workspace = 0;
+  std::string name;
+  RoleId role = kNoRole;
+  PMap<UserId, uint8_t> members;
+};
+
+enum class InvitationKind : uint8_t { kWorkspace = 0, kStaff = 1 };
+enum class InvitationState : uint8_t { kPending = 0, kAccepted = 1, kRevoked = 2 };
+
+// I1-I4: the token itself is never kept; only its keyed hash.
+struct InvitationNode {
+  uint64_t gen = 0;
+  InvitationId id = 0;
+  InvitationKind kind = InvitationKind::kWorkspace;
+  AccountId account = 0;
+  WorkspaceId workspace = 0;                      // kWorkspace
+  std::string email;                              // normalized like a user key (M1)
+  RoleId role = kNoRole;                          // kWorkspace: the workspace role
+  AccountRole account_role = AccountRole::kNone;  // kStaff
+  bool scope_all = true;                          // kStaff members: scope on accept
+  std::vector<WorkspaceId> scope;
+  std::array<uint8_t, 32> token_hash{};
+  int64_t expires_at_ns = 0;
+  InvitationState state = InvitationState::kPending;
+  UserId invited_by = 0;
+  UserId accepted_by = 0;
 };
 
 struct Version {
@@ -114,18 +168,42 @@ struct Version {
   IdMap<const AccountNode*> accounts;
   IdMap<const UserNode*> users;
   IdMap<const WorkspaceNode*> workspaces;
-  PMap<std::string, UserId> user_keys;      // M1
+  IdMap<const RoleNode*> roles;               // M6: custom roles, by id
+  IdMap<const TeamNode*> teams;               // M9
+  IdMap<const InvitationNode*> invitations;   // I1
+  PMap<std::string, UserId> user_keys;        // M1
   PMap<std::string, AccountId> account_keys;  // T1
   const Catalog* catalog = nullptr;
   // The next id of each kind; ids are never reused.
   uint64_t next_account = 1;
   uint64_t next_user = 1;
   uint64_t next_workspace = 1;
+  uint64_t next_role = kFirstCustomRole;
+  uint64_t next_team = 1;
+  uint64_t next_invitation = 1;
   uint64_t memberships = 0;
 };
 
-// The permissions of a role in a version (built-in roles only, for now).
-inline const PermSet& RolePerms(const Version& /*v*/, RoleId role) { return BuiltinRolePerms(role); }
+// The permissions of a role in a version. Built-in roles come from a static
+// table; custom roles from the version, so a changed role is seen by every
+// holder in the version that changed it (M6).
+inline const PermSet& RolePerms(const Version& v, RoleId role) {
+  if (role < kFirstCustomRole) return BuiltinRolePerms(role);
+  return v.roles.Find(role)->perms;
+}
+
+// A3, M5: `client`, or a custom role built on it.
+inline bool IsClientRole(const Version& v, RoleId role) {
+  if (role < kFirstCustomRole) return role == kClient;
+  return v.roles.Find(role)->client_like;
+}
+
+// The name of a role, built-in or custom.
+inline std::string RoleName(const Version& v, RoleId role) {
+  if (role < kFirstCustomRole) return std::string(BuiltinRoleName(role));
+  const RoleNode* node = v.roles.Find(role);
+  return node == nullptr ? std::string() : node->name;
+}
 
 }  // namespace tenantry::internal
 

@@ -11,10 +11,10 @@
 #define TNY_CONCAT_(a, b) TNY_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function when `expr` is not OK.
-#define TNY_RETURN_IF_ERROR(expr)                     \
-  do {                                                \
-    ::absl::Status tny_status_ = (expr);              \
-    if (!tny_status_.ok()) return tny_status_;        \
+#define TNY_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::absl::Status tny_status_ = (expr);       \
+    if (!tny_status_.ok()) return tny_status_; \
   } while (false)
 
 // `lhs = *expr` when `expr` (a StatusOr) is OK; returns its status otherwise.

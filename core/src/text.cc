@@ -16,7 +16,11 @@ namespace {
 bool DecodeUtf8(absl::string_view s, size_t* i, uint32_t* out) {
   auto byte = [&](size_t k) { return static_cast<uint8_t>(s[k]); };
   uint8_t b0 = byte(*i);
-  int length = b0 < 0x80 ? 1 : (b0 >> 5) == 0x6 ? 2 : (b0 >> 4) == 0xE ? 3 : (b0 >> 3) == 0x1E ? 4 : 0;
+  int length = b0 < 0x80           ? 1
+               : (b0 >> 5) == 0x6  ? 2
+               : (b0 >> 4) == 0xE  ? 3
+               : (b0 >> 3) == 0x1E ? 4
+                                   : 0;
   if (length == 0 || *i + length > s.size()) return false;
   uint32_t cp = length == 1 ? b0 : b0 & (0x7F >> length);
   for (int k = 1; k < length; ++k) {
@@ -66,8 +70,7 @@ bool IsSlugChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'
 absl::StatusOr<std::string> NormalizeName(absl::string_view raw, absl::string_view what) {
   if (raw.size() > limits::kTextMaxBytes) {
     return absl::InvalidArgumentError(absl::StrCat(what, " name is longer than ",
-                                                   limits::kNameMaxCodePoints,
-                                                   " characters (T3)"));
+                                                   limits::kNameMaxCodePoints, " characters (T3)"));
   }
   auto decoded = Decode(raw, absl::StrCat(what, " name"));
   if (!decoded.ok()) return decoded.status();
@@ -80,9 +83,8 @@ absl::StatusOr<std::string> NormalizeName(absl::string_view raw, absl::string_vi
     return absl::InvalidArgumentError(absl::StrCat(what, " name must not be empty (T3)"));
   }
   if (count > limits::kNameMaxCodePoints) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " name has ", count,
-                                                   " characters; at most ",
-                                                   limits::kNameMaxCodePoints, " (T3)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " name has ", count, " characters; at most ", limits::kNameMaxCodePoints, " (T3)"));
   }
   for (size_t k = first; k < last; ++k) {
     if (cps[k].value < 0x20 || cps[k].value == 0x7F) {
@@ -149,8 +151,8 @@ absl::StatusOr<std::string> NormalizeKey(absl::string_view raw) {
   }
   absl::string_view trimmed = absl::StripAsciiWhitespace(raw);
   if (trimmed.empty() || trimmed.size() > limits::kKeyMaxBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("user key must be 1-", limits::kKeyMaxBytes,
-                                                   " bytes after trimming (M1)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("user key must be 1-", limits::kKeyMaxBytes, " bytes after trimming (M1)"));
   }
   size_t i = 0;
   while (i < trimmed.size()) {

@@ -32,19 +32,27 @@ absl::Status VerifyUser(const Version& v, const UserNode& u, uint64_t* direct) {
   for (const Grant& g : u.grants) {
     const WorkspaceNode* ws = v.workspaces.Find(g.workspace);
     if (ws == nullptr) {
-      return Broken(absl::StrCat("user ", u.id, " holds a role in missing workspace ",
-                                 g.workspace));
+      return Broken(
+          absl::StrCat("user ", u.id, " holds a role in missing workspace ", g.workspace));
     }
-    if (g.team != 0) continue;
+    if (IsClientRole(v, g.role) && u.StaffIn(ws->account) != nullptr) {
+      return Broken(absl::StrCat("user ", u.id, " is both staff and client in account ",
+                                 ws->account, " (M5)"));
+    }
+    if (g.team != 0) {
+      const TeamNode* team = v.teams.Find(g.team);
+      if (team == nullptr || team->workspace != g.workspace || team->role != g.role ||
+          !team->members.Contains(u.id)) {
+        return Broken(absl::StrCat("team grant of user ", u.id, " in team ", g.team,
+                                   " differs from the team (M9)"));
+      }
+      continue;
+    }
     ++*direct;
     const RoleId* role = ws->members.Find(u.id);
     if (role == nullptr || *role != g.role) {
       return Broken(absl::StrCat("membership of user ", u.id, " in workspace ", g.workspace,
                                  " differs between the user and the workspace (M3)"));
-    }
-    if (g.role == kClient && u.StaffIn(ws->account) != nullptr) {
-      return Broken(absl::StrCat("user ", u.id, " is both staff and client in account ",
-                                 ws->account, " (M5)"));
     }
   }
   for (const StaffEntry& s : u.staff) {
@@ -98,8 +106,8 @@ absl::Status VerifyWorkspace(const Version& v, const WorkspaceNode& ws) {
     const UserNode* u = v.users.Find(user);
     const Grant* g = u == nullptr ? nullptr : u->DirectGrant(ws.id);
     if (g == nullptr || g->role != role) {
-      status = Broken(absl::StrCat("member ", user, " of workspace ", ws.id,
-                                   " has no matching grant (M3)"));
+      status = Broken(
+          absl::StrCat("member ", user, " of workspace ", ws.id, " has no matching grant (M3)"));
     }
   });
   if (!status.ok()) return status;
@@ -125,8 +133,8 @@ absl::Status VerifyAccount(const Version& v, const AccountNode& a) {
     const UserNode* u = v.users.Find(user);
     const StaffEntry* s = u == nullptr ? nullptr : u->StaffIn(a.id);
     if (s == nullptr || static_cast<uint8_t>(s->role) != role) {
-      status = Broken(absl::StrCat("staff ", user, " of account ", a.id,
-                                   " has no matching entry (M2)"));
+      status =
+          Broken(absl::StrCat("staff ", user, " of account ", a.id, " has no matching entry (M2)"));
     }
   });
   if (!status.ok()) return status;
@@ -150,16 +158,30 @@ void DestroyVersion(Version* v) {
     node->staff.Destroy();
     node->workspaces.Destroy();
     node->slugs.Destroy();
+    node->roles.Destroy();
+    node->staff_invitations.Destroy();
     delete node;
   });
+  v->roles.ForEach([](uint64_t, const RoleNode* r) { delete r; });
+  v->teams.ForEach([](TeamId, const TeamNode* t) {
+    auto* node = const_cast<TeamNode*>(t);
+    node->members.Destroy();
+    delete node;
+  });
+  v->invitations.ForEach([](InvitationId, const InvitationNode* i) { delete i; });
   v->users.ForEach([](UserId, const UserNode* u) { delete u; });
   v->workspaces.ForEach([](WorkspaceId, const WorkspaceNode* w) {
     auto* node = const_cast<WorkspaceNode*>(w);
     node->members.Destroy();
     node->children.Destroy();
     node->sessions.Destroy();
+    node->teams.Destroy();
+    node->invitations.Destroy();
     delete node;
   });
+  v->roles.Destroy();
+  v->teams.Destroy();
+  v->invitations.Destroy();
   v->accounts.Destroy();
   v->users.Destroy();
   v->workspaces.Destroy();

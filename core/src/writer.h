@@ -10,7 +10,9 @@
 #ifndef TENANTRY_CORE_SRC_WRITER_H_
 #define TENANTRY_CORE_SRC_WRITER_H_
 
+#include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,7 +27,10 @@ namespace tenantry::internal {
 
 class Writer {
  public:
-  Writer(const Version* base, int64_t now_ns);
+  // `token_key` keys the invitation token hashes (I1); `invitation_ttl_s`
+  // is how long a new or resent invitation lives (I2).
+  Writer(const Version* base, int64_t now_ns, const std::array<uint8_t, 32>& token_key,
+         int64_t invitation_ttl_s);
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
@@ -40,8 +45,7 @@ class Writer {
   absl::Status SetPlan(UserId actor, AccountId account, const Plan& plan);
   absl::Status AddStaff(UserId actor, AccountId account, UserId user, absl::string_view role,
                         const std::optional<StaffScope>& scope);
-  absl::Status SetStaffScope(UserId actor, AccountId account, UserId user,
-                             const StaffScope& scope);
+  absl::Status SetStaffScope(UserId actor, AccountId account, UserId user, const StaffScope& scope);
   absl::Status RemoveStaff(UserId actor, AccountId account, UserId user);
   absl::StatusOr<uint64_t> CreateWorkspace(UserId actor, AccountId account,
                                            const WorkspaceSpec& spec);
@@ -54,6 +58,31 @@ class Writer {
   absl::Status RemoveMember(UserId actor, WorkspaceId workspace, UserId user);
   absl::Status TransferOwnership(UserId actor, WorkspaceId workspace, UserId new_owner);
   absl::Status SwitchWorkspace(UserId user, WorkspaceId workspace);
+  absl::Status TouchSession(UserId user);
+  absl::StatusOr<uint64_t> ExpireSessions();
+
+  // M6
+  absl::Status DefineRole(UserId actor, AccountId account, absl::string_view name,
+                          const std::vector<std::string>& permissions, absl::string_view inherits);
+  // M9
+  absl::StatusOr<uint64_t> CreateTeam(UserId actor, WorkspaceId workspace, absl::string_view name,
+                                      absl::string_view role);
+  absl::Status AddTeamMember(UserId actor, TeamId team, UserId user);
+  absl::Status RemoveTeamMember(UserId actor, TeamId team, UserId user);
+  absl::Status SetTeamRole(UserId actor, TeamId team, absl::string_view role);
+  absl::Status DeleteTeam(UserId actor, TeamId team);
+  // I1-I4. The token of the latest Invite/Resend is left in last_token().
+  absl::StatusOr<uint64_t> Invite(UserId actor, WorkspaceId workspace, absl::string_view email,
+                                  absl::string_view role);
+  absl::StatusOr<uint64_t> InviteStaff(UserId actor, AccountId account, absl::string_view email,
+                                       absl::string_view role,
+                                       const std::optional<StaffScope>& scope);
+  absl::Status Accept(absl::string_view token, UserId user);
+  absl::StatusOr<uint64_t> Resend(UserId actor, InvitationId invitation);
+  absl::Status RevokeInvitation(UserId actor, InvitationId invitation);
+  const Invitation& last_invitation() const { return last_invitation_; }
+  // T7
+  absl::Status DeleteWorkspace(UserId actor, WorkspaceId workspace, absl::string_view confirm);
 
   // S1: clears the active workspace of every user a change may have cut
   // off. Runs once per transaction, before publishing.
@@ -66,9 +95,16 @@ class Writer {
   absl::StatusOr<const AccountNode*> FindAccount(AccountId id, const char* rule) const;
 
   // Copies (once per transaction) and re-links a node for changing.
-  UserNode* MutableUser(UserId id);
-  WorkspaceNode* MutableWorkspace(WorkspaceId id);
-  AccountNode* MutableAccount(AccountId id);
+  template <class Node>
+  Node* MutableIn(IdMap<const Node*>& map, uint64_t id) {
+    const Node* old = map.Find(id);
+    Node* node = txn_.Writable(old);
+    if (node != old) map.Set(txn_, id, node);
+    return node;
+  }
+  UserNode* MutableUser(UserId id) { return MutableIn(v_->users, id); }
+  WorkspaceNode* MutableWorkspace(WorkspaceId id) { return MutableIn(v_->workspaces, id); }
+  AccountNode* MutableAccount(AccountId id) { return MutableIn(v_->accounts, id); }
 
   // M10: the actor holds `permission` in the workspace / account.
   absl::Status Authorize(UserId actor, const WorkspaceNode& ws, PermissionId permission) const;
@@ -78,7 +114,26 @@ class Writer {
   absl::Status AuthorizeRole(UserId actor, const WorkspaceNode& ws, RoleId role) const;
   // M5: refuses a client role for staff of the workspace's account.
   absl::Status CheckStaffClient(const UserNode& user, const WorkspaceNode& ws, RoleId role) const;
-  absl::StatusOr<RoleId> ParseWorkspaceRole(absl::string_view name) const;
+  // A built-in workspace role or a custom role of the account (M3, M6).
+  absl::StatusOr<RoleId> ParseWorkspaceRole(AccountId account, absl::string_view name) const;
+  absl::StatusOr<const TeamNode*> FindTeam(TeamId id) const;
+  absl::StatusOr<const InvitationNode*> FindInvitation(InvitationId id) const;
+  TeamNode* MutableTeam(TeamId id) { return MutableIn(v_->teams, id); }
+  InvitationNode* MutableInvitation(InvitationId id) { return MutableIn(v_->invitations, id); }
+  // M10: members.invite in the workspace, or account.manage_staff for staff
+  // invitations.
+  absl::Status AuthorizeInvitation(UserId actor, const InvitationNode& node) const;
+  // A fresh token for `node`: 256 random bits from the OS; stores its hash.
+  void IssueToken(InvitationNode* node);
+  // Recomputes the resolved permissions of every custom role of the account.
+  absl::Status ResolveRoles(AccountId account);
+  // Removes one workspace (not its children) and everything scoped to it.
+  void EraseWorkspace(WorkspaceId workspace);
+  void EraseTeam(TeamId team);
+  // M5 for an account role about to be given to `user`.
+  absl::Status CheckNotClient(const UserNode& user, AccountId account) const;
+  // S1: whether the user's session is past its workspace's inactivity timeout.
+  bool SessionExpired(const UserNode& user, const WorkspaceNode& ws) const;
   absl::StatusOr<std::vector<WorkspaceId>> ValidateScope(const AccountNode& account,
                                                          const StaffScope& scope) const;
 
@@ -90,6 +145,9 @@ class Writer {
   Txn txn_;
   Version* v_;
   int64_t now_ns_;
+  const std::array<uint8_t, 32>& token_key_;
+  int64_t invitation_ttl_s_;
+  Invitation last_invitation_;
   std::vector<AuditRecord> audit_;
   absl::flat_hash_set<UserId> session_users_;
   absl::flat_hash_set<WorkspaceId> session_workspaces_;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,9 @@ void Show(const Engine& engine, const char* who, tenantry::UserId user, const ch
 }  // namespace
 
 int main() {
-  Engine engine;
+  // A manual clock so that the demo can show an invitation expiring.
+  auto clock = std::make_shared<tenantry::ManualClock>();
+  Engine engine(Engine::Options{clock});
   std::printf("tenantry demo: the agency scenario from the help-centre seeds\n\n");
 
   // People.
@@ -63,18 +66,18 @@ int main() {
   Must(engine.add_staff(owner, account, admin, "admin"), "add_staff admin");
 
   // The agency workspace and two client sub-workspaces.
-  auto agency = Must(engine.create_workspace(owner, account,
-                                             {"Northwind HQ", std::nullopt,
-                                              tenantry::WorkspaceType::kAgency, 0, 0}),
-                     "create agency");
-  auto acme = Must(engine.create_workspace(admin, account,
-                                           {"Acme Inc.", std::nullopt,
-                                            tenantry::WorkspaceType::kSimple, agency, 0}),
-                   "create acme");
-  auto globex = Must(engine.create_workspace(admin, account,
-                                             {"Globex", std::nullopt,
-                                              tenantry::WorkspaceType::kSimple, agency, 0}),
-                     "create globex");
+  auto agency = Must(
+      engine.create_workspace(
+          owner, account, {"Northwind HQ", std::nullopt, tenantry::WorkspaceType::kAgency, 0, 0}),
+      "create agency");
+  auto acme = Must(
+      engine.create_workspace(
+          admin, account, {"Acme Inc.", std::nullopt, tenantry::WorkspaceType::kSimple, agency, 0}),
+      "create acme");
+  auto globex = Must(
+      engine.create_workspace(
+          admin, account, {"Globex", std::nullopt, tenantry::WorkspaceType::kSimple, agency, 0}),
+      "create globex");
   Must(engine.add_staff(admin, account, staff_all, "member", tenantry::StaffScope::All()),
        "add_staff all");
   Must(engine.add_staff(admin, account, staff_one, "member", tenantry::StaffScope::Of({acme})),
@@ -82,11 +85,11 @@ int main() {
   Must(engine.add_member(admin, acme, client, "client"), "add client");
 
   auto info = Must(engine.workspace(acme), "workspace");
-  std::printf("account %llu 'Northwind Agency' (enterprise): agency %llu, clients %llu "
-              "('%s', slug '%s') and %llu\n\n",
-              (unsigned long long)account, (unsigned long long)agency,
-              (unsigned long long)acme, info.name.c_str(), info.slug.c_str(),
-              (unsigned long long)globex);
+  std::printf(
+      "account %llu 'Northwind Agency' (enterprise): agency %llu, clients %llu "
+      "('%s', slug '%s') and %llu\n\n",
+      (unsigned long long)account, (unsigned long long)agency, (unsigned long long)acme,
+      info.name.c_str(), info.slug.c_str(), (unsigned long long)globex);
 
   std::printf("decisions (explain):\n");
   Show(engine, "owner", owner, "Globex", globex, "billing.manage");
@@ -110,6 +113,44 @@ int main() {
   std::printf("\ncarla switched into Acme; active workspace %llu\n",
               (unsigned long long)engine.active_workspace(client).value_or(0));
 
+  // Invitations (I1-I4): accepted by the invitee; an expired one refused.
+  auto dana = Must(engine.create_user("dana@acme.example"), "create_user");
+  auto invitation = Must(engine.invite(admin, acme, "Dana@Acme.example"), "invite");
+  std::printf(
+      "\ninvited dana to Acme as client: token %.12s... (%zu chars, only its keyed hash "
+      "is kept)\n",
+      invitation.token.c_str(), invitation.token.size());
+  Must(engine.accept(invitation.token, dana), "accept");
+  std::printf(
+      "dana accepted: runs.view in Acme -> %s\n",
+      engine.check(dana, acme, Must(engine.permission("runs.view"), "p")) ? "ALLOW" : "deny");
+  auto erin = Must(engine.create_user("erin@globex.example"), "create_user");
+  auto late = Must(engine.invite(admin, globex, "erin@globex.example"), "invite");
+  clock->advance_s(8 * 24 * 3600);  // eight days later
+  std::printf("erin accepts 8 days later -> %s\n",
+              engine.accept(late.token, erin).ToString().c_str());
+
+  // A custom role (M6) and a team holding it (M9).
+  Must(engine.define_role(owner, account, "campaign-lead", {"campaigns.run", "campaigns.edit"},
+                          "viewer"),
+       "define_role");
+  auto team =
+      Must(engine.create_team(admin, globex, "Campaign team", "campaign-lead"), "create_team");
+  Must(engine.add_team_member(admin, team, erin), "add_team_member");
+  Show(engine, "erin", erin, "Globex", globex, "campaigns.edit");
+  Must(engine.define_role(owner, account, "campaign-lead", {"campaigns.run"}, "viewer"),
+       "redefine role");
+  Show(engine, "erin", erin, "Globex", globex, "campaigns.edit");
+
+  // Deletion (T7): the exact name confirms; everything scoped to it goes.
+  absl::Status wrong = engine.delete_workspace(owner, globex, "globex");
+  std::printf("\ndelete Globex confirming 'globex' -> %s\n", wrong.ToString().c_str());
+  Must(engine.delete_workspace(owner, globex, "Globex"), "delete_workspace");
+  std::printf("delete Globex confirming 'Globex' -> OK; erin's team went with it: %s\n",
+              engine.check(erin, globex, Must(engine.permission("campaigns.run"), "p"))
+                  ? "still allowed (bug)"
+                  : "campaigns.run denied");
+
   // Measured check latency: median of batches, warm.
   tenantry::PermissionId view = Must(engine.permission("contacts.view"), "permission");
   constexpr int kBatch = 10000;
@@ -123,8 +164,8 @@ int main() {
     per_check_ns.push_back(std::chrono::duration<double, std::nano>(elapsed).count() / kBatch);
   }
   std::nth_element(per_check_ns.begin(), per_check_ns.begin() + kRounds / 2, per_check_ns.end());
-  std::printf("\ncheck latency (warm, median of %d rounds of %d): %.1f ns  [%d allowed]\n",
-              kRounds, kBatch, per_check_ns[kRounds / 2], allowed);
+  std::printf("\ncheck latency (warm, median of %d rounds of %d): %.1f ns  [%d allowed]\n", kRounds,
+              kBatch, per_check_ns[kRounds / 2], allowed);
   std::printf("revision %llu; verify: %s\n", (unsigned long long)engine.revision(),
               engine.verify().ToString().c_str());
   return 0;

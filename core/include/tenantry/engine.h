@@ -63,6 +63,16 @@ class Batch {
   Batch& remove_member(UserId actor, WorkspaceId workspace, UserId user);
   Batch& transfer_ownership(UserId actor, WorkspaceId workspace, UserId new_owner);
   Batch& switch_workspace(UserId user, WorkspaceId workspace);
+  Batch& define_role(UserId actor, AccountId account, std::string name,
+                     std::vector<std::string> permissions, std::string inherits = "");
+  Batch& create_team(UserId actor, WorkspaceId workspace, std::string name, std::string role);
+  Batch& add_team_member(UserId actor, TeamId team, UserId user);
+  Batch& remove_team_member(UserId actor, TeamId team, UserId user);
+  Batch& set_team_role(UserId actor, TeamId team, std::string role);
+  Batch& delete_team(UserId actor, TeamId team);
+  Batch& accept(std::string token, UserId user);
+  Batch& revoke_invitation(UserId actor, InvitationId invitation);
+  Batch& delete_workspace(UserId actor, WorkspaceId workspace, std::string confirm);
 
   size_t size() const { return changes_.size(); }
   bool empty() const { return changes_.empty(); }
@@ -84,6 +94,8 @@ class Engine {
     std::shared_ptr<const Clock> clock;
     // L1: audit records kept for `changes_since`; older ones leave memory.
     size_t feed_retention = limits::kFeedRetentionDefault;
+    // I2: how long an invitation (or a resent one) stays acceptable.
+    int64_t invitation_ttl_s = limits::kInvitationTtlDefaultS;
   };
 
   Engine();
@@ -134,9 +146,60 @@ class Engine {
   absl::Status remove_member(UserId actor, WorkspaceId workspace, UserId user);
   absl::Status transfer_ownership(UserId actor, WorkspaceId workspace, UserId new_owner);
 
+  // T7: deletes the workspace and its sub-workspaces with everything scoped
+  // to them. Needs workspace.delete and `confirm` equal to the exact name;
+  // refused for the account's only workspace(s) and the caller's own active one.
+  absl::Status delete_workspace(UserId actor, WorkspaceId workspace, absl::string_view confirm);
+
+  // ---- Custom roles (M6) and teams (M9) ----
+  // Defines, or redefines, an account's role: its own permissions (catalog
+  // names) and optionally a built-in or custom role it inherits from ("" =
+  // none). Cycles are refused. A redefinition takes effect for every holder
+  // in the version that makes it. Needs account.manage_staff.
+  absl::Status define_role(UserId actor, AccountId account, absl::string_view name,
+                           const std::vector<std::string>& permissions,
+                           absl::string_view inherits = "");
+  // The resolved permission names of a built-in or custom role, sorted.
+  absl::StatusOr<std::vector<std::string>> role_permissions(AccountId account,
+                                                            absl::string_view role) const;
+  absl::StatusOr<TeamId> create_team(UserId actor, WorkspaceId workspace, absl::string_view name,
+                                     absl::string_view role);
+  absl::Status add_team_member(UserId actor, TeamId team, UserId user);
+  absl::Status remove_team_member(UserId actor, TeamId team, UserId user);
+  absl::Status set_team_role(UserId actor, TeamId team, absl::string_view role);
+  absl::Status delete_team(UserId actor, TeamId team);
+  absl::StatusOr<TeamInfo> team(TeamId team) const;
+  absl::StatusOr<std::vector<TeamId>> teams(WorkspaceId workspace) const;
+
+  // ---- Invitations (I1-I4) ----
+  // A workspace invitation (role `client` unless named). The token is in
+  // the result only; the engine keeps its keyed hash.
+  absl::StatusOr<Invitation> invite(UserId actor, WorkspaceId workspace, absl::string_view email,
+                                    absl::string_view role = "client");
+  // A staff invitation: account role admin or member, and for members a scope.
+  absl::StatusOr<Invitation> invite_staff(UserId actor, AccountId account, absl::string_view email,
+                                          absl::string_view role,
+                                          std::optional<StaffScope> scope = std::nullopt);
+  // I3: only the user whose key is the invitation's e-mail; every rule is
+  // checked again now. Expired, revoked or used tokens: FailedPrecondition.
+  absl::Status accept(absl::string_view token, UserId user);
+  // I2: a fresh token and expiry; the old token stops working.
+  absl::StatusOr<Invitation> resend(UserId actor, InvitationId invitation);
+  absl::Status revoke_invitation(UserId actor, InvitationId invitation);
+  absl::StatusOr<InvitationInfo> invitation(InvitationId invitation) const;
+  // Every invitation of the workspace, by id.
+  absl::StatusOr<std::vector<InvitationInfo>> invitations(WorkspaceId workspace) const;
+
   // ---- Sessions (S1) ----
   absl::Status switch_workspace(UserId user, WorkspaceId workspace);
+  // The active workspace, or none. A session unused for longer than its
+  // workspace's inactivity_timeout_s (T6) counts as cleared.
   std::optional<WorkspaceId> active_workspace(UserId user) const;
+  // Records activity in the user's session (S1); FailedPrecondition when
+  // there is none (or it expired).
+  absl::Status touch_session(UserId user);
+  // Clears every session past its inactivity timeout; returns how many.
+  absl::StatusOr<uint64_t> expire_sessions();
 
   // ---- Checks (A1-A6): lock-free, wait-free with respect to writers ----
   // A1: true when the user holds `permission` in the workspace. Unknown ids
@@ -186,8 +249,7 @@ class Engine {
   absl::StatusOr<std::vector<uint64_t>> Run(absl::Span<const Batch::Change> changes, bool batch);
   absl::StatusOr<uint64_t> RunOne(
       const char* name, std::function<absl::StatusOr<uint64_t>(internal::Writer&)> change);
-  absl::Status RunStatus(const char* name,
-                         std::function<absl::Status(internal::Writer&)> change);
+  absl::Status RunStatus(const char* name, std::function<absl::Status(internal::Writer&)> change);
 
  public:
   class Impl;

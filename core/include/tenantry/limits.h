@@ -30,6 +30,17 @@ inline constexpr uint32_t kMaxPermissions = 4096;
 // M7: permission names are `resource.action`.
 inline constexpr size_t kPermissionNameMaxBytes = 128;
 
+// M6: custom roles per account, and their names.
+inline constexpr size_t kMaxCustomRolesPerAccount = 1024;
+inline constexpr size_t kRoleNameMaxBytes = 64;
+// M9: teams per workspace.
+inline constexpr size_t kMaxTeamsPerWorkspace = 10000;
+
+// I2: default invitation lifetime (7 days).
+inline constexpr int64_t kInvitationTtlDefaultS = 7 * 24 * 3600;
+// I1: random bytes in a token (256 bits; the SPEC asks for at least 128).
+inline constexpr size_t kTokenSecretBytes = 32;
+
 // Staff scope (M2): specific workspaces listed for one staff member.
 inline constexpr size_t kMaxScopeWorkspaces = 100000;
 

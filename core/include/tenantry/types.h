@@ -17,6 +17,8 @@ namespace tenantry {
 using AccountId = uint64_t;
 using UserId = uint64_t;
 using WorkspaceId = uint64_t;
+using TeamId = uint64_t;
+using InvitationId = uint64_t;
 // Permissions are interned to small integers (M7).
 using PermissionId = uint32_t;
 
@@ -125,6 +127,38 @@ struct Decision {
   std::string reason;             // a sentence, both when allowed and when denied
 };
 
+// I1: what `invite` and `resend` return. The token is shown once: the
+// engine keeps only its keyed hash. Hand it to the invitee; `accept` takes it.
+struct Invitation {
+  InvitationId id = 0;
+  std::string token;
+  int64_t expires_at_ns = 0;
+};
+
+// I1-I2: an invitation as `invitation()` and `invitations()` describe it
+// (never the token).
+struct InvitationInfo {
+  InvitationId id = 0;
+  bool staff = false;  // a staff invitation (account role) or a workspace one
+  AccountId account = 0;
+  WorkspaceId workspace = 0;  // 0 for staff invitations
+  std::string email;
+  std::string role;  // workspace role, or account role for staff
+  int64_t expires_at_ns = 0;
+  std::string state;  // "pending", "accepted", "revoked" or "expired"
+  UserId invited_by = 0;
+  UserId accepted_by = 0;
+};
+
+// M9: a team and its role.
+struct TeamInfo {
+  TeamId id = 0;
+  WorkspaceId workspace = 0;
+  std::string name;
+  std::string role;
+  std::vector<UserId> members;  // ascending
+};
+
 // L1: one change in the audit trail and the change feed.
 struct AuditRecord {
   uint64_t revision = 0;
@@ -132,7 +166,7 @@ struct AuditRecord {
   UserId actor = 0;
   AccountId account = 0;      // 0 when the change is not inside an account
   WorkspaceId workspace = 0;  // 0 when the change is not inside a workspace
-  std::string what;           // the operation and its arguments, e.g. "add_member user=7 role=admin"
+  std::string what;  // the operation and its arguments, e.g. "add_member user=7 role=admin"
 };
 
 }  // namespace tenantry
