@@ -20,8 +20,8 @@
 #include <iostream>
 #include <iterator>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -450,11 +450,11 @@ class Generator {
   Change Next(const Model& m, bool batch = false) {
     // Weights per Op, in its order: per mille, roughly.
     static constexpr int kWeights[] = {
-        60,               // create_workspace (more while the universe is small)
-        130, 90, 60, 35,  // add_member, set_role, remove_member, transfer_ownership
-        45,  35, 30,      // add_staff, set_staff_scope, remove_staff
-        45,  20, 25, 80,  // set_status, set_plan, rename_workspace, switch_workspace
-        35,               // define_role
+        60,                   // create_workspace (more while the universe is small)
+        130, 90, 60, 35,      // add_member, set_role, remove_member, transfer_ownership
+        45,  35, 30,          // add_staff, set_staff_scope, remove_staff
+        45,  20, 25, 80,      // set_status, set_plan, rename_workspace, switch_workspace
+        35,                   // define_role
         35,  60, 30, 25, 15,  // create_team, add/remove_team_member, set_team_role, delete_team
         50,  25, 20,          // invite, invite_staff, resend
         60,  20,              // accept, revoke_invitation
@@ -815,7 +815,7 @@ class Generator {
   // M6: random permissions, inheriting at random from a built-in or custom
   // role, so that cycles and moves in or out of the client family happen.
   Change DefineRole(const Model& m) {
-    static const std::string kBadNames[] = {"",       "Support", "bad name",       "owner",
+    static const std::string kBadNames[] = {"",       "Support",     "bad name",          "owner",
                                             "client", "r\xC3\xB4le", std::string(65, 'r')};
     static const char* const kBuiltins[] = {"client",  "client", "viewer", "member",
                                             "manager", "admin",  "owner"};
@@ -842,7 +842,7 @@ class Generator {
   }
 
   std::string TeamName() {
-    static const std::string kNames[] = {"Sales",    "Support", "Crew",       "Leads",
+    static const std::string kNames[] = {"Sales",       "Support",   "Crew",        "Leads",
                                          "Night Shift", "  Sales\t", "Caf\xC3\xA9", "",
                                          "Bad\x01Team", "\xFF Team"};
     const uint64_t r = Below(100);
@@ -869,7 +869,7 @@ class Generator {
     const bool members = team != nullptr && !team->members.empty();
     switch (op) {
       case Op::kAddTeamMember:
-        c.user = members && Chance(10) ? PickFrom(team->members)
+        c.user = members && Chance(10)           ? PickFrom(team->members)
                  : team != nullptr && Chance(60) ? RelatedUser(m, team->workspace)
                                                  : User();
         break;
@@ -1117,8 +1117,8 @@ class Harness {
       Change c;
       c.op = Op::kCreateWorkspace;
       c.account = 1;
-      c.spec = {absl::StrCat("Level ", level, suffix), std::nullopt, WorkspaceType::kAgency,
-                parent, 0};
+      c.spec = {absl::StrCat("Level ", level, suffix), std::nullopt, WorkspaceType::kAgency, parent,
+                0};
       const WorkspaceId next = model_.next_workspace();
       Step(c);
       if (model_.next_workspace() == next) return;  // refused (T2, T3): the chain stays shorter
@@ -1296,8 +1296,8 @@ class Harness {
                 got->role == want->role && got->expires_at_ns == want->expires_at_ns &&
                 got->state == state && got->invited_by == want->invited_by &&
                 got->accepted_by == want->accepted_by)
-        << "invitation " << id << ": engine {" << got->state << ", staff " << got->staff
-        << ", ws " << got->workspace << ", " << got->email << ", " << got->role << ", expires "
+        << "invitation " << id << ": engine {" << got->state << ", staff " << got->staff << ", ws "
+        << got->workspace << ", " << got->email << ", " << got->role << ", expires "
         << got->expires_at_ns << ", by " << Id(got->invited_by) << ", accepted by "
         << got->accepted_by << "}, model {" << state << ", staff " << want->staff << ", ws "
         << want->workspace << ", " << want->email << ", " << want->role << ", expires "
@@ -1392,8 +1392,8 @@ class Harness {
   void CompareSampledRole() {
     static const char* const kOthers[] = {"client", "viewer", "owner", "ghost", "Admin"};
     const AccountId account = gen_.Account(model_);
-    CompareRolePermissions(account, gen_.Chance(75) ? gen_.PickFrom(kCustomRoles)
-                                                    : gen_.PickFrom(kOthers));
+    CompareRolePermissions(account,
+                           gen_.Chance(75) ? gen_.PickFrom(kCustomRoles) : gen_.PickFrom(kOthers));
   }
 
   // Every permission for one random pair; explain agrees with check (A4).
@@ -1549,8 +1549,9 @@ class Harness {
     std::cout << "[ differential ] TENANTRY_SEED=" << seed_ << ", " << step_ << " changes, "
               << model_.workspaces().size() << " workspaces (" << model_.next_workspace() - 1
               << " made), depth up to " << depth << ", " << roles << " custom roles, "
-              << model_.teams().size() << " teams, invitations kept: "
-              << absl::StrJoin(state_counts, " ") << "; outcomes per change:\n";
+              << model_.teams().size()
+              << " teams, invitations kept: " << absl::StrJoin(state_counts, " ")
+              << "; outcomes per change:\n";
     for (const auto& [op, codes] : tally_) {
       std::vector<std::string> parts;
       for (const auto& [outcome, count] : codes) parts.push_back(absl::StrCat(outcome, "=", count));

@@ -1054,8 +1054,7 @@ absl::Status Model::AuthorizeInvitation(UserId actor, const InvitationState& it)
 }
 
 absl::StatusOr<InvitationId> Model::Invite(UserId actor, WorkspaceId workspace,
-                                           const std::string& raw_email,
-                                           const std::string& role) {
+                                           const std::string& raw_email, const std::string& role) {
   const WorkspaceState* ws = FindWorkspace(workspace);
   if (ws == nullptr) return absl::NotFoundError("unknown workspace (I1)");
   if (absl::Status s = Authorize(actor, workspace, "members.invite"); !s.ok()) return s;

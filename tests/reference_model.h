@@ -77,7 +77,7 @@ struct AccountState {
   std::string staff_member_role = "admin";  // M8
   std::map<UserId, StaffMember> staff;
   std::set<WorkspaceId> workspaces;
-  std::set<std::string> slugs;  // T3
+  std::set<std::string> slugs;              // T3
   std::map<std::string, CustomRole> roles;  // M6, by name
   // Derived from `roles` after every define_role: each custom role's own
   // and inherited permissions, and the roles built (transitively) on
@@ -171,8 +171,8 @@ class Model {
 
   // I1-I3. Invite, InviteStaff and Resend leave the invitation without a
   // working token until IssueToken gives it one.
-  absl::StatusOr<InvitationId> Invite(UserId actor, WorkspaceId workspace,
-                                      const std::string& email, const std::string& role);
+  absl::StatusOr<InvitationId> Invite(UserId actor, WorkspaceId workspace, const std::string& email,
+                                      const std::string& role);
   absl::StatusOr<InvitationId> InviteStaff(UserId actor, AccountId account,
                                            const std::string& email, const std::string& role,
                                            const std::optional<StaffScope>& scope);
