@@ -4,6 +4,7 @@
 // touches, not to the size of the graph (path copying), and batches publish
 // once. The graph sizes are arguments so the flat cost shows across them.
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 
 #include <atomic>
 #include <chrono>
@@ -127,6 +128,40 @@ void BM_AddMemberBatch(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * batch_size);
 }
 BENCHMARK(BM_AddMemberBatch)->Arg(100000)->Unit(benchmark::kMillisecond)->Iterations(5);
+
+// Heap bytes per membership, all indexes included (the user's grant array,
+// the workspace's member B+tree, the tries above them), measured with
+// glibc's mallinfo2 around adding `range(0)` memberships to an existing graph:
+// 5 per user, as in SPEC section 12's shape (5,000,000 for 1,000,000 users).
+void BM_MemoryPerMembership(benchmark::State& state) {
+  const int memberships = static_cast<int>(state.range(0));
+  const int per_user = 5;
+  Graph g(memberships / 50, memberships / per_user);
+  for (auto _ : state) {
+    state.PauseTiming();
+    malloc_trim(0);
+    const size_t before = mallinfo2().uordblks;
+    Batch batch;
+    // Each user joins `per_user` workspaces other than the one it is in.
+    for (size_t u = 0; u < g.users.size(); ++u) {
+      for (int k = 1; k <= per_user; ++k) {
+        batch.add_member(kSystem, g.workspaces[(u + k) % g.workspaces.size()], g.users[u],
+                         "member");
+      }
+    }
+    state.ResumeTiming();
+    auto result = g.engine.apply(batch);
+    state.PauseTiming();
+    if (!result.ok()) state.SkipWithError(std::string(result.status().message()).c_str());
+    batch = Batch();  // the batch's own closures are not engine memory
+    malloc_trim(0);
+    const size_t after = mallinfo2().uordblks;
+    state.counters["bytes_per_membership"] =
+        static_cast<double>(after - before) / static_cast<double>(g.users.size() * per_user);
+    state.ResumeTiming();
+  }
+}
+BENCHMARK(BM_MemoryPerMembership)->Arg(500000)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
