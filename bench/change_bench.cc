@@ -38,9 +38,9 @@ struct Graph {
         kSystem, account, {"Agency", std::nullopt, tenantry::WorkspaceType::kAgency});
     Batch spaces;
     for (int w = 0; w < workspace_count; ++w) {
-      spaces.create_workspace(kSystem, account,
-                              {absl::StrCat("Client ", w), std::nullopt,
-                               tenantry::WorkspaceType::kSimple, agency});
+      spaces.create_workspace(
+          kSystem, account,
+          {absl::StrCat("Client ", w), std::nullopt, tenantry::WorkspaceType::kSimple, agency});
     }
     std::vector<uint64_t> space_ids = *engine.apply(spaces);
     workspaces.assign(space_ids.begin(), space_ids.end());
