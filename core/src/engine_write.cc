@@ -164,6 +164,14 @@ void Writer::SetGrant(UserId user, const Grant& grant) {
   if (it != u->grants.end() && it->workspace == grant.workspace && it->team == grant.team) {
     it->role = grant.role;
   } else {
+    // Grow by a quarter (at least one) instead of doubling: a user's grants
+    // are few and long-lived, so doubling's slack would be memory for good,
+    // while a quarter keeps bulk inserts amortized O(1).
+    if (u->grants.size() == u->grants.capacity()) {
+      const auto at = it - u->grants.begin();
+      u->grants.reserve(u->grants.size() + std::max<size_t>(1, u->grants.size() / 4));
+      it = u->grants.begin() + at;
+    }
     u->grants.insert(it, grant);
     if (grant.team == 0) ++v_->memberships;
   }
