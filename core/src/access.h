@@ -32,6 +32,25 @@ inline bool InStaffScope(const StaffEntry& staff, const WorkspaceNode& ws) {
   return false;
 }
 
+// A1 + A3: calls fn(grant, level) for every grant of `u` that applies in
+// `ws`: those held in it (level 0), then the non-client ones held in its
+// ancestors (level 1 = parent ...). Stops early when fn returns true, and
+// returns whether it did. The one place the inheritance rule lives: check,
+// explain and the writer's escalation rule (EffectivePerms) all walk here.
+template <class Fn>
+inline bool ForEachApplicableGrant(const Version& v, const UserNode& u, const WorkspaceNode& ws,
+                                   Fn&& fn) {
+  for (int level = 0; level < ws.depth; ++level) {
+    WorkspaceId at = level == 0 ? ws.id : ws.ancestors[level - 1];
+    auto it = std::lower_bound(u.grants.begin(), u.grants.end(), Grant{at, 0, kNoRole});
+    for (; it != u.grants.end() && it->workspace == at; ++it) {
+      if (level > 0 && IsClientRole(v, it->role)) continue;  // A3: client never inherits
+      if (fn(*it, level)) return true;
+    }
+  }
+  return false;
+}
+
 // A1-A4. With kExplain, fills `*why` (which must not be null).
 template <bool kExplain>
 inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, PermissionId p,
@@ -59,26 +78,23 @@ inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, Permi
   }
   bool held_some = false;
   // Direct and team grants in the workspace, then in its ancestors (A3).
-  for (int level = 0; level < ws->depth; ++level) {
-    WorkspaceId at = level == 0 ? workspace : ws->ancestors[level - 1];
-    auto it = std::lower_bound(u->grants.begin(), u->grants.end(), Grant{at, 0, kNoRole});
-    for (; it != u->grants.end() && it->workspace == at; ++it) {
-      if (level > 0 && IsClientRole(v, it->role)) continue;  // A3: client never inherits
-      held_some = true;
-      if (!RolePerms(v, it->role).Has(p)) continue;
-      if constexpr (kExplain) {
-        AccessPath path = level > 0       ? AccessPath::kInherited
-                          : it->team != 0 ? AccessPath::kTeam
-                                          : AccessPath::kDirect;
-        std::string how = level > 0 ? absl::StrCat("inherited from agency workspace ", at, " (A3)")
-                          : it->team != 0 ? absl::StrCat("through team ", it->team, " (M9)")
-                                          : std::string("held directly (A1)");
-        *why = Decision{true, path,     RoleName(v, it->role),
-                        at,   it->team, absl::StrCat("role '", RoleName(v, it->role), "' ", how)};
-      }
-      return true;
+  const bool granted = ForEachApplicableGrant(v, *u, *ws, [&](const Grant& g, int level) {
+    held_some = true;
+    if (!RolePerms(v, g.role).Has(p)) return false;
+    if constexpr (kExplain) {
+      const WorkspaceId at = level == 0 ? workspace : ws->ancestors[level - 1];
+      AccessPath path = level > 0     ? AccessPath::kInherited
+                        : g.team != 0 ? AccessPath::kTeam
+                                      : AccessPath::kDirect;
+      std::string how = level > 0 ? absl::StrCat("inherited from agency workspace ", at, " (A3)")
+                        : g.team != 0 ? absl::StrCat("through team ", g.team, " (M9)")
+                                      : std::string("held directly (A1)");
+      *why = Decision{true, path,   RoleName(v, g.role),
+                      at,   g.team, absl::StrCat("role '", RoleName(v, g.role), "' ", how)};
     }
-  }
+    return true;
+  });
+  if (granted) return true;
   const StaffEntry* staff = u->staff.empty() ? nullptr : u->StaffIn(ws->account);
   if (staff != nullptr) {
     if (!InStaffScope(*staff, *ws)) {
@@ -118,6 +134,22 @@ inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, Permi
     });
   }
   return false;
+}
+
+// M10: the union of every permission the user holds in the workspace (the
+// same sources as Evaluate), for the rule that an actor grants no more than
+// it holds.
+inline PermSet EffectivePerms(const Version& v, UserId user, const WorkspaceNode& ws) {
+  PermSet perms;
+  const UserNode* u = v.users.Find(user);
+  if (u == nullptr) return perms;
+  ForEachApplicableGrant(v, *u, ws, [&](const Grant& g, int) {
+    perms.AddAll(RolePerms(v, g.role));
+    return false;
+  });
+  const StaffEntry* staff = u->StaffIn(ws.account);
+  if (staff != nullptr && InStaffScope(*staff, ws)) perms.AddAll(RolePerms(v, staff->grant_role));
+  return perms;
 }
 
 }  // namespace tenantry::internal

@@ -255,34 +255,40 @@ absl::Status Engine::delete_team(UserId actor, TeamId team) {
 }
 
 namespace {
-// Runs an invitation change and keeps the token the Writer issued.
-absl::StatusOr<Invitation> WithToken(absl::StatusOr<uint64_t> id, const Invitation& issued) {
-  if (!id.ok()) return id.status();
-  return issued;
+// Wraps a change that issues an invitation token so that the token the
+// Writer issued is kept in `*issued` (the engine keeps only its hash).
+std::function<absl::StatusOr<uint64_t>(Writer&)> KeepingToken(
+    Invitation* issued, std::function<absl::StatusOr<uint64_t>(Writer&)> change) {
+  return [issued, change = std::move(change)](Writer& w) {
+    absl::StatusOr<uint64_t> id = change(w);
+    if (id.ok()) *issued = w.last_invitation();
+    return id;
+  };
 }
 }  // namespace
 
 absl::StatusOr<Invitation> Engine::invite(UserId actor, WorkspaceId workspace,
                                           absl::string_view email, absl::string_view role) {
   Invitation issued;
-  auto id = RunOne("invite", [&](Writer& w) {
-    auto result = w.Invite(actor, workspace, email, role);
-    issued = w.last_invitation();
-    return result;
-  });
-  return WithToken(std::move(id), issued);
+  TNY_RETURN_IF_ERROR(
+      RunOne(
+          "invite",
+          KeepingToken(&issued, [&](Writer& w) { return w.Invite(actor, workspace, email, role); }))
+          .status());
+  return issued;
 }
 
 absl::StatusOr<Invitation> Engine::invite_staff(UserId actor, AccountId account,
                                                 absl::string_view email, absl::string_view role,
                                                 std::optional<StaffScope> scope) {
   Invitation issued;
-  auto id = RunOne("invite_staff", [&](Writer& w) {
-    auto result = w.InviteStaff(actor, account, email, role, scope);
-    issued = w.last_invitation();
-    return result;
-  });
-  return WithToken(std::move(id), issued);
+  TNY_RETURN_IF_ERROR(RunOne("invite_staff", KeepingToken(&issued,
+                                                          [&](Writer& w) {
+                                                            return w.InviteStaff(
+                                                                actor, account, email, role, scope);
+                                                          }))
+                          .status());
+  return issued;
 }
 
 absl::Status Engine::accept(absl::string_view token, UserId user) {
@@ -291,12 +297,11 @@ absl::Status Engine::accept(absl::string_view token, UserId user) {
 
 absl::StatusOr<Invitation> Engine::resend(UserId actor, InvitationId invitation) {
   Invitation issued;
-  auto id = RunOne("resend", [&](Writer& w) {
-    auto result = w.Resend(actor, invitation);
-    issued = w.last_invitation();
-    return result;
-  });
-  return WithToken(std::move(id), issued);
+  TNY_RETURN_IF_ERROR(
+      RunOne("resend",
+             KeepingToken(&issued, [&](Writer& w) { return w.Resend(actor, invitation); }))
+          .status());
+  return issued;
 }
 
 absl::Status Engine::revoke_invitation(UserId actor, InvitationId invitation) {

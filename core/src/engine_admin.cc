@@ -582,7 +582,7 @@ absl::Status Writer::DeleteWorkspace(UserId actor, WorkspaceId workspace,
     const WorkspaceNode* active = caller == nullptr || caller->active_workspace == 0
                                       ? nullptr
                                       : v_->workspaces.Find(caller->active_workspace);
-    if (active != nullptr && !SessionExpired(*caller, *active) &&
+    if (active != nullptr && !SessionExpired(*caller, *active, now_ns_) &&
         std::find(doomed.begin(), doomed.end(), active->id) != doomed.end()) {
       return absl::FailedPreconditionError(
           absl::StrCat("workspace ", caller->active_workspace,
@@ -597,16 +597,11 @@ absl::Status Writer::DeleteWorkspace(UserId actor, WorkspaceId workspace,
 
 // ---- Session expiry (S1, T6 inactivity_timeout_s) ----
 
-bool Writer::SessionExpired(const UserNode& user, const WorkspaceNode& ws) const {
-  const int64_t timeout_s = ws.settings.inactivity_timeout_s;
-  return timeout_s > 0 && now_ns_ - user.session_seen_ns > timeout_s * 1'000'000'000;
-}
-
 absl::Status Writer::TouchSession(UserId user) {
   TNY_ASSIGN_OR_RETURN(const UserNode* u, FindUser(user, "S1"));
   const WorkspaceNode* ws =
       u->active_workspace == 0 ? nullptr : v_->workspaces.Find(u->active_workspace);
-  if (ws == nullptr || SessionExpired(*u, *ws)) {
+  if (ws == nullptr || SessionExpired(*u, *ws, now_ns_)) {
     return absl::FailedPreconditionError(
         absl::StrCat("user ", user, " has no active workspace (S1)"));
   }
@@ -620,7 +615,7 @@ absl::StatusOr<uint64_t> Writer::ExpireSessions() {
   v_->workspaces.ForEach([&](WorkspaceId id, const WorkspaceNode* ws) {
     if (ws->settings.inactivity_timeout_s <= 0) return;
     ws->sessions.ForEach([&](UserId user, uint8_t) {
-      if (SessionExpired(*v_->users.Find(user), *ws)) expired.emplace_back(user, id);
+      if (SessionExpired(*v_->users.Find(user), *ws, now_ns_)) expired.emplace_back(user, id);
     });
   });
   for (const auto& [user, ws] : expired) {

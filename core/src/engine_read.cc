@@ -143,11 +143,8 @@ std::optional<WorkspaceId> Engine::active_workspace(UserId user) const {
   const Version& v = Load(root_);
   const internal::UserNode* u = v.users.Find(user);
   if (u == nullptr || u->active_workspace == 0) return std::nullopt;
-  // S1 + T6: a session unused past the workspace's inactivity timeout is
-  // gone, whether or not expire_sessions() has swept it yet.
-  const WorkspaceNode* ws = v.workspaces.Find(u->active_workspace);
-  const int64_t timeout_s = ws->settings.inactivity_timeout_s;
-  if (timeout_s > 0 && now_ns - u->session_seen_ns > timeout_s * 1'000'000'000) {
+  // An expired session is gone whether or not expire_sessions() swept it.
+  if (internal::SessionExpired(*u, *v.workspaces.Find(u->active_workspace), now_ns)) {
     return std::nullopt;
   }
   return u->active_workspace;

@@ -658,21 +658,4 @@ const Grant* UserNode::DirectGrant(WorkspaceId workspace) const {
   return nullptr;
 }
 
-PermSet EffectivePerms(const Version& v, UserId user, const WorkspaceNode& ws) {
-  PermSet perms;
-  const UserNode* u = v.users.Find(user);
-  if (u == nullptr) return perms;
-  for (int level = 0; level < ws.depth; ++level) {
-    WorkspaceId at = level == 0 ? ws.id : ws.ancestors[level - 1];
-    auto it = std::lower_bound(u->grants.begin(), u->grants.end(), Grant{at, 0, kNoRole});
-    for (; it != u->grants.end() && it->workspace == at; ++it) {
-      if (level > 0 && IsClientRole(v, it->role)) continue;
-      perms.AddAll(RolePerms(v, it->role));
-    }
-  }
-  const StaffEntry* staff = u->StaffIn(ws.account);
-  if (staff != nullptr && InStaffScope(*staff, ws)) perms.AddAll(RolePerms(v, staff->grant_role));
-  return perms;
-}
-
 }  // namespace tenantry::internal

@@ -184,6 +184,13 @@ struct Version {
   uint64_t memberships = 0;
 };
 
+// S1 + T6: a session unused for longer than its workspace's
+// inactivity_timeout_s (0 = never) counts as cleared.
+inline bool SessionExpired(const UserNode& user, const WorkspaceNode& ws, int64_t now_ns) {
+  const int64_t timeout_s = ws.settings.inactivity_timeout_s;
+  return timeout_s > 0 && now_ns - user.session_seen_ns > timeout_s * 1'000'000'000;
+}
+
 // The permissions of a role in a version. Built-in roles come from a static
 // table; custom roles from the version, so a changed role is seen by every
 // holder in the version that changed it (M6).

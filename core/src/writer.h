@@ -132,8 +132,6 @@ class Writer {
   void EraseTeam(TeamId team);
   // M5 for an account role about to be given to `user`.
   absl::Status CheckNotClient(const UserNode& user, AccountId account) const;
-  // S1: whether the user's session is past its workspace's inactivity timeout.
-  bool SessionExpired(const UserNode& user, const WorkspaceNode& ws) const;
   absl::StatusOr<std::vector<WorkspaceId>> ValidateScope(const AccountNode& account,
                                                          const StaffScope& scope) const;
 
@@ -152,9 +150,6 @@ class Writer {
   absl::flat_hash_set<UserId> session_users_;
   absl::flat_hash_set<WorkspaceId> session_workspaces_;
 };
-
-// M10: the union of every permission the user holds in the workspace.
-PermSet EffectivePerms(const Version& v, UserId user, const WorkspaceNode& ws);
 
 // Frees every node reachable from `v`, `v` included. Only when no reader
 // and no other version can reach them (engine teardown).
