@@ -153,6 +153,8 @@ inline constexpr PermissionId kMembersInvite = BuiltinPermission("members.invite
 inline constexpr PermissionId kMembersRemove = BuiltinPermission("members.remove");
 inline constexpr PermissionId kMembersChangeRole = BuiltinPermission("members.change_role");
 inline constexpr PermissionId kSettingsEdit = BuiltinPermission("settings.edit");
+inline constexpr PermissionId kCreditsTransfer = BuiltinPermission("credits.transfer");
+inline constexpr PermissionId kBillingManage = BuiltinPermission("billing.manage");
 }  // namespace perm
 
 // The interned names. Immutable once published; registering a name makes a

@@ -36,6 +36,10 @@ Engine::Engine(Options options) : impl_(std::make_unique<Impl>(std::move(options
   auto* catalog = new internal::Catalog(internal::Catalog::Builtin());
   catalog->gen = 1;
   v->catalog = catalog;
+  auto* meters = new internal::MeterTable(internal::MeterTable::Builtin());
+  meters->gen = 1;
+  v->meters = meters;
+  randombytes_buf(impl_->key_hash_key.data(), impl_->key_hash_key.size());
   root_.store(v, std::memory_order_seq_cst);
 }
 
@@ -78,6 +82,9 @@ absl::StatusOr<std::vector<uint64_t>> Engine::Run(absl::Span<const Batch::Change
       }
       results.push_back(*result);
     }
+    // Nothing after this point can fail: deleted workspaces' credits go
+    // back to their pools now (T7).
+    writer.FinishCredits(impl_->reservations.load(std::memory_order_acquire));
     writer.FinishSessions();
     // Publish: one seq_cst store of the root (X1, X2), then move the epoch
     // and hand over what the new version replaced (X4; see epoch.h).
@@ -85,6 +92,9 @@ absl::StatusOr<std::vector<uint64_t>> Engine::Run(absl::Span<const Batch::Change
     std::vector<internal::Garbage> garbage = writer.txn().Commit();
     Epochs::Retire(Epochs::Advance(), std::move(garbage));
     audit = std::move(writer.audit());
+    internal::SweepExpired(*impl_, writer.version()->revision, internal::kSweepPerCall,
+                           &writer.ledger());
+    internal::AppendLedger(*impl_, writer.ledger());
     internal::MutexLock feed_lock(&impl_->feed_mu);
     for (AuditRecord& record : audit) impl_->feed.push_back(std::move(record));
     while (impl_->feed.size() > impl_->options.feed_retention) {

@@ -526,6 +526,12 @@ void Writer::EraseWorkspace(WorkspaceId id) {
     txn_.Replaced(node);
   }
   WorkspaceNode* ws = MutableWorkspace(id);
+  // T7: its credits go back to the pool when the transaction commits
+  // (FinishCredits); the cells are retired with the node.
+  for (const Funding& funding : ws->credits) {
+    drains_.push_back(Drain{id, ws->account, funding, 0, 0});
+    txn_.Replaced(static_cast<const BalanceCell*>(funding.cell));
+  }
   // Staff scopes that list the workspace forget it.
   std::vector<UserId> staff;
   v_->accounts.Find(ws->account)->staff.ForEach([&](UserId user, uint8_t) {
@@ -589,9 +595,14 @@ absl::Status Writer::DeleteWorkspace(UserId actor, WorkspaceId workspace,
                        " is the caller's own active workspace; switch to another one first (T7)"));
     }
   }
+  const size_t first_drain = drains_.size();
   for (auto it = doomed.rbegin(); it != doomed.rend(); ++it) EraseWorkspace(*it);
   Record(actor, account, workspace,
          absl::StrCat("delete_workspace workspace=", workspace, " removed=", doomed.size()));
+  for (size_t i = first_drain; i < drains_.size(); ++i) {
+    drains_[i].actor = actor;
+    drains_[i].revision = v_->revision;
+  }
   return absl::OkStatus();
 }
 

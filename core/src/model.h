@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "catalog.h"
+#include "credits.h"
 #include "pmap.h"
 #include "tenantry/limits.h"
 #include "tenantry/types.h"
@@ -94,6 +95,8 @@ struct WorkspaceNode {
   PMap<UserId, uint8_t> sessions;           // users whose active workspace this is (S1)
   PMap<TeamId, uint8_t> teams;              // M9
   PMap<InvitationId, uint8_t> invitations;  // I1, pending or not
+  // C3-C6: one entry per meter ever transferred to the workspace.
+  std::vector<Funding> credits;
 
   bool active() const { return status == WorkspaceStatus::kActive; }
 };
@@ -113,6 +116,7 @@ struct AccountNode {
   PMap<std::string, WorkspaceId> slugs;           // T3: unique within the account
   PMap<std::string, RoleId> roles;                // M6: custom roles by name
   PMap<InvitationId, uint8_t> staff_invitations;  // I1
+  std::vector<Pool> pools;                        // C2: one per meter ever granted
 };
 
 // M6: a custom role of one account. `perms` is resolved: its own
@@ -174,6 +178,7 @@ struct Version {
   PMap<std::string, UserId> user_keys;        // M1
   PMap<std::string, AccountId> account_keys;  // T1
   const Catalog* catalog = nullptr;
+  const MeterTable* meters = nullptr;  // C1
   // The next id of each kind; ids are never reused.
   uint64_t next_account = 1;
   uint64_t next_user = 1;

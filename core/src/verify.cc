@@ -4,7 +4,9 @@
 // one is DataLoss naming it. Also the teardown of a version.
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "engine_impl.h"
 #include "epoch.h"
 #include "model.h"
 #include "tenantry/engine.h"
@@ -150,6 +152,82 @@ absl::Status VerifyAccount(const Version& v, const AccountNode& a) {
   return absl::OkStatus();
 }
 
+// C8 and the credit invariants. Runs under the writer lock, so no admin
+// change, commit, release or expiry is half-done; consumes and reserves go
+// on, and everything checked here holds at every instant of those.
+absl::Status VerifyCredits(const Version& v, ReservationTable* reservations) {
+  const MeterTable& meters = *v.meters;
+  // Holds per cell, read before the cells: a hold only leaves its cell under
+  // the writer lock, so the cell read afterwards holds at least this much.
+  absl::flat_hash_map<const BalanceCell*, int64_t> held_by_cell;
+  for (size_t i = 0; reservations != nullptr && i < reservations->size(); ++i) {
+    const ReservationSlot& slot = reservations->slot(static_cast<uint32_t>(i));
+    const uint64_t state_gen = slot.state_gen.load(std::memory_order_acquire);
+    if (StateOf(state_gen) != SlotState::kLive) continue;
+    const int64_t held = slot.held_regular.load(std::memory_order_relaxed) +
+                         slot.held_extra.load(std::memory_order_relaxed);
+    if (held <= 0) return Broken(absl::StrCat("reservation slot ", i, " holds ", held, " (C6)"));
+    held_by_cell[slot.cell.load(std::memory_order_relaxed)] += held;
+  }
+  // Per (account, meter): what live workspaces were funded with.
+  absl::flat_hash_map<std::pair<AccountId, MeterId>, __int128> funded;
+  absl::Status status;
+  v.workspaces.ForEach([&](WorkspaceId id, const WorkspaceNode* ws) {
+    for (const Funding& f : ws->credits) {
+      if (!status.ok()) return;
+      if (f.meter >= meters.meters.size() || f.cell == nullptr || f.funded < 0) {
+        status = Broken(absl::StrCat("workspace ", id, " has a malformed credit entry (C1)"));
+        return;
+      }
+      funded[{ws->account, f.meter}] += f.funded;
+      const int64_t counted = f.cell->consumed.load(std::memory_order_acquire);
+      const CellValue c = Unpack(f.cell->LoadExact());
+      const std::string where =
+          absl::StrCat("workspace ", id, " meter '", meters.meters[f.meter].name, "'");
+      if (c.closed) status = Broken(absl::StrCat(where, ": a live workspace's cell is closed (T7)"));
+      if (meters.meters[f.meter].buckets.size() == 1 && c.extra != 0) {
+        status = Broken(absl::StrCat(where, ": a one-bucket meter holds extra (C1)"));
+      }
+      // What the workspace consumed is what it was funded with minus what it
+      // still holds; the counter may lag a consume in flight, never lead.
+      if (c.total() > f.funded || counted < 0 || counted > f.funded - c.total()) {
+        status = Broken(absl::StrCat(where, ": funded ", f.funded, " but holds ", c.total(),
+                                     " and counted ", counted, " consumed (C8)"));
+      }
+      auto held = held_by_cell.find(f.cell);
+      if (held != held_by_cell.end() && held->second > c.held) {
+        status = Broken(absl::StrCat(where, ": reservations hold ", held->second,
+                                     " but the balance shows ", c.held, " held (C6)"));
+      }
+      held_by_cell.erase(f.cell);
+    }
+  });
+  if (!status.ok()) return status;
+  if (!held_by_cell.empty()) {
+    return Broken("a live reservation belongs to no live workspace (C6, T7)");
+  }
+  v.accounts.ForEach([&](AccountId id, const AccountNode* a) {
+    for (const Pool& pool : a->pools) {
+      if (!status.ok()) return;
+      auto it = funded.find(std::make_pair(id, pool.meter));
+      const __int128 in_workspaces = it == funded.end() ? 0 : it->second;
+      if (it != funded.end()) funded.erase(it);
+      if (pool.buckets[0] < 0 || pool.buckets[1] < 0 || pool.consumed_by_deleted < 0 ||
+          __int128{pool.granted} != __int128{pool.buckets[0]} + pool.buckets[1] + in_workspaces +
+                                        pool.consumed_by_deleted) {
+        status = Broken(absl::StrCat(
+            "account ", id, " meter '", meters.meters[pool.meter].name, "': granted ",
+            pool.granted, " != pool ", pool.buckets[0], " + ", pool.buckets[1],
+            " + workspaces' funding ", static_cast<int64_t>(in_workspaces),
+            " + consumed by deleted workspaces ", pool.consumed_by_deleted, " (C8)"));
+      }
+    }
+  });
+  if (!status.ok()) return status;
+  if (!funded.empty()) return Broken("a workspace holds credits its account never had (C8)");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 void DestroyVersion(Version* v) {
@@ -177,6 +255,7 @@ void DestroyVersion(Version* v) {
     node->sessions.Destroy();
     node->teams.Destroy();
     node->invitations.Destroy();
+    for (const Funding& funding : node->credits) delete funding.cell;
     delete node;
   });
   v->roles.Destroy();
@@ -188,6 +267,7 @@ void DestroyVersion(Version* v) {
   v->user_keys.Destroy();
   v->account_keys.Destroy();
   delete v->catalog;
+  delete v->meters;
   delete v;
 }
 
@@ -195,6 +275,8 @@ void DestroyVersion(Version* v) {
 
 absl::Status Engine::verify() const {
   using namespace internal;  // NOLINT(google-build-using-namespace): one function of lookups
+  // No change is half-applied while we look (C8 needs admin changes whole).
+  MutexLock lock(&impl_->write_mu);
   ReadGuard guard;
   const Version& v = *root_.load(std::memory_order_seq_cst);
   absl::Status status;
@@ -215,7 +297,7 @@ absl::Status Engine::verify() const {
   if (v.user_keys.size() != v.users.size()) {
     return Broken("user key index and users differ in size (M1)");
   }
-  return absl::OkStatus();
+  return VerifyCredits(v, impl_->reservations.load(std::memory_order_acquire));
 }
 
 }  // namespace tenantry

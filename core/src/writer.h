@@ -84,6 +84,23 @@ class Writer {
   // T7
   absl::Status DeleteWorkspace(UserId actor, WorkspaceId workspace, absl::string_view confirm);
 
+  // C1-C4: meters and the admin side of credits (engine_credits.cc).
+  absl::StatusOr<uint64_t> DefineMeter(absl::string_view name,
+                                       const std::vector<std::string>& buckets);
+  absl::Status GrantCredits(UserId actor, AccountId account, int64_t amount, MeterRef meter,
+                            absl::string_view bucket);
+  absl::StatusOr<BucketAmounts> Transfer(UserId actor, AccountId account, WorkspaceId workspace,
+                                         int64_t amount, MeterRef meter);
+  absl::Status Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
+                      absl::string_view bucket, MeterRef meter);
+  // T7: returns the balances and holds of every workspace this transaction
+  // deleted to their pools (closing their cells) and settles their
+  // reservations. Runs once, after every change succeeded, before
+  // publishing: nothing after it can fail.
+  void FinishCredits(ReservationTable* reservations);
+  // C7: ledger entries of this transaction, sequence not yet assigned.
+  std::vector<LedgerEntry>& ledger() { return ledger_; }
+
   // S1: clears the active workspace of every user a change may have cut
   // off. Runs once per transaction, before publishing.
   void FinishSessions();
@@ -139,6 +156,21 @@ class Writer {
   void EraseGrant(UserId user, WorkspaceId workspace, uint64_t team);
   void RevalidateSession(UserId user);
   void Record(UserId actor, AccountId account, WorkspaceId workspace, std::string what);
+  // C7: a ledger entry of the change just recorded (its revision).
+  void Ledger(LedgerKind kind, UserId actor, AccountId account, WorkspaceId workspace,
+              MeterId meter, const BucketAmounts& amounts);
+  Pool* MutablePool(AccountId account, MeterId meter);
+
+  // T7: a deleted workspace's meter, drained at FinishCredits.
+  struct Drain {
+    WorkspaceId workspace;
+    AccountId account;
+    Funding funding;
+    UserId actor;
+    uint64_t revision;
+  };
+  std::vector<Drain> drains_;
+  std::vector<LedgerEntry> ledger_;
 
   Txn txn_;
   Version* v_;

@@ -96,6 +96,16 @@ class Engine {
     size_t feed_retention = limits::kFeedRetentionDefault;
     // I2: how long an invitation (or a resent one) stays acceptable.
     int64_t invitation_ttl_s = limits::kInvitationTtlDefaultS;
+    // C5: how long a consume's idempotency key is remembered, and how many
+    // keys fit (slots; a keyed consume finding no free slot near its key's
+    // home is refused with ResourceExhausted, nothing debited).
+    int64_t idempotency_window_s = limits::kIdempotencyWindowDefaultS;
+    size_t idempotency_slots = limits::kIdempotencySlotsDefault;
+    // C6: reservations that can be live at once (at most
+    // limits::kReservationSlotsMax); a reserve past it is ResourceExhausted.
+    size_t reservation_slots = limits::kReservationSlotsDefault;
+    // C7: ledger entries kept for `ledger()`; older ones leave memory.
+    size_t ledger_retention = limits::kLedgerRetentionDefault;
   };
 
   Engine();
@@ -224,6 +234,83 @@ class Engine {
   // A5: every workspace where check(user, workspace, permission) holds, by id.
   std::vector<WorkspaceId> accessible(UserId user, PermissionId permission) const;
 
+  // ---- Credits and quotas (C1-C8, A7) ----
+  // Amounts are int64 of the meter's smallest unit. Every amount moved must
+  // be > 0 (InvalidArgument otherwise); every sum is checked, and a result
+  // past INT64_MAX (pools) or limits::kMaxWorkspaceBalance (a workspace's
+  // buckets and holds together) is ResourceExhausted: never a wrap (C1).
+  // Unknown meters, buckets, accounts and workspaces are NotFound.
+
+  // C1: defines an application's meter with one or two buckets in priority
+  // order (names `[a-z0-9_]`, at most limits::kMeterNameMaxBytes). Defining
+  // an existing meter again with the same buckets does nothing; with other
+  // buckets it is AlreadyExists. `credits` (regular, extra) and `minutes`
+  // (regular) exist from the start.
+  absl::StatusOr<MeterId> define_meter(absl::string_view name,
+                                       const std::vector<std::string>& buckets);
+  absl::StatusOr<MeterInfo> meter(MeterRef meter) const;
+  // C2: adds `amount` to the account's pool bucket. The actor is SYSTEM
+  // (billing) or holds billing.manage in the account (its staff owner).
+  absl::Status grant(UserId actor, AccountId account, int64_t amount, MeterRef meter = kCredits,
+                     absl::string_view bucket = "regular");
+  // C3: moves `amount` from the pool to the workspace, regular first, then
+  // extra; ResourceExhausted, nothing moved, if the pool holds less in all.
+  // Returns what was taken per bucket. Needs credits.transfer in the account.
+  absl::StatusOr<BucketAmounts> transfer(UserId actor, AccountId account, WorkspaceId workspace,
+                                         int64_t amount, MeterRef meter = kCredits);
+  // C4: moves `amount` from the workspace's named bucket back to the pool;
+  // ResourceExhausted if that bucket holds less. Needs credits.transfer.
+  absl::Status revoke(UserId actor, WorkspaceId workspace, int64_t amount,
+                      absl::string_view bucket = "regular", MeterRef meter = kCredits);
+
+  // C5: debits `amount`, regular first, then extra, in one atomic step; never
+  // below zero: ResourceExhausted, nothing debited, if the buckets hold less.
+  // Returns what is available after. Lock-free: never waits for a writer.
+  // FailedPrecondition on an inactive workspace (T5). With a non-empty
+  // `key` (at most limits::kIdempotencyKeyMaxBytes), a retry within
+  // Options::idempotency_window_s returns the first result, success or
+  // refusal, without a second debit; a retry with another amount is
+  // InvalidArgument. Keys are scoped to (workspace, meter).
+  absl::StatusOr<int64_t> consume(WorkspaceId workspace, int64_t amount, MeterRef meter = kCredits,
+                                  absl::string_view key = {});
+  // C6: holds `amount` apart, drawn like a consume (regular first), for
+  // `ttl_s` seconds of the engine's clock (1..limits::kReservationTtlMaxS).
+  // Lock-free. Same refusals as consume, plus ResourceExhausted when
+  // Options::reservation_slots reservations are live.
+  absl::StatusOr<ReservationId> reserve(WorkspaceId workspace, int64_t amount,
+                                        MeterRef meter = kCredits, int64_t ttl_s = 3600);
+  // C6: debits `actual` (0 <= actual <= held) from the hold, regular first,
+  // and returns the rest to the buckets it came from; a ledger entry.
+  // NotFound for an unknown or settled reservation; FailedPrecondition once
+  // it expired (an expired hold is never committable).
+  absl::Status commit(ReservationId reservation, int64_t actual);
+  // C6: returns the whole hold to its buckets; a ledger entry.
+  absl::Status release(ReservationId reservation);
+  // C6: releases every reservation past its expiry (each a ledger entry);
+  // returns how many. Every change, commit and release also sweeps a few.
+  absl::StatusOr<uint64_t> expire_reservations();
+  // C6: a live reservation; NotFound once settled, released or expired.
+  absl::StatusOr<ReservationInfo> reservation(ReservationId reservation) const;
+
+  // C3-C6: the workspace's buckets, held amount and consumption (all zero
+  // before the first transfer). Lock-free; one atomic read of the buckets.
+  absl::StatusOr<Balance> balance(WorkspaceId workspace, MeterRef meter = kCredits) const;
+  // C2: the account's pool and the total granted.
+  absl::StatusOr<AccountBalance> account_balance(AccountId account,
+                                                 MeterRef meter = kCredits) const;
+  // C7: retained ledger entries matching `query`, oldest first.
+  // FailedPrecondition when entries the query asks for have left memory
+  // (Options::ledger_retention): see docs/ledger.md.
+  absl::StatusOr<std::vector<LedgerEntry>> ledger(const LedgerQuery& query = {}) const;
+
+  // A7: check(user, workspace, permission) and consume(workspace, amount)
+  // as one step against one version: true when allowed and debited; false
+  // when denied (nothing debited); an error when allowed but the consume is
+  // refused (nothing debited). Lock-free.
+  absl::StatusOr<bool> authorize_and_consume(UserId user, WorkspaceId workspace,
+                                             PermissionId permission, int64_t amount,
+                                             MeterRef meter = kCredits);
+
   // ---- Change feed (L1) and batches (X2) ----
   // Every change with revision > `revision`, in order. FailedPrecondition
   // when some of them are no longer retained (see Options::feed_retention).
@@ -231,8 +318,10 @@ class Engine {
   // Applies every change of the batch in one published version, or none.
   absl::StatusOr<std::vector<uint64_t>> apply(const Batch& batch);
 
-  // Checks every invariant of the engine's state; DataLoss naming the first
-  // broken one. Reads one version; takes no writer lock.
+  // Checks every invariant of the engine's state, conservation of every
+  // account and meter included (C8); DataLoss naming the first broken one.
+  // Takes the writer lock (so no change is half-applied) but never stops
+  // checks, consumes or reserves.
   absl::Status verify() const;
 
   // Counters for tests and benchmarks: published versions not yet
@@ -250,6 +339,9 @@ class Engine {
   absl::StatusOr<uint64_t> RunOne(
       const char* name, std::function<absl::StatusOr<uint64_t>(internal::Writer&)> change);
   absl::Status RunStatus(const char* name, std::function<absl::Status(internal::Writer&)> change);
+  // C5: a consume with an idempotency key (lock-free).
+  absl::StatusOr<int64_t> ConsumeKeyed(WorkspaceId workspace, int64_t amount, MeterRef meter,
+                                       absl::string_view key);
 
  public:
   class Impl;

@@ -56,6 +56,30 @@ inline constexpr size_t kFeedRetentionDefault = 65536;
 // X2: changes in one `apply` batch.
 inline constexpr size_t kMaxBatchChanges = 10000000;
 
+// C1: meters in an engine (built-in ones included), and their names and
+// bucket names (`[a-z0-9_]`).
+inline constexpr size_t kMaxMeters = 64;
+inline constexpr size_t kMeterNameMaxBytes = 64;
+// C1, C3: what one workspace can hold of one meter, spendable and held
+// together. Balances are packed into one 128-bit word so that a consume
+// changes both buckets and the held amount in one atomic step; each field
+// has 42 bits. 2^42 - 1 = 4,398,046,511,103 units. Pools are full int64.
+inline constexpr int64_t kMaxWorkspaceBalance = (int64_t{1} << 42) - 1;
+
+// C5: how long an idempotency key is remembered, and how many keys fit
+// (slots, allocated on the first keyed consume).
+inline constexpr int64_t kIdempotencyWindowDefaultS = 24 * 3600;
+inline constexpr size_t kIdempotencySlotsDefault = size_t{1} << 18;
+// C5: idempotency keys, in bytes.
+inline constexpr size_t kIdempotencyKeyMaxBytes = 256;
+// C6: reservations live at once (slots, allocated on the first reserve),
+// and the longest TTL.
+inline constexpr size_t kReservationSlotsDefault = size_t{1} << 16;
+inline constexpr size_t kReservationSlotsMax = size_t{1} << 24;
+inline constexpr int64_t kReservationTtlMaxS = 30 * 24 * 3600;
+// C7: ledger entries kept in memory by default; older ones leave memory.
+inline constexpr size_t kLedgerRetentionDefault = 65536;
+
 }  // namespace tenantry::limits
 
 #endif  // TENANTRY_LIMITS_H_

@@ -4,11 +4,14 @@
 #ifndef TENANTRY_TYPES_H_
 #define TENANTRY_TYPES_H_
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace tenantry {
 
@@ -167,6 +170,120 @@ struct AuditRecord {
   AccountId account = 0;      // 0 when the change is not inside an account
   WorkspaceId workspace = 0;  // 0 when the change is not inside a workspace
   std::string what;  // the operation and its arguments, e.g. "add_member user=7 role=admin"
+};
+
+
+// ---- Credits and quotas (C1-C8) ----
+
+// C1: a meter is interned to a small integer, like a permission. The two
+// built-in meters have fixed ids; an application's own get the next ones.
+using MeterId = uint32_t;
+inline constexpr MeterId kCredits = 0;  // buckets "regular" then "extra"
+inline constexpr MeterId kMinutes = 1;  // one bucket, "regular"
+// A meter has one or two buckets, in priority order (C1).
+inline constexpr int kMaxBuckets = 2;
+
+// Reservation ids carry a generation, so an id is never reused (C6).
+using ReservationId = uint64_t;
+
+// Amounts per bucket, in the meter's bucket order; a one-bucket meter uses
+// [0] only and [1] is 0.
+using BucketAmounts = std::array<int64_t, kMaxBuckets>;
+
+// A meter as the credit calls name it: by id (the fast path) or by name.
+// Converts implicitly from a MeterId or a name, so `consume(ws, 5)`,
+// `consume(ws, 5, kMinutes)` and `consume(ws, 5, "minutes")` all read well.
+class MeterRef {
+ public:
+  MeterRef(MeterId id) : id_(id) {}                  // NOLINT(google-explicit-constructor)
+  MeterRef(absl::string_view name) : name_(name) {}  // NOLINT(google-explicit-constructor)
+  MeterRef(const std::string& name) : name_(name) {}  // NOLINT(google-explicit-constructor)
+  template <size_t N>
+  MeterRef(const char (&name)[N]) : name_(name, N - 1) {}  // NOLINT(google-explicit-constructor)
+
+  bool by_name() const { return id_ == kByName; }
+  MeterId id() const { return id_; }
+  absl::string_view name() const { return name_; }
+
+ private:
+  static constexpr MeterId kByName = ~MeterId{0};
+  MeterId id_ = kByName;
+  absl::string_view name_;
+};
+
+// C1: a meter and its buckets, in priority order.
+struct MeterInfo {
+  MeterId id = 0;
+  std::string name;
+  std::vector<std::string> buckets;
+};
+
+// C3-C6: what a workspace holds of one meter. `buckets` are what it can
+// spend; `held` is what reservations hold apart (C6); `consumed` counts what
+// consumes and commits debited over the workspace's life (C7).
+struct Balance {
+  BucketAmounts buckets{};
+  int64_t held = 0;
+  int64_t consumed = 0;
+  // buckets[0] + buckets[1]: what a consume can take now.
+  int64_t available() const { return buckets[0] + buckets[1]; }
+};
+
+// C2: an account's pool of one meter, and everything ever granted to it.
+struct AccountBalance {
+  BucketAmounts buckets{};  // the pool, per bucket
+  int64_t granted = 0;      // the sum of every grant (C8)
+  // What workspaces since deleted had consumed (their balances and holds
+  // went back to the pool, T7): the part of `granted` no live workspace shows.
+  int64_t consumed_by_deleted = 0;
+  int64_t available() const { return buckets[0] + buckets[1]; }
+};
+
+// C7: what a ledger entry records.
+enum class LedgerKind : uint8_t {
+  kGrant = 0,           // SYSTEM or billing added to a pool bucket (C2)
+  kTransfer = 1,        // pool -> workspace, regular first (C3)
+  kRevoke = 2,          // workspace bucket -> pool (C4)
+  kCommit = 3,          // a reservation settled: `amounts` debited, `returned` back (C6)
+  kRelease = 4,         // a reservation released: `returned` back to its buckets (C6)
+  kExpire = 5,          // a reservation expired: `returned` back to its buckets (C6)
+  kReturnOnDelete = 6,  // a deleted workspace's balance and holds back to the pool (T7)
+};
+
+// C7: one entry of the ledger. Entries are numbered by `sequence` (strictly
+// increasing, from 1). `revision` is the revision of the change that made
+// the entry (grant, transfer, revoke, return on delete), or, for entries
+// that are not changes of the graph (commit, release, expire), the revision
+// current when they were made.
+struct LedgerEntry {
+  uint64_t sequence = 0;
+  uint64_t revision = 0;
+  int64_t time_ns = 0;
+  UserId actor = 0;  // kSystem for commits, releases and expiries
+  AccountId account = 0;
+  WorkspaceId workspace = 0;  // 0 for a grant
+  MeterId meter = kCredits;
+  LedgerKind kind = LedgerKind::kGrant;
+  BucketAmounts amounts{};   // moved or debited, per bucket
+  BucketAmounts returned{};  // kCommit, kRelease, kExpire: back to the buckets
+  ReservationId reservation = 0;
+};
+
+// C7: which ledger entries `Engine::ledger` returns (all conditions hold).
+struct LedgerQuery {
+  AccountId account = 0;      // 0 = any account
+  WorkspaceId workspace = 0;  // 0 = any workspace
+  int64_t since_ns = 0;       // entries with time_ns >= since_ns
+  uint64_t after_sequence = 0;  // entries with sequence > after_sequence
+};
+
+// C6: a reservation as `Engine::reservation` describes it.
+struct ReservationInfo {
+  ReservationId id = 0;
+  WorkspaceId workspace = 0;
+  MeterId meter = kCredits;
+  BucketAmounts held{};  // per bucket it was drawn from
+  int64_t expires_at_ns = 0;
 };
 
 }  // namespace tenantry

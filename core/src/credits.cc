@@ -1,0 +1,107 @@
+// Copyright 2026 The tenantry Authors.
+//
+// Meters and the two lock-free slot tables of the credit side (credits.h).
+#include "credits.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace tenantry::internal {
+
+MeterTable MeterTable::Builtin() {
+  MeterTable table;
+  table.meters.push_back(MeterDef{"credits", {"regular", "extra"}});
+  table.meters.push_back(MeterDef{"minutes", {"regular"}});
+  assert(table.meters[kCredits].name == "credits" && table.meters[kMinutes].name == "minutes");
+  return table;
+}
+
+absl::StatusOr<MeterId> ResolveMeter(const MeterTable& table, MeterRef meter) {
+  if (!meter.by_name()) {
+    if (meter.id() < table.meters.size()) return meter.id();
+    return absl::NotFoundError(absl::StrCat("unknown meter id ", meter.id(), " (C1)"));
+  }
+  for (MeterId id = 0; id < table.meters.size(); ++id) {
+    if (table.meters[id].name == meter.name()) return id;
+  }
+  return absl::NotFoundError(
+      absl::StrCat("unknown meter '", meter.name().substr(0, 100), "' (C1)"));
+}
+
+absl::StatusOr<int> ResolveBucket(const MeterTable& table, MeterId meter,
+                                  absl::string_view bucket) {
+  const MeterDef& def = table.meters[meter];
+  for (size_t i = 0; i < def.buckets.size(); ++i) {
+    if (def.buckets[i] == bucket) return static_cast<int>(i);
+  }
+  return absl::NotFoundError(absl::StrCat("meter '", def.name, "' has no bucket '",
+                                          bucket.substr(0, 100), "' (C1)"));
+}
+
+bool ValidMeterName(absl::string_view name) {
+  if (name.empty() || name.size() > limits::kMeterNameMaxBytes) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+// ---- ReservationTable ----
+
+ReservationTable::ReservationTable(size_t slots)
+    : size_(slots), slots_(std::make_unique<ReservationSlot[]>(slots)) {
+  assert(slots > 0 && slots <= limits::kReservationSlotsMax);
+  // Every slot starts on the free list, in index order.
+  for (size_t i = 0; i + 1 < slots; ++i) {
+    slots_[i].next_free.store(static_cast<uint32_t>(i + 2), std::memory_order_relaxed);
+  }
+  head_.store(1, std::memory_order_release);
+}
+
+bool ReservationTable::Pop(uint32_t* index) {
+  uint64_t head = head_.load(std::memory_order_acquire);
+  for (;;) {
+    const uint32_t first = static_cast<uint32_t>(head);
+    if (first == 0) return false;
+    // A stale `next` (the slot was popped and pushed back meanwhile) cannot
+    // win: the tag in the head changed with every pop and push.
+    const uint32_t next = slots_[first - 1].next_free.load(std::memory_order_relaxed);
+    const uint64_t tag = (head >> 32) + 1;
+    if (head_.compare_exchange_weak(head, (tag << 32) | next, std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+      *index = first - 1;
+      return true;
+    }
+  }
+}
+
+void ReservationTable::Push(uint32_t index) {
+  assert(index < size_);
+  uint64_t head = head_.load(std::memory_order_relaxed);
+  for (;;) {
+    slots_[index].next_free.store(static_cast<uint32_t>(head), std::memory_order_relaxed);
+    const uint64_t tag = (head >> 32) + 1;
+    if (head_.compare_exchange_weak(head, (tag << 32) | (index + 1), std::memory_order_acq_rel,
+                                    std::memory_order_relaxed)) {
+      return;
+    }
+  }
+}
+
+ReservationSlot* ReservationTable::Find(ReservationId id, uint32_t* index, uint64_t* gen) {
+  const uint64_t low = id & ((uint64_t{1} << kReservationIndexBits) - 1);
+  if (low == 0 || low > size_) return nullptr;
+  *index = static_cast<uint32_t>(low - 1);
+  *gen = id >> kReservationIndexBits;
+  return &slots_[*index];
+}
+
+// ---- KeyTable ----
+
+KeyTable::KeyTable(size_t slots) {
+  size_t size = kKeyProbeLength;
+  while (size < slots) size <<= 1;
+  mask_ = size - 1;
+  slots_ = std::make_unique<KeySlot[]>(size);
+}
+
+}  // namespace tenantry::internal

@@ -1,0 +1,920 @@
+// Copyright 2026 The tenantry Authors.
+//
+// Credits and quotas (C1-C8, A7): the admin changes (writer side), the
+// lock-free consume and reserve, reservations settled under the writer lock,
+// balances, and the ledger. docs/ledger.md has the rules this code keeps.
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "access.h"
+#include "credits.h"
+#include "engine_impl.h"
+#include "epoch.h"
+#include "model.h"
+#include "status_macros.h"
+#include "tenantry/engine.h"
+#include "writer.h"
+
+namespace tenantry {
+namespace internal {
+namespace {
+
+absl::Status NonPositive(const char* what, int64_t amount, const char* rule) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " amount must be positive; got ", amount, " (", rule, ")"));
+}
+
+std::string Describe(const CellValue& c) {
+  return absl::StrCat(c.available(), " available (regular ", c.regular, ", extra ", c.extra,
+                      "), ", c.held, " held");
+}
+
+// Why a debit of `amount` was refused, given the value it last saw.
+absl::Status Refused(const MeterTable& meters, WorkspaceId workspace, MeterId meter,
+                     const CellValue& seen, int64_t amount, const char* what, const char* rule) {
+  if (seen.closed) {
+    return absl::NotFoundError(absl::StrCat("workspace ", workspace, " was deleted (T7)"));
+  }
+  return absl::ResourceExhaustedError(absl::StrCat("workspace ", workspace, " has ",
+                                                   Describe(seen), " of meter '",
+                                                   meters.meters[meter].name, "'; ", what, " of ",
+                                                   amount, " refused: insufficient credits (", rule,
+                                                   ")"));
+}
+
+// Takes `amount` from the buckets in one CAS, regular first; into `held`
+// when `hold` (C5, C6). On success `*after` is the new value and `*taken`
+// the split; on refusal `*after` is the value (read atomically) that did not
+// hold enough, or a closed cell. A refusal is never decided on a torn seed.
+bool Debit(BalanceCell* cell, int64_t amount, bool hold, CellValue* after, BucketAmounts* taken) {
+  u128 seen = cell->LoadSeed();
+  bool exact = false;
+  for (;;) {
+    const CellValue c = Unpack(seen);
+    if (c.closed || c.available() < amount || c.total() > limits::kMaxWorkspaceBalance) {
+      if (!exact) {
+        seen = cell->LoadExact();
+        exact = true;
+        continue;
+      }
+      *after = c;
+      return false;
+    }
+    const int64_t from_regular = std::min(c.regular, amount);
+    CellValue next = c;
+    next.regular -= from_regular;
+    next.extra -= amount - from_regular;
+    if (hold) next.held += amount;
+    if (cell->Cas(&seen, Pack(next))) {
+      *after = next;
+      *taken = {from_regular, amount - from_regular};
+      return true;
+    }
+    exact = true;  // a failed CAS hands back the cell's exact value
+  }
+}
+
+// Applies `change` to the cell in one CAS loop. `change` returns false to
+// give up (the cell is then left as it was).
+template <class Change>
+bool Update(BalanceCell* cell, Change change) {
+  u128 seen = cell->LoadExact();
+  for (;;) {
+    CellValue c = Unpack(seen);
+    if (!change(c)) return false;
+    if (cell->Cas(&seen, Pack(c))) return true;
+  }
+}
+
+// C5, C6: everything a consume or reserve needs to find, in one version.
+struct Target {
+  const WorkspaceNode* ws = nullptr;
+  MeterId meter = kCredits;
+  BalanceCell* cell = nullptr;  // null before the first transfer
+};
+
+absl::StatusOr<Target> FindTarget(const Version& v, WorkspaceId workspace, MeterRef meter,
+                                  const char* rule) {
+  Target t;
+  t.ws = v.workspaces.Find(workspace);
+  if (t.ws == nullptr) {
+    return absl::NotFoundError(absl::StrCat("unknown workspace ", workspace, " (", rule, ")"));
+  }
+  TNY_ASSIGN_OR_RETURN(t.meter, ResolveMeter(*v.meters, meter));
+  const Funding* funding = FindMeterEntry(t.ws->credits, t.meter);
+  if (funding != nullptr) t.cell = funding->cell;
+  return t;
+}
+
+absl::Status Inactive(WorkspaceId workspace, const char* what) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("workspace ", workspace, " is inactive; ", what, " is refused (T5)"));
+}
+
+// C5: the debit of a consume, in the version the caller holds.
+absl::StatusOr<int64_t> ConsumeIn(const Version& v, const Target& t, WorkspaceId workspace,
+                                  int64_t amount) {
+  if (!t.ws->active()) return Inactive(workspace, "consumption");
+  CellValue after;
+  BucketAmounts taken;
+  if (t.cell == nullptr) return Refused(*v.meters, workspace, t.meter, after, amount, "consume", "C5");
+  if (!Debit(t.cell, amount, false, &after, &taken)) {
+    return Refused(*v.meters, workspace, t.meter, after, amount, "consume", "C5");
+  }
+  t.cell->consumed.fetch_add(amount, std::memory_order_relaxed);
+  return after.available();
+}
+
+template <class Table>
+Table* Ensure(std::atomic<Table*>& slot, size_t slots) {
+  Table* table = slot.load(std::memory_order_acquire);
+  if (table != nullptr) return table;
+  auto* fresh = new Table(slots);
+  if (slot.compare_exchange_strong(table, fresh, std::memory_order_acq_rel)) return fresh;
+  delete fresh;  // another thread published first
+  return table;
+}
+
+// ---- Idempotency keys (C5) ----
+
+uint64_t Meta(uint64_t gen, KeyState state) { return (gen << 2) | static_cast<uint64_t>(state); }
+KeyState KeyStateOf(uint64_t meta) { return static_cast<KeyState>(meta & 3); }
+
+// One consistent (tag, meta) of a slot: meta read twice around the tag.
+void ReadKeySlot(const KeySlot& s, uint64_t* tag, uint64_t* meta) {
+  for (;;) {
+    const uint64_t m1 = __atomic_load_n(&s.words[1], __ATOMIC_ACQUIRE);
+    const uint64_t t = __atomic_load_n(&s.words[0], __ATOMIC_ACQUIRE);
+    const uint64_t m2 = __atomic_load_n(&s.words[1], __ATOMIC_ACQUIRE);
+    if (m1 == m2) {
+      *tag = t;
+      *meta = m1;
+      return;
+    }
+  }
+}
+
+bool KeyLive(const KeySlot& s, uint64_t meta, int64_t now_ns, int64_t window_ns) {
+  if (KeyStateOf(meta) == KeyState::kPending) return true;
+  if (KeyStateOf(meta) != KeyState::kDone) return false;
+  return now_ns - s.time_ns.load(std::memory_order_relaxed) < window_ns;
+}
+
+struct Probe {
+  size_t found = SIZE_MAX;      // a live entry of the key
+  uint64_t found_meta = 0;
+  size_t available = SIZE_MAX;  // the first slot a claim may take
+  uint64_t seen_tag = 0, seen_meta = 0;
+};
+
+// Scans the key's probe sequence up to the first never-used slot. Slots
+// never go back to kEmpty, so every claim of the key lies before it.
+Probe Scan(KeyTable& table, uint64_t tag, size_t home, size_t skip, int64_t now_ns,
+           int64_t window_ns) {
+  Probe p;
+  for (size_t i = 0; i < kKeyProbeLength; ++i) {
+    const size_t index = (home + i) & (table.size() - 1);
+    if (index == skip) continue;
+    const KeySlot& s = table.slot(index);
+    uint64_t t, meta;
+    ReadKeySlot(s, &t, &meta);
+    const KeyState state = KeyStateOf(meta);
+    if (t == tag && KeyLive(s, meta, now_ns, window_ns)) {
+      p.found = index;
+      p.found_meta = meta;
+      return p;
+    }
+    const bool free = state == KeyState::kEmpty || state == KeyState::kFree ||
+                      (state == KeyState::kDone && !KeyLive(s, meta, now_ns, window_ns));
+    if (free && p.available == SIZE_MAX) {
+      p.available = index;
+      p.seen_tag = t;
+      p.seen_meta = meta;
+    }
+    if (state == KeyState::kEmpty) break;
+  }
+  return p;
+}
+
+bool ClaimKeySlot(KeySlot& s, uint64_t seen_tag, uint64_t seen_meta, uint64_t tag,
+                  uint64_t meta) {
+  auto* word = reinterpret_cast<u128*>(s.words);
+  const u128 expected = (static_cast<u128>(seen_meta) << 64) | seen_tag;
+  const u128 desired = (static_cast<u128>(meta) << 64) | tag;
+  return __sync_bool_compare_and_swap(word, expected, desired);
+}
+
+// Waits for the first attempt of the key (a consume in flight: a few
+// instructions away) and replays its result. Returns nullopt when that
+// attempt withdrew and the caller must start over.
+std::optional<absl::StatusOr<int64_t>> Replay(const KeySlot& s, uint64_t meta, int64_t amount,
+                                              absl::string_view key) {
+  const uint64_t gen = meta >> 2;
+  for (int spins = 0;; ++spins) {
+    const uint64_t now = __atomic_load_n(&s.words[1], __ATOMIC_ACQUIRE);
+    if (now == Meta(gen, KeyState::kDone)) break;
+    if (now != Meta(gen, KeyState::kPending)) return std::nullopt;
+    if (spins > 64) std::this_thread::yield();
+  }
+  const int64_t first_amount = s.amount.load(std::memory_order_relaxed);
+  const int64_t result = s.result.load(std::memory_order_relaxed);
+  if (first_amount != amount) {
+    return absl::StatusOr<int64_t>(absl::InvalidArgumentError(absl::StrCat(
+        "idempotency key '", key.substr(0, 64), "' was first used with amount ", first_amount,
+        ", not ", amount, " (C5)")));
+  }
+  if (result >= 0) return absl::StatusOr<int64_t>(result);
+  return absl::StatusOr<int64_t>(absl::Status(
+      static_cast<absl::StatusCode>(-result),
+      absl::StrCat("replay of the first consume with idempotency key '", key.substr(0, 64),
+                   "': it was refused (C5)")));
+}
+
+}  // namespace
+
+// ---- Writer: meters and the admin side (C1-C4, T7) ----
+
+void Writer::Ledger(LedgerKind kind, UserId actor, AccountId account, WorkspaceId workspace,
+                    MeterId meter, const BucketAmounts& amounts) {
+  LedgerEntry e;
+  e.revision = v_->revision;
+  e.time_ns = now_ns_;
+  e.actor = actor;
+  e.account = account;
+  e.workspace = workspace;
+  e.meter = meter;
+  e.kind = kind;
+  e.amounts = amounts;
+  ledger_.push_back(e);
+}
+
+Pool* Writer::MutablePool(AccountId account, MeterId meter) {
+  AccountNode* a = MutableAccount(account);
+  Pool* pool = FindMeterEntry(a->pools, meter);
+  if (pool != nullptr) return pool;
+  a->pools.push_back(Pool{meter, {}, 0, 0});
+  return &a->pools.back();
+}
+
+absl::StatusOr<uint64_t> Writer::DefineMeter(absl::string_view name,
+                                             const std::vector<std::string>& buckets) {
+  if (!ValidMeterName(name)) {
+    return absl::InvalidArgumentError(absl::StrCat("meter name '", name.substr(0, 100),
+                                                   "' must be 1 to ", limits::kMeterNameMaxBytes,
+                                                   " characters of [a-z0-9_] (C1)"));
+  }
+  if (buckets.empty() || buckets.size() > static_cast<size_t>(kMaxBuckets)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a meter has one or two buckets; got ", buckets.size(), " (C1)"));
+  }
+  for (const std::string& bucket : buckets) {
+    if (!ValidMeterName(bucket)) {
+      return absl::InvalidArgumentError(absl::StrCat("bucket name '", bucket.substr(0, 100),
+                                                     "' must be 1 to ", limits::kMeterNameMaxBytes,
+                                                     " characters of [a-z0-9_] (C1)"));
+    }
+  }
+  if (buckets.size() == 2 && buckets[0] == buckets[1]) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the buckets of meter '", name, "' must differ (C1)"));
+  }
+  if (absl::StatusOr<MeterId> existing = ResolveMeter(*v_->meters, name); existing.ok()) {
+    if (v_->meters->meters[*existing].buckets == buckets) return *existing;
+    return absl::AlreadyExistsError(
+        absl::StrCat("meter '", name, "' exists with buckets ",
+                     absl::StrJoin(v_->meters->meters[*existing].buckets, ", "), " (C1)"));
+  }
+  if (v_->meters->meters.size() >= limits::kMaxMeters) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("an engine has at most ", limits::kMaxMeters, " meters (C1)"));
+  }
+  MeterTable* table = txn_.Writable(v_->meters);
+  table->meters.push_back(MeterDef{std::string(name), buckets});
+  v_->meters = table;
+  Record(kSystem, 0, 0,
+         absl::StrCat("define_meter name=", name, " buckets=", absl::StrJoin(buckets, ",")));
+  return table->meters.size() - 1;
+}
+
+absl::Status Writer::GrantCredits(UserId actor, AccountId account, int64_t amount, MeterRef meter,
+                           absl::string_view bucket) {
+  if (amount <= 0) return NonPositive("grant", amount, "C1");
+  TNY_ASSIGN_OR_RETURN(const AccountNode* a, FindAccount(account, "C2"));
+  TNY_ASSIGN_OR_RETURN(MeterId m, ResolveMeter(*v_->meters, meter));
+  TNY_ASSIGN_OR_RETURN(int b, ResolveBucket(*v_->meters, m, bucket));
+  TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *a, perm::kBillingManage));
+  const Pool* pool = FindMeterEntry(a->pools, m);
+  const int64_t granted = pool == nullptr ? 0 : pool->granted;
+  int64_t unused;
+  // Every bucket, and every sum of them, is at most `granted` (C8), so this
+  // one check keeps all of them inside int64 (C1).
+  if (__builtin_add_overflow(granted, amount, &unused)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "grant of ", amount, " would take account ", account, "'s total granted of meter '",
+        v_->meters->meters[m].name, "' past ", INT64_MAX, " (C1)"));
+  }
+  Pool* p = MutablePool(account, m);
+  p->buckets[b] += amount;
+  p->granted += amount;
+  Record(actor, account, 0,
+         absl::StrCat("grant meter=", v_->meters->meters[m].name, " bucket=", bucket,
+                      " amount=", amount));
+  BucketAmounts amounts{};
+  amounts[b] = amount;
+  Ledger(LedgerKind::kGrant, actor, account, 0, m, amounts);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BucketAmounts> Writer::Transfer(UserId actor, AccountId account,
+                                               WorkspaceId workspace, int64_t amount,
+                                               MeterRef meter) {
+  if (amount <= 0) return NonPositive("transfer", amount, "C1");
+  TNY_ASSIGN_OR_RETURN(const AccountNode* a, FindAccount(account, "C3"));
+  TNY_ASSIGN_OR_RETURN(const WorkspaceNode* ws, FindWorkspace(workspace, "C3"));
+  if (ws->account != account) {
+    return absl::InvalidArgumentError(absl::StrCat("workspace ", workspace,
+                                                   " is not in account ", account, " (C3, A2)"));
+  }
+  TNY_ASSIGN_OR_RETURN(MeterId m, ResolveMeter(*v_->meters, meter));
+  TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *a, perm::kCreditsTransfer));
+  const Pool* pool = FindMeterEntry(a->pools, m);
+  const BucketAmounts in_pool = pool == nullptr ? BucketAmounts{} : pool->buckets;
+  if (in_pool[0] + in_pool[1] < amount) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "account ", account, "'s pool of meter '", v_->meters->meters[m].name, "' holds ",
+        in_pool[0] + in_pool[1], " (regular ", in_pool[0], ", extra ", in_pool[1],
+        "); transfer of ", amount, " refused: nothing moved (C3)"));
+  }
+  const BucketAmounts taken = {std::min(in_pool[0], amount), amount - std::min(in_pool[0], amount)};
+  const Funding* funding = FindMeterEntry(ws->credits, m);
+  BalanceCell* cell = funding != nullptr ? funding->cell : txn_.Make<BalanceCell>();
+  // Consumers only ever lower a cell, so a capacity check that passes in
+  // this CAS loop stays true.
+  CellValue before;
+  if (!Update(cell, [&](CellValue& c) {
+        before = c;
+        if (c.total() > limits::kMaxWorkspaceBalance - amount) return false;
+        c.regular += taken[0];
+        c.extra += taken[1];
+        return true;
+      })) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "workspace ", workspace, " would hold more than ", limits::kMaxWorkspaceBalance,
+        " of meter '", v_->meters->meters[m].name, "' (it has ", before.total(),
+        "); transfer of ", amount, " refused (C1)"));
+  }
+  WorkspaceNode* w = MutableWorkspace(workspace);
+  if (Funding* f = FindMeterEntry(w->credits, m); f != nullptr) {
+    f->funded += amount;
+  } else {
+    w->credits.push_back(Funding{m, amount, cell});
+  }
+  Pool* p = MutablePool(account, m);
+  p->buckets[0] -= taken[0];
+  p->buckets[1] -= taken[1];
+  Record(actor, account, workspace,
+         absl::StrCat("transfer meter=", v_->meters->meters[m].name, " amount=", amount,
+                      " regular=", taken[0], " extra=", taken[1]));
+  Ledger(LedgerKind::kTransfer, actor, account, workspace, m, taken);
+  return taken;
+}
+
+absl::Status Writer::Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
+                            absl::string_view bucket, MeterRef meter) {
+  if (amount <= 0) return NonPositive("revoke", amount, "C1");
+  TNY_ASSIGN_OR_RETURN(const WorkspaceNode* ws, FindWorkspace(workspace, "C4"));
+  TNY_ASSIGN_OR_RETURN(MeterId m, ResolveMeter(*v_->meters, meter));
+  TNY_ASSIGN_OR_RETURN(int b, ResolveBucket(*v_->meters, m, bucket));
+  const AccountId account = ws->account;
+  TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *v_->accounts.Find(account), perm::kCreditsTransfer));
+  const Funding* funding = FindMeterEntry(ws->credits, m);
+  CellValue before;
+  const bool ok = funding != nullptr && Update(funding->cell, [&](CellValue& c) {
+                    before = c;
+                    int64_t& from = b == 0 ? c.regular : c.extra;
+                    if (from < amount) return false;
+                    from -= amount;
+                    return true;
+                  });
+  if (!ok) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "workspace ", workspace, "'s bucket '", bucket, "' of meter '",
+        v_->meters->meters[m].name, "' holds ", b == 0 ? before.regular : before.extra,
+        "; revoke of ", amount, " refused (C4)"));
+  }
+  FindMeterEntry(MutableWorkspace(workspace)->credits, m)->funded -= amount;
+  MutablePool(account, m)->buckets[b] += amount;
+  Record(actor, account, workspace,
+         absl::StrCat("revoke meter=", v_->meters->meters[m].name, " bucket=", bucket,
+                      " amount=", amount));
+  BucketAmounts amounts{};
+  amounts[b] = amount;
+  Ledger(LedgerKind::kRevoke, actor, account, workspace, m, amounts);
+  return absl::OkStatus();
+}
+
+void Writer::FinishCredits(ReservationTable* reservations) {
+  if (drains_.empty()) return;
+  // Close every drained cell first: from here no consume or reserve takes
+  // anything from it, and what it holds is final.
+  absl::flat_hash_map<const BalanceCell*, size_t> by_cell;
+  std::vector<CellValue> closed(drains_.size());
+  std::vector<BucketAmounts> back(drains_.size());
+  for (size_t i = 0; i < drains_.size(); ++i) {
+    BalanceCell* cell = drains_[i].funding.cell;
+    Update(cell, [&](CellValue& c) {
+      assert(!c.closed);
+      closed[i] = c;
+      c.closed = true;
+      return true;
+    });
+    back[i] = {closed[i].regular, closed[i].extra};
+    by_cell[cell] = i;
+  }
+  // Holds go back to the buckets they were drawn from. A reserve between
+  // its announcement and its CAS is waited for (a few instructions); one
+  // that comes later finds the cell closed.
+  for (size_t index = 0; reservations != nullptr && index < reservations->size(); ++index) {
+    ReservationSlot& slot = reservations->slot(static_cast<uint32_t>(index));
+    for (int spins = 0;; ++spins) {
+      const uint64_t state_gen = slot.state_gen.load(std::memory_order_acquire);
+      const SlotState state = StateOf(state_gen);
+      if (state == SlotState::kFree) break;
+      auto it = by_cell.find(slot.cell.load(std::memory_order_relaxed));
+      if (slot.state_gen.load(std::memory_order_acquire) != state_gen) continue;
+      if (it == by_cell.end()) break;
+      if (state == SlotState::kReserving) {
+        if (spins > 64) std::this_thread::yield();
+        continue;
+      }
+      back[it->second][0] += slot.held_regular.load(std::memory_order_relaxed);
+      back[it->second][1] += slot.held_extra.load(std::memory_order_relaxed);
+      slot.state_gen.store(StateGen(GenOf(state_gen) + 1, SlotState::kFree),
+                           std::memory_order_release);
+      reservations->Push(static_cast<uint32_t>(index));
+      break;
+    }
+  }
+  for (size_t i = 0; i < drains_.size(); ++i) {
+    const Drain& d = drains_[i];
+    Pool* pool = MutablePool(d.account, d.funding.meter);
+    pool->buckets[0] += back[i][0];
+    pool->buckets[1] += back[i][1];
+    // C8: what the workspace consumed stays accounted for.
+    pool->consumed_by_deleted += d.funding.funded - closed[i].total();
+    LedgerEntry e;
+    e.revision = d.revision;
+    e.time_ns = now_ns_;
+    e.actor = d.actor;
+    e.account = d.account;
+    e.workspace = d.workspace;
+    e.meter = d.funding.meter;
+    e.kind = LedgerKind::kReturnOnDelete;
+    e.amounts = back[i];
+    ledger_.push_back(e);
+  }
+  drains_.clear();
+}
+
+// ---- Reservations settled under the writer lock (C6) ----
+namespace {
+
+// Settles a live hold: debits `actual` of it (regular part first), returns
+// the rest to its buckets, frees the slot. Returns the ledger entry.
+LedgerEntry Settle(ReservationTable& table, uint32_t index, uint64_t state_gen, LedgerKind kind,
+                   int64_t actual, int64_t now_ns, uint64_t revision) {
+  ReservationSlot& slot = table.slot(index);
+  const BucketAmounts held = {slot.held_regular.load(std::memory_order_relaxed),
+                              slot.held_extra.load(std::memory_order_relaxed)};
+  const BucketAmounts debit = {std::min(actual, held[0]), actual - std::min(actual, held[0])};
+  const BucketAmounts back = {held[0] - debit[0], held[1] - debit[1]};
+  BalanceCell* cell = slot.cell.load(std::memory_order_relaxed);
+  Update(cell, [&](CellValue& c) {
+    assert(!c.closed && c.held >= held[0] + held[1]);
+    c.held -= held[0] + held[1];
+    c.regular += back[0];
+    c.extra += back[1];
+    return true;
+  });
+  if (actual > 0) cell->consumed.fetch_add(actual, std::memory_order_relaxed);
+  LedgerEntry e;
+  e.revision = revision;
+  e.time_ns = now_ns;
+  e.actor = kSystem;
+  e.account = slot.account.load(std::memory_order_relaxed);
+  e.workspace = slot.workspace.load(std::memory_order_relaxed);
+  e.meter = slot.meter.load(std::memory_order_relaxed);
+  e.kind = kind;
+  e.amounts = debit;
+  e.returned = back;
+  e.reservation = MakeReservationId(GenOf(state_gen), index);
+  slot.state_gen.store(StateGen(GenOf(state_gen) + 1, SlotState::kFree), std::memory_order_release);
+  table.Push(index);
+  return e;
+}
+
+// A live reservation named by `id`, or NotFound naming C6.
+absl::StatusOr<uint64_t> FindLive(ReservationTable* table, ReservationId id, uint32_t* index) {
+  uint64_t gen = 0;
+  ReservationSlot* slot = table == nullptr ? nullptr : table->Find(id, index, &gen);
+  const uint64_t state_gen =
+      slot == nullptr ? 0 : slot->state_gen.load(std::memory_order_acquire);
+  if (slot == nullptr || state_gen != StateGen(gen, SlotState::kLive)) {
+    return absl::NotFoundError(
+        absl::StrCat("reservation ", id, " is unknown, settled, released or expired (C6)"));
+  }
+  return state_gen;
+}
+
+}  // namespace
+
+void AppendLedger(Engine::Impl& impl, std::vector<LedgerEntry>& entries) {
+  if (entries.empty()) return;
+  MutexLock lock(&impl.ledger_mu);
+  for (LedgerEntry& e : entries) {
+    e.sequence = impl.ledger_next_sequence++;
+    impl.ledger.push_back(e);
+  }
+  while (impl.ledger.size() > impl.options.ledger_retention) {
+    impl.ledger_dropped_through = impl.ledger.front().sequence;
+    impl.ledger_dropped_max_time_ns =
+        std::max(impl.ledger_dropped_max_time_ns, impl.ledger.front().time_ns);
+    impl.ledger.pop_front();
+  }
+  entries.clear();
+}
+
+uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, size_t limit,
+                      std::vector<LedgerEntry>* entries) {
+  ReservationTable* table = impl.reservations.load(std::memory_order_acquire);
+  if (table == nullptr) return 0;
+  const int64_t now_ns = impl.clock->now_ns();
+  uint64_t expired = 0;
+  const size_t steps = std::min(limit, table->size());
+  for (size_t step = 0; step < steps; ++step) {
+    const uint32_t index = static_cast<uint32_t>(impl.sweep_cursor++ % table->size());
+    const uint64_t state_gen = table->slot(index).state_gen.load(std::memory_order_acquire);
+    if (StateOf(state_gen) != SlotState::kLive ||
+        table->slot(index).expires_at_ns.load(std::memory_order_relaxed) > now_ns) {
+      continue;
+    }
+    entries->push_back(Settle(*table, index, state_gen, LedgerKind::kExpire, 0, now_ns, revision));
+    ++expired;
+  }
+  return expired;
+}
+
+}  // namespace internal
+
+using internal::BalanceCell;
+using internal::CellValue;
+using internal::ReadGuard;
+using internal::ReservationTable;
+using internal::Version;
+using internal::Writer;
+
+namespace {
+const Version& Load(const std::atomic<const Version*>& root) {
+  return *root.load(std::memory_order_seq_cst);
+}
+}  // namespace
+
+// ---- Meters and admin changes ----
+
+absl::StatusOr<MeterId> Engine::define_meter(absl::string_view name,
+                                             const std::vector<std::string>& buckets) {
+  TNY_ASSIGN_OR_RETURN(uint64_t id,
+                       RunOne("define_meter", [&](Writer& w) { return w.DefineMeter(name, buckets); }));
+  return static_cast<MeterId>(id);
+}
+
+absl::StatusOr<MeterInfo> Engine::meter(MeterRef meter) const {
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  TNY_ASSIGN_OR_RETURN(MeterId id, internal::ResolveMeter(*v.meters, meter));
+  const internal::MeterDef& def = v.meters->meters[id];
+  return MeterInfo{id, def.name, def.buckets};
+}
+
+absl::Status Engine::grant(UserId actor, AccountId account, int64_t amount, MeterRef meter,
+                           absl::string_view bucket) {
+  return RunStatus("grant",
+                   [&](Writer& w) { return w.GrantCredits(actor, account, amount, meter, bucket); });
+}
+
+absl::StatusOr<BucketAmounts> Engine::transfer(UserId actor, AccountId account,
+                                               WorkspaceId workspace, int64_t amount,
+                                               MeterRef meter) {
+  BucketAmounts taken{};
+  TNY_RETURN_IF_ERROR(RunStatus("transfer", [&](Writer& w) -> absl::Status {
+    TNY_ASSIGN_OR_RETURN(taken, w.Transfer(actor, account, workspace, amount, meter));
+    return absl::OkStatus();
+  }));
+  return taken;
+}
+
+absl::Status Engine::revoke(UserId actor, WorkspaceId workspace, int64_t amount,
+                            absl::string_view bucket, MeterRef meter) {
+  return RunStatus("revoke",
+                   [&](Writer& w) { return w.Revoke(actor, workspace, amount, bucket, meter); });
+}
+
+// ---- Consume and reserve: lock-free (C5, C6) ----
+
+absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, MeterRef meter,
+                                        absl::string_view key) {
+  if (amount <= 0) return internal::NonPositive("consume", amount, "C1");
+  if (!key.empty()) return ConsumeKeyed(workspace, amount, meter, key);
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "C5"));
+  return internal::ConsumeIn(v, t, workspace, amount);
+}
+
+absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amount,
+                                             MeterRef meter, absl::string_view key) {
+  using internal::KeySlot;
+  using internal::KeyState;
+  if (key.size() > limits::kIdempotencyKeyMaxBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("an idempotency key has at most ",
+                                                   limits::kIdempotencyKeyMaxBytes,
+                                                   " bytes; got ", key.size(), " (C5)"));
+  }
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  // Validation failures are answers about the call, not about the key:
+  // they are not remembered.
+  TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "C5"));
+  internal::KeyTable& table = *internal::Ensure(impl_->keys, impl_->options.idempotency_slots);
+  // The key's identity: a keyed 128-bit SipHash of (workspace, meter, key).
+  unsigned char input[12 + limits::kIdempotencyKeyMaxBytes];
+  std::memcpy(input, &workspace, 8);
+  std::memcpy(input + 8, &t.meter, 4);
+  std::memcpy(input + 12, key.data(), key.size());
+  uint64_t hash[2];
+  crypto_shorthash_siphashx24(reinterpret_cast<unsigned char*>(hash), input, 12 + key.size(),
+                              impl_->key_hash_key.data());
+  const uint64_t tag = hash[0] | 1;  // never 0: 0 marks a never-used slot
+  const size_t home = hash[1] & (table.size() - 1);
+  const int64_t now_ns = impl_->clock->now_ns();
+  const int64_t window_s =
+      std::min<int64_t>(impl_->options.idempotency_window_s, INT64_MAX / 1'000'000'000);
+  const int64_t window_ns = window_s * 1'000'000'000;
+  for (;;) {
+    internal::Probe p = internal::Scan(table, tag, home, SIZE_MAX, now_ns, window_ns);
+    if (p.found != SIZE_MAX) {
+      auto replay = internal::Replay(table.slot(p.found), p.found_meta, amount, key);
+      if (replay.has_value()) return *std::move(replay);
+      continue;
+    }
+    if (p.available == SIZE_MAX) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "no free idempotency slot near this key's home (", impl_->options.idempotency_slots,
+          " slots, window ", window_s, " s); raise Options::idempotency_slots (C5)"));
+    }
+    KeySlot& slot = table.slot(p.available);
+    const uint64_t gen = (p.seen_meta >> 2) + 1;
+    if (!internal::ClaimKeySlot(slot, p.seen_tag, p.seen_meta, tag,
+                                internal::Meta(gen, KeyState::kPending))) {
+      continue;
+    }
+    // Two claims of one key can exist only when a slot became free between
+    // their scans. Each claimant looks again after claiming (a full barrier
+    // separates the two), so at least one sees the other; whoever sees
+    // another claim withdraws and follows it.
+    if (internal::Scan(table, tag, home, p.available, now_ns, window_ns).found != SIZE_MAX) {
+      __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kFree), __ATOMIC_RELEASE);
+      continue;
+    }
+    absl::StatusOr<int64_t> result = internal::ConsumeIn(v, t, workspace, amount);
+    if (!result.ok() && result.status().code() != absl::StatusCode::kResourceExhausted &&
+        result.status().code() != absl::StatusCode::kFailedPrecondition) {
+      __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kFree), __ATOMIC_RELEASE);
+      return result;
+    }
+    slot.time_ns.store(now_ns, std::memory_order_relaxed);
+    slot.amount.store(amount, std::memory_order_relaxed);
+    slot.result.store(result.ok() ? *result : -static_cast<int64_t>(result.status().code()),
+                      std::memory_order_relaxed);
+    __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kDone), __ATOMIC_RELEASE);
+    return result;
+  }
+}
+
+absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amount,
+                                              MeterRef meter, int64_t ttl_s) {
+  if (amount <= 0) return internal::NonPositive("reserve", amount, "C1");
+  if (ttl_s <= 0 || ttl_s > limits::kReservationTtlMaxS) {
+    return absl::InvalidArgumentError(absl::StrCat("reservation ttl_s must be 1 to ",
+                                                   limits::kReservationTtlMaxS, "; got ", ttl_s,
+                                                   " (C6)"));
+  }
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "C6"));
+  if (!t.ws->active()) return internal::Inactive(workspace, "reserving");
+  CellValue after;
+  if (t.cell == nullptr) return internal::Refused(*v.meters, workspace, t.meter, after, amount, "reserve", "C6");
+  ReservationTable& table =
+      *internal::Ensure(impl_->reservations, std::clamp<size_t>(impl_->options.reservation_slots, 1,
+                                                                limits::kReservationSlotsMax));
+  uint32_t index;
+  if (!table.Pop(&index)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "all ", table.size(), " reservation slots hold live reservations (C6)"));
+  }
+  internal::ReservationSlot& slot = table.slot(index);
+  const uint64_t gen = internal::GenOf(slot.state_gen.load(std::memory_order_relaxed));
+  slot.workspace.store(workspace, std::memory_order_relaxed);
+  slot.account.store(t.ws->account, std::memory_order_relaxed);
+  slot.meter.store(t.meter, std::memory_order_relaxed);
+  slot.cell.store(t.cell, std::memory_order_relaxed);
+  slot.expires_at_ns.store(impl_->clock->now_ns() + ttl_s * 1'000'000'000,
+                           std::memory_order_relaxed);
+  // Announce before the CAS: a writer closing the cell waits for announced
+  // reservations, and one announced after the close finds the cell closed.
+  slot.state_gen.store(internal::StateGen(gen, internal::SlotState::kReserving),
+                       std::memory_order_seq_cst);
+  BucketAmounts taken;
+  if (!internal::Debit(t.cell, amount, true, &after, &taken)) {
+    slot.state_gen.store(internal::StateGen(gen, internal::SlotState::kFree),
+                         std::memory_order_release);
+    table.Push(index);
+    return internal::Refused(*v.meters, workspace, t.meter, after, amount, "reserve", "C6");
+  }
+  slot.held_regular.store(taken[0], std::memory_order_relaxed);
+  slot.held_extra.store(taken[1], std::memory_order_relaxed);
+  slot.state_gen.store(internal::StateGen(gen, internal::SlotState::kLive),
+                       std::memory_order_release);
+  return internal::MakeReservationId(gen, index);
+}
+
+// ---- Commit, release, expiry: under the writer lock (C6) ----
+
+absl::Status Engine::commit(ReservationId reservation, int64_t actual) {
+  std::vector<LedgerEntry> entries;
+  absl::Status status;
+  {
+    internal::MutexLock lock(&impl_->write_mu);
+    ReservationTable* table = impl_->reservations.load(std::memory_order_acquire);
+    uint32_t index = 0;
+    absl::StatusOr<uint64_t> state_gen = internal::FindLive(table, reservation, &index);
+    const int64_t now_ns = impl_->clock->now_ns();
+    const uint64_t revision = root_.load(std::memory_order_seq_cst)->revision;
+    if (!state_gen.ok()) {
+      status = state_gen.status();
+    } else if (table->slot(index).expires_at_ns.load(std::memory_order_relaxed) <= now_ns) {
+      entries.push_back(internal::Settle(*table, index, *state_gen, LedgerKind::kExpire, 0,
+                                         now_ns, revision));
+      status = absl::FailedPreconditionError(
+          absl::StrCat("reservation ", reservation,
+                       " expired; an expired hold is never committable and was released (C6)"));
+    } else {
+      internal::ReservationSlot& slot = table->slot(index);
+      const int64_t held = slot.held_regular.load(std::memory_order_relaxed) +
+                           slot.held_extra.load(std::memory_order_relaxed);
+      if (actual < 0 || actual > held) {
+        status = absl::InvalidArgumentError(absl::StrCat(
+            "commit of ", actual, " on reservation ", reservation, " which holds ", held,
+            ": actual must be 0 to the held amount (C6)"));
+      } else {
+        entries.push_back(internal::Settle(*table, index, *state_gen, LedgerKind::kCommit, actual,
+                                           now_ns, revision));
+      }
+    }
+    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision,
+                           internal::kSweepPerCall, &entries);
+    internal::AppendLedger(*impl_, entries);
+  }
+  return status;
+}
+
+absl::Status Engine::release(ReservationId reservation) {
+  std::vector<LedgerEntry> entries;
+  absl::Status status;
+  {
+    internal::MutexLock lock(&impl_->write_mu);
+    ReservationTable* table = impl_->reservations.load(std::memory_order_acquire);
+    uint32_t index = 0;
+    absl::StatusOr<uint64_t> state_gen = internal::FindLive(table, reservation, &index);
+    if (!state_gen.ok()) {
+      status = state_gen.status();
+    } else {
+      const int64_t now_ns = impl_->clock->now_ns();
+      const bool expired = table->slot(index).expires_at_ns.load(std::memory_order_relaxed) <= now_ns;
+      entries.push_back(internal::Settle(*table, index, *state_gen,
+                                         expired ? LedgerKind::kExpire : LedgerKind::kRelease, 0,
+                                         now_ns, root_.load(std::memory_order_seq_cst)->revision));
+    }
+    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision,
+                           internal::kSweepPerCall, &entries);
+    internal::AppendLedger(*impl_, entries);
+  }
+  return status;
+}
+
+absl::StatusOr<uint64_t> Engine::expire_reservations() {
+  std::vector<LedgerEntry> entries;
+  internal::MutexLock lock(&impl_->write_mu);
+  const uint64_t expired = internal::SweepExpired(
+      *impl_, root_.load(std::memory_order_seq_cst)->revision, SIZE_MAX, &entries);
+  internal::AppendLedger(*impl_, entries);
+  return expired;
+}
+
+absl::StatusOr<ReservationInfo> Engine::reservation(ReservationId reservation) const {
+  ReservationTable* table = impl_->reservations.load(std::memory_order_acquire);
+  uint32_t index = 0;
+  TNY_ASSIGN_OR_RETURN(uint64_t state_gen, internal::FindLive(table, reservation, &index));
+  const internal::ReservationSlot& slot = table->slot(index);
+  ReservationInfo info;
+  info.id = reservation;
+  info.workspace = slot.workspace.load(std::memory_order_relaxed);
+  info.meter = slot.meter.load(std::memory_order_relaxed);
+  info.held = {slot.held_regular.load(std::memory_order_relaxed),
+               slot.held_extra.load(std::memory_order_relaxed)};
+  info.expires_at_ns = slot.expires_at_ns.load(std::memory_order_relaxed);
+  // Settled while being read: the fields may belong to the next holder.
+  if (slot.state_gen.load(std::memory_order_acquire) != state_gen) {
+    return absl::NotFoundError(absl::StrCat("reservation ", reservation, " was just settled (C6)"));
+  }
+  return info;
+}
+
+// ---- Balances and the ledger ----
+
+absl::StatusOr<Balance> Engine::balance(WorkspaceId workspace, MeterRef meter) const {
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "C5"));
+  Balance b;
+  if (t.cell == nullptr) return b;
+  // The counter first: it only grows after its CAS, so it never exceeds
+  // what the cell read next shows as consumed.
+  b.consumed = t.cell->consumed.load(std::memory_order_acquire);
+  const CellValue c = internal::Unpack(t.cell->LoadExact());
+  if (c.closed) return absl::NotFoundError(absl::StrCat("workspace ", workspace, " was deleted (T7)"));
+  b.buckets = {c.regular, c.extra};
+  b.held = c.held;
+  return b;
+}
+
+absl::StatusOr<AccountBalance> Engine::account_balance(AccountId account, MeterRef meter) const {
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  const internal::AccountNode* a = v.accounts.Find(account);
+  if (a == nullptr) return absl::NotFoundError(absl::StrCat("unknown account ", account, " (C2)"));
+  TNY_ASSIGN_OR_RETURN(MeterId m, internal::ResolveMeter(*v.meters, meter));
+  AccountBalance b;
+  if (const internal::Pool* pool = internal::FindMeterEntry(a->pools, m); pool != nullptr) {
+    b.buckets = pool->buckets;
+    b.granted = pool->granted;
+    b.consumed_by_deleted = pool->consumed_by_deleted;
+  }
+  return b;
+}
+
+absl::StatusOr<std::vector<LedgerEntry>> Engine::ledger(const LedgerQuery& query) const {
+  internal::MutexLock lock(&impl_->ledger_mu);
+  // Entries that left memory might have matched: say so rather than answer
+  // with a silently shorter list.
+  if (impl_->ledger_dropped_through > query.after_sequence &&
+      impl_->ledger_dropped_max_time_ns >= query.since_ns) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "ledger entries up to sequence ", impl_->ledger_dropped_through,
+        " are no longer in memory (the ledger keeps the last ", impl_->options.ledger_retention,
+        "); ask with after_sequence or since_ns past them (C7)"));
+  }
+  std::vector<LedgerEntry> out;
+  for (const LedgerEntry& e : impl_->ledger) {
+    if (e.sequence <= query.after_sequence || e.time_ns < query.since_ns) continue;
+    if (query.account != 0 && e.account != query.account) continue;
+    if (query.workspace != 0 && e.workspace != query.workspace) continue;
+    out.push_back(e);
+  }
+  return out;
+}
+
+// ---- A7 ----
+
+absl::StatusOr<bool> Engine::authorize_and_consume(UserId user, WorkspaceId workspace,
+                                                   PermissionId permission, int64_t amount,
+                                                   MeterRef meter) {
+  if (amount <= 0) return internal::NonPositive("consume", amount, "C1");
+  // One version answers both: the check and the debit see the same graph.
+  ReadGuard guard;
+  const Version& v = Load(root_);
+  if (!internal::Evaluate<false>(v, user, workspace, permission, nullptr)) return false;
+  TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "A7"));
+  TNY_RETURN_IF_ERROR(internal::ConsumeIn(v, t, workspace, amount).status());
+  return true;
+}
+
+}  // namespace tenantry
