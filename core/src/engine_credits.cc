@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/base/optimization.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -52,29 +53,37 @@ absl::Status Refused(const MeterTable& meters, WorkspaceId workspace, MeterId me
 // Takes `amount` from the buckets in one CAS, regular first; into `held`
 // when `hold` (C5, C6). On success `*after` is the new value and `*taken`
 // the split; on refusal `*after` is the value (read atomically) that did not
-// hold enough, or a closed cell. A refusal is never decided on a torn seed.
-bool Debit(BalanceCell* cell, int64_t amount, bool hold, CellValue* after, BucketAmounts* taken) {
+// hold enough, or a closed cell. A refusal is never decided on a torn seed;
+// a torn seed that looks sufficient only makes the CAS fail. The fields are
+// changed in place in the packed word (no unpack and repack): subtracting
+// what each bucket gives cannot borrow across fields.
+inline bool Debit(BalanceCell* cell, int64_t amount, bool hold, CellValue* after,
+                  BucketAmounts* taken) {
+  constexpr u128 kMask = (u128{1} << kCellFieldBits) - 1;
   u128 seen = cell->LoadSeed();
   bool exact = false;
   for (;;) {
-    const CellValue c = Unpack(seen);
-    if (c.closed || c.available() < amount || c.total() > limits::kMaxWorkspaceBalance) {
+    const auto regular = static_cast<int64_t>(seen & kMask);
+    const auto extra = static_cast<int64_t>((seen >> kCellFieldBits) & kMask);
+    const bool closed = ((seen >> (3 * kCellFieldBits)) & 1) != 0;
+    if (ABSL_PREDICT_FALSE(closed || regular + extra < amount)) {
       if (!exact) {
         seen = cell->LoadExact();
         exact = true;
         continue;
       }
-      *after = c;
+      *after = Unpack(seen);
       return false;
     }
-    const int64_t from_regular = std::min(c.regular, amount);
-    CellValue next = c;
-    next.regular -= from_regular;
-    next.extra -= amount - from_regular;
-    if (hold) next.held += amount;
-    if (cell->Cas(&seen, Pack(next))) {
-      *after = next;
-      *taken = {from_regular, amount - from_regular};
+    const int64_t from_regular = std::min(regular, amount);
+    const int64_t from_extra = amount - from_regular;
+    u128 next = seen - static_cast<u128>(from_regular) -
+                (static_cast<u128>(from_extra) << kCellFieldBits);
+    if (hold) next += static_cast<u128>(amount) << (2 * kCellFieldBits);
+    if (ABSL_PREDICT_TRUE(cell->Cas(&seen, next))) {
+      after->regular = regular - from_regular;
+      after->extra = extra - from_extra;
+      *taken = {from_regular, from_extra};
       return true;
     }
     exact = true;  // a failed CAS hands back the cell's exact value
@@ -225,6 +234,10 @@ std::optional<absl::StatusOr<int64_t>> Replay(const KeySlot& s, uint64_t meta, i
   }
   const int64_t first_amount = s.amount.load(std::memory_order_relaxed);
   const int64_t result = s.result.load(std::memory_order_relaxed);
+  // The entry may have expired and been taken by another key meanwhile.
+  if (__atomic_load_n(&s.words[1], __ATOMIC_ACQUIRE) != Meta(gen, KeyState::kDone)) {
+    return std::nullopt;
+  }
   if (first_amount != amount) {
     return absl::StatusOr<int64_t>(absl::InvalidArgumentError(absl::StrCat(
         "idempotency key '", key.substr(0, 64), "' was first used with amount ", first_amount,
@@ -444,7 +457,10 @@ void Writer::FinishCredits(ReservationTable* reservations) {
   for (size_t index = 0; reservations != nullptr && index < reservations->size(); ++index) {
     ReservationSlot& slot = reservations->slot(static_cast<uint32_t>(index));
     for (int spins = 0;; ++spins) {
-      const uint64_t state_gen = slot.state_gen.load(std::memory_order_acquire);
+      // seq_cst against the reserver's announcement (also seq_cst) and the
+      // closing CAS above: either we see its announcement, or its CAS sees
+      // the cell closed.
+      const uint64_t state_gen = slot.state_gen.load(std::memory_order_seq_cst);
       const SlotState state = StateOf(state_gen);
       if (state == SlotState::kFree) break;
       auto it = by_cell.find(slot.cell.load(std::memory_order_relaxed));
@@ -634,6 +650,19 @@ absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, M
   if (!key.empty()) return ConsumeKeyed(workspace, amount, meter, key);
   ReadGuard guard;
   const Version& v = Load(root_);
+  // The hot path: an active, funded workspace and a meter named by id.
+  const internal::WorkspaceNode* ws = v.workspaces.Find(workspace);
+  if (ABSL_PREDICT_TRUE(ws != nullptr && ws->active() && !meter.by_name())) {
+    if (const internal::Funding* f = internal::FindMeterEntry(ws->credits, meter.id())) {
+      CellValue after;
+      BucketAmounts taken;
+      if (ABSL_PREDICT_TRUE(internal::Debit(f->cell, amount, false, &after, &taken))) {
+        f->cell->consumed.fetch_add(amount, std::memory_order_relaxed);
+        return after.available();
+      }
+    }
+  }
+  // Everything else, refusals included, with the reasons.
   TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "C5"));
   return internal::ConsumeIn(v, t, workspace, amount);
 }
@@ -736,8 +765,11 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
   slot.account.store(t.ws->account, std::memory_order_relaxed);
   slot.meter.store(t.meter, std::memory_order_relaxed);
   slot.cell.store(t.cell, std::memory_order_relaxed);
-  slot.expires_at_ns.store(impl_->clock->now_ns() + ttl_s * 1'000'000'000,
-                           std::memory_order_relaxed);
+  int64_t expires_at_ns;
+  if (__builtin_add_overflow(impl_->clock->now_ns(), ttl_s * 1'000'000'000, &expires_at_ns)) {
+    expires_at_ns = INT64_MAX;
+  }
+  slot.expires_at_ns.store(expires_at_ns, std::memory_order_relaxed);
   // Announce before the CAS: a writer closing the cell waits for announced
   // reservations, and one announced after the close finds the cell closed.
   slot.state_gen.store(internal::StateGen(gen, internal::SlotState::kReserving),

@@ -2,7 +2,9 @@
 //
 // The seed scenario (shared/seeds): an agency account with client
 // workspaces, staff with scope `all` and with specific workspaces, a client,
-// checks with their explanations, and the measured check latency.
+// checks with their explanations, credits moving from the account's pool to
+// client workspaces and being consumed, and the measured check and consume
+// latency.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -142,6 +144,38 @@ int main() {
        "redefine role");
   Show(engine, "erin", erin, "Globex", globex, "campaigns.edit");
 
+  // Credits (C2-C7): billing grants to the account's pool; the agency moves
+  // credits to its clients, regular first; clients' runs consume them.
+  Must(engine.grant(kSystem, account, 1000), "grant regular");
+  Must(engine.grant(kSystem, account, 200, tenantry::kCredits, "extra"), "grant extra");
+  auto taken = Must(engine.transfer(admin, account, acme, 1100), "transfer");
+  std::printf(
+      "\ncredits: billing granted 1000 regular + 200 extra; transfer of 1100 to Acme took "
+      "%lld regular + %lld extra\n",
+      (long long)taken[0], (long long)taken[1]);
+  Must(engine.transfer(admin, account, globex, 60), "transfer");
+  auto left = Must(engine.consume(acme, 30), "consume");
+  auto first = Must(engine.consume(acme, 25, tenantry::kCredits, "run-42"), "consume");
+  auto retry = Must(engine.consume(acme, 25, tenantry::kCredits, "run-42"), "consume");
+  std::printf("Acme consumes 30 -> %lld left; 25 with key run-42 -> %lld, its retry -> %lld\n",
+              (long long)left, (long long)first, (long long)retry);
+  auto hold = Must(engine.reserve(acme, 100), "reserve");
+  auto during = Must(engine.balance(acme), "balance");
+  Must(engine.commit(hold, 60), "commit");
+  auto after = Must(engine.balance(acme), "balance");
+  std::printf(
+      "a call reserves 100 (held %lld, available %lld), commits 60 -> regular %lld, extra %lld, "
+      "consumed %lld\n",
+      (long long)during.held, (long long)during.available(), (long long)after.buckets[0],
+      (long long)after.buckets[1], (long long)after.consumed);
+  std::printf("consume 5000 in Acme -> %s\n",
+              engine.consume(acme, 5000).status().ToString().c_str());
+  tenantry::PermissionId trigger = Must(engine.permission("runs.trigger"), "permission");
+  tenantry::PermissionId edit = Must(engine.permission("contacts.edit"), "permission");
+  std::printf("authorize_and_consume carla runs.trigger 5 -> %s; contacts.edit 5 -> %s\n",
+              Must(engine.authorize_and_consume(client, acme, trigger, 5), "a&c") ? "true" : "false",
+              Must(engine.authorize_and_consume(client, acme, edit, 5), "a&c") ? "true" : "false");
+
   // Deletion (T7): the exact name confirms; everything scoped to it goes.
   absl::Status wrong = engine.delete_workspace(owner, globex, "globex");
   std::printf("\ndelete Globex confirming 'globex' -> %s\n", wrong.ToString().c_str());
@@ -150,6 +184,20 @@ int main() {
               engine.check(erin, globex, Must(engine.permission("campaigns.run"), "p"))
                   ? "still allowed (bug)"
                   : "campaigns.run denied");
+  auto pool = Must(engine.account_balance(account), "account_balance");
+  std::printf("Globex's 60 credits went back to the pool: regular %lld, extra %lld\n",
+              (long long)pool.buckets[0], (long long)pool.buckets[1]);
+  std::printf("ledger (C7):\n");
+  for (const tenantry::LedgerEntry& e : Must(engine.ledger(), "ledger")) {
+    std::printf("  #%llu rev %-3llu %-16s workspace %-3llu regular %5lld extra %4lld",
+                (unsigned long long)e.sequence, (unsigned long long)e.revision,
+                std::string(tenantry::LedgerKindName(e.kind)).c_str(),
+                (unsigned long long)e.workspace, (long long)e.amounts[0], (long long)e.amounts[1]);
+    if (e.kind == tenantry::LedgerKind::kCommit) {
+      std::printf("  (returned %lld)", (long long)(e.returned[0] + e.returned[1]));
+    }
+    std::printf("\n");
+  }
 
   // Measured check latency: median of batches, warm.
   tenantry::PermissionId view = Must(engine.permission("contacts.view"), "permission");
@@ -166,6 +214,20 @@ int main() {
   std::nth_element(per_check_ns.begin(), per_check_ns.begin() + kRounds / 2, per_check_ns.end());
   std::printf("\ncheck latency (warm, median of %d rounds of %d): %.1f ns  [%d allowed]\n", kRounds,
               kBatch, per_check_ns[kRounds / 2], allowed);
+  // Measured consume latency, the same way (one thread, one workspace).
+  Must(engine.grant(kSystem, account, 10'000'000), "grant");
+  Must(engine.transfer(owner, account, agency, 10'000'000), "transfer");
+  std::vector<double> per_consume_ns;
+  for (int round = 0; round < 101; ++round) {
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kBatch / 100; ++i) Must(engine.consume(agency, 1), "consume");
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    per_consume_ns.push_back(std::chrono::duration<double, std::nano>(elapsed).count() /
+                             (kBatch / 100));
+  }
+  std::nth_element(per_consume_ns.begin(), per_consume_ns.begin() + 50, per_consume_ns.end());
+  std::printf("consume latency (median of 101 rounds of %d): %.1f ns\n", kBatch / 100,
+              per_consume_ns[50]);
   std::printf("revision %llu; verify: %s\n", (unsigned long long)engine.revision(),
               engine.verify().ToString().c_str());
   return 0;
