@@ -757,7 +757,8 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
   uint32_t index;
   if (!table.Pop(&index)) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "all ", table.size(), " reservation slots hold live reservations (C6)"));
+        "all ", table.size(), " reservation slots are taken; expired holds free theirs when "
+        "swept (expire_reservations) (C6)"));
   }
   internal::ReservationSlot& slot = table.slot(index);
   const uint64_t gen = internal::GenOf(slot.state_gen.load(std::memory_order_relaxed));
