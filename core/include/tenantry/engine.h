@@ -97,8 +97,9 @@ class Engine {
     // I2: how long an invitation (or a resent one) stays acceptable.
     int64_t invitation_ttl_s = limits::kInvitationTtlDefaultS;
     // C5: how long a consume's idempotency key is remembered, and how many
-    // keys fit (slots; a keyed consume finding no free slot near its key's
-    // home is refused with ResourceExhausted, nothing debited).
+    // keys fit (slots, rounded up to a power of two, at least 64; a keyed
+    // consume finding no free slot near its key's home is refused with
+    // ResourceExhausted, nothing debited).
     int64_t idempotency_window_s = limits::kIdempotencyWindowDefaultS;
     size_t idempotency_slots = limits::kIdempotencySlotsDefault;
     // C6: reservations that can be live at once (at most
