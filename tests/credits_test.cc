@@ -1778,6 +1778,69 @@ TEST(Credits, C6_ExpiredHoldsFreeTheirSlotsOnceSwept) {
   TNY_EXPECT_OK(e.verify());
 }
 
+// "An expired reservation is released by itself" (C6): the engine runs no
+// thread, so a consume about to be refused for want of credits first
+// releases holds that expired, and then succeeds.
+TEST(Credits, C6_ARefusedConsumeFirstReleasesExpiredHolds) {
+  Bank b;
+  ASSERT_NO_FATAL_FAILURE(b.Build());
+  ASSERT_NO_FATAL_FAILURE(b.Fund(b.ops, 60, 40));
+  Engine& e = b.engine;
+  TNY_ASSERT_OK_AND_ASSIGN(ReservationId hold, b.Reserve(b.ops, 90, kCredits, 10));
+  // Not expired yet: the consume is refused and the hold stays.
+  TNY_EXPECT_REFUSED(e.consume(b.ops, 50), absl::StatusCode::kResourceExhausted, "(C5)");
+  EXPECT_EQ(b.Bal(b.ops).held, 90);
+  b.clock->advance_s(10);
+  TNY_ASSERT_OK_AND_ASSIGN(int64_t left, e.consume(b.ops, 50));
+  EXPECT_EQ(left, 50);
+  const Balance after = b.Bal(b.ops);
+  EXPECT_EQ(after.held, 0);
+  EXPECT_EQ(after.buckets, (Amounts{10, 40}));  // the hold went back where it came from
+  TNY_ASSERT_OK_AND_ASSIGN(std::vector<LedgerEntry> entries, e.ledger());
+  ASSERT_FALSE(entries.empty());
+  EXPECT_EQ(entries.back().kind, LedgerKind::kExpire);
+  EXPECT_EQ(entries.back().reservation, hold);
+  EXPECT_EQ(entries.back().returned, (Amounts{60, 30}));
+  TNY_EXPECT_REFUSED(e.commit(hold, 1), absl::StatusCode::kNotFound, "(C6)");
+  TNY_EXPECT_OK(e.verify());
+}
+
+// The same for a reserve: expired holds give back both their credits and
+// their reservation slots before a reserve is refused (C6).
+TEST(Credits, C6_AReserveReclaimsExpiredHoldsAndTheirSlots) {
+  Engine::Options options;
+  options.reservation_slots = 2;
+  Bank b(options);
+  ASSERT_NO_FATAL_FAILURE(b.Build());
+  ASSERT_NO_FATAL_FAILURE(b.Fund(b.ops, 100, 0));
+  Engine& e = b.engine;
+  TNY_ASSERT_OK(b.Reserve(b.ops, 50, kCredits, 5).status());
+  TNY_ASSERT_OK(b.Reserve(b.ops, 50, kCredits, 5).status());
+  TNY_EXPECT_REFUSED(e.reserve(b.ops, 10), absl::StatusCode::kResourceExhausted, "(C6)");
+  b.clock->advance_s(5);
+  TNY_ASSERT_OK(b.Reserve(b.ops, 100).status());
+  EXPECT_EQ(b.Bal(b.ops).held, 100);
+  EXPECT_EQ(b.Bal(b.ops).available(), 0);
+  TNY_EXPECT_OK(e.verify());
+}
+
+// Every change, commit and release releases every hold that expired, not a
+// slice of the table (C6).
+TEST(Credits, C6_AnyChangeReleasesEveryExpiredHold) {
+  Bank b;
+  ASSERT_NO_FATAL_FAILURE(b.Build());
+  ASSERT_NO_FATAL_FAILURE(b.Fund(b.ops, 1000, 0));
+  for (int i = 0; i < 300; ++i) TNY_ASSERT_OK(b.Reserve(b.ops, 1, kCredits, 1 + i % 3).status());
+  b.clock->advance_s(2);
+  TNY_ASSERT_OK(b.engine.rename_workspace(kSystem, b.ops, "Ops 2"));
+  EXPECT_EQ(b.Bal(b.ops).held, 100);  // the 100 holds with ttl 3 s remain
+  b.clock->advance_s(1);
+  TNY_ASSERT_OK(b.engine.rename_workspace(kSystem, b.ops, "Ops 3"));
+  EXPECT_EQ(b.Bal(b.ops).held, 0);
+  EXPECT_EQ(b.Bal(b.ops).available(), 1000);
+  TNY_EXPECT_OK(b.engine.verify());
+}
+
 TEST(Credits, C6_TtlMustBeInRange) {
   Bank b;
   ASSERT_NO_FATAL_FAILURE(b.Build());

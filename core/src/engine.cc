@@ -92,8 +92,7 @@ absl::StatusOr<std::vector<uint64_t>> Engine::Run(absl::Span<const Batch::Change
     std::vector<internal::Garbage> garbage = writer.txn().Commit();
     Epochs::Retire(Epochs::Advance(), std::move(garbage));
     audit = std::move(writer.audit());
-    internal::SweepExpired(*impl_, writer.version()->revision, internal::kSweepPerCall,
-                           &writer.ledger());
+    internal::SweepExpired(*impl_, writer.version()->revision, true, &writer.ledger());
     internal::AppendLedger(*impl_, writer.ledger());
     internal::MutexLock feed_lock(&impl_->feed_mu);
     for (AuditRecord& record : audit) impl_->feed.push_back(std::move(record));

@@ -102,12 +102,16 @@ bool Update(BalanceCell* cell, Change change) {
   }
 }
 
+}  // namespace
+
 // C5, C6: everything a consume or reserve needs to find, in one version.
 struct Target {
   const WorkspaceNode* ws = nullptr;
   MeterId meter = kCredits;
   BalanceCell* cell = nullptr;  // null before the first transfer
 };
+
+namespace {
 
 absl::StatusOr<Target> FindTarget(const Version& v, WorkspaceId workspace, MeterRef meter,
                                   const char* rule) {
@@ -551,6 +555,15 @@ absl::StatusOr<uint64_t> FindLive(ReservationTable* table, ReservationId id, uin
 
 }  // namespace
 
+// C6: no live hold expires before impl.next_expiry_ns.
+void LowerNextExpiry(Engine::Impl& impl, int64_t expires_at_ns) {
+  int64_t seen = impl.next_expiry_ns.load(std::memory_order_relaxed);
+  while (expires_at_ns < seen &&
+         !impl.next_expiry_ns.compare_exchange_weak(seen, expires_at_ns, std::memory_order_acq_rel,
+                                                    std::memory_order_relaxed)) {
+  }
+}
+
 void AppendLedger(Engine::Impl& impl, std::vector<LedgerEntry>& entries) {
   if (entries.empty()) return;
   MutexLock lock(&impl.ledger_mu);
@@ -567,24 +580,45 @@ void AppendLedger(Engine::Impl& impl, std::vector<LedgerEntry>& entries) {
   entries.clear();
 }
 
-uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, size_t limit,
+uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, bool only_if_due,
                       std::vector<LedgerEntry>* entries) {
   ReservationTable* table = impl.reservations.load(std::memory_order_acquire);
   if (table == nullptr) return 0;
   const int64_t now_ns = impl.clock->now_ns();
+  if (only_if_due && now_ns < impl.next_expiry_ns.load(std::memory_order_acquire)) return 0;
+  // Reset the bound, then scan. A reserve lowers the bound after its hold is
+  // live; the exchange reads any such lowering, so a hold this scan misses
+  // has lowered the bound after the reset.
+  impl.next_expiry_ns.exchange(INT64_MAX, std::memory_order_acq_rel);
+  int64_t next = INT64_MAX;
   uint64_t expired = 0;
-  const size_t steps = std::min(limit, table->size());
-  for (size_t step = 0; step < steps; ++step) {
-    const uint32_t index = static_cast<uint32_t>(impl.sweep_cursor++ % table->size());
+  for (size_t i = 0; i < table->size(); ++i) {
+    const auto index = static_cast<uint32_t>(i);
     const uint64_t state_gen = table->slot(index).state_gen.load(std::memory_order_acquire);
-    if (StateOf(state_gen) != SlotState::kLive ||
-        table->slot(index).expires_at_ns.load(std::memory_order_relaxed) > now_ns) {
+    if (StateOf(state_gen) != SlotState::kLive) continue;
+    const int64_t expires_at_ns = table->slot(index).expires_at_ns.load(std::memory_order_relaxed);
+    if (expires_at_ns > now_ns) {
+      next = std::min(next, expires_at_ns);
       continue;
     }
     entries->push_back(Settle(*table, index, state_gen, LedgerKind::kExpire, 0, now_ns, revision));
     ++expired;
   }
+  LowerNextExpiry(impl, next);
   return expired;
+}
+
+bool TryReleaseExpired(Engine::Impl& impl, uint64_t revision) {
+  if (impl.reservations.load(std::memory_order_acquire) == nullptr ||
+      impl.clock->now_ns() < impl.next_expiry_ns.load(std::memory_order_acquire)) {
+    return false;
+  }
+  if (!impl.write_mu.TryLock()) return false;
+  std::vector<LedgerEntry> entries;
+  const uint64_t expired = SweepExpired(impl, revision, true, &entries);
+  AppendLedger(impl, entries);
+  impl.write_mu.Unlock();
+  return expired > 0;
 }
 
 }  // namespace internal
@@ -664,7 +698,18 @@ absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, M
   }
   // Everything else, refusals included, with the reasons.
   TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "C5"));
-  return internal::ConsumeIn(v, t, workspace, amount);
+  return ConsumeReleasingExpired(v, t, workspace, amount);
+}
+
+absl::StatusOr<int64_t> Engine::ConsumeReleasingExpired(const internal::Version& v,
+                                                        const internal::Target& t,
+                                                        WorkspaceId workspace, int64_t amount) {
+  absl::StatusOr<int64_t> result = internal::ConsumeIn(v, t, workspace, amount);
+  if (result.status().code() == absl::StatusCode::kResourceExhausted &&
+      internal::TryReleaseExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision)) {
+    result = internal::ConsumeIn(v, t, workspace, amount);
+  }
+  return result;
 }
 
 absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amount,
@@ -722,7 +767,7 @@ absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amou
       __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kFree), __ATOMIC_RELEASE);
       continue;
     }
-    absl::StatusOr<int64_t> result = internal::ConsumeIn(v, t, workspace, amount);
+    absl::StatusOr<int64_t> result = ConsumeReleasingExpired(v, t, workspace, amount);
     if (!result.ok() && result.status().code() != absl::StatusCode::kResourceExhausted &&
         result.status().code() != absl::StatusCode::kFailedPrecondition) {
       __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kFree), __ATOMIC_RELEASE);
@@ -755,7 +800,9 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
       *internal::Ensure(impl_->reservations, std::clamp<size_t>(impl_->options.reservation_slots, 1,
                                                                 limits::kReservationSlotsMax));
   uint32_t index;
-  if (!table.Pop(&index)) {
+  const uint64_t revision = v.revision;
+  if (!table.Pop(&index) &&
+      !(internal::TryReleaseExpired(*impl_, revision) && table.Pop(&index))) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "all ", table.size(), " reservation slots are taken; expired holds free theirs when "
         "swept (expire_reservations) (C6)"));
@@ -776,7 +823,9 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
   slot.state_gen.store(internal::StateGen(gen, internal::SlotState::kReserving),
                        std::memory_order_seq_cst);
   BucketAmounts taken;
-  if (!internal::Debit(t.cell, amount, true, &after, &taken)) {
+  if (!internal::Debit(t.cell, amount, true, &after, &taken) &&
+      !(internal::TryReleaseExpired(*impl_, revision) &&
+        internal::Debit(t.cell, amount, true, &after, &taken))) {
     slot.state_gen.store(internal::StateGen(gen, internal::SlotState::kFree),
                          std::memory_order_release);
     table.Push(index);
@@ -786,6 +835,8 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
   slot.held_extra.store(taken[1], std::memory_order_relaxed);
   slot.state_gen.store(internal::StateGen(gen, internal::SlotState::kLive),
                        std::memory_order_release);
+  // After the hold is live (see SweepExpired).
+  internal::LowerNextExpiry(*impl_, expires_at_ns);
   return internal::MakeReservationId(gen, index);
 }
 
@@ -822,8 +873,8 @@ absl::Status Engine::commit(ReservationId reservation, int64_t actual) {
                                            now_ns, revision));
       }
     }
-    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision,
-                           internal::kSweepPerCall, &entries);
+    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision, true,
+                           &entries);
     internal::AppendLedger(*impl_, entries);
   }
   return status;
@@ -846,8 +897,8 @@ absl::Status Engine::release(ReservationId reservation) {
                                          expired ? LedgerKind::kExpire : LedgerKind::kRelease, 0,
                                          now_ns, root_.load(std::memory_order_seq_cst)->revision));
     }
-    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision,
-                           internal::kSweepPerCall, &entries);
+    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision, true,
+                           &entries);
     internal::AppendLedger(*impl_, entries);
   }
   return status;
@@ -857,7 +908,7 @@ absl::StatusOr<uint64_t> Engine::expire_reservations() {
   std::vector<LedgerEntry> entries;
   internal::MutexLock lock(&impl_->write_mu);
   const uint64_t expired = internal::SweepExpired(
-      *impl_, root_.load(std::memory_order_seq_cst)->revision, SIZE_MAX, &entries);
+      *impl_, root_.load(std::memory_order_seq_cst)->revision, false, &entries);
   internal::AppendLedger(*impl_, entries);
   return expired;
 }

@@ -50,8 +50,9 @@ class Engine::Impl {
   std::atomic<internal::KeyTable*> keys{nullptr};
   // C5: keys the SipHash of idempotency keys, random per engine.
   std::array<uint8_t, 16> key_hash_key{};
-  // C6: where the incremental sweep of expired holds goes on.
-  size_t sweep_cursor ABSL_GUARDED_BY(write_mu) = 0;
+  // C6: no live hold expires before this (INT64_MAX: none is live). A
+  // reserve lowers it; a full sweep resets it to what it found.
+  std::atomic<int64_t> next_expiry_ns{INT64_MAX};
 
   // C7: the retained tail of the ledger, oldest first. Entries are appended
   // by writers (holding write_mu) and read by `ledger()`.
@@ -68,12 +69,15 @@ namespace internal {
 // C7: numbers `entries` and appends them to the ledger (then clears them).
 void AppendLedger(Engine::Impl& impl, std::vector<LedgerEntry>& entries)
     ABSL_LOCKS_EXCLUDED(impl.ledger_mu);
-// C6: releases the expired holds among the next `limit` reservation slots
-// (the sweep goes round the table), each a ledger entry at `revision`.
-uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, size_t limit,
+// C6: releases every expired hold, each a ledger entry at `revision`.
+// With `only_if_due`, does nothing (and reads no slot) until the earliest
+// live hold has expired: every change, commit and release calls it so.
+uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, bool only_if_due,
                       std::vector<LedgerEntry>* entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.write_mu);
-// Expired holds each change, commit and release sweeps on the way.
-inline constexpr size_t kSweepPerCall = 64;
+// C6: a consume or reserve about to be refused calls this: when a hold has
+// expired and the writer lock is free (it never waits for it), the expired
+// holds are released. True when something was released (worth a retry).
+bool TryReleaseExpired(Engine::Impl& impl, uint64_t revision) ABSL_LOCKS_EXCLUDED(impl.write_mu);
 
 }  // namespace internal
 }  // namespace tenantry

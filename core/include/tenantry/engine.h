@@ -37,6 +37,7 @@ namespace tenantry {
 namespace internal {
 class Writer;
 struct Version;
+struct Target;
 }  // namespace internal
 
 // A list of changes applied by `Engine::apply` as one: all become visible
@@ -288,7 +289,9 @@ class Engine {
   // C6: returns the whole hold to its buckets; a ledger entry.
   absl::Status release(ReservationId reservation);
   // C6: releases every reservation past its expiry (each a ledger entry);
-  // returns how many. Every change, commit and release also sweeps a few.
+  // returns how many. Every change, commit and release also releases every
+  // expired hold, and so does a consume or reserve that would otherwise be
+  // refused (if the writer lock is free: it never waits). See docs/ledger.md.
   absl::StatusOr<uint64_t> expire_reservations();
   // C6: a live reservation; NotFound once settled, released or expired.
   absl::StatusOr<ReservationInfo> reservation(ReservationId reservation) const;
@@ -343,6 +346,11 @@ class Engine {
   // C5: a consume with an idempotency key (lock-free).
   absl::StatusOr<int64_t> ConsumeKeyed(WorkspaceId workspace, int64_t amount, MeterRef meter,
                                        absl::string_view key);
+  // C5, C6: a consume that, about to be refused, first releases expired
+  // holds (never waiting for the writer lock) and tries once more.
+  absl::StatusOr<int64_t> ConsumeReleasingExpired(const internal::Version& v,
+                                                  const internal::Target& t,
+                                                  WorkspaceId workspace, int64_t amount);
 
  public:
   class Impl;
