@@ -3,6 +3,8 @@
 // Meters and the two lock-free slot tables of the credit side (credits.h).
 #include "credits.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace tenantry::internal {
@@ -98,6 +100,7 @@ ReservationSlot* ReservationTable::Find(ReservationId id, uint32_t* index, uint6
 // ---- KeyTable ----
 
 KeyTable::KeyTable(size_t slots) {
+  slots = std::min(slots, kMaxKeySlots);
   size_t size = kKeyProbeLength;
   while (size < slots) size <<= 1;
   mask_ = size - 1;

@@ -197,6 +197,7 @@ struct alignas(64) ReservationSlot {
   std::atomic<AccountId> account{0};
   std::atomic<MeterId> meter{0};
   std::atomic<BalanceCell*> cell{nullptr};
+  std::atomic<int64_t> amount{0};  // written before the reserve announces itself
   std::atomic<int64_t> held_regular{0};
   std::atomic<int64_t> held_extra{0};
   std::atomic<int64_t> expires_at_ns{0};
@@ -268,8 +269,10 @@ class KeyTable {
   std::unique_ptr<KeySlot[]> slots_;
 };
 
-// How far a key's probe runs from its home slot.
+// How far a key's probe runs from its home slot, and the most slots a key
+// table takes (2^30 slots of 48 bytes: 48 GiB).
 inline constexpr size_t kKeyProbeLength = 64;
+inline constexpr size_t kMaxKeySlots = size_t{1} << 30;
 
 }  // namespace tenantry::internal
 

@@ -84,7 +84,7 @@ absl::StatusOr<std::vector<uint64_t>> Engine::Run(absl::Span<const Batch::Change
     }
     // Nothing after this point can fail: deleted workspaces' credits go
     // back to their pools now (T7).
-    writer.FinishCredits(impl_->reservations.load(std::memory_order_acquire));
+    writer.FinishCredits(impl_->reservations);
     writer.FinishSessions();
     // Publish: one seq_cst store of the root (X1, X2), then move the epoch
     // and hand over what the new version replaced (X4; see epoch.h).

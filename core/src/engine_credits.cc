@@ -141,7 +141,7 @@ absl::StatusOr<int64_t> ConsumeIn(const Version& v, const Target& t, WorkspaceId
   if (!Debit(t.cell, amount, false, &after, &taken)) {
     return Refused(*v.meters, workspace, t.meter, after, amount, "consume", "C5");
   }
-  t.cell->consumed.fetch_add(amount, std::memory_order_relaxed);
+  t.cell->consumed.fetch_add(amount, std::memory_order_release);
   return after.available();
 }
 
@@ -163,9 +163,10 @@ KeyState KeyStateOf(uint64_t meta) { return static_cast<KeyState>(meta & 3); }
 // One consistent (tag, meta) of a slot: meta read twice around the tag.
 void ReadKeySlot(const KeySlot& s, uint64_t* tag, uint64_t* meta) {
   for (;;) {
-    const uint64_t m1 = __atomic_load_n(&s.words[1], __ATOMIC_ACQUIRE);
-    const uint64_t t = __atomic_load_n(&s.words[0], __ATOMIC_ACQUIRE);
-    const uint64_t m2 = __atomic_load_n(&s.words[1], __ATOMIC_ACQUIRE);
+    // seq_cst: the rescan after a claim relies on it (see ConsumeKeyed).
+    const uint64_t m1 = __atomic_load_n(&s.words[1], __ATOMIC_SEQ_CST);
+    const uint64_t t = __atomic_load_n(&s.words[0], __ATOMIC_SEQ_CST);
+    const uint64_t m2 = __atomic_load_n(&s.words[1], __ATOMIC_SEQ_CST);
     if (m1 == m2) {
       *tag = t;
       *meta = m1;
@@ -236,8 +237,9 @@ std::optional<absl::StatusOr<int64_t>> Replay(const KeySlot& s, uint64_t meta, i
     if (now != Meta(gen, KeyState::kPending)) return std::nullopt;
     if (spins > 64) std::this_thread::yield();
   }
-  const int64_t first_amount = s.amount.load(std::memory_order_relaxed);
-  const int64_t result = s.result.load(std::memory_order_relaxed);
+  // Acquire loads keep the re-check below after them.
+  const int64_t first_amount = s.amount.load(std::memory_order_acquire);
+  const int64_t result = s.result.load(std::memory_order_acquire);
   // The entry may have expired and been taken by another key meanwhile.
   if (__atomic_load_n(&s.words[1], __ATOMIC_ACQUIRE) != Meta(gen, KeyState::kDone)) {
     return std::nullopt;
@@ -372,6 +374,22 @@ absl::StatusOr<BucketAmounts> Writer::Transfer(UserId actor, AccountId account,
   const BucketAmounts taken = {std::min(in_pool[0], amount), amount - std::min(in_pool[0], amount)};
   const Funding* funding = FindMeterEntry(ws->credits, m);
   BalanceCell* cell = funding != nullptr ? funding->cell : txn_.Make<BalanceCell>();
+  // Everything that allocates comes first; the cell's CAS is the last step,
+  // so nothing can fail after it (a refusal aborts the transaction, and with
+  // it all of the below).
+  WorkspaceNode* w = MutableWorkspace(workspace);
+  if (Funding* f = FindMeterEntry(w->credits, m); f != nullptr) {
+    f->funded += amount;
+  } else {
+    w->credits.push_back(Funding{m, amount, cell});
+  }
+  Pool* p = MutablePool(account, m);
+  p->buckets[0] -= taken[0];
+  p->buckets[1] -= taken[1];
+  Record(actor, account, workspace,
+         absl::StrCat("transfer meter=", v_->meters->meters[m].name, " amount=", amount,
+                      " regular=", taken[0], " extra=", taken[1]));
+  Ledger(LedgerKind::kTransfer, actor, account, workspace, m, taken);
   // Consumers only ever lower a cell, so a capacity check that passes in
   // this CAS loop stays true.
   CellValue before;
@@ -387,19 +405,6 @@ absl::StatusOr<BucketAmounts> Writer::Transfer(UserId actor, AccountId account,
         " of meter '", v_->meters->meters[m].name, "' (it has ", before.total(),
         "); transfer of ", amount, " refused (C1)"));
   }
-  WorkspaceNode* w = MutableWorkspace(workspace);
-  if (Funding* f = FindMeterEntry(w->credits, m); f != nullptr) {
-    f->funded += amount;
-  } else {
-    w->credits.push_back(Funding{m, amount, cell});
-  }
-  Pool* p = MutablePool(account, m);
-  p->buckets[0] -= taken[0];
-  p->buckets[1] -= taken[1];
-  Record(actor, account, workspace,
-         absl::StrCat("transfer meter=", v_->meters->meters[m].name, " amount=", amount,
-                      " regular=", taken[0], " extra=", taken[1]));
-  Ledger(LedgerKind::kTransfer, actor, account, workspace, m, taken);
   return taken;
 }
 
@@ -412,20 +417,13 @@ absl::Status Writer::Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
   const AccountId account = ws->account;
   TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *v_->accounts.Find(account), perm::kCreditsTransfer));
   const Funding* funding = FindMeterEntry(ws->credits, m);
-  CellValue before;
-  const bool ok = funding != nullptr && Update(funding->cell, [&](CellValue& c) {
-                    before = c;
-                    int64_t& from = b == 0 ? c.regular : c.extra;
-                    if (from < amount) return false;
-                    from -= amount;
-                    return true;
-                  });
-  if (!ok) {
+  if (funding == nullptr) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "workspace ", workspace, "'s bucket '", bucket, "' of meter '",
-        v_->meters->meters[m].name, "' holds ", b == 0 ? before.regular : before.extra,
-        "; revoke of ", amount, " refused (C4)"));
+        v_->meters->meters[m].name, "' holds 0; revoke of ", amount, " refused (C4)"));
   }
+  BalanceCell* cell = funding->cell;
+  // As in Transfer: everything that allocates first, the CAS last.
   FindMeterEntry(MutableWorkspace(workspace)->credits, m)->funded -= amount;
   MutablePool(account, m)->buckets[b] += amount;
   Record(actor, account, workspace,
@@ -434,10 +432,23 @@ absl::Status Writer::Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
   BucketAmounts amounts{};
   amounts[b] = amount;
   Ledger(LedgerKind::kRevoke, actor, account, workspace, m, amounts);
+  CellValue before;
+  if (!Update(cell, [&](CellValue& c) {
+        before = c;
+        int64_t& from = b == 0 ? c.regular : c.extra;
+        if (from < amount) return false;
+        from -= amount;
+        return true;
+      })) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "workspace ", workspace, "'s bucket '", bucket, "' of meter '",
+        v_->meters->meters[m].name, "' holds ", b == 0 ? before.regular : before.extra,
+        "; revoke of ", amount, " refused (C4)"));
+  }
   return absl::OkStatus();
 }
 
-void Writer::FinishCredits(ReservationTable* reservations) {
+void Writer::FinishCredits(const std::atomic<ReservationTable*>& table) {
   if (drains_.empty()) return;
   // Close every drained cell first: from here no consume or reserve takes
   // anything from it, and what it holds is final.
@@ -457,7 +468,9 @@ void Writer::FinishCredits(ReservationTable* reservations) {
   }
   // Holds go back to the buckets they were drawn from. A reserve between
   // its announcement and its CAS is waited for (a few instructions); one
-  // that comes later finds the cell closed.
+  // that comes later finds the cell closed. The table is read only now,
+  // after the closing CASes: the first reserve ever may be creating it.
+  ReservationTable* reservations = table.load(std::memory_order_seq_cst);
   for (size_t index = 0; reservations != nullptr && index < reservations->size(); ++index) {
     ReservationSlot& slot = reservations->slot(static_cast<uint32_t>(index));
     for (int spins = 0;; ++spins) {
@@ -523,7 +536,7 @@ LedgerEntry Settle(ReservationTable& table, uint32_t index, uint64_t state_gen, 
     c.extra += back[1];
     return true;
   });
-  if (actual > 0) cell->consumed.fetch_add(actual, std::memory_order_relaxed);
+  if (actual > 0) cell->consumed.fetch_add(actual, std::memory_order_release);
   LedgerEntry e;
   e.revision = revision;
   e.time_ns = now_ns;
@@ -557,10 +570,13 @@ absl::StatusOr<uint64_t> FindLive(ReservationTable* table, ReservationId id, uin
 
 // C6: no live hold expires before impl.next_expiry_ns.
 void LowerNextExpiry(Engine::Impl& impl, int64_t expires_at_ns) {
-  int64_t seen = impl.next_expiry_ns.load(std::memory_order_relaxed);
+  // seq_cst, like the reserve's kLive store before it and the sweep's
+  // exchange and slot loads: either the sweep's scan sees the live hold, or
+  // this load sees the sweep's reset and lowers it.
+  int64_t seen = impl.next_expiry_ns.load(std::memory_order_seq_cst);
   while (expires_at_ns < seen &&
-         !impl.next_expiry_ns.compare_exchange_weak(seen, expires_at_ns, std::memory_order_acq_rel,
-                                                    std::memory_order_relaxed)) {
+         !impl.next_expiry_ns.compare_exchange_weak(seen, expires_at_ns, std::memory_order_seq_cst,
+                                                    std::memory_order_seq_cst)) {
   }
 }
 
@@ -589,12 +605,12 @@ uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, bool only_if_due,
   // Reset the bound, then scan. A reserve lowers the bound after its hold is
   // live; the exchange reads any such lowering, so a hold this scan misses
   // has lowered the bound after the reset.
-  impl.next_expiry_ns.exchange(INT64_MAX, std::memory_order_acq_rel);
+  impl.next_expiry_ns.exchange(INT64_MAX, std::memory_order_seq_cst);
   int64_t next = INT64_MAX;
   uint64_t expired = 0;
   for (size_t i = 0; i < table->size(); ++i) {
     const auto index = static_cast<uint32_t>(i);
-    const uint64_t state_gen = table->slot(index).state_gen.load(std::memory_order_acquire);
+    const uint64_t state_gen = table->slot(index).state_gen.load(std::memory_order_seq_cst);
     if (StateOf(state_gen) != SlotState::kLive) continue;
     const int64_t expires_at_ns = table->slot(index).expires_at_ns.load(std::memory_order_relaxed);
     if (expires_at_ns > now_ns) {
@@ -691,7 +707,7 @@ absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, M
       CellValue after;
       BucketAmounts taken;
       if (ABSL_PREDICT_TRUE(internal::Debit(f->cell, amount, false, &after, &taken))) {
-        f->cell->consumed.fetch_add(amount, std::memory_order_relaxed);
+        f->cell->consumed.fetch_add(amount, std::memory_order_release);
         return after.available();
       }
     }
@@ -759,24 +775,32 @@ absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amou
                                 internal::Meta(gen, KeyState::kPending))) {
       continue;
     }
+    // Leaving with the claim still pending (an exception) would make every
+    // retry of the key wait forever: withdraw it on the way out.
+    struct Withdraw {
+      KeySlot* slot;
+      uint64_t meta;
+      ~Withdraw() {
+        if (slot != nullptr) __atomic_store_n(&slot->words[1], meta, __ATOMIC_RELEASE);
+      }
+    } withdraw{&slot, internal::Meta(gen, KeyState::kFree)};
     // Two claims of one key can exist only when a slot became free between
     // their scans. Each claimant looks again after claiming (a full barrier
     // separates the two), so at least one sees the other; whoever sees
     // another claim withdraws and follows it.
     if (internal::Scan(table, tag, home, p.available, now_ns, window_ns).found != SIZE_MAX) {
-      __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kFree), __ATOMIC_RELEASE);
-      continue;
+      continue;  // `withdraw` frees the slot
     }
     absl::StatusOr<int64_t> result = ConsumeReleasingExpired(v, t, workspace, amount);
     if (!result.ok() && result.status().code() != absl::StatusCode::kResourceExhausted &&
         result.status().code() != absl::StatusCode::kFailedPrecondition) {
-      __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kFree), __ATOMIC_RELEASE);
-      return result;
+      return result;  // `withdraw` frees the slot
     }
     slot.time_ns.store(now_ns, std::memory_order_relaxed);
     slot.amount.store(amount, std::memory_order_relaxed);
     slot.result.store(result.ok() ? *result : -static_cast<int64_t>(result.status().code()),
                       std::memory_order_relaxed);
+    withdraw.slot = nullptr;
     __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kDone), __ATOMIC_RELEASE);
     return result;
   }
@@ -813,6 +837,7 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
   slot.account.store(t.ws->account, std::memory_order_relaxed);
   slot.meter.store(t.meter, std::memory_order_relaxed);
   slot.cell.store(t.cell, std::memory_order_relaxed);
+  slot.amount.store(amount, std::memory_order_relaxed);
   int64_t expires_at_ns;
   if (__builtin_add_overflow(impl_->clock->now_ns(), ttl_s * 1'000'000'000, &expires_at_ns)) {
     expires_at_ns = INT64_MAX;
@@ -834,7 +859,7 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
   slot.held_regular.store(taken[0], std::memory_order_relaxed);
   slot.held_extra.store(taken[1], std::memory_order_relaxed);
   slot.state_gen.store(internal::StateGen(gen, internal::SlotState::kLive),
-                       std::memory_order_release);
+                       std::memory_order_seq_cst);
   // After the hold is live (see SweepExpired).
   internal::LowerNextExpiry(*impl_, expires_at_ns);
   return internal::MakeReservationId(gen, index);
@@ -920,11 +945,12 @@ absl::StatusOr<ReservationInfo> Engine::reservation(ReservationId reservation) c
   const internal::ReservationSlot& slot = table->slot(index);
   ReservationInfo info;
   info.id = reservation;
-  info.workspace = slot.workspace.load(std::memory_order_relaxed);
-  info.meter = slot.meter.load(std::memory_order_relaxed);
-  info.held = {slot.held_regular.load(std::memory_order_relaxed),
-               slot.held_extra.load(std::memory_order_relaxed)};
-  info.expires_at_ns = slot.expires_at_ns.load(std::memory_order_relaxed);
+  info.workspace = slot.workspace.load(std::memory_order_acquire);
+  info.meter = slot.meter.load(std::memory_order_acquire);
+  info.held = {slot.held_regular.load(std::memory_order_acquire),
+               slot.held_extra.load(std::memory_order_acquire)};
+  // Acquire: keeps the re-check below after every field read.
+  info.expires_at_ns = slot.expires_at_ns.load(std::memory_order_acquire);
   // Settled while being read: the fields may belong to the next holder.
   if (slot.state_gen.load(std::memory_order_acquire) != state_gen) {
     return absl::NotFoundError(absl::StrCat("reservation ", reservation, " was just settled (C6)"));

@@ -171,6 +171,8 @@ absl::Status VerifyCredits(const Version& v, ReservationTable* reservations) {
   }
   // Per (account, meter): what live workspaces were funded with.
   absl::flat_hash_map<std::pair<AccountId, MeterId>, __int128> funded;
+  // What each cell showed as held, for the upper bound after the cells.
+  std::vector<std::pair<const BalanceCell*, int64_t>> held_seen;
   absl::Status status;
   v.workspaces.ForEach([&](WorkspaceId id, const WorkspaceNode* ws) {
     for (const Funding& f : ws->credits) {
@@ -200,11 +202,33 @@ absl::Status VerifyCredits(const Version& v, ReservationTable* reservations) {
                                      " but the balance shows ", c.held, " held (C6)"));
       }
       held_by_cell.erase(f.cell);
+      held_seen.emplace_back(f.cell, c.held);
     }
   });
   if (!status.ok()) return status;
   if (!held_by_cell.empty()) {
     return Broken("a live reservation belongs to no live workspace (C6, T7)");
+  }
+  // Upper bound, from the slots read after the cells: a hold in a cell was
+  // announced before its CAS and cannot be settled while we hold the writer
+  // lock, so its slot is still reserving or live now.
+  absl::flat_hash_map<const BalanceCell*, int64_t> may_hold;
+  for (size_t i = 0; reservations != nullptr && i < reservations->size(); ++i) {
+    const ReservationSlot& slot = reservations->slot(static_cast<uint32_t>(i));
+    const SlotState state = StateOf(slot.state_gen.load(std::memory_order_seq_cst));
+    if (state == SlotState::kFree) continue;
+    may_hold[slot.cell.load(std::memory_order_relaxed)] +=
+        state == SlotState::kLive ? slot.held_regular.load(std::memory_order_relaxed) +
+                                        slot.held_extra.load(std::memory_order_relaxed)
+                                  : slot.amount.load(std::memory_order_relaxed);
+  }
+  for (const auto& [cell, held] : held_seen) {
+    auto it = may_hold.find(cell);
+    const int64_t accounted = it == may_hold.end() ? 0 : it->second;
+    if (held > accounted) {
+      return Broken(absl::StrCat("a balance shows ", held, " held but its reservations hold ",
+                                 accounted, " (C6)"));
+    }
   }
   v.accounts.ForEach([&](AccountId id, const AccountNode* a) {
     for (const Pool& pool : a->pools) {

@@ -97,7 +97,7 @@ class Writer {
   // deleted to their pools (closing their cells) and settles their
   // reservations. Runs once, after every change succeeded, before
   // publishing: nothing after it can fail.
-  void FinishCredits(ReservationTable* reservations);
+  void FinishCredits(const std::atomic<ReservationTable*>& reservations);
   // C7: ledger entries of this transaction, sequence not yet assigned.
   std::vector<LedgerEntry>& ledger() { return ledger_; }
 
