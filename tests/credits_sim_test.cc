@@ -19,8 +19,9 @@
 // expire_reservations() at once, so no write ever finds an expired hold to
 // sweep and the ledger is exact. Sometimes it leaves them ("lazy" phases of
 // a few steps restricted to calls whose outcome no sweep can change: grant,
-// transfer, set_status, commit, release, consume, authorize_and_consume,
-// create and delete of workspaces, probes, more clock jumps); then the model
+// transfer, set_status, commit, release, create and delete of workspaces,
+// probes, more clock jumps; not consumes, which release expired holds before
+// refusing, nor reserves or revokes); then the model
 // absorbs the engine's sweep entries one by one, checking each against the
 // hold it names (see Model::Merge).
 //
@@ -438,14 +439,13 @@ class Simulation {
         {Kind::kProbe, 12},
     };
     // While expired holds wait unswept, only calls no sweep can change.
-    // (Consumes take no sweep: they are lock-free, not writes. Not here:
-    // revoke, whose bucket a sweep inside it may refill first, and reserve,
-    // whether an expired hold still takes a slot being left open.)
+    // Not here: consumes (and authorize_and_consume) and reserves, which
+    // release expired holds before refusing (tests/credits_test.cc proves
+    // that), and revoke, whose bucket a sweep inside it may refill first.
     static const Weighted kLazy[] = {
-        {Kind::kGrant, 20},    {Kind::kTransfer, 20}, {Kind::kSetStatus, 10},
-        {Kind::kCommit, 40},   {Kind::kRelease, 25},  {Kind::kClock, 8},
-        {Kind::kProbe, 10},    {Kind::kConsume, 15},  {Kind::kRetryConsume, 5},
-        {Kind::kAuthorize, 8}, {Kind::kDelete, 6},    {Kind::kCreate, 3},
+        {Kind::kGrant, 20},   {Kind::kTransfer, 20}, {Kind::kSetStatus, 10},
+        {Kind::kCommit, 40},  {Kind::kRelease, 25},  {Kind::kClock, 8},
+        {Kind::kProbe, 10},   {Kind::kDelete, 6},    {Kind::kCreate, 3},
     };
     auto pick = [&](const auto& table) {
       int total = 0;
