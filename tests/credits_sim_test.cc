@@ -443,9 +443,9 @@ class Simulation {
     // release expired holds before refusing (tests/credits_test.cc proves
     // that), and revoke, whose bucket a sweep inside it may refill first.
     static const Weighted kLazy[] = {
-        {Kind::kGrant, 20},   {Kind::kTransfer, 20}, {Kind::kSetStatus, 10},
-        {Kind::kCommit, 40},  {Kind::kRelease, 25},  {Kind::kClock, 8},
-        {Kind::kProbe, 10},   {Kind::kDelete, 6},    {Kind::kCreate, 3},
+        {Kind::kGrant, 20},  {Kind::kTransfer, 20}, {Kind::kSetStatus, 10},
+        {Kind::kCommit, 40}, {Kind::kRelease, 25},  {Kind::kClock, 8},
+        {Kind::kProbe, 10},  {Kind::kDelete, 6},    {Kind::kCreate, 3},
     };
     auto pick = [&](const auto& table) {
       int total = 0;

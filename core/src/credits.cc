@@ -35,8 +35,8 @@ absl::StatusOr<int> ResolveBucket(const MeterTable& table, MeterId meter,
   for (size_t i = 0; i < def.buckets.size(); ++i) {
     if (def.buckets[i] == bucket) return static_cast<int>(i);
   }
-  return absl::NotFoundError(absl::StrCat("meter '", def.name, "' has no bucket '",
-                                          bucket.substr(0, 100), "' (C1)"));
+  return absl::NotFoundError(
+      absl::StrCat("meter '", def.name, "' has no bucket '", bucket.substr(0, 100), "' (C1)"));
 }
 
 bool ValidMeterName(absl::string_view name) {

@@ -33,8 +33,8 @@ absl::Status NonPositive(const char* what, int64_t amount, const char* rule) {
 }
 
 std::string Describe(const CellValue& c) {
-  return absl::StrCat(c.available(), " available (regular ", c.regular, ", extra ", c.extra,
-                      "), ", c.held, " held");
+  return absl::StrCat(c.available(), " available (regular ", c.regular, ", extra ", c.extra, "), ",
+                      c.held, " held");
 }
 
 // Why a debit of `amount` was refused, given the value it last saw.
@@ -43,11 +43,9 @@ absl::Status Refused(const MeterTable& meters, WorkspaceId workspace, MeterId me
   if (seen.closed) {
     return absl::NotFoundError(absl::StrCat("workspace ", workspace, " was deleted (T7)"));
   }
-  return absl::ResourceExhaustedError(absl::StrCat("workspace ", workspace, " has ",
-                                                   Describe(seen), " of meter '",
-                                                   meters.meters[meter].name, "'; ", what, " of ",
-                                                   amount, " refused: insufficient credits (", rule,
-                                                   ")"));
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "workspace ", workspace, " has ", Describe(seen), " of meter '", meters.meters[meter].name,
+      "'; ", what, " of ", amount, " refused: insufficient credits (", rule, ")"));
 }
 
 // Takes `amount` from the buckets in one CAS, regular first; into `held`
@@ -77,8 +75,8 @@ inline bool Debit(BalanceCell* cell, int64_t amount, bool hold, CellValue* after
     }
     const int64_t from_regular = std::min(regular, amount);
     const int64_t from_extra = amount - from_regular;
-    u128 next = seen - static_cast<u128>(from_regular) -
-                (static_cast<u128>(from_extra) << kCellFieldBits);
+    u128 next =
+        seen - static_cast<u128>(from_regular) - (static_cast<u128>(from_extra) << kCellFieldBits);
     if (hold) next += static_cast<u128>(amount) << (2 * kCellFieldBits);
     if (ABSL_PREDICT_TRUE(cell->Cas(&seen, next))) {
       after->regular = regular - from_regular;
@@ -137,7 +135,8 @@ absl::StatusOr<int64_t> ConsumeIn(const Version& v, const Target& t, WorkspaceId
   if (!t.ws->active()) return Inactive(workspace, "consumption");
   CellValue after;
   BucketAmounts taken;
-  if (t.cell == nullptr) return Refused(*v.meters, workspace, t.meter, after, amount, "consume", "C5");
+  if (t.cell == nullptr)
+    return Refused(*v.meters, workspace, t.meter, after, amount, "consume", "C5");
   if (!Debit(t.cell, amount, false, &after, &taken)) {
     return Refused(*v.meters, workspace, t.meter, after, amount, "consume", "C5");
   }
@@ -182,7 +181,7 @@ bool KeyLive(const KeySlot& s, uint64_t meta, int64_t now_ns, int64_t window_ns)
 }
 
 struct Probe {
-  size_t found = SIZE_MAX;      // a live entry of the key
+  size_t found = SIZE_MAX;  // a live entry of the key
   uint64_t found_meta = 0;
   size_t available = SIZE_MAX;  // the first slot a claim may take
   uint64_t seen_tag = 0, seen_meta = 0;
@@ -217,8 +216,7 @@ Probe Scan(KeyTable& table, uint64_t tag, size_t home, size_t skip, int64_t now_
   return p;
 }
 
-bool ClaimKeySlot(KeySlot& s, uint64_t seen_tag, uint64_t seen_meta, uint64_t tag,
-                  uint64_t meta) {
+bool ClaimKeySlot(KeySlot& s, uint64_t seen_tag, uint64_t seen_meta, uint64_t tag, uint64_t meta) {
   auto* word = reinterpret_cast<u128*>(s.words);
   const u128 expected = (static_cast<u128>(seen_meta) << 64) | seen_tag;
   const u128 desired = (static_cast<u128>(meta) << 64) | tag;
@@ -245,15 +243,15 @@ std::optional<absl::StatusOr<int64_t>> Replay(const KeySlot& s, uint64_t meta, i
     return std::nullopt;
   }
   if (first_amount != amount) {
-    return absl::StatusOr<int64_t>(absl::InvalidArgumentError(absl::StrCat(
-        "idempotency key '", key.substr(0, 64), "' was first used with amount ", first_amount,
-        ", not ", amount, " (C5)")));
+    return absl::StatusOr<int64_t>(absl::InvalidArgumentError(
+        absl::StrCat("idempotency key '", key.substr(0, 64), "' was first used with amount ",
+                     first_amount, ", not ", amount, " (C5)")));
   }
   if (result >= 0) return absl::StatusOr<int64_t>(result);
-  return absl::StatusOr<int64_t>(absl::Status(
-      static_cast<absl::StatusCode>(-result),
-      absl::StrCat("replay of the first consume with idempotency key '", key.substr(0, 64),
-                   "': it was refused (C5)")));
+  return absl::StatusOr<int64_t>(
+      absl::Status(static_cast<absl::StatusCode>(-result),
+                   absl::StrCat("replay of the first consume with idempotency key '",
+                                key.substr(0, 64), "': it was refused (C5)")));
 }
 
 }  // namespace
@@ -323,7 +321,7 @@ absl::StatusOr<uint64_t> Writer::DefineMeter(absl::string_view name,
 }
 
 absl::Status Writer::GrantCredits(UserId actor, AccountId account, int64_t amount, MeterRef meter,
-                           absl::string_view bucket) {
+                                  absl::string_view bucket) {
   if (amount <= 0) return NonPositive("grant", amount, "C1");
   TNY_ASSIGN_OR_RETURN(const AccountNode* a, FindAccount(account, "C2"));
   TNY_ASSIGN_OR_RETURN(MeterId m, ResolveMeter(*v_->meters, meter));
@@ -358,18 +356,18 @@ absl::StatusOr<BucketAmounts> Writer::Transfer(UserId actor, AccountId account,
   TNY_ASSIGN_OR_RETURN(const AccountNode* a, FindAccount(account, "C3"));
   TNY_ASSIGN_OR_RETURN(const WorkspaceNode* ws, FindWorkspace(workspace, "C3"));
   if (ws->account != account) {
-    return absl::InvalidArgumentError(absl::StrCat("workspace ", workspace,
-                                                   " is not in account ", account, " (C3, A2)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("workspace ", workspace, " is not in account ", account, " (C3, A2)"));
   }
   TNY_ASSIGN_OR_RETURN(MeterId m, ResolveMeter(*v_->meters, meter));
   TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *a, perm::kCreditsTransfer));
   const Pool* pool = FindMeterEntry(a->pools, m);
   const BucketAmounts in_pool = pool == nullptr ? BucketAmounts{} : pool->buckets;
   if (in_pool[0] + in_pool[1] < amount) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "account ", account, "'s pool of meter '", v_->meters->meters[m].name, "' holds ",
-        in_pool[0] + in_pool[1], " (regular ", in_pool[0], ", extra ", in_pool[1],
-        "); transfer of ", amount, " refused: nothing moved (C3)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("account ", account, "'s pool of meter '", v_->meters->meters[m].name,
+                     "' holds ", in_pool[0] + in_pool[1], " (regular ", in_pool[0], ", extra ",
+                     in_pool[1], "); transfer of ", amount, " refused: nothing moved (C3)"));
   }
   const BucketAmounts taken = {std::min(in_pool[0], amount), amount - std::min(in_pool[0], amount)};
   const Funding* funding = FindMeterEntry(ws->credits, m);
@@ -400,10 +398,10 @@ absl::StatusOr<BucketAmounts> Writer::Transfer(UserId actor, AccountId account,
         c.extra += taken[1];
         return true;
       })) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "workspace ", workspace, " would hold more than ", limits::kMaxWorkspaceBalance,
-        " of meter '", v_->meters->meters[m].name, "' (it has ", before.total(),
-        "); transfer of ", amount, " refused (C1)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("workspace ", workspace, " would hold more than ",
+                     limits::kMaxWorkspaceBalance, " of meter '", v_->meters->meters[m].name,
+                     "' (it has ", before.total(), "); transfer of ", amount, " refused (C1)"));
   }
   return taken;
 }
@@ -418,9 +416,9 @@ absl::Status Writer::Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
   TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *v_->accounts.Find(account), perm::kCreditsTransfer));
   const Funding* funding = FindMeterEntry(ws->credits, m);
   if (funding == nullptr) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "workspace ", workspace, "'s bucket '", bucket, "' of meter '",
-        v_->meters->meters[m].name, "' holds 0; revoke of ", amount, " refused (C4)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("workspace ", workspace, "'s bucket '", bucket, "' of meter '",
+                     v_->meters->meters[m].name, "' holds 0; revoke of ", amount, " refused (C4)"));
   }
   BalanceCell* cell = funding->cell;
   // As in Transfer: everything that allocates first, the CAS last.
@@ -440,10 +438,10 @@ absl::Status Writer::Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
         from -= amount;
         return true;
       })) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "workspace ", workspace, "'s bucket '", bucket, "' of meter '",
-        v_->meters->meters[m].name, "' holds ", b == 0 ? before.regular : before.extra,
-        "; revoke of ", amount, " refused (C4)"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("workspace ", workspace, "'s bucket '", bucket, "' of meter '",
+                     v_->meters->meters[m].name, "' holds ", b == 0 ? before.regular : before.extra,
+                     "; revoke of ", amount, " refused (C4)"));
   }
   return absl::OkStatus();
 }
@@ -557,8 +555,7 @@ LedgerEntry Settle(ReservationTable& table, uint32_t index, uint64_t state_gen, 
 absl::StatusOr<uint64_t> FindLive(ReservationTable* table, ReservationId id, uint32_t* index) {
   uint64_t gen = 0;
   ReservationSlot* slot = table == nullptr ? nullptr : table->Find(id, index, &gen);
-  const uint64_t state_gen =
-      slot == nullptr ? 0 : slot->state_gen.load(std::memory_order_acquire);
+  const uint64_t state_gen = slot == nullptr ? 0 : slot->state_gen.load(std::memory_order_acquire);
   if (slot == nullptr || state_gen != StateGen(gen, SlotState::kLive)) {
     return absl::NotFoundError(
         absl::StrCat("reservation ", id, " is unknown, settled, released or expired (C6)"));
@@ -656,8 +653,8 @@ const Version& Load(const std::atomic<const Version*>& root) {
 
 absl::StatusOr<MeterId> Engine::define_meter(absl::string_view name,
                                              const std::vector<std::string>& buckets) {
-  TNY_ASSIGN_OR_RETURN(uint64_t id,
-                       RunOne("define_meter", [&](Writer& w) { return w.DefineMeter(name, buckets); }));
+  TNY_ASSIGN_OR_RETURN(
+      uint64_t id, RunOne("define_meter", [&](Writer& w) { return w.DefineMeter(name, buckets); }));
   return static_cast<MeterId>(id);
 }
 
@@ -671,8 +668,8 @@ absl::StatusOr<MeterInfo> Engine::meter(MeterRef meter) const {
 
 absl::Status Engine::grant(UserId actor, AccountId account, int64_t amount, MeterRef meter,
                            absl::string_view bucket) {
-  return RunStatus("grant",
-                   [&](Writer& w) { return w.GrantCredits(actor, account, amount, meter, bucket); });
+  return RunStatus(
+      "grant", [&](Writer& w) { return w.GrantCredits(actor, account, amount, meter, bucket); });
 }
 
 absl::StatusOr<BucketAmounts> Engine::transfer(UserId actor, AccountId account,
@@ -728,14 +725,14 @@ absl::StatusOr<int64_t> Engine::ConsumeReleasingExpired(const internal::Version&
   return result;
 }
 
-absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amount,
-                                             MeterRef meter, absl::string_view key) {
+absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amount, MeterRef meter,
+                                             absl::string_view key) {
   using internal::KeySlot;
   using internal::KeyState;
   if (key.size() > limits::kIdempotencyKeyMaxBytes) {
     return absl::InvalidArgumentError(absl::StrCat("an idempotency key has at most ",
-                                                   limits::kIdempotencyKeyMaxBytes,
-                                                   " bytes; got ", key.size(), " (C5)"));
+                                                   limits::kIdempotencyKeyMaxBytes, " bytes; got ",
+                                                   key.size(), " (C5)"));
   }
   ReadGuard guard;
   const Version& v = Load(root_);
@@ -806,30 +803,30 @@ absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amou
   }
 }
 
-absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amount,
-                                              MeterRef meter, int64_t ttl_s) {
+absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amount, MeterRef meter,
+                                              int64_t ttl_s) {
   if (amount <= 0) return internal::NonPositive("reserve", amount, "C1");
   if (ttl_s <= 0 || ttl_s > limits::kReservationTtlMaxS) {
-    return absl::InvalidArgumentError(absl::StrCat("reservation ttl_s must be 1 to ",
-                                                   limits::kReservationTtlMaxS, "; got ", ttl_s,
-                                                   " (C6)"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "reservation ttl_s must be 1 to ", limits::kReservationTtlMaxS, "; got ", ttl_s, " (C6)"));
   }
   ReadGuard guard;
   const Version& v = Load(root_);
   TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "C6"));
   if (!t.ws->active()) return internal::Inactive(workspace, "reserving");
   CellValue after;
-  if (t.cell == nullptr) return internal::Refused(*v.meters, workspace, t.meter, after, amount, "reserve", "C6");
-  ReservationTable& table =
-      *internal::Ensure(impl_->reservations, std::clamp<size_t>(impl_->options.reservation_slots, 1,
-                                                                limits::kReservationSlotsMax));
+  if (t.cell == nullptr)
+    return internal::Refused(*v.meters, workspace, t.meter, after, amount, "reserve", "C6");
+  ReservationTable& table = *internal::Ensure(
+      impl_->reservations,
+      std::clamp<size_t>(impl_->options.reservation_slots, 1, limits::kReservationSlotsMax));
   uint32_t index;
   const uint64_t revision = v.revision;
-  if (!table.Pop(&index) &&
-      !(internal::TryReleaseExpired(*impl_, revision) && table.Pop(&index))) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "all ", table.size(), " reservation slots are taken; expired holds free theirs when "
-        "swept (expire_reservations) (C6)"));
+  if (!table.Pop(&index) && !(internal::TryReleaseExpired(*impl_, revision) && table.Pop(&index))) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("all ", table.size(),
+                     " reservation slots are taken; expired holds free theirs when "
+                     "swept (expire_reservations) (C6)"));
   }
   internal::ReservationSlot& slot = table.slot(index);
   const uint64_t gen = internal::GenOf(slot.state_gen.load(std::memory_order_relaxed));
@@ -880,8 +877,8 @@ absl::Status Engine::commit(ReservationId reservation, int64_t actual) {
     if (!state_gen.ok()) {
       status = state_gen.status();
     } else if (table->slot(index).expires_at_ns.load(std::memory_order_relaxed) <= now_ns) {
-      entries.push_back(internal::Settle(*table, index, *state_gen, LedgerKind::kExpire, 0,
-                                         now_ns, revision));
+      entries.push_back(
+          internal::Settle(*table, index, *state_gen, LedgerKind::kExpire, 0, now_ns, revision));
       status = absl::FailedPreconditionError(
           absl::StrCat("reservation ", reservation,
                        " expired; an expired hold is never committable and was released (C6)"));
@@ -890,16 +887,15 @@ absl::Status Engine::commit(ReservationId reservation, int64_t actual) {
       const int64_t held = slot.held_regular.load(std::memory_order_relaxed) +
                            slot.held_extra.load(std::memory_order_relaxed);
       if (actual < 0 || actual > held) {
-        status = absl::InvalidArgumentError(absl::StrCat(
-            "commit of ", actual, " on reservation ", reservation, " which holds ", held,
-            ": actual must be 0 to the held amount (C6)"));
+        status = absl::InvalidArgumentError(
+            absl::StrCat("commit of ", actual, " on reservation ", reservation, " which holds ",
+                         held, ": actual must be 0 to the held amount (C6)"));
       } else {
         entries.push_back(internal::Settle(*table, index, *state_gen, LedgerKind::kCommit, actual,
                                            now_ns, revision));
       }
     }
-    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision, true,
-                           &entries);
+    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision, true, &entries);
     internal::AppendLedger(*impl_, entries);
   }
   return status;
@@ -917,13 +913,13 @@ absl::Status Engine::release(ReservationId reservation) {
       status = state_gen.status();
     } else {
       const int64_t now_ns = impl_->clock->now_ns();
-      const bool expired = table->slot(index).expires_at_ns.load(std::memory_order_relaxed) <= now_ns;
+      const bool expired =
+          table->slot(index).expires_at_ns.load(std::memory_order_relaxed) <= now_ns;
       entries.push_back(internal::Settle(*table, index, *state_gen,
                                          expired ? LedgerKind::kExpire : LedgerKind::kRelease, 0,
                                          now_ns, root_.load(std::memory_order_seq_cst)->revision));
     }
-    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision, true,
-                           &entries);
+    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision, true, &entries);
     internal::AppendLedger(*impl_, entries);
   }
   return status;
@@ -970,7 +966,8 @@ absl::StatusOr<Balance> Engine::balance(WorkspaceId workspace, MeterRef meter) c
   // what the cell read next shows as consumed.
   b.consumed = t.cell->consumed.load(std::memory_order_acquire);
   const CellValue c = internal::Unpack(t.cell->LoadExact());
-  if (c.closed) return absl::NotFoundError(absl::StrCat("workspace ", workspace, " was deleted (T7)"));
+  if (c.closed)
+    return absl::NotFoundError(absl::StrCat("workspace ", workspace, " was deleted (T7)"));
   b.buckets = {c.regular, c.extra};
   b.held = c.held;
   return b;

@@ -73,7 +73,8 @@ void AppendLedger(Engine::Impl& impl, std::vector<LedgerEntry>& entries)
 // With `only_if_due`, does nothing (and reads no slot) until the earliest
 // live hold has expired: every change, commit and release calls it so.
 uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, bool only_if_due,
-                      std::vector<LedgerEntry>* entries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.write_mu);
+                      std::vector<LedgerEntry>* entries)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.write_mu);
 // C6: a consume or reserve about to be refused calls this: when a hold has
 // expired and the writer lock is free (it never waits for it), the expired
 // holds are released. True when something was released (worth a retry).

@@ -186,7 +186,8 @@ absl::Status VerifyCredits(const Version& v, ReservationTable* reservations) {
       const CellValue c = Unpack(f.cell->LoadExact());
       const std::string where =
           absl::StrCat("workspace ", id, " meter '", meters.meters[f.meter].name, "'");
-      if (c.closed) status = Broken(absl::StrCat(where, ": a live workspace's cell is closed (T7)"));
+      if (c.closed)
+        status = Broken(absl::StrCat(where, ": a live workspace's cell is closed (T7)"));
       if (meters.meters[f.meter].buckets.size() == 1 && c.extra != 0) {
         status = Broken(absl::StrCat(where, ": a one-bucket meter holds extra (C1)"));
       }
@@ -239,11 +240,11 @@ absl::Status VerifyCredits(const Version& v, ReservationTable* reservations) {
       if (pool.buckets[0] < 0 || pool.buckets[1] < 0 || pool.consumed_by_deleted < 0 ||
           __int128{pool.granted} != __int128{pool.buckets[0]} + pool.buckets[1] + in_workspaces +
                                         pool.consumed_by_deleted) {
-        status = Broken(absl::StrCat(
-            "account ", id, " meter '", meters.meters[pool.meter].name, "': granted ",
-            pool.granted, " != pool ", pool.buckets[0], " + ", pool.buckets[1],
-            " + workspaces' funding ", static_cast<int64_t>(in_workspaces),
-            " + consumed by deleted workspaces ", pool.consumed_by_deleted, " (C8)"));
+        status = Broken(
+            absl::StrCat("account ", id, " meter '", meters.meters[pool.meter].name, "': granted ",
+                         pool.granted, " != pool ", pool.buckets[0], " + ", pool.buckets[1],
+                         " + workspaces' funding ", static_cast<int64_t>(in_workspaces),
+                         " + consumed by deleted workspaces ", pool.consumed_by_deleted, " (C8)"));
       }
     }
   });

@@ -91,8 +91,8 @@ class Writer {
                             absl::string_view bucket);
   absl::StatusOr<BucketAmounts> Transfer(UserId actor, AccountId account, WorkspaceId workspace,
                                          int64_t amount, MeterRef meter);
-  absl::Status Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
-                      absl::string_view bucket, MeterRef meter);
+  absl::Status Revoke(UserId actor, WorkspaceId workspace, int64_t amount, absl::string_view bucket,
+                      MeterRef meter);
   // T7: returns the balances and holds of every workspace this transaction
   // deleted to their pools (closing their cells) and settles their
   // reservations. Runs once, after every change succeeded, before

@@ -172,9 +172,10 @@ int main() {
               engine.consume(acme, 5000).status().ToString().c_str());
   tenantry::PermissionId trigger = Must(engine.permission("runs.trigger"), "permission");
   tenantry::PermissionId edit = Must(engine.permission("contacts.edit"), "permission");
-  std::printf("authorize_and_consume carla runs.trigger 5 -> %s; contacts.edit 5 -> %s\n",
-              Must(engine.authorize_and_consume(client, acme, trigger, 5), "a&c") ? "true" : "false",
-              Must(engine.authorize_and_consume(client, acme, edit, 5), "a&c") ? "true" : "false");
+  std::printf(
+      "authorize_and_consume carla runs.trigger 5 -> %s; contacts.edit 5 -> %s\n",
+      Must(engine.authorize_and_consume(client, acme, trigger, 5), "a&c") ? "true" : "false",
+      Must(engine.authorize_and_consume(client, acme, edit, 5), "a&c") ? "true" : "false");
 
   // Deletion (T7): the exact name confirms; everything scoped to it goes.
   absl::Status wrong = engine.delete_workspace(owner, globex, "globex");

@@ -349,8 +349,8 @@ class Engine {
   // C5, C6: a consume that, about to be refused, first releases expired
   // holds (never waiting for the writer lock) and tries once more.
   absl::StatusOr<int64_t> ConsumeReleasingExpired(const internal::Version& v,
-                                                  const internal::Target& t,
-                                                  WorkspaceId workspace, int64_t amount);
+                                                  const internal::Target& t, WorkspaceId workspace,
+                                                  int64_t amount);
 
  public:
   class Impl;

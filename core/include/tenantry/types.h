@@ -172,7 +172,6 @@ struct AuditRecord {
   std::string what;  // the operation and its arguments, e.g. "add_member user=7 role=admin"
 };
 
-
 // ---- Credits and quotas (C1-C8) ----
 
 // C1: a meter is interned to a small integer, like a permission. The two
@@ -195,8 +194,8 @@ using BucketAmounts = std::array<int64_t, kMaxBuckets>;
 // `consume(ws, 5, kMinutes)` and `consume(ws, 5, "minutes")` all read well.
 class MeterRef {
  public:
-  MeterRef(MeterId id) : id_(id) {}                  // NOLINT(google-explicit-constructor)
-  MeterRef(absl::string_view name) : name_(name) {}  // NOLINT(google-explicit-constructor)
+  MeterRef(MeterId id) : id_(id) {}                   // NOLINT(google-explicit-constructor)
+  MeterRef(absl::string_view name) : name_(name) {}   // NOLINT(google-explicit-constructor)
   MeterRef(const std::string& name) : name_(name) {}  // NOLINT(google-explicit-constructor)
   template <size_t N>
   MeterRef(const char (&name)[N]) : name_(name, N - 1) {}  // NOLINT(google-explicit-constructor)
@@ -254,13 +253,20 @@ enum class LedgerKind : uint8_t {
 // "release", "expire", "return_on_delete".
 inline absl::string_view LedgerKindName(LedgerKind kind) {
   switch (kind) {
-    case LedgerKind::kGrant: return "grant";
-    case LedgerKind::kTransfer: return "transfer";
-    case LedgerKind::kRevoke: return "revoke";
-    case LedgerKind::kCommit: return "commit";
-    case LedgerKind::kRelease: return "release";
-    case LedgerKind::kExpire: return "expire";
-    case LedgerKind::kReturnOnDelete: return "return_on_delete";
+    case LedgerKind::kGrant:
+      return "grant";
+    case LedgerKind::kTransfer:
+      return "transfer";
+    case LedgerKind::kRevoke:
+      return "revoke";
+    case LedgerKind::kCommit:
+      return "commit";
+    case LedgerKind::kRelease:
+      return "release";
+    case LedgerKind::kExpire:
+      return "expire";
+    case LedgerKind::kReturnOnDelete:
+      return "return_on_delete";
   }
   return "unknown";
 }
@@ -286,9 +292,9 @@ struct LedgerEntry {
 
 // C7: which ledger entries `Engine::ledger` returns (all conditions hold).
 struct LedgerQuery {
-  AccountId account = 0;      // 0 = any account
-  WorkspaceId workspace = 0;  // 0 = any workspace
-  int64_t since_ns = 0;       // entries with time_ns >= since_ns
+  AccountId account = 0;        // 0 = any account
+  WorkspaceId workspace = 0;    // 0 = any workspace
+  int64_t since_ns = 0;         // entries with time_ns >= since_ns
   uint64_t after_sequence = 0;  // entries with sequence > after_sequence
 };
 
