@@ -504,6 +504,31 @@ Expect Model::Reserve(WorkspaceId workspace, int64_t amount, const MeterArg& met
                  });
 }
 
+LedgerEntry Model::SettleHold(ReservationId id, int64_t actual, LedgerKind kind) {
+  const Hold hold = holds_.at(id);
+  const int64_t regular = std::min(actual, hold.split[0]);
+  const BucketAmounts debited{regular, actual - regular};
+  const BucketAmounts returned{hold.split[0] - debited[0], hold.split[1] - debited[1]};
+  Cell& c = workspaces_.at(hold.workspace).cells[hold.meter];
+  c.buckets[0] += returned[0];
+  c.buckets[1] += returned[1];
+  c.held -= Sum(hold.split);
+  c.consumed += actual;
+  holds_.erase(id);
+  settled_.push_back(id);
+  LedgerEntry e;
+  e.revision = revision_;
+  e.actor = kSystem;
+  e.account = hold.account;
+  e.workspace = hold.workspace;
+  e.meter = hold.meter;
+  e.kind = kind;
+  e.amounts = debited;
+  e.returned = returned;
+  e.reservation = id;
+  return e;
+}
+
 Expect Model::Commit(ReservationId reservation, int64_t actual) {
   auto h = holds_.find(reservation);
   Refusals bad;
@@ -518,31 +543,9 @@ Expect Model::Commit(ReservationId reservation, int64_t actual) {
     return bad.expect();
   }
   if (bad.any()) return bad.expect();
-  const int64_t regular = std::min(actual, hold.split[0]);
-  const BucketAmounts debited{regular, actual - regular};
-  const BucketAmounts returned{hold.split[0] - debited[0], hold.split[1] - debited[1]};
-  return Pending(Ok(0, "commit (C6)"),
-                 [this, reservation, hold, actual, debited, returned](Code got, uint64_t) {
-                   if (got != kOk) return;
-                   Cell& c = workspaces_.at(hold.workspace).cells[hold.meter];
-                   c.buckets[0] += returned[0];
-                   c.buckets[1] += returned[1];
-                   c.held -= Sum(hold.split);
-                   c.consumed += actual;
-                   holds_.erase(reservation);
-                   settled_.push_back(reservation);
-                   LedgerEntry e;
-                   e.revision = revision_;
-                   e.actor = kSystem;
-                   e.account = hold.account;
-                   e.workspace = hold.workspace;
-                   e.meter = hold.meter;
-                   e.kind = LedgerKind::kCommit;
-                   e.amounts = debited;
-                   e.returned = returned;
-                   e.reservation = reservation;
-                   Append(e);
-                 });
+  return Pending(Ok(0, "commit (C6)"), [this, reservation, actual](Code got, uint64_t) {
+    if (got == kOk) Append(SettleHold(reservation, actual, LedgerKind::kCommit));
+  });
 }
 
 Expect Model::Release(ReservationId reservation) {
@@ -555,24 +558,8 @@ Expect Model::Release(ReservationId reservation) {
     // Only while lazy: released now either way; Merge absorbs the entry.
     return Expect{{kOk, kPrecondition}, 0, {}, "expired: released, or refused as expired (C6)"};
   }
-  return Pending(Ok(0, "release (C6)"), [this, reservation, hold](Code got, uint64_t) {
-    if (got != kOk) return;
-    Cell& c = workspaces_.at(hold.workspace).cells[hold.meter];
-    c.buckets[0] += hold.split[0];
-    c.buckets[1] += hold.split[1];
-    c.held -= Sum(hold.split);
-    holds_.erase(reservation);
-    settled_.push_back(reservation);
-    LedgerEntry e;
-    e.revision = revision_;
-    e.actor = kSystem;
-    e.account = hold.account;
-    e.workspace = hold.workspace;
-    e.meter = hold.meter;
-    e.kind = LedgerKind::kRelease;
-    e.returned = hold.split;
-    e.reservation = reservation;
-    Append(e);
+  return Pending(Ok(0, "release (C6)"), [this, reservation](Code got, uint64_t) {
+    if (got == kOk) Append(SettleHold(reservation, 0, LedgerKind::kRelease));
   });
 }
 
@@ -582,23 +569,7 @@ Expect Model::ExpireAll() {
                  [this, expired](Code got, uint64_t) {
                    if (got != kOk) return;
                    for (ReservationId id : expired) {
-                     const Hold hold = holds_.at(id);
-                     Cell& c = workspaces_.at(hold.workspace).cells[hold.meter];
-                     c.buckets[0] += hold.split[0];
-                     c.buckets[1] += hold.split[1];
-                     c.held -= Sum(hold.split);
-                     holds_.erase(id);
-                     settled_.push_back(id);
-                     LedgerEntry e;
-                     e.revision = revision_;
-                     e.actor = kSystem;
-                     e.account = hold.account;
-                     e.workspace = hold.workspace;
-                     e.meter = hold.meter;
-                     e.kind = LedgerKind::kExpire;
-                     e.returned = hold.split;
-                     e.reservation = id;
-                     Append(e);
+                     Append(SettleHold(id, 0, LedgerKind::kExpire));
                    }
                  });
 }
@@ -764,12 +735,7 @@ std::string Model::Merge(const std::vector<LedgerEntry>& got, uint64_t rev_lo, u
       want.kind = e.kind;
       want.returned = hold.split;
       want.reservation = e.reservation;
-      Cell& c = workspaces_.at(hold.workspace).cells[hold.meter];
-      c.buckets[0] += hold.split[0];
-      c.buckets[1] += hold.split[1];
-      c.held -= Sum(hold.split);
-      holds_.erase(h);
-      settled_.push_back(e.reservation);
+      SettleHold(e.reservation, 0, e.kind);
       ++absorbed_;
     } else {
       // The operation's own entries in order, except that one delete's

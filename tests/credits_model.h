@@ -162,6 +162,9 @@ class Model {
   std::optional<MeterId> Resolve(const MeterArg& meter) const;
   // The index of `bucket` among the meter's buckets, or -1 (C1).
   int BucketIndex(MeterId meter, const std::string& bucket) const;
+  // C6: settles a live hold (debits `actual` of it, regular first, returns
+  // the rest to its buckets) and returns the ledger entry it makes.
+  LedgerEntry SettleHold(ReservationId id, int64_t actual, LedgerKind kind);
   size_t meter_count() const { return meters_.size(); }
   const std::vector<std::string>& buckets(MeterId meter) const { return meters_.at(meter).buckets; }
   const std::string& meter_name(MeterId meter) const { return meters_.at(meter).name; }
