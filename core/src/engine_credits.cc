@@ -415,10 +415,15 @@ absl::Status Writer::Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
   const AccountId account = ws->account;
   TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *v_->accounts.Find(account), perm::kCreditsTransfer));
   const Funding* funding = FindMeterEntry(ws->credits, m);
-  if (funding == nullptr) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("workspace ", workspace, "'s bucket '", bucket, "' of meter '",
-                     v_->meters->meters[m].name, "' holds 0; revoke of ", amount, " refused (C4)"));
+  const CellValue now = funding == nullptr ? CellValue{} : Unpack(funding->cell->LoadExact());
+  const int64_t in_bucket = b == 0 ? now.regular : now.extra;
+  // Refused now if the bucket holds less; the CAS below checks again
+  // (consumers may take more meanwhile). Past this check `amount` is at most
+  // what the workspace was funded with, so the pool cannot overflow (C8).
+  if (in_bucket < amount) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "workspace ", workspace, "'s bucket '", bucket, "' of meter '", v_->meters->meters[m].name,
+        "' holds ", in_bucket, "; revoke of ", amount, " refused (C4)"));
   }
   BalanceCell* cell = funding->cell;
   // As in Transfer: everything that allocates first, the CAS last.
