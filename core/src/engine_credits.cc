@@ -129,18 +129,23 @@ absl::Status Inactive(WorkspaceId workspace, const char* what) {
       absl::StrCat("workspace ", workspace, " is inactive; ", what, " is refused (T5)"));
 }
 
+// C5: a consume's debit and its count (C7); false, with the value that did
+// not hold enough in `*after`, when refused.
+inline bool ConsumeFrom(BalanceCell* cell, int64_t amount, CellValue* after) {
+  BucketAmounts taken;
+  if (!Debit(cell, amount, false, after, &taken)) return false;
+  cell->consumed.fetch_add(amount, std::memory_order_release);
+  return true;
+}
+
 // C5: the debit of a consume, in the version the caller holds.
 absl::StatusOr<int64_t> ConsumeIn(const Version& v, const Target& t, WorkspaceId workspace,
                                   int64_t amount) {
   if (!t.ws->active()) return Inactive(workspace, "consumption");
   CellValue after;
-  BucketAmounts taken;
-  if (t.cell == nullptr)
-    return Refused(*v.meters, workspace, t.meter, after, amount, "consume", "C5");
-  if (!Debit(t.cell, amount, false, &after, &taken)) {
+  if (t.cell == nullptr || !ConsumeFrom(t.cell, amount, &after)) {
     return Refused(*v.meters, workspace, t.meter, after, amount, "consume", "C5");
   }
-  t.cell->consumed.fetch_add(amount, std::memory_order_release);
   return after.available();
 }
 
@@ -707,14 +712,13 @@ absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, M
   if (ABSL_PREDICT_TRUE(ws != nullptr && ws->active() && !meter.by_name())) {
     if (const internal::Funding* f = internal::FindMeterEntry(ws->credits, meter.id())) {
       CellValue after;
-      BucketAmounts taken;
-      if (ABSL_PREDICT_TRUE(internal::Debit(f->cell, amount, false, &after, &taken))) {
-        f->cell->consumed.fetch_add(amount, std::memory_order_release);
+      if (ABSL_PREDICT_TRUE(internal::ConsumeFrom(f->cell, amount, &after))) {
         return after.available();
       }
     }
   }
-  // Everything else, refusals included, with the reasons.
+  // Everything else, refusals included, with the reasons (a refused fast
+  // attempt is made once more there, after expired holds were released).
   TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "C5"));
   return ConsumeReleasingExpired(v, t, workspace, amount);
 }
