@@ -696,6 +696,24 @@ std::string Model::Merge(const std::vector<LedgerEntry>& got, uint64_t rev_lo, u
   std::vector<bool> used(own_.size(), false);
   for (const LedgerEntry& e : got) {
     LedgerEntry want;
+    // What a sweep (or a release of an expired hold) writes for `hold`.
+    auto sweep_entry = [&](const Hold& hold, LedgerKind kind) {
+      if (e.revision < rev_lo || e.revision > rev_hi) {
+        absl::StrAppend(&error, "sweep entry revision ", e.revision, " outside [", rev_lo, ", ",
+                        rev_hi, "]; ");
+      }
+      LedgerEntry w;
+      w.revision = e.revision;
+      w.time_ns = now_ns_;
+      w.actor = kSystem;
+      w.account = hold.account;
+      w.workspace = hold.workspace;
+      w.meter = hold.meter;
+      w.kind = kind;
+      w.returned = hold.split;
+      w.reservation = e.reservation;
+      return w;
+    };
     auto h = e.reservation == 0 ? holds_.end() : holds_.find(e.reservation);
     const bool absorb = h != holds_.end() && h->second.expires_at_ns <= now_ns_ &&
                         (e.kind == LedgerKind::kExpire ||
@@ -704,37 +722,11 @@ std::string Model::Merge(const std::vector<LedgerEntry>& got, uint64_t rev_lo, u
     if (v != vanished_.end()) {
       // Swept just before its workspace went: no balance moves here, the
       // return on delete (already applied) carries the same amounts.
-      const Hold hold = v->second;
-      if (e.revision < rev_lo || e.revision > rev_hi) {
-        absl::StrAppend(&error, "sweep entry revision ", e.revision, " outside [", rev_lo, ", ",
-                        rev_hi, "]; ");
-      }
-      want.revision = e.revision;
-      want.time_ns = now_ns_;
-      want.actor = kSystem;
-      want.account = hold.account;
-      want.workspace = hold.workspace;
-      want.meter = hold.meter;
-      want.kind = LedgerKind::kExpire;
-      want.returned = hold.split;
-      want.reservation = e.reservation;
+      want = sweep_entry(v->second, LedgerKind::kExpire);
       vanished_.erase(v);
       ++absorbed_;
     } else if (absorb) {
-      const Hold hold = h->second;
-      if (e.revision < rev_lo || e.revision > rev_hi) {
-        absl::StrAppend(&error, "sweep entry revision ", e.revision, " outside [", rev_lo, ", ",
-                        rev_hi, "]; ");
-      }
-      want.revision = e.revision;
-      want.time_ns = now_ns_;
-      want.actor = kSystem;
-      want.account = hold.account;
-      want.workspace = hold.workspace;
-      want.meter = hold.meter;
-      want.kind = e.kind;
-      want.returned = hold.split;
-      want.reservation = e.reservation;
+      want = sweep_entry(h->second, e.kind);
       SettleHold(e.reservation, 0, e.kind);
       ++absorbed_;
     } else {
