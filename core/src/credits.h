@@ -272,7 +272,7 @@ class KeyTable {
 // How far a key's probe runs from its home slot, and the most slots a key
 // table takes (2^30 slots of 48 bytes: 48 GiB).
 inline constexpr size_t kKeyProbeLength = 64;
-inline constexpr size_t kMaxKeySlots = size_t{1} << 30;
+inline constexpr size_t kMaxKeySlots = limits::kIdempotencySlotsMax;
 
 }  // namespace tenantry::internal
 

@@ -24,7 +24,50 @@ using internal::Writer;
 
 Engine::Engine() : Engine(Options{}) {}
 
-Engine::Engine(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {
+namespace {
+
+absl::Status OutOfRange(const char* option, int64_t value, int64_t low, int64_t high) {
+  if (value >= low && value <= high) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("Engine option ", option, " must be in [", low, ", ", high, "]; got ", value));
+}
+
+int64_t Signed(size_t value) { return static_cast<int64_t>(std::min<size_t>(value, INT64_MAX)); }
+
+Engine::Options Clamped(Engine::Options options) {
+  options.feed_retention = std::max<size_t>(options.feed_retention, 1);
+  options.ledger_retention = std::max<size_t>(options.ledger_retention, 1);
+  options.invitation_ttl_s =
+      std::clamp<int64_t>(options.invitation_ttl_s, 1, limits::kInvitationTtlMaxS);
+  options.idempotency_window_s =
+      std::clamp<int64_t>(options.idempotency_window_s, 1, limits::kIdempotencyWindowMaxS);
+  options.idempotency_slots =
+      std::clamp<size_t>(options.idempotency_slots, 1, limits::kIdempotencySlotsMax);
+  options.reservation_slots =
+      std::clamp<size_t>(options.reservation_slots, 1, limits::kReservationSlotsMax);
+  return options;
+}
+
+}  // namespace
+
+absl::Status Engine::ValidateOptions(const Options& o) {
+  for (absl::Status status : {
+           OutOfRange("feed_retention", Signed(o.feed_retention), 1, INT64_MAX),
+           OutOfRange("ledger_retention", Signed(o.ledger_retention), 1, INT64_MAX),
+           OutOfRange("invitation_ttl_s", o.invitation_ttl_s, 1, limits::kInvitationTtlMaxS),
+           OutOfRange("idempotency_window_s", o.idempotency_window_s, 1,
+                      limits::kIdempotencyWindowMaxS),
+           OutOfRange("idempotency_slots", Signed(o.idempotency_slots), 1,
+                      Signed(limits::kIdempotencySlotsMax)),
+           OutOfRange("reservation_slots", Signed(o.reservation_slots), 1,
+                      Signed(limits::kReservationSlotsMax)),
+       }) {
+    if (!status.ok()) return status;
+  }
+  return absl::OkStatus();
+}
+
+Engine::Engine(Options options) : impl_(std::make_unique<Impl>(Clamped(std::move(options)))) {
   impl_->clock = impl_->options.clock ? impl_->options.clock : std::make_shared<SystemClock>();
   // libsodium's randombytes reads the OS random source (I1); sodium_init is
   // idempotent and thread-safe.

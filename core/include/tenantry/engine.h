@@ -110,6 +110,14 @@ class Engine {
     size_t ledger_retention = limits::kLedgerRetentionDefault;
   };
 
+  // InvalidArgument naming the first option outside its range: retentions
+  // >= 1; invitation_ttl_s in [1, limits::kInvitationTtlMaxS];
+  // idempotency_window_s in [1, limits::kIdempotencyWindowMaxS];
+  // idempotency_slots in [1, limits::kIdempotencySlotsMax]; reservation_slots
+  // in [1, limits::kReservationSlotsMax]. Bindings refuse such options with
+  // it; the constructor clamps them into range instead.
+  static absl::Status ValidateOptions(const Options& options);
+
   Engine();
   explicit Engine(Options options);
   // Destroying an engine while another thread still calls it is undefined.

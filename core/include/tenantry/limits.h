@@ -38,6 +38,7 @@ inline constexpr size_t kMaxTeamsPerWorkspace = 10000;
 
 // I2: default invitation lifetime (7 days).
 inline constexpr int64_t kInvitationTtlDefaultS = 7 * 24 * 3600;
+inline constexpr int64_t kInvitationTtlMaxS = 365 * 24 * 3600;
 // I1: random bytes in a token (256 bits; the SPEC asks for at least 128).
 inline constexpr size_t kTokenSecretBytes = 32;
 
@@ -69,7 +70,9 @@ inline constexpr int64_t kMaxWorkspaceBalance = (int64_t{1} << 42) - 1;
 // C5: how long an idempotency key is remembered, and how many keys fit
 // (slots, allocated on the first keyed consume).
 inline constexpr int64_t kIdempotencyWindowDefaultS = 24 * 3600;
+inline constexpr int64_t kIdempotencyWindowMaxS = 366 * 24 * 3600;
 inline constexpr size_t kIdempotencySlotsDefault = size_t{1} << 18;
+inline constexpr size_t kIdempotencySlotsMax = size_t{1} << 30;
 // C5: idempotency keys, in bytes.
 inline constexpr size_t kIdempotencyKeyMaxBytes = 256;
 // C6: reservations live at once (slots, allocated on the first reserve),
