@@ -1,0 +1,121 @@
+// Copyright 2026 The tenantry Authors.
+#include "arguments.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace tenantry::python {
+namespace {
+
+[[noreturn]] void Invalid(std::string message) {
+  throw StatusError(absl::InvalidArgumentError(std::move(message)));
+}
+
+}  // namespace
+
+std::optional<Plan> PlanArg(py::handle plan) {
+  if (plan.is_none()) return std::nullopt;
+  if (py::isinstance<py::str>(plan)) return Plan::Named(plan.cast<std::string>());
+  if (!py::hasattr(plan, "name") || !py::hasattr(plan, "workspace_limit") ||
+      !py::hasattr(plan, "agency")) {
+    throw py::type_error("plan must be None, a plan name or a tenantry.Plan");
+  }
+  Amount limit;
+  if (!ParseAmount(plan.attr("workspace_limit").ptr(), "plan.workspace_limit", &limit.value)) {
+    throw py::error_already_set();
+  }
+  if (limit.value < Plan::kUnlimited) {
+    Invalid(absl::StrCat("plan.workspace_limit must be -1 (unlimited) or >= 0; got ", limit.value,
+                         " (T2)"));
+  }
+  return Plan::Custom(plan.attr("name").cast<std::string>(), limit.value,
+                      plan.attr("agency").cast<bool>());
+}
+
+Plan RequiredPlanArg(py::handle plan) {
+  std::optional<Plan> result = PlanArg(plan);
+  if (!result) throw py::type_error("plan must be a plan name or a tenantry.Plan");
+  return *std::move(result);
+}
+
+std::optional<StaffScope> ScopeArg(py::handle scope) {
+  if (scope.is_none()) return std::nullopt;
+  if (py::isinstance<py::str>(scope)) {
+    const std::string text = scope.cast<std::string>();
+    if (text == "all") return StaffScope::All();
+    if (text == "none") return StaffScope::Of({});
+    Invalid(absl::StrCat("a staff scope is \"all\", \"none\" or a list of workspace ids; got \"",
+                         text, "\" (M2)"));
+  }
+  if (!py::isinstance<py::iterable>(scope)) {
+    throw py::type_error("scope must be \"all\", \"none\", None or an iterable of workspace ids");
+  }
+  std::vector<WorkspaceId> ids;
+  for (py::handle item : scope) {
+    uint64_t id = 0;
+    if (!ParseId(item.ptr(), "a scope workspace id", &id)) throw py::error_already_set();
+    if (ids.size() >= limits::kMaxScopeWorkspaces) {
+      Invalid(absl::StrCat("a staff scope holds at most ", limits::kMaxScopeWorkspaces,
+                           " workspaces (M2)"));
+    }
+    ids.push_back(id);
+  }
+  return StaffScope::Of(std::move(ids));
+}
+
+StaffScope RequiredScopeArg(py::handle scope) {
+  std::optional<StaffScope> result = ScopeArg(scope);
+  if (!result) throw py::type_error("scope must be \"all\", \"none\" or an iterable of ids");
+  return *std::move(result);
+}
+
+WorkspaceType WorkspaceTypeArg(const std::string& type) {
+  if (type == "simple") return WorkspaceType::kSimple;
+  if (type == "agency") return WorkspaceType::kAgency;
+  Invalid(absl::StrCat("a workspace type is \"simple\" or \"agency\"; got \"", type, "\" (T4)"));
+}
+
+WorkspaceStatus WorkspaceStatusArg(const std::string& status) {
+  if (status == "active") return WorkspaceStatus::kActive;
+  if (status == "inactive") return WorkspaceStatus::kInactive;
+  Invalid(
+      absl::StrCat("a workspace status is \"active\" or \"inactive\"; got \"", status, "\" (T5)"));
+}
+
+SettingValue SettingArg(py::handle value) {
+  if (PyBool_Check(value.ptr())) return value.ptr() == Py_True;
+  if (PyLong_Check(value.ptr())) {
+    int64_t number = 0;
+    if (!ParseAmount(value.ptr(), "a setting value", &number)) throw py::error_already_set();
+    return number;
+  }
+  throw py::type_error("a setting value is a bool or an int (T6)");
+}
+
+AccountSpec AccountSpecArg(std::string name, Id owner, py::handle plan, std::string key,
+                           std::string member_default_scope, std::string staff_member_role) {
+  AccountSpec spec;
+  spec.name = std::move(name);
+  spec.owner = owner.value;
+  spec.plan = PlanArg(plan);
+  spec.key = std::move(key);
+  spec.member_default_scope = std::move(member_default_scope);
+  spec.staff_member_role = std::move(staff_member_role);
+  return spec;
+}
+
+WorkspaceSpec WorkspaceSpecArg(std::string name, std::optional<std::string> slug,
+                               const std::string& type, std::optional<Id> parent,
+                               std::optional<Id> owner) {
+  WorkspaceSpec spec;
+  spec.name = std::move(name);
+  spec.slug = std::move(slug);
+  spec.type = WorkspaceTypeArg(type);
+  spec.parent = parent ? parent->value : 0;
+  spec.owner = owner ? owner->value : 0;
+  return spec;
+}
+
+}  // namespace tenantry::python

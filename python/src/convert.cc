@@ -1,0 +1,232 @@
+// Copyright 2026 The tenantry Authors.
+#include "convert.h"
+
+#include <array>
+#include <cctype>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace tenantry::python {
+namespace {
+
+// One row per status code the engine returns (SPEC section 10). The Python
+// classes are created in this order by RegisterErrors; every other code
+// (internal, unknown ...) raises the base class tenantry.Error.
+struct ErrorClass {
+  absl::StatusCode code;
+  const char* name;       // the class name under `tenantry.`
+  const char* code_name;  // the `code` attribute
+  PyObject* extra_base;   // a builtin it also derives from, so that `except ValueError` works
+  const char* doc;
+};
+
+PyObject* error_base = nullptr;  // tenantry.Error; owned by the module
+std::array<PyObject*, 7> error_classes{};
+
+std::array<ErrorClass, 7> ErrorTable() {
+  return {{
+      {absl::StatusCode::kInvalidArgument, "InvalidArgument", "invalid_argument", PyExc_ValueError,
+       "An argument breaks a rule (T3, T6 ...): a malformed slug, name or amount."},
+      {absl::StatusCode::kNotFound, "NotFound", "not_found", PyExc_LookupError,
+       "An id, name, key or token that does not exist."},
+      {absl::StatusCode::kAlreadyExists, "AlreadyExists", "already_exists", nullptr,
+       "A slug, key, member or name that is taken."},
+      {absl::StatusCode::kPermissionDenied, "PermissionDenied", "permission_denied", nullptr,
+       "The actor lacks the permission the change needs (M10)."},
+      {absl::StatusCode::kFailedPrecondition, "FailedPrecondition", "failed_precondition", nullptr,
+       "The state forbids the change: the only workspace, an inactive workspace, an expired "
+       "invitation ..."},
+      {absl::StatusCode::kResourceExhausted, "ResourceExhausted", "resource_exhausted", nullptr,
+       "A plan limit or insufficient credits."},
+      {absl::StatusCode::kDataLoss, "DataLoss", "data_loss", nullptr,
+       "A broken invariant, or a damaged snapshot or journal."},
+  }};
+}
+
+// The rule id a message ends with: "... (T3)" gives "T3", "... (C5, C6)"
+// gives "C5, C6"; none gives None.
+PyObject* RuleOf(absl::string_view message) {
+  if (message.empty() || message.back() != ')') Py_RETURN_NONE;
+  const size_t open = message.rfind('(');
+  if (open == absl::string_view::npos) Py_RETURN_NONE;
+  absl::string_view inside = message.substr(open + 1, message.size() - open - 2);
+  if (inside.size() < 2 || !std::isupper(static_cast<unsigned char>(inside[0])) ||
+      !std::isdigit(static_cast<unsigned char>(inside[1]))) {
+    Py_RETURN_NONE;
+  }
+  return PyUnicode_FromStringAndSize(inside.data(), static_cast<Py_ssize_t>(inside.size()));
+}
+
+std::string CodeName(absl::StatusCode code) {
+  std::string name = absl::StatusCodeToString(code);  // "NOT_FOUND"
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+bool RangeError(PyObject* value, const char* what, const char* range) {
+  PyErr_Clear();
+  PyObject* text = PyObject_Repr(value);
+  const char* shown = text != nullptr ? PyUnicode_AsUTF8(text) : "?";
+  SetError(absl::InvalidArgumentError(
+      absl::StrCat(what, " must be an int in ", range, "; got ", shown ? shown : "?")));
+  Py_XDECREF(text);
+  return false;
+}
+
+bool TypeErrorFor(PyObject* value, const char* what, const char* expected) {
+  PyErr_Format(PyExc_TypeError, "%s must be %s, not %.100s", what, expected,
+               Py_TYPE(value)->tp_name);
+  return false;
+}
+
+}  // namespace
+
+void RegisterErrors(py::module_& module) {
+  error_base = PyErr_NewExceptionWithDoc(
+      "tenantry.Error",
+      "The base of every tenantry error. `code` is the status code's name "
+      "(\"not_found\" ...); `rule` the SPEC rule id the message ends with, or None.",
+      PyExc_Exception, nullptr);
+  if (error_base == nullptr) throw py::error_already_set();
+  PyObject_SetAttrString(error_base, "code", py::str("unknown").ptr());
+  module.add_object("Error", py::handle(error_base));
+
+  const auto table = ErrorTable();
+  for (size_t i = 0; i < table.size(); ++i) {
+    const ErrorClass& row = table[i];
+    py::tuple bases = row.extra_base != nullptr
+                          ? py::make_tuple(py::handle(error_base), py::handle(row.extra_base))
+                          : py::make_tuple(py::handle(error_base));
+    const std::string qualified = absl::StrCat("tenantry.", row.name);
+    PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), row.doc, bases.ptr(), nullptr);
+    if (cls == nullptr) throw py::error_already_set();
+    PyObject_SetAttrString(cls, "code", py::str(row.code_name).ptr());
+    module.add_object(row.name, py::handle(cls));
+    error_classes[i] = cls;
+  }
+
+  // The one translator: every StatusError thrown by a binding becomes the
+  // exception of its code.
+  py::register_exception_translator([](std::exception_ptr thrown) {
+    try {
+      if (thrown) std::rethrow_exception(thrown);
+    } catch (const StatusError& e) {
+      SetError(e.status());
+    }
+  });
+}
+
+void SetError(const absl::Status& status) {
+  PyObject* cls = error_base;
+  const auto table = ErrorTable();
+  for (size_t i = 0; i < table.size(); ++i) {
+    if (table[i].code == status.code()) cls = error_classes[i];
+  }
+  const std::string message(status.message());
+  py::object text = py::reinterpret_steal<py::object>(
+      PyUnicode_DecodeUTF8(message.data(), static_cast<Py_ssize_t>(message.size()), "replace"));
+  PyObject* error = PyObject_CallOneArg(cls, text.ptr());
+  if (error == nullptr) return;  // the constructor's own error stays set
+  py::object rule = py::reinterpret_steal<py::object>(RuleOf(message));
+  PyObject_SetAttrString(error, "code", py::str(CodeName(status.code())).ptr());
+  PyObject_SetAttrString(error, "rule", rule.ptr());
+  PyErr_SetObject(cls, error);
+  Py_DECREF(error);
+}
+
+bool ParseId(PyObject* value, const char* what, uint64_t* out) {
+  if (!PyLong_Check(value) || PyBool_Check(value)) return TypeErrorFor(value, what, "an int");
+  const unsigned long long id = PyLong_AsUnsignedLongLong(value);
+  if (id == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
+    return RangeError(value, what, "[0, 2**64)");
+  }
+  *out = id;
+  return true;
+}
+
+bool ParseAmount(PyObject* value, const char* what, int64_t* out) {
+  if (!PyLong_Check(value) || PyBool_Check(value)) return TypeErrorFor(value, what, "an int");
+  const long long amount = PyLong_AsLongLong(value);
+  if (amount == -1 && PyErr_Occurred()) return RangeError(value, what, "[-2**63, 2**63)");
+  *out = amount;
+  return true;
+}
+
+bool ParseString(PyObject* value, const char* what, absl::string_view* out) {
+  if (!PyUnicode_Check(value)) return TypeErrorFor(value, what, "a str");
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(value, &size);
+  if (data == nullptr) return false;  // lone surrogates: UnicodeEncodeError
+  *out = absl::string_view(data, static_cast<size_t>(size));
+  return true;
+}
+
+namespace {
+
+// Resolves a name through `cache` (str -> int) or, the first time, through
+// `lookup`; ids pass through when below `limit`.
+template <typename IdType, typename Lookup>
+bool ParseInterned(py::dict& cache, PyObject* value, const char* what, uint64_t limit,
+                   Lookup lookup, IdType* out) {
+  if (PyLong_Check(value) && !PyBool_Check(value)) {
+    uint64_t id = 0;
+    if (!ParseId(value, what, &id)) return false;
+    if (id >= limit) return RangeError(value, what, absl::StrCat("[0, ", limit, ")").c_str());
+    *out = static_cast<IdType>(id);
+    return true;
+  }
+  if (!PyUnicode_Check(value)) return TypeErrorFor(value, what, "a str or an int");
+  PyObject* cached = PyDict_GetItemWithError(cache.ptr(), value);
+  if (cached != nullptr) {
+    *out = static_cast<IdType>(PyLong_AsUnsignedLong(cached));
+    return true;
+  }
+  if (PyErr_Occurred()) return false;
+  absl::string_view name;
+  if (!ParseString(value, what, &name)) return false;
+  absl::StatusOr<IdType> id = lookup(name);
+  if (!id.ok()) {
+    SetError(id.status());
+    return false;
+  }
+  py::object boxed = py::reinterpret_steal<py::object>(PyLong_FromUnsignedLong(*id));
+  if (PyDict_SetItem(cache.ptr(), value, boxed.ptr()) != 0) return false;
+  *out = *id;
+  return true;
+}
+
+}  // namespace
+
+bool ParsePermission(EngineHandle& handle, PyObject* value, PermissionId* out) {
+  const Engine& engine = *handle.engine;
+  return ParseInterned<PermissionId>(
+      handle.permission_ids, value, "permission", uint64_t{1} << 32,
+      [&engine](absl::string_view name) { return engine.permission(name); }, out);
+}
+
+bool ParseMeter(EngineHandle& handle, PyObject* value, MeterId* out) {
+  const Engine& engine = *handle.engine;
+  return ParseInterned<MeterId>(
+      handle.meter_ids, value, "meter", limits::kMaxMeters,
+      [&engine](absl::string_view name) -> absl::StatusOr<MeterId> {
+        absl::StatusOr<MeterInfo> info = engine.meter(name);
+        if (!info.ok()) return info.status();
+        return info->id;
+      },
+      out);
+}
+
+PermissionId PermissionArg(EngineHandle& handle, py::handle value) {
+  PermissionId id = 0;
+  if (!ParsePermission(handle, value.ptr(), &id)) throw py::error_already_set();
+  return id;
+}
+
+MeterId MeterArg(EngineHandle& handle, py::handle value) {
+  MeterId id = 0;
+  if (!ParseMeter(handle, value.ptr(), &id)) throw py::error_already_set();
+  return id;
+}
+
+}  // namespace tenantry::python

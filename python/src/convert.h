@@ -1,0 +1,186 @@
+// Copyright 2026 The tenantry Authors.
+//
+// The conversions of the Python module `tenantry._core`: Python values to
+// engine arguments, and absl::Status to Python exceptions. Every binding
+// (the pybind11 methods and the fast-call entry points alike) goes through
+// these, so an id, a permission or a status means the same everywhere.
+//
+// All functions here need the GIL.
+#ifndef TENANTRY_PYTHON_CONVERT_H_
+#define TENANTRY_PYTHON_CONVERT_H_
+
+#include <Python.h>
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "pybind11/pybind11.h"
+#include "tenantry/engine.h"
+
+namespace tenantry::python {
+
+namespace py = pybind11;
+
+// A failed engine call on its way to Python: thrown inside pybind11
+// bindings, translated by the one translator `RegisterErrors` installs.
+class StatusError : public std::exception {
+ public:
+  explicit StatusError(absl::Status status) : status_(std::move(status)) {}
+  const absl::Status& status() const { return status_; }
+  const char* what() const noexcept override { return "tenantry status"; }
+
+ private:
+  absl::Status status_;
+};
+
+// Creates tenantry.Error and one subclass per status code (SPEC section
+// 10) as attributes of `module`, and installs the translator from
+// StatusError. Called once, from module init.
+void RegisterErrors(py::module_& module);
+
+// Sets the Python error for a failed status: the class of its code, the
+// message, and the attributes `code` ("not_found") and `rule` ("T3" or None).
+void SetError(const absl::Status& status);
+
+inline void ThrowIfError(absl::Status status) {
+  if (!status.ok()) throw StatusError(std::move(status));
+}
+template <typename T>
+T ValueOrThrow(absl::StatusOr<T> result) {
+  if (!result.ok()) throw StatusError(std::move(result).status());
+  return *std::move(result);
+}
+
+// An id argument (user, workspace, account, team, invitation, reservation):
+// a Python int in [0, 2^64). Not a bool. Sets TypeError for other types and
+// tenantry.InvalidArgument for ints out of range; returns false then.
+bool ParseId(PyObject* value, const char* what, uint64_t* out);
+// ParseId with the common case inline: an exact int of at most two digits
+// (below 2^60) is read straight from the object, with no call into the
+// interpreter (the fast-call `check` spends its budget on the engine).
+inline bool ParseIdFast(PyObject* value, const char* what, uint64_t* out) {
+#if PY_VERSION_HEX >= 0x030C0000
+  if (PyLong_CheckExact(value) &&
+      PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(value))) {
+    const Py_ssize_t id = PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(value));
+    if (id >= 0) {
+      *out = static_cast<uint64_t>(id);
+      return true;
+    }
+  }
+#else
+  if (PyLong_CheckExact(value)) {
+    const digit* digits = reinterpret_cast<PyLongObject*>(value)->ob_digit;
+    switch (Py_SIZE(value)) {
+      case 0:
+        *out = 0;
+        return true;
+      case 1:
+        *out = digits[0];
+        return true;
+      case 2:
+        *out = digits[0] | (uint64_t{digits[1]} << PyLong_SHIFT);
+        return true;
+      default:
+        break;
+    }
+  }
+#endif
+  return ParseId(value, what, out);
+}
+
+// An amount: a Python int in [-2^63, 2^63) (the engine refuses the ones its
+// rules forbid). Same errors as ParseId.
+bool ParseAmount(PyObject* value, const char* what, int64_t* out);
+// A UTF-8 view of a str (valid while `value` lives). TypeError otherwise.
+bool ParseString(PyObject* value, const char* what, absl::string_view* out);
+
+// The engine behind a Python `tenantry.Engine`, with the interned names the
+// Python side has asked for (so that a permission or meter given by name
+// costs one dict lookup after the first time). Owned by its Python object.
+struct EngineHandle {
+  std::unique_ptr<Engine> engine;
+  // Permission and meter names already resolved (permissions and meters are
+  // never unregistered, so an entry never goes stale).
+  py::dict permission_ids;
+  py::dict meter_ids;
+};
+
+// A permission argument: an interned id (an int) or a name (a str; NotFound
+// when the name is unknown). Returns false with a Python error set.
+bool ParsePermission(EngineHandle& handle, PyObject* value, PermissionId* out);
+// ParsePermission with an interned id (the hot case) decided inline.
+inline bool ParsePermissionFast(EngineHandle& handle, PyObject* value, PermissionId* out) {
+  uint64_t id = 0;
+  if (PyLong_CheckExact(value) && ParseIdFast(value, "permission", &id) && id <= UINT32_MAX) {
+    *out = static_cast<PermissionId>(id);
+    return true;
+  }
+  if (PyErr_Occurred()) return false;
+  return ParsePermission(handle, value, out);
+}
+// A meter argument: an id (int) or a name (str; NotFound when unknown).
+bool ParseMeter(EngineHandle& handle, PyObject* value, MeterId* out);
+
+// The same parsers for pybind11 bindings: they throw instead of returning false.
+PermissionId PermissionArg(EngineHandle& handle, py::handle value);
+MeterId MeterArg(EngineHandle& handle, py::handle value);
+
+}  // namespace tenantry::python
+
+namespace pybind11::detail {
+
+// Ids and amounts in pybind11 signatures: the same rules as ParseId and
+// ParseAmount (an out-of-range int is tenantry.InvalidArgument, not a
+// confusing "incompatible function arguments").
+struct IdArg {
+  uint64_t value = 0;
+};
+struct AmountArg {
+  int64_t value = 0;
+};
+
+template <>
+struct type_caster<IdArg> {
+  PYBIND11_TYPE_CASTER(IdArg, const_name("int"));
+  bool load(handle src, bool /*convert*/) {
+    if (!PyLong_Check(src.ptr()) || PyBool_Check(src.ptr())) return false;
+    if (!tenantry::python::ParseId(src.ptr(), "id", &value.value)) throw error_already_set();
+    return true;
+  }
+  static handle cast(IdArg id, return_value_policy, handle) {
+    return PyLong_FromUnsignedLongLong(id.value);
+  }
+};
+
+template <>
+struct type_caster<AmountArg> {
+  PYBIND11_TYPE_CASTER(AmountArg, const_name("int"));
+  bool load(handle src, bool /*convert*/) {
+    if (!PyLong_Check(src.ptr()) || PyBool_Check(src.ptr())) return false;
+    if (!tenantry::python::ParseAmount(src.ptr(), "amount", &value.value)) {
+      throw error_already_set();
+    }
+    return true;
+  }
+  static handle cast(AmountArg amount, return_value_policy, handle) {
+    return PyLong_FromLongLong(amount.value);
+  }
+};
+
+}  // namespace pybind11::detail
+
+namespace tenantry::python {
+using Id = pybind11::detail::IdArg;
+using Amount = pybind11::detail::AmountArg;
+}  // namespace tenantry::python
+
+#endif  // TENANTRY_PYTHON_CONVERT_H_

@@ -1,0 +1,189 @@
+// Copyright 2026 The tenantry Authors.
+//
+// The hot calls, `Engine.check` and `Engine.consume`, as CPython fast-call
+// (METH_FASTCALL) methods: the arguments arrive as a C array, with no tuple,
+// no dict and none of pybind11's overload dispatch (about 4x the cost of the
+// call itself, SPEC section 12). They parse exactly as the pybind11 methods
+// do (convert.h), so the two faces cannot drift apart.
+#include "fastcall.h"
+
+#include "absl/strings/str_cat.h"
+#include "convert.h"
+
+namespace tenantry::python {
+namespace {
+
+// The EngineHandle of `self`, a tenantry._core.Engine (the method
+// descriptor has checked the type). A Python subclass of one pybind11
+// class keeps pybind11's simple layout: the value pointer is in the instance.
+inline EngineHandle* HandleOf(PyObject* self) {
+  auto* instance = reinterpret_cast<py::detail::instance*>(self);
+  void* value = instance->simple_layout ? instance->simple_value_holder[0]
+                                        : instance->get_value_and_holder().value_ptr();
+  if (value == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "tenantry.Engine.__init__ was not called");
+  }
+  return static_cast<EngineHandle*>(value);
+}
+
+// Binds fast-call arguments to `names`: at most `positional` given by
+// position, the rest by keyword; the first `required` must be given.
+// Unset optional slots stay nullptr.
+bool BindArgs(const char* function, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames,
+              const char* const* names, int count, int required, int positional, PyObject** out) {
+  if (nargs > positional) {
+    PyErr_Format(PyExc_TypeError, "%s() takes %d positional arguments but %zd were given", function,
+                 positional, nargs);
+    return false;
+  }
+  for (int i = 0; i < count; ++i) out[i] = i < nargs ? args[i] : nullptr;
+  const Py_ssize_t keywords = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+  for (Py_ssize_t k = 0; k < keywords; ++k) {
+    PyObject* keyword = PyTuple_GET_ITEM(kwnames, k);
+    int slot = -1;
+    for (int i = 0; i < count && slot < 0; ++i) {
+      if (PyUnicode_CompareWithASCIIString(keyword, names[i]) == 0) slot = i;
+    }
+    if (slot < 0) {
+      PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", function,
+                   keyword);
+      return false;
+    }
+    if (out[slot] != nullptr) {
+      PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", function,
+                   names[slot]);
+      return false;
+    }
+    out[slot] = args[nargs + k];
+  }
+  for (int i = 0; i < required; ++i) {
+    if (out[i] == nullptr) {
+      PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'", function, names[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
+PyObject* Check(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static const char* const kNames[] = {"user", "workspace", "permission"};
+  PyObject* bound[3];
+  if (kwnames == nullptr && nargs == 3) {
+    bound[0] = args[0], bound[1] = args[1], bound[2] = args[2];
+  } else if (!BindArgs("check", args, nargs, kwnames, kNames, 3, 3, 3, bound)) {
+    return nullptr;
+  }
+  EngineHandle* handle = HandleOf(self);
+  if (handle == nullptr) return nullptr;
+  uint64_t user = 0, workspace = 0;
+  PermissionId permission = 0;
+  if (!ParseIdFast(bound[0], "user", &user) || !ParseIdFast(bound[1], "workspace", &workspace) ||
+      !ParsePermissionFast(*handle, bound[2], &permission)) {
+    return nullptr;
+  }
+  // Lock-free and never calls the clock: no reason to release the GIL for
+  // the ~20 ns it takes.
+  PyObject* answer = handle->engine->check(user, workspace, permission) ? Py_True : Py_False;
+  Py_INCREF(answer);
+  return answer;
+}
+
+PyObject* Consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static const char* const kNames[] = {"workspace", "amount", "meter", "key"};
+  PyObject* bound[4];
+  if (!BindArgs("consume", args, nargs, kwnames, kNames, 4, 2, 2, bound)) return nullptr;
+  EngineHandle* handle = HandleOf(self);
+  if (handle == nullptr) return nullptr;
+  uint64_t workspace = 0;
+  int64_t amount = 0;
+  MeterId meter = kCredits;
+  absl::string_view key;
+  if (!ParseIdFast(bound[0], "workspace", &workspace) ||
+      !ParseAmount(bound[1], "amount", &amount)) {
+    return nullptr;
+  }
+  if (bound[2] != nullptr && !ParseMeter(*handle, bound[2], &meter)) return nullptr;
+  if (bound[3] != nullptr && bound[3] != Py_None && !ParseString(bound[3], "key", &key)) {
+    return nullptr;
+  }
+  absl::StatusOr<int64_t> available;
+  if (key.empty()) {
+    // Unkeyed consumes never wait (a refusal may try_lock the writer lock,
+    // never block on it), so they keep the GIL.
+    available = handle->engine->consume(workspace, amount, meter);
+  } else {
+    // A keyed retry may wait for its first attempt on another thread, which
+    // may need the GIL (a Python clock): release it while the engine works.
+    // `key` points into a str the caller's frame keeps alive.
+    Py_BEGIN_ALLOW_THREADS available = handle->engine->consume(workspace, amount, meter, key);
+    Py_END_ALLOW_THREADS
+  }
+  if (!available.ok()) {
+    SetError(available.status());
+    return nullptr;
+  }
+  return PyLong_FromLongLong(*available);
+}
+
+// The floor SPEC section 12 measures `check` against: a C method taking the
+// same three arguments through the same fast-call convention, doing nothing.
+PyObject* NoopCheck(PyObject* /*self*/, PyObject* const* /*args*/, Py_ssize_t nargs,
+                    PyObject* kwnames) {
+  if (nargs != 3 || kwnames != nullptr) {
+    PyErr_SetString(PyExc_TypeError, "_noop_check() takes exactly 3 positional arguments");
+    return nullptr;
+  }
+  Py_RETURN_FALSE;
+}
+
+PyMethodDef kMethods[] = {
+    {"check", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Check)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "check($self, user, workspace, permission)\n--\n\n"
+     "True when the user holds the permission in the workspace (A1-A3).\n\n"
+     "Lock-free; unknown ids deny. `permission` is a name or an interned id\n"
+     "from Engine.permission(name); an unknown name raises NotFound."},
+    {"consume", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Consume)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "consume($self, workspace, amount, *, meter='credits', key=None)\n--\n\n"
+     "Debits `amount`, regular bucket first, in one atomic step (C5) and\n"
+     "returns what is available after. ResourceExhausted, nothing debited,\n"
+     "when the buckets hold less. With `key`, a retry inside the idempotency\n"
+     "window returns the first result without a second debit."},
+    {"_noop_check", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(NoopCheck)),
+     METH_FASTCALL | METH_KEYWORDS,
+     "_noop_check($self, user, workspace, permission, /)\n--\n\n"
+     "Does nothing: the benchmark's floor for a C method taking check's arguments."},
+};
+
+PyObject* NoopFunction(PyObject* /*module*/, PyObject* const* /*args*/, Py_ssize_t nargs) {
+  if (nargs != 3) {
+    PyErr_SetString(PyExc_TypeError, "_noop() takes exactly 3 arguments");
+    return nullptr;
+  }
+  Py_RETURN_FALSE;
+}
+
+PyMethodDef kNoopFunction = {
+    "_noop", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(NoopFunction)),
+    METH_FASTCALL,
+    "_noop(a, b, c, /)\n--\n\nDoes nothing: a plain fast-call function, for the benchmark."};
+
+}  // namespace
+
+void AddFastCalls(py::module_& module, py::handle engine_class) {
+  auto* type = reinterpret_cast<PyTypeObject*>(engine_class.ptr());
+  for (PyMethodDef& method : kMethods) {
+    py::object descriptor = py::reinterpret_steal<py::object>(PyDescr_NewMethod(type, &method));
+    if (!descriptor) throw py::error_already_set();
+    if (PyObject_SetAttrString(engine_class.ptr(), method.ml_name, descriptor.ptr()) != 0) {
+      throw py::error_already_set();
+    }
+  }
+  py::object noop = py::reinterpret_steal<py::object>(
+      PyCFunction_NewEx(&kNoopFunction, nullptr, module.attr("__name__").ptr()));
+  if (!noop) throw py::error_already_set();
+  module.add_object("_noop", noop);
+}
+
+}  // namespace tenantry::python

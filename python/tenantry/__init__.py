@@ -1,0 +1,68 @@
+"""tenantry: an embeddable, in-memory authorization and quota engine.
+
+    import tenantry
+    engine = tenantry.Engine()
+    owner = engine.create_user("ada@example.com")
+    account = engine.create_account("Acme", owner, plan="enterprise")
+    ws = engine.create_workspace(owner, account, "Marketing")
+    engine.check(owner, ws, "workspace.delete")   # True
+
+Every error is a subclass of :class:`Error` with a ``code`` and the ``rule``
+its message names. See README.md and docs/ for the rules (SPEC ids).
+"""
+
+from ._core import (
+    SYSTEM,
+    AlreadyExists,
+    Batch,
+    DataLoss,
+    Error,
+    FailedPrecondition,
+    InvalidArgument,
+    ManualClock,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
+from ._engine import Engine
+from ._types import (
+    Account,
+    Change,
+    Decision,
+    Invitation,
+    InvitationInfo,
+    LedgerEntry,
+    Meter,
+    Plan,
+    Reservation,
+    Team,
+    Workspace,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SYSTEM",
+    "Account",
+    "AlreadyExists",
+    "Batch",
+    "Change",
+    "DataLoss",
+    "Decision",
+    "Engine",
+    "Error",
+    "FailedPrecondition",
+    "InvalidArgument",
+    "Invitation",
+    "InvitationInfo",
+    "LedgerEntry",
+    "ManualClock",
+    "Meter",
+    "NotFound",
+    "PermissionDenied",
+    "Plan",
+    "Reservation",
+    "ResourceExhausted",
+    "Team",
+    "Workspace",
+]

@@ -1,0 +1,233 @@
+"""tenantry.Engine: the compiled engine with its Pythonic face.
+
+Methods whose compiled form is already the public one (changes, ``check``,
+``consume``, lists of ids, balances) come straight from ``tenantry._core``;
+``check`` and ``consume`` are CPython fast-call methods there. The methods
+below turn the core's tuples into value types and normalise arrays.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any, Dict, List, Optional, Union
+
+import numpy as np
+
+from . import _core
+from ._types import (
+    Account,
+    Change,
+    Decision,
+    Invitation,
+    InvitationInfo,
+    LedgerEntry,
+    Meter,
+    Plan,
+    Reservation,
+    Team,
+    Workspace,
+)
+
+_UINT64_MAX = 2**64 - 1
+_UINT32_MAX = 2**32 - 1
+
+
+def _id_array(values: Any, what: str) -> "np.ndarray[Any, np.dtype[np.uint64]]":
+    """Ids from any buffer or sequence of ints as a contiguous uint64 array."""
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise _core.InvalidArgument(f"{what} must be one-dimensional; got {array.ndim} dimensions (A6)")
+    if array.size == 0:
+        return np.empty(0, dtype=np.uint64)
+    if array.dtype.kind == "O":
+        # Python ints past int64 (e.g. SYSTEM) make an object array; each must be an id.
+        for value in array:
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _UINT64_MAX:
+                raise _core.InvalidArgument(f"{what} must hold ints in [0, 2**64); got {value!r}")
+        return np.ascontiguousarray(array.astype(np.uint64))
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"{what} must hold integer ids, not {array.dtype}")
+    if array.dtype.kind == "i" and array.min() < 0:
+        raise _core.InvalidArgument(f"{what} must hold ids >= 0; got {int(array.min())}")
+    return np.ascontiguousarray(array, dtype=np.uint64)
+
+
+class Engine(_core.Engine):
+    """The tenant graph, its people and roles, and its credit balances.
+
+    Every method is safe to call from any thread at once. Reads (``check``,
+    ``explain``, the lists, balances) take no lock and never wait for a
+    writer; ``consume`` and ``reserve`` are lock-free; changes are
+    serialised, each gets a revision, and a failed change changes nothing.
+    Errors are subclasses of :class:`tenantry.Error` whose messages name the
+    rule (``"slug 'ab-' must not end with a hyphen (T3)"``).
+
+    ``clock`` is None (the system clock), a :class:`tenantry.ManualClock`,
+    or any callable returning nanoseconds since the Unix epoch as an int
+    (``time.time_ns``). The other keyword options are the engine's
+    retention and capacity settings: ``feed_retention``,
+    ``invitation_ttl_s``, ``idempotency_window_s``, ``idempotency_slots``,
+    ``reservation_slots``, ``ledger_retention`` (C++ ``Engine::Options``).
+    """
+
+    def __repr__(self) -> str:
+        stats = self.stats()
+        return (
+            f"<tenantry.Engine revision={self.revision} accounts={stats['accounts']} "
+            f"users={stats['users']} workspaces={stats['workspaces']} "
+            f"memberships={stats['memberships']}>"
+        )
+
+    # ---- tenancy -------------------------------------------------------
+    def account(self, account: int) -> Account:
+        """The account (T1): name, key, plan, owner and workspace count."""
+        id_, name, key, plan, owner, count = self._account(account)
+        return Account(id_, name, key, None if plan is None else Plan(*plan), owner, count)
+
+    def workspace(self, workspace: int) -> Workspace:
+        """The workspace: id, account, name, slug, type, status, parent, owner, depth."""
+        return Workspace(*self._workspace(workspace))
+
+    # ---- people, roles, teams -----------------------------------------
+    def team(self, team: int) -> Team:
+        """The team (M9): workspace, name, role and members."""
+        return Team(*self._team(team))
+
+    # ---- invitations ---------------------------------------------------
+    def invite(self, actor: int, workspace: int, email: str, *, role: str = "client") -> Invitation:
+        """Invites ``email`` into the workspace with ``role`` (I1). The token
+        is in the result only; hand it to the invitee, who calls ``accept``."""
+        return Invitation(*self._invite(actor, workspace, email, role))
+
+    def invite_staff(
+        self,
+        actor: int,
+        account: int,
+        email: str,
+        role: str,
+        *,
+        scope: Union[str, typing.Sequence[int], None] = None,
+    ) -> Invitation:
+        """A staff invitation (I1): account role ``admin`` or ``member``, and for members a scope."""
+        return Invitation(*self._invite_staff(actor, account, email, role, scope))
+
+    def resend(self, actor: int, invitation: int) -> Invitation:
+        """A fresh token and expiry (I2); the old token stops working."""
+        return Invitation(*self._resend(actor, invitation))
+
+    def invitation(self, invitation: int) -> InvitationInfo:
+        """The invitation's state (never its token)."""
+        return InvitationInfo(*self._invitation(invitation))
+
+    def invitations(self, workspace: int) -> List[InvitationInfo]:
+        """Every invitation of the workspace, by id."""
+        return [InvitationInfo(*row) for row in self._invitations(workspace)]
+
+    # ---- checks --------------------------------------------------------
+    def check_many(
+        self,
+        users: Any,
+        workspaces: Any,
+        permissions: Any,
+    ) -> "np.ndarray[Any, np.dtype[np.bool_]]":
+        """``check`` for many triples at once (A6), answered by one version,
+        without the GIL. ``users`` and ``workspaces`` are NumPy arrays (or any
+        buffer or sequence) of ids of one length; ``permissions`` is one
+        permission (name or id) for all, or an array of ids or a sequence of
+        names of the same length. Returns a NumPy bool array."""
+        user_ids = _id_array(users, "users")
+        workspace_ids = _id_array(workspaces, "workspaces")
+        return self._check_many(user_ids, workspace_ids, self._permission_array(permissions, user_ids.size))
+
+    def _permission_array(self, permissions: Any, count: int) -> "np.ndarray[Any, np.dtype[np.uint32]]":
+        if isinstance(permissions, str) or (isinstance(permissions, int) and not isinstance(permissions, bool)):
+            if isinstance(permissions, str):
+                permission = self.permission(permissions)
+            elif 0 <= permissions <= _UINT32_MAX:
+                permission = permissions
+            else:
+                raise _core.InvalidArgument(f"permission must be an int in [0, 2**32); got {permissions!r}")
+            return np.full(count, permission, dtype=np.uint32)
+        if isinstance(permissions, (list, tuple)) and any(isinstance(p, str) for p in permissions):
+            return np.fromiter(
+                (self.permission(p) if isinstance(p, str) else self._permission_id(p) for p in permissions),
+                dtype=np.uint32,
+                count=len(permissions),
+            )
+        array = _id_array(permissions, "permissions")
+        if array.size and int(array.max()) > _UINT32_MAX:
+            raise _core.InvalidArgument(f"permissions must hold ids in [0, 2**32); got {int(array.max())}")
+        return np.ascontiguousarray(array, dtype=np.uint32)
+
+    @staticmethod
+    def _permission_id(value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError(f"a permission is a str or an int, not {type(value).__name__}")
+        if not 0 <= value <= _UINT32_MAX:
+            raise _core.InvalidArgument(f"permission must be an int in [0, 2**32); got {value!r}")
+        return value
+
+    def explain(self, user: int, workspace: int, permission: Union[str, int]) -> Decision:
+        """The decision and why (A4): the path, the role, where it is held."""
+        return Decision(*self._explain(user, workspace, permission))
+
+    # ---- credits -------------------------------------------------------
+    def meter(self, meter: Union[str, int]) -> Meter:
+        """A meter (C1) by name or id, with its buckets in priority order."""
+        return Meter(*self._meter(meter))
+
+    def _meter_of(self, meter_id: int) -> Meter:
+        # Meters are never redefined with other buckets, so the cache never goes stale.
+        cache: Dict[int, Meter] = self.__dict__.setdefault("_meters", {})
+        info = cache.get(meter_id)
+        if info is None:
+            info = cache[meter_id] = self.meter(meter_id)
+        return info
+
+    def _buckets(self, meter: Meter, amounts: typing.Sequence[int]) -> Dict[str, int]:
+        return dict(zip(meter.buckets, amounts))
+
+    def reservation(self, reservation: int) -> Reservation:
+        """A live reservation (C6); NotFound once settled, released or expired."""
+        id_, workspace, meter_id, held, expires_at_ns = self._reservation(reservation)
+        meter = self._meter_of(meter_id)
+        return Reservation(id_, workspace, meter.name, self._buckets(meter, held), expires_at_ns)
+
+    def ledger(
+        self,
+        *,
+        account: Optional[int] = None,
+        workspace: Optional[int] = None,
+        since: int = 0,
+        after_sequence: int = 0,
+    ) -> List[LedgerEntry]:
+        """Retained ledger entries (C7), oldest first: of one account and/or
+        workspace, made at or after ``since`` (ns of the engine's clock), with
+        a sequence above ``after_sequence`` (for polling). FailedPrecondition
+        when entries asked for have left memory (see docs/ledger.md)."""
+        rows = self._ledger(account or 0, workspace or 0, since, after_sequence)
+        entries = []
+        for seq, rev, time_ns, actor, acc, ws, meter_id, kind, amounts, returned, res in rows:
+            meter = self._meter_of(meter_id)
+            entries.append(
+                LedgerEntry(
+                    seq,
+                    rev,
+                    time_ns,
+                    actor,
+                    acc,
+                    ws,
+                    meter.name,
+                    kind,
+                    self._buckets(meter, amounts),
+                    self._buckets(meter, returned),
+                    res,
+                )
+            )
+        return entries
+
+    # ---- feed ----------------------------------------------------------
+    def changes_since(self, revision: int) -> List[Change]:
+        """Every change with a revision above ``revision``, in order (L1).
+        FailedPrecondition when some are no longer retained."""
+        return [Change(*row) for row in self._changes_since(revision)]
