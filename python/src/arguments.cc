@@ -13,11 +13,18 @@ namespace {
   throw StatusError(absl::InvalidArgumentError(std::move(message)));
 }
 
+// A str argument inside a structured one, with ParseString's errors.
+std::string Text(py::handle value, const char* what) {
+  absl::string_view text;
+  if (!ParseString(value.ptr(), what, &text)) throw py::error_already_set();
+  return std::string(text);
+}
+
 }  // namespace
 
 std::optional<Plan> PlanArg(py::handle plan) {
   if (plan.is_none()) return std::nullopt;
-  if (py::isinstance<py::str>(plan)) return Plan::Named(plan.cast<std::string>());
+  if (py::isinstance<py::str>(plan)) return Plan::Named(Text(plan, "plan"));
   if (!py::hasattr(plan, "name") || !py::hasattr(plan, "workspace_limit") ||
       !py::hasattr(plan, "agency")) {
     throw py::type_error("plan must be None, a plan name or a tenantry.Plan");
@@ -30,8 +37,9 @@ std::optional<Plan> PlanArg(py::handle plan) {
     Invalid(absl::StrCat("plan.workspace_limit must be -1 (unlimited) or >= 0; got ", limit.value,
                          " (T2)"));
   }
-  return Plan::Custom(plan.attr("name").cast<std::string>(), limit.value,
-                      plan.attr("agency").cast<bool>());
+  py::object agency = plan.attr("agency");
+  if (!PyBool_Check(agency.ptr())) throw py::type_error("plan.agency must be a bool (T4)");
+  return Plan::Custom(Text(plan.attr("name"), "plan.name"), limit.value, agency.ptr() == Py_True);
 }
 
 Plan RequiredPlanArg(py::handle plan) {
@@ -43,7 +51,7 @@ Plan RequiredPlanArg(py::handle plan) {
 std::optional<StaffScope> ScopeArg(py::handle scope) {
   if (scope.is_none()) return std::nullopt;
   if (py::isinstance<py::str>(scope)) {
-    const std::string text = scope.cast<std::string>();
+    const std::string text = Text(scope, "scope");
     if (text == "all") return StaffScope::All();
     if (text == "none") return StaffScope::Of({});
     Invalid(absl::StrCat("a staff scope is \"all\", \"none\" or a list of workspace ids; got \"",

@@ -12,10 +12,10 @@
 namespace tenantry::python {
 
 void BindBatch(py::module_& module) {
-  using Self = py::class_<Batch>;
+  using BatchClass = py::class_<Batch>;
   const auto chain = py::return_value_policy::reference_internal;
-  Self c(module, "Batch",
-         "Changes applied by Engine.apply as one: all become visible together, or none.");
+  BatchClass c(module, "Batch",
+               "Changes applied by Engine.apply as one: all become visible together, or none.");
   c.def(py::init<>());
   c.def("__len__", &Batch::size);
   c.def(

@@ -1,37 +1,34 @@
 // Copyright 2026 The tenantry Authors.
 #include "clock_binding.h"
 
-#include <atomic>
+#include <string>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace tenantry::python {
-namespace {
 
-// A Python callable as the engine's clock. The engine may call it from any
-// thread, with or without the GIL (and while holding its writer lock: the
-// bindings release the GIL around every call that may wait for that lock,
-// so taking the GIL here cannot deadlock). A clock that raises or returns
-// something other than an int is reported through sys.unraisablehook and
-// the last good time is used: the engine cannot take an error from a clock.
-class PythonClock final : public Clock {
- public:
-  PythonClock(py::object callable, int64_t first_ns)
-      : callable_(std::move(callable)), last_ns_(first_ns) {}
+PythonClock::PythonClock(py::object callable, int64_t first_ns)
+    : callable_(std::move(callable)), last_ns_(first_ns) {}
 
-  ~PythonClock() override {
-    if (!Py_IsInitialized()) {
-      callable_.release();  // the interpreter is gone; so is the object
-      return;
-    }
-    PyGILState_STATE gil = PyGILState_Ensure();
-    callable_ = py::object();
-    PyGILState_Release(gil);
+PythonClock::~PythonClock() {
+  if (!Py_IsInitialized()) {
+    callable_.release();  // the interpreter is gone; so is the object
+    return;
   }
+  PyGILState_STATE gil = PyGILState_Ensure();
+  callable_ = py::object();
+  PyGILState_Release(gil);
+}
 
-  int64_t now_ns() const override {
-    PyGILState_STATE gil = PyGILState_Ensure();
-    int64_t now = last_ns_.load(std::memory_order_relaxed);
+int64_t PythonClock::now_ns() const {
+  PyGILState_STATE gil = PyGILState_Ensure();
+  int64_t now = last_ns_.load(std::memory_order_relaxed);
+  if (callable_) {
+    const bool was_inside = InsideClock();
+    SetInsideClock(true);
     PyObject* result = PyObject_CallNoArgs(callable_.ptr());
+    SetInsideClock(was_inside);
     if (result != nullptr && PyLong_Check(result) && !PyBool_Check(result)) {
       const long long value = PyLong_AsLongLong(result);
       if (!(value == -1 && PyErr_Occurred())) now = value;
@@ -46,14 +43,40 @@ class PythonClock final : public Clock {
     } else {
       last_ns_.store(now, std::memory_order_relaxed);
     }
-    PyGILState_Release(gil);
-    return now;
   }
+  PyGILState_Release(gil);
+  return now;
+}
 
- private:
-  py::object callable_;
-  mutable std::atomic<int64_t> last_ns_;
-};
+int PythonClock::Visit(visitproc visit, void* arg) const {
+  Py_VISIT(callable_.ptr());
+  return 0;
+}
+
+void PythonClock::Clear() { callable_ = py::object(); }
+
+namespace {
+
+// ManualClock moves are checked: a time outside int64 is InvalidArgument,
+// never a wrap (I4).
+int64_t Moved(int64_t now_ns, int64_t delta_ns) {
+  int64_t moved = 0;
+  if (__builtin_add_overflow(now_ns, delta_ns, &moved)) {
+    throw StatusError(
+        absl::InvalidArgumentError(absl::StrCat("ManualClock at ", now_ns, " ns cannot move by ",
+                                                delta_ns, " ns: the time would leave int64 (I4)")));
+  }
+  return moved;
+}
+
+int64_t Seconds(int64_t delta_s) {
+  int64_t delta_ns = 0;
+  if (__builtin_mul_overflow(delta_s, int64_t{1'000'000'000}, &delta_ns)) {
+    throw StatusError(absl::InvalidArgumentError(
+        absl::StrCat("ManualClock cannot move by ", delta_s, " s: past int64 ns (I4)")));
+  }
+  return delta_ns;
+}
 
 }  // namespace
 
@@ -67,18 +90,28 @@ void BindClock(py::module_& module) {
       .def("now_ns", &ManualClock::now_ns, "The current time in ns.")
       .def("__call__", &ManualClock::now_ns, "The current time in ns.")
       .def("set_ns", &ManualClock::set_ns, py::arg("now_ns"), "Sets the time.")
-      .def("advance_ns", &ManualClock::advance_ns, py::arg("delta_ns"),
-           "Moves the time forward (or back) by delta_ns.")
-      .def("advance_s", &ManualClock::advance_s, py::arg("delta_s"),
-           "Moves the time forward (or back) by delta_s seconds.")
+      .def(
+          "advance_ns",
+          [](ManualClock& clock, int64_t delta_ns) {
+            clock.set_ns(Moved(clock.now_ns(), delta_ns));
+          },
+          py::arg("delta_ns"), "Moves the time forward (or back) by delta_ns.")
+      .def(
+          "advance_s",
+          [](ManualClock& clock, int64_t delta_s) {
+            clock.set_ns(Moved(clock.now_ns(), Seconds(delta_s)));
+          },
+          py::arg("delta_s"), "Moves the time forward (or back) by delta_s seconds.")
       .def("__repr__", [](const ManualClock& clock) {
         return "ManualClock(start_ns=" + std::to_string(clock.now_ns()) + ")";
       });
 }
 
-std::shared_ptr<const Clock> ClockArg(py::handle clock) {
-  if (clock.is_none()) return nullptr;
-  if (py::isinstance<ManualClock>(clock)) return clock.cast<std::shared_ptr<ManualClock>>();
+ClockChoice ClockArg(py::handle clock) {
+  if (clock.is_none()) return {};
+  if (py::isinstance<ManualClock>(clock)) {
+    return {clock.cast<std::shared_ptr<ManualClock>>(), nullptr};
+  }
   if (!PyCallable_Check(clock.ptr())) {
     throw py::type_error("clock must be None, a tenantry.ManualClock or a callable returning ns");
   }
@@ -86,8 +119,11 @@ std::shared_ptr<const Clock> ClockArg(py::handle clock) {
   if (!PyLong_Check(first.ptr()) || PyBool_Check(first.ptr())) {
     throw py::type_error("a tenantry clock must return an int of nanoseconds since the epoch");
   }
-  return std::make_shared<PythonClock>(py::reinterpret_borrow<py::object>(clock),
-                                       first.cast<int64_t>());
+  int64_t first_ns = 0;
+  if (!ParseAmount(first.ptr(), "the clock's time (ns)", &first_ns)) throw py::error_already_set();
+  auto python = std::make_shared<PythonClock>(py::reinterpret_borrow<py::object>(clock), first_ns);
+  PythonClock* raw = python.get();
+  return {std::move(python), raw};
 }
 
 }  // namespace tenantry::python

@@ -66,11 +66,18 @@ std::string CodeName(absl::StatusCode code) {
 
 bool RangeError(PyObject* value, const char* what, const char* range) {
   PyErr_Clear();
-  PyObject* text = PyObject_Repr(value);
-  const char* shown = text != nullptr ? PyUnicode_AsUTF8(text) : "?";
+  // The value itself when it prints (a huge int may not: CPython limits
+  // int-to-str conversion, and a subclass's __repr__ may raise).
+  std::string shown = PyLong_Check(value)
+                          ? "an int of " + std::to_string(_PyLong_NumBits(value)) + " bits"
+                          : "an out-of-range integer";
+  if (PyObject* text = PyObject_Repr(value)) {
+    if (const char* utf8 = PyUnicode_AsUTF8(text)) shown = utf8;
+    Py_DECREF(text);
+  }
+  PyErr_Clear();
   SetError(absl::InvalidArgumentError(
-      absl::StrCat(what, " must be an int in ", range, "; got ", shown ? shown : "?")));
-  Py_XDECREF(text);
+      absl::StrCat(what, " must be an int in ", range, "; got ", shown)));
   return false;
 }
 
@@ -80,7 +87,38 @@ bool TypeErrorFor(PyObject* value, const char* what, const char* expected) {
   return false;
 }
 
+PyTypeObject* engine_type = nullptr;
+thread_local bool inside_clock = false;
+
 }  // namespace
+
+void SetEngineType(py::handle type) { engine_type = reinterpret_cast<PyTypeObject*>(type.ptr()); }
+
+bool InsideClock() { return inside_clock; }
+void SetInsideClock(bool inside) { inside_clock = inside; }
+
+EngineHandle* HandleOf(PyObject* self, bool type_checked) {
+  if (!type_checked && !PyObject_TypeCheck(self, engine_type)) {
+    PyErr_Format(PyExc_TypeError, "expected a tenantry.Engine, not %.100s", Py_TYPE(self)->tp_name);
+    return nullptr;
+  }
+  auto* instance = reinterpret_cast<py::detail::instance*>(self);
+  // One pybind11 base (the usual case, subclasses included): pybind11's
+  // simple layout keeps the value pointer and the holder flag in the instance.
+  if (instance->simple_layout) {
+    if (instance->simple_holder_constructed) {
+      return static_cast<EngineHandle*>(instance->simple_value_holder[0]);
+    }
+  } else {
+    // Several pybind11 bases: find the Engine part by its type, never the first base.
+    py::detail::type_info* info = py::detail::get_type_info(engine_type);
+    py::detail::value_and_holder part;
+    if (info != nullptr) part = instance->get_value_and_holder(info, /*throw_if_missing=*/false);
+    if (part && part.holder_constructed()) return part.template value_ptr<EngineHandle>();
+  }
+  PyErr_SetString(PyExc_RuntimeError, "tenantry.Engine.__init__ was not called on this object");
+  return nullptr;
+}
 
 void RegisterErrors(py::module_& module) {
   error_base = PyErr_NewExceptionWithDoc(
@@ -90,6 +128,7 @@ void RegisterErrors(py::module_& module) {
       PyExc_Exception, nullptr);
   if (error_base == nullptr) throw py::error_already_set();
   PyObject_SetAttrString(error_base, "code", py::str("unknown").ptr());
+  PyObject_SetAttrString(error_base, "rule", Py_None);
   module.add_object("Error", py::handle(error_base));
 
   const auto table = ErrorTable();
@@ -105,6 +144,17 @@ void RegisterErrors(py::module_& module) {
     module.add_object(row.name, py::handle(cls));
     error_classes[i] = cls;
   }
+
+  // The Python layer's own refusals go through the same path, so that they
+  // carry `code` and `rule` like the engine's.
+  module.def(
+      "_invalid_argument",
+      [](const std::string& message) {
+        SetError(absl::InvalidArgumentError(message));
+        py::error_already_set raised;
+        return raised.value();
+      },
+      "The tenantry.InvalidArgument for `message` (not raised).");
 
   // The one translator: every StatusError thrown by a binding becomes the
   // exception of its code.
@@ -135,8 +185,26 @@ void SetError(const absl::Status& status) {
   Py_DECREF(error);
 }
 
+// An integer-like object that is not an int (NumPy's integer scalars, for
+// one) as an int, through __index__; a new reference or nullptr. bool and
+// NumPy's bool are not integers here.
+PyObject* AsIndex(PyObject* value, const char* what) {
+  if (PyBool_Check(value) || PyFloat_Check(value) || !PyIndex_Check(value) ||
+      std::strcmp(Py_TYPE(value)->tp_name, "numpy.bool_") == 0) {
+    TypeErrorFor(value, what, "an int");
+    return nullptr;
+  }
+  return PyNumber_Index(value);
+}
+
 bool ParseId(PyObject* value, const char* what, uint64_t* out) {
-  if (!PyLong_Check(value) || PyBool_Check(value)) return TypeErrorFor(value, what, "an int");
+  if (!PyLong_Check(value) || PyBool_Check(value)) {
+    PyObject* index = AsIndex(value, what);
+    if (index == nullptr) return false;
+    const bool parsed = ParseId(index, what, out);
+    Py_DECREF(index);
+    return parsed;
+  }
   const unsigned long long id = PyLong_AsUnsignedLongLong(value);
   if (id == static_cast<unsigned long long>(-1) && PyErr_Occurred()) {
     return RangeError(value, what, "[0, 2**64)");
@@ -146,7 +214,13 @@ bool ParseId(PyObject* value, const char* what, uint64_t* out) {
 }
 
 bool ParseAmount(PyObject* value, const char* what, int64_t* out) {
-  if (!PyLong_Check(value) || PyBool_Check(value)) return TypeErrorFor(value, what, "an int");
+  if (!PyLong_Check(value) || PyBool_Check(value)) {
+    PyObject* index = AsIndex(value, what);
+    if (index == nullptr) return false;
+    const bool parsed = ParseAmount(index, what, out);
+    Py_DECREF(index);
+    return parsed;
+  }
   const long long amount = PyLong_AsLongLong(value);
   if (amount == -1 && PyErr_Occurred()) return RangeError(value, what, "[-2**63, 2**63)");
   *out = amount;
@@ -169,20 +243,28 @@ namespace {
 template <typename IdType, typename Lookup>
 bool ParseInterned(py::dict& cache, PyObject* value, const char* what, uint64_t limit,
                    Lookup lookup, IdType* out) {
-  if (PyLong_Check(value) && !PyBool_Check(value)) {
+  if (!PyUnicode_Check(value)) {
     uint64_t id = 0;
-    if (!ParseId(value, what, &id)) return false;
-    if (id >= limit) return RangeError(value, what, absl::StrCat("[0, ", limit, ")").c_str());
+    const std::string range = absl::StrCat("[0, ", limit, ")");
+    if (!ParseId(value, what, &id)) {
+      // Keep a TypeError; restate a range error with the id space's own range.
+      if (!PyErr_ExceptionMatches(PyExc_ValueError)) return false;
+      return RangeError(value, what, range.c_str());
+    }
+    if (id >= limit) return RangeError(value, what, range.c_str());
     *out = static_cast<IdType>(id);
     return true;
   }
-  if (!PyUnicode_Check(value)) return TypeErrorFor(value, what, "a str or an int");
-  PyObject* cached = PyDict_GetItemWithError(cache.ptr(), value);
-  if (cached != nullptr) {
-    *out = static_cast<IdType>(PyLong_AsUnsignedLong(cached));
-    return true;
+  // Only exact str are cached: a subclass may hash and compare as it likes.
+  const bool cacheable = PyUnicode_CheckExact(value);
+  if (cacheable) {
+    PyObject* cached = PyDict_GetItemWithError(cache.ptr(), value);
+    if (cached != nullptr) {
+      *out = static_cast<IdType>(PyLong_AsUnsignedLong(cached));
+      return true;
+    }
+    if (PyErr_Occurred()) return false;
   }
-  if (PyErr_Occurred()) return false;
   absl::string_view name;
   if (!ParseString(value, what, &name)) return false;
   absl::StatusOr<IdType> id = lookup(name);
@@ -190,8 +272,10 @@ bool ParseInterned(py::dict& cache, PyObject* value, const char* what, uint64_t 
     SetError(id.status());
     return false;
   }
-  py::object boxed = py::reinterpret_steal<py::object>(PyLong_FromUnsignedLong(*id));
-  if (PyDict_SetItem(cache.ptr(), value, boxed.ptr()) != 0) return false;
+  if (cacheable) {
+    py::object boxed = py::reinterpret_steal<py::object>(PyLong_FromUnsignedLong(*id));
+    if (!boxed || PyDict_SetItem(cache.ptr(), value, boxed.ptr()) != 0) return false;
+  }
   *out = *id;
   return true;
 }

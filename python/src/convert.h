@@ -11,6 +11,10 @@
 
 #include <Python.h>
 
+#ifdef __GLIBCXX__
+#include <cxxabi.h>
+#endif
+
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -106,12 +110,73 @@ bool ParseString(PyObject* value, const char* what, absl::string_view* out);
 // The engine behind a Python `tenantry.Engine`, with the interned names the
 // Python side has asked for (so that a permission or meter given by name
 // costs one dict lookup after the first time). Owned by its Python object.
+class PythonClock;
+
 struct EngineHandle {
   std::unique_ptr<Engine> engine;
+  // The engine's clock when it is a Python callable (owned by the engine),
+  // so that the garbage collector can see through it (cycles such as a
+  // clock that is a bound method of an object holding the engine).
+  PythonClock* python_clock = nullptr;
   // Permission and meter names already resolved (permissions and meters are
   // never unregistered, so an entry never goes stale).
   py::dict permission_ids;
   py::dict meter_ids;
+};
+
+// The EngineHandle of `self` when it is a constructed tenantry._core.Engine
+// (or subclass); otherwise nullptr with RuntimeError or TypeError set. An
+// instance made by __new__ alone, whose __init__ never ran, is refused.
+// `type_checked`: the caller (a method descriptor) has already checked that
+// `self` is an instance of the type.
+EngineHandle* HandleOf(PyObject* self, bool type_checked = false);
+// Called once by module init with the pybind11 type of EngineHandle.
+void SetEngineType(pybind11::handle type);
+
+// Set while this thread runs a Python clock for the engine: the engine holds
+// its writer lock then, so the clock must not call back into a change.
+bool InsideClock();
+void SetInsideClock(bool inside);
+
+// Runs `call` (an engine call returning a Status or StatusOr) without the
+// GIL. Not an RAII guard: at interpreter exit CPython ends a daemon thread
+// inside PyEval_RestoreThread, which must not happen in a noexcept
+// destructor. Refuses (RuntimeError) when called from inside a Python clock,
+// where the engine's writer lock is held and the call could wait on it forever.
+template <typename Call>
+auto WithoutGil(Call&& call) -> decltype(call()) {
+  if (InsideClock()) {
+    PyErr_SetString(PyExc_RuntimeError,
+                    "a tenantry clock must not call back into the engine's changes");
+    throw py::error_already_set();
+  }
+  PyThreadState* state = PyEval_SaveThread();
+  decltype(call()) result;
+  std::exception_ptr error;
+  try {
+    result = call();
+#ifdef __GLIBCXX__
+  } catch (abi::__forced_unwind&) {
+    // A Python clock called at interpreter exit ends this daemon thread
+    // (pthread_exit unwinds it); let the unwinding go on.
+    throw;
+#endif
+  } catch (...) {  // out of memory: rethrown once the GIL is back
+    error = std::current_exception();
+  }
+  // Outside any try: at exit this may end the thread by unwinding.
+  PyEval_RestoreThread(state);
+  if (error) std::rethrow_exception(error);
+  return result;
+}
+
+// `self` in the pybind11 methods of tenantry._core.Engine: checked by
+// HandleOf, so a method of an instance whose __init__ never ran raises
+// instead of touching memory pybind11 would hand out uninitialized.
+struct Self {
+  EngineHandle* handle = nullptr;
+  EngineHandle* operator->() const { return handle; }
+  EngineHandle& operator*() const { return *handle; }
 };
 
 // A permission argument: an interned id (an int) or a name (a str; NotFound
@@ -138,6 +203,19 @@ MeterId MeterArg(EngineHandle& handle, py::handle value);
 
 namespace pybind11::detail {
 
+template <>
+struct type_caster<tenantry::python::Self> {
+  PYBIND11_TYPE_CASTER(tenantry::python::Self, const_name("Engine"));
+  bool load(handle src, bool /*convert*/) {
+    value.handle = tenantry::python::HandleOf(src.ptr());
+    if (value.handle == nullptr) throw error_already_set();
+    return true;
+  }
+  static handle cast(tenantry::python::Self, return_value_policy, handle) {
+    return none().release();
+  }
+};
+
 // Ids and amounts in pybind11 signatures: the same rules as ParseId and
 // ParseAmount (an out-of-range int is tenantry.InvalidArgument, not a
 // confusing "incompatible function arguments").
@@ -152,7 +230,6 @@ template <>
 struct type_caster<IdArg> {
   PYBIND11_TYPE_CASTER(IdArg, const_name("int"));
   bool load(handle src, bool /*convert*/) {
-    if (!PyLong_Check(src.ptr()) || PyBool_Check(src.ptr())) return false;
     if (!tenantry::python::ParseId(src.ptr(), "id", &value.value)) throw error_already_set();
     return true;
   }
@@ -165,7 +242,6 @@ template <>
 struct type_caster<AmountArg> {
   PYBIND11_TYPE_CASTER(AmountArg, const_name("int"));
   bool load(handle src, bool /*convert*/) {
-    if (!PyLong_Check(src.ptr()) || PyBool_Check(src.ptr())) return false;
     if (!tenantry::python::ParseAmount(src.ptr(), "amount", &value.value)) {
       throw error_already_set();
     }

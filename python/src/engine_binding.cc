@@ -25,8 +25,6 @@
 namespace tenantry::python {
 namespace {
 
-using Release = py::call_guard<py::gil_scoped_release>;
-
 const char* TypeName(WorkspaceType type) {
   return type == WorkspaceType::kAgency ? "agency" : "simple";
 }
@@ -105,7 +103,8 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention
                                          size_t idempotency_slots, size_t reservation_slots,
                                          size_t ledger_retention) {
   Engine::Options options;
-  options.clock = ClockArg(clock);
+  ClockChoice choice = ClockArg(clock);
+  options.clock = choice.clock;
   options.feed_retention = feed_retention;
   options.invitation_ttl_s = invitation_ttl_s;
   options.idempotency_window_s = idempotency_window_s;
@@ -115,240 +114,210 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention
   ThrowIfError(Engine::ValidateOptions(options));
   auto handle = std::make_unique<EngineHandle>();
   handle->engine = std::make_unique<Engine>(std::move(options));
+  handle->python_clock = choice.python;
   return handle;
 }
 
 void BindTenancy(py::class_<EngineHandle>& c) {
   c.def(
       "create_account",
-      [](EngineHandle& h, std::string name, Id owner, py::object plan,
-         std::optional<std::string> key, std::string member_default_scope,
-         std::string staff_member_role) {
+      [](Self h, std::string name, Id owner, py::object plan, std::optional<std::string> key,
+         std::string member_default_scope, std::string staff_member_role) {
         AccountSpec spec =
             AccountSpecArg(std::move(name), owner, plan, key.value_or(""),
                            std::move(member_default_scope), std::move(staff_member_role));
-        py::gil_scoped_release release;
-        return ValueOrThrow(h.engine->create_account(std::move(spec)));
+        return ValueOrThrow(WithoutGil([&] { return h->engine->create_account(std::move(spec)); }));
       },
       py::arg("name"), py::arg("owner"), py::kw_only(), py::arg("plan") = "starter",
       py::arg("key") = py::none(), py::arg("member_default_scope") = "all",
       py::arg("staff_member_role") = "admin");
-  c.def("_account", [](EngineHandle& h, Id account) {
-    AccountInfo a = ValueOrThrow(h.engine->account(account.value));
+  c.def("_account", [](Self h, Id account) {
+    AccountInfo a = ValueOrThrow(h->engine->account(account.value));
     return py::make_tuple(
         a.id, a.name, a.key.empty() ? py::object(py::none()) : py::str(a.key),
         a.plan_set ? py::object(py::make_tuple(a.plan.name, a.plan.workspace_limit, a.plan.agency))
                    : py::object(py::none()),
         a.owner, a.workspace_count);
   });
-  c.def("set_plan", [](EngineHandle& h, Id actor, Id account, py::object plan) {
+  c.def("set_plan", [](Self h, Id actor, Id account, py::object plan) {
     Plan p = RequiredPlanArg(plan);
-    py::gil_scoped_release release;
-    ThrowIfError(h.engine->set_plan(actor.value, account.value, std::move(p)));
+    ThrowIfError(
+        WithoutGil([&] { return h->engine->set_plan(actor.value, account.value, std::move(p)); }));
   });
-  c.def(
-      "create_user",
-      [](EngineHandle& h, std::string key) { return ValueOrThrow(h.engine->create_user(key)); },
-      Release());
-  c.def("user", [](EngineHandle& h, std::string key) { return ValueOrThrow(h.engine->user(key)); });
+  c.def("create_user", [](Self h, std::string key) {
+    return ValueOrThrow(WithoutGil([&] { return h->engine->create_user(key); }));
+  });
+  c.def("user", [](Self h, std::string key) { return ValueOrThrow(h->engine->user(key)); });
   c.def(
       "add_staff",
-      [](EngineHandle& h, Id actor, Id account, Id user, std::string role, py::object scope) {
+      [](Self h, Id actor, Id account, Id user, std::string role, py::object scope) {
         std::optional<StaffScope> s = ScopeArg(scope);
-        py::gil_scoped_release release;
-        ThrowIfError(h.engine->add_staff(actor.value, account.value, user.value, role, s));
+        ThrowIfError(WithoutGil(
+            [&] { return h->engine->add_staff(actor.value, account.value, user.value, role, s); }));
       },
       py::arg("actor"), py::arg("account"), py::arg("user"), py::arg("role"), py::kw_only(),
       py::arg("scope") = py::none());
-  c.def("set_staff_scope", [](EngineHandle& h, Id actor, Id account, Id user, py::object scope) {
+  c.def("set_staff_scope", [](Self h, Id actor, Id account, Id user, py::object scope) {
     StaffScope s = RequiredScopeArg(scope);
-    py::gil_scoped_release release;
-    ThrowIfError(h.engine->set_staff_scope(actor.value, account.value, user.value, s));
+    ThrowIfError(WithoutGil(
+        [&] { return h->engine->set_staff_scope(actor.value, account.value, user.value, s); }));
   });
-  c.def(
-      "remove_staff",
-      [](EngineHandle& h, Id actor, Id account, Id user) {
-        ThrowIfError(h.engine->remove_staff(actor.value, account.value, user.value));
-      },
-      Release());
-  c.def("staff", [](EngineHandle& h, Id account, Id user) {
-    auto [role, scope] = ValueOrThrow(h.engine->staff(account.value, user.value));
+  c.def("remove_staff", [](Self h, Id actor, Id account, Id user) {
+    ThrowIfError(WithoutGil(
+        [&] { return h->engine->remove_staff(actor.value, account.value, user.value); }));
+  });
+  c.def("staff", [](Self h, Id account, Id user) {
+    auto [role, scope] = ValueOrThrow(h->engine->staff(account.value, user.value));
     return py::make_tuple(role, ScopeValue(scope));
   });
   c.def(
       "create_workspace",
-      [](EngineHandle& h, Id actor, Id account, std::string name, std::optional<std::string> slug,
+      [](Self h, Id actor, Id account, std::string name, std::optional<std::string> slug,
          const std::string& type, std::optional<Id> parent, std::optional<Id> owner) {
         WorkspaceSpec spec =
             WorkspaceSpecArg(std::move(name), std::move(slug), type, parent, owner);
-        py::gil_scoped_release release;
-        return ValueOrThrow(h.engine->create_workspace(actor.value, account.value, spec));
+        return ValueOrThrow(WithoutGil(
+            [&] { return h->engine->create_workspace(actor.value, account.value, spec); }));
       },
       py::arg("actor"), py::arg("account"), py::arg("name"), py::kw_only(),
       py::arg("slug") = py::none(), py::arg("type") = "simple", py::arg("parent") = py::none(),
       py::arg("owner") = py::none());
-  c.def("slug_available", [](EngineHandle& h, Id account, std::string slug) {
-    return h.engine->slug_available(account.value, slug);
+  c.def("slug_available", [](Self h, Id account, std::string slug) {
+    return h->engine->slug_available(account.value, slug);
   });
-  c.def("_workspace", [](EngineHandle& h, Id workspace) {
-    return WorkspaceTuple(ValueOrThrow(h.engine->workspace(workspace.value)));
+  c.def("_workspace", [](Self h, Id workspace) {
+    return WorkspaceTuple(ValueOrThrow(h->engine->workspace(workspace.value)));
   });
-  c.def(
-      "rename_workspace",
-      [](EngineHandle& h, Id actor, Id workspace, std::string name) {
-        ThrowIfError(h.engine->rename_workspace(actor.value, workspace.value, name));
-      },
-      Release());
-  c.def("set_status", [](EngineHandle& h, Id actor, Id workspace, const std::string& status) {
+  c.def("rename_workspace", [](Self h, Id actor, Id workspace, std::string name) {
+    ThrowIfError(WithoutGil(
+        [&] { return h->engine->rename_workspace(actor.value, workspace.value, name); }));
+  });
+  c.def("set_status", [](Self h, Id actor, Id workspace, const std::string& status) {
     WorkspaceStatus s = WorkspaceStatusArg(status);
-    py::gil_scoped_release release;
-    ThrowIfError(h.engine->set_status(actor.value, workspace.value, s));
+    ThrowIfError(
+        WithoutGil([&] { return h->engine->set_status(actor.value, workspace.value, s); }));
   });
-  c.def("set_setting",
-        [](EngineHandle& h, Id actor, Id workspace, std::string name, py::object value) {
-          SettingValue v = SettingArg(value);
-          py::gil_scoped_release release;
-          ThrowIfError(h.engine->set_setting(actor.value, workspace.value, name, v));
-        });
-  c.def("settings", [](EngineHandle& h, Id workspace) {
-    return SettingsDict(ValueOrThrow(h.engine->settings(workspace.value)));
+  c.def("set_setting", [](Self h, Id actor, Id workspace, std::string name, py::object value) {
+    SettingValue v = SettingArg(value);
+    ThrowIfError(
+        WithoutGil([&] { return h->engine->set_setting(actor.value, workspace.value, name, v); }));
+  });
+  c.def("settings", [](Self h, Id workspace) {
+    return SettingsDict(ValueOrThrow(h->engine->settings(workspace.value)));
   });
   c.def(
       "delete_workspace",
-      [](EngineHandle& h, Id actor, Id workspace, std::string confirm) {
-        ThrowIfError(h.engine->delete_workspace(actor.value, workspace.value, confirm));
+      [](Self h, Id actor, Id workspace, std::string confirm) {
+        ThrowIfError(WithoutGil(
+            [&] { return h->engine->delete_workspace(actor.value, workspace.value, confirm); }));
       },
-      py::arg("actor"), py::arg("workspace"), py::kw_only(), py::arg("confirm"), Release());
+      py::arg("actor"), py::arg("workspace"), py::kw_only(), py::arg("confirm"));
 }
 
 void BindPeople(py::class_<EngineHandle>& c) {
-  c.def(
-      "add_member",
-      [](EngineHandle& h, Id actor, Id workspace, Id user, std::string role) {
-        ThrowIfError(h.engine->add_member(actor.value, workspace.value, user.value, role));
-      },
-      Release());
-  c.def(
-      "set_role",
-      [](EngineHandle& h, Id actor, Id workspace, Id user, std::string role) {
-        ThrowIfError(h.engine->set_role(actor.value, workspace.value, user.value, role));
-      },
-      Release());
-  c.def(
-      "remove_member",
-      [](EngineHandle& h, Id actor, Id workspace, Id user) {
-        ThrowIfError(h.engine->remove_member(actor.value, workspace.value, user.value));
-      },
-      Release());
-  c.def(
-      "transfer_ownership",
-      [](EngineHandle& h, Id actor, Id workspace, Id new_owner) {
-        ThrowIfError(h.engine->transfer_ownership(actor.value, workspace.value, new_owner.value));
-      },
-      Release());
+  c.def("add_member", [](Self h, Id actor, Id workspace, Id user, std::string role) {
+    ThrowIfError(WithoutGil(
+        [&] { return h->engine->add_member(actor.value, workspace.value, user.value, role); }));
+  });
+  c.def("set_role", [](Self h, Id actor, Id workspace, Id user, std::string role) {
+    ThrowIfError(WithoutGil(
+        [&] { return h->engine->set_role(actor.value, workspace.value, user.value, role); }));
+  });
+  c.def("remove_member", [](Self h, Id actor, Id workspace, Id user) {
+    ThrowIfError(WithoutGil(
+        [&] { return h->engine->remove_member(actor.value, workspace.value, user.value); }));
+  });
+  c.def("transfer_ownership", [](Self h, Id actor, Id workspace, Id new_owner) {
+    ThrowIfError(WithoutGil([&] {
+      return h->engine->transfer_ownership(actor.value, workspace.value, new_owner.value);
+    }));
+  });
   c.def(
       "define_role",
-      [](EngineHandle& h, Id actor, Id account, std::string name,
-         std::vector<std::string> permissions, std::optional<std::string> inherits) {
-        ThrowIfError(h.engine->define_role(actor.value, account.value, name, permissions,
-                                           inherits.value_or("")));
+      [](Self h, Id actor, Id account, std::string name, std::vector<std::string> permissions,
+         std::optional<std::string> inherits) {
+        ThrowIfError(WithoutGil([&] {
+          return h->engine->define_role(actor.value, account.value, name, permissions,
+                                        inherits.value_or(""));
+        }));
       },
       py::arg("actor"), py::arg("account"), py::arg("name"), py::arg("permissions"), py::kw_only(),
-      py::arg("inherits") = py::none(), Release());
-  c.def("role_permissions", [](EngineHandle& h, Id account, std::string role) {
-    return Unwrapped(h.engine->role_permissions(account.value, role));
+      py::arg("inherits") = py::none());
+  c.def("role_permissions", [](Self h, Id account, std::string role) {
+    return Unwrapped(h->engine->role_permissions(account.value, role));
   });
-  c.def(
-      "create_team",
-      [](EngineHandle& h, Id actor, Id workspace, std::string name, std::string role) {
-        return ValueOrThrow(h.engine->create_team(actor.value, workspace.value, name, role));
-      },
-      Release());
-  c.def(
-      "add_team_member",
-      [](EngineHandle& h, Id actor, Id team, Id user) {
-        ThrowIfError(h.engine->add_team_member(actor.value, team.value, user.value));
-      },
-      Release());
-  c.def(
-      "remove_team_member",
-      [](EngineHandle& h, Id actor, Id team, Id user) {
-        ThrowIfError(h.engine->remove_team_member(actor.value, team.value, user.value));
-      },
-      Release());
-  c.def(
-      "set_team_role",
-      [](EngineHandle& h, Id actor, Id team, std::string role) {
-        ThrowIfError(h.engine->set_team_role(actor.value, team.value, role));
-      },
-      Release());
-  c.def(
-      "delete_team",
-      [](EngineHandle& h, Id actor, Id team) {
-        ThrowIfError(h.engine->delete_team(actor.value, team.value));
-      },
-      Release());
-  c.def("_team", [](EngineHandle& h, Id team) {
-    TeamInfo t = ValueOrThrow(h.engine->team(team.value));
+  c.def("create_team", [](Self h, Id actor, Id workspace, std::string name, std::string role) {
+    return ValueOrThrow(WithoutGil(
+        [&] { return h->engine->create_team(actor.value, workspace.value, name, role); }));
+  });
+  c.def("add_team_member", [](Self h, Id actor, Id team, Id user) {
+    ThrowIfError(WithoutGil(
+        [&] { return h->engine->add_team_member(actor.value, team.value, user.value); }));
+  });
+  c.def("remove_team_member", [](Self h, Id actor, Id team, Id user) {
+    ThrowIfError(WithoutGil(
+        [&] { return h->engine->remove_team_member(actor.value, team.value, user.value); }));
+  });
+  c.def("set_team_role", [](Self h, Id actor, Id team, std::string role) {
+    ThrowIfError(
+        WithoutGil([&] { return h->engine->set_team_role(actor.value, team.value, role); }));
+  });
+  c.def("delete_team", [](Self h, Id actor, Id team) {
+    ThrowIfError(WithoutGil([&] { return h->engine->delete_team(actor.value, team.value); }));
+  });
+  c.def("_team", [](Self h, Id team) {
+    TeamInfo t = ValueOrThrow(h->engine->team(team.value));
     return py::make_tuple(t.id, t.workspace, t.name, t.role, py::tuple(py::cast(t.members)));
   });
-  c.def("teams",
-        [](EngineHandle& h, Id workspace) { return Unwrapped(h.engine->teams(workspace.value)); });
+  c.def("teams", [](Self h, Id workspace) { return Unwrapped(h->engine->teams(workspace.value)); });
 }
 
 void BindInvitations(py::class_<EngineHandle>& c) {
-  c.def("_invite",
-        [](EngineHandle& h, Id actor, Id workspace, std::string email, std::string role) {
+  c.def("_invite", [](Self h, Id actor, Id workspace, std::string email, std::string role) {
+    Invitation i;
+    {
+      i = ValueOrThrow(
+          WithoutGil([&] { return h->engine->invite(actor.value, workspace.value, email, role); }));
+    }
+    return InvitationTuple(i);
+  });
+  c.def("_invite_staff",
+        [](Self h, Id actor, Id account, std::string email, std::string role, py::object scope) {
+          std::optional<StaffScope> s = ScopeArg(scope);
           Invitation i;
           {
-            py::gil_scoped_release release;
-            i = ValueOrThrow(h.engine->invite(actor.value, workspace.value, email, role));
+            i = ValueOrThrow(WithoutGil([&] {
+              return h->engine->invite_staff(actor.value, account.value, email, role, s);
+            }));
           }
           return InvitationTuple(i);
         });
-  c.def("_invite_staff", [](EngineHandle& h, Id actor, Id account, std::string email,
-                            std::string role, py::object scope) {
-    std::optional<StaffScope> s = ScopeArg(scope);
+  c.def("accept", [](Self h, std::string token, Id user) {
+    ThrowIfError(WithoutGil([&] { return h->engine->accept(token, user.value); }));
+  });
+  c.def("_resend", [](Self h, Id actor, Id invitation) {
     Invitation i;
     {
-      py::gil_scoped_release release;
-      i = ValueOrThrow(h.engine->invite_staff(actor.value, account.value, email, role, s));
+      i = ValueOrThrow(
+          WithoutGil([&] { return h->engine->resend(actor.value, invitation.value); }));
     }
     return InvitationTuple(i);
   });
-  c.def(
-      "accept",
-      [](EngineHandle& h, std::string token, Id user) {
-        ThrowIfError(h.engine->accept(token, user.value));
-      },
-      Release());
-  c.def("_resend", [](EngineHandle& h, Id actor, Id invitation) {
-    Invitation i;
-    {
-      py::gil_scoped_release release;
-      i = ValueOrThrow(h.engine->resend(actor.value, invitation.value));
-    }
-    return InvitationTuple(i);
+  c.def("revoke_invitation", [](Self h, Id actor, Id invitation) {
+    ThrowIfError(
+        WithoutGil([&] { return h->engine->revoke_invitation(actor.value, invitation.value); }));
   });
-  c.def(
-      "revoke_invitation",
-      [](EngineHandle& h, Id actor, Id invitation) {
-        ThrowIfError(h.engine->revoke_invitation(actor.value, invitation.value));
-      },
-      Release());
-  c.def("_invitation", [](EngineHandle& h, Id invitation) {
+  c.def("_invitation", [](Self h, Id invitation) {
     InvitationInfo i;
     {
-      py::gil_scoped_release release;  // the state reads the clock (I2)
-      i = ValueOrThrow(h.engine->invitation(invitation.value));
+      i = ValueOrThrow(WithoutGil([&] { return h->engine->invitation(invitation.value); }));
     }
     return InvitationInfoTuple(i);
   });
-  c.def("_invitations", [](EngineHandle& h, Id workspace) {
+  c.def("_invitations", [](Self h, Id workspace) {
     std::vector<InvitationInfo> all;
     {
-      py::gil_scoped_release release;
-      all = ValueOrThrow(h.engine->invitations(workspace.value));
+      all = ValueOrThrow(WithoutGil([&] { return h->engine->invitations(workspace.value); }));
     }
     py::list out;
     for (const InvitationInfo& i : all) out.append(InvitationInfoTuple(i));
@@ -357,29 +326,26 @@ void BindInvitations(py::class_<EngineHandle>& c) {
 }
 
 void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
-  c.def(
-      "switch_workspace",
-      [](EngineHandle& h, Id user, Id workspace) {
-        ThrowIfError(h.engine->switch_workspace(user.value, workspace.value));
-      },
-      Release());
-  c.def(
-      "active_workspace",
-      [](EngineHandle& h, Id user) { return h.engine->active_workspace(user.value); }, Release());
-  c.def(
-      "touch_session",
-      [](EngineHandle& h, Id user) { ThrowIfError(h.engine->touch_session(user.value)); },
-      Release());
-  c.def(
-      "expire_sessions", [](EngineHandle& h) { return ValueOrThrow(h.engine->expire_sessions()); },
-      Release());
+  c.def("switch_workspace", [](Self h, Id user, Id workspace) {
+    ThrowIfError(
+        WithoutGil([&] { return h->engine->switch_workspace(user.value, workspace.value); }));
+  });
+  c.def("active_workspace", [](Self h, Id user) {
+    return WithoutGil([&] { return h->engine->active_workspace(user.value); });
+  });
+  c.def("touch_session", [](Self h, Id user) {
+    ThrowIfError(WithoutGil([&] { return h->engine->touch_session(user.value); }));
+  });
+  c.def("expire_sessions", [](Self h) {
+    return ValueOrThrow(WithoutGil([&] { return h->engine->expire_sessions(); }));
+  });
   c.def(
       "_check_pybind11",
-      [](EngineHandle& h, Id user, Id workspace, uint32_t permission) {
-        return h.engine->check(user.value, workspace.value, permission);
+      [](Self h, Id user, Id workspace, uint32_t permission) {
+        return h->engine->check(user.value, workspace.value, permission);
       },
       "check through pybind11's generic dispatch: the benchmark's comparison.");
-  c.def("_check_many", [](EngineHandle& h, py::array_t<uint64_t, py::array::c_style> users,
+  c.def("_check_many", [](Self h, py::array_t<uint64_t, py::array::c_style> users,
                           py::array_t<uint64_t, py::array::c_style> workspaces,
                           py::array_t<uint32_t, py::array::c_style> permissions) {
     py::array_t<bool> out(users.size());
@@ -390,33 +356,32 @@ void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
     absl::Status status;
     {
       // The arrays stay referenced by this frame; the batch runs without the GIL.
-      py::gil_scoped_release release;
-      status = h.engine->check_many(u, w, p, absl::MakeSpan(results, u.size()));
+      status = WithoutGil(
+          [&] { return h->engine->check_many(u, w, p, absl::MakeSpan(results, u.size())); });
     }
     ThrowIfError(status);
     return out;
   });
-  c.def("_explain", [](EngineHandle& h, Id user, Id workspace, py::object permission) {
-    Decision d =
-        ValueOrThrow(h.engine->explain(user.value, workspace.value, PermissionArg(h, permission)));
+  c.def("_explain", [](Self h, Id user, Id workspace, py::object permission) {
+    Decision d = ValueOrThrow(
+        h->engine->explain(user.value, workspace.value, PermissionArg(*h, permission)));
     return py::make_tuple(d.allowed, PathName(d.path),
                           d.role.empty() ? py::object(py::none()) : py::str(d.role),
                           OptionalId(d.via_workspace), OptionalId(d.via_team), d.reason);
   });
-  c.def("workspaces_for",
-        [](EngineHandle& h, Id user) { return h.engine->workspaces_for(user.value); });
-  c.def("members", [](EngineHandle& h, Id workspace) {
+  c.def("workspaces_for", [](Self h, Id user) { return h->engine->workspaces_for(user.value); });
+  c.def("members", [](Self h, Id workspace) {
     py::list out;
-    for (const Member& m : ValueOrThrow(h.engine->members(workspace.value))) {
+    for (const Member& m : ValueOrThrow(h->engine->members(workspace.value))) {
       out.append(py::make_tuple(m.user, m.role));
     }
     return out;
   });
-  c.def("who_can", [](EngineHandle& h, Id workspace, py::object permission) {
-    return h.engine->who_can(workspace.value, PermissionArg(h, permission));
+  c.def("who_can", [](Self h, Id workspace, py::object permission) {
+    return h->engine->who_can(workspace.value, PermissionArg(*h, permission));
   });
-  c.def("accessible", [](EngineHandle& h, Id user, py::object permission) {
-    return h.engine->accessible(user.value, PermissionArg(h, permission));
+  c.def("accessible", [](Self h, Id user, py::object permission) {
+    return h->engine->accessible(user.value, PermissionArg(*h, permission));
   });
 }
 
@@ -427,148 +392,139 @@ py::dict BucketDict(const MeterInfo& meter, const BucketAmounts& amounts) {
 }
 
 void BindCredits(py::class_<EngineHandle>& c) {
-  c.def(
-      "define_meter",
-      [](EngineHandle& h, std::string name, std::vector<std::string> buckets) {
-        ValueOrThrow(h.engine->define_meter(name, buckets));
-      },
-      Release());
-  c.def("_meter", [](EngineHandle& h, py::object meter) {
-    MeterInfo m = ValueOrThrow(h.engine->meter(MeterArg(h, meter)));
+  c.def("define_meter", [](Self h, std::string name, std::vector<std::string> buckets) {
+    ValueOrThrow(WithoutGil([&] { return h->engine->define_meter(name, buckets); }));
+  });
+  c.def("_meter", [](Self h, py::object meter) {
+    MeterInfo m = ValueOrThrow(h->engine->meter(MeterArg(*h, meter)));
     return py::make_tuple(m.id, m.name, py::tuple(py::cast(m.buckets)));
   });
   c.def(
       "grant",
-      [](EngineHandle& h, Id actor, Id account, Amount amount, py::object meter,
-         std::string bucket) {
-        const MeterId id = MeterArg(h, meter);
-        py::gil_scoped_release release;
-        ThrowIfError(h.engine->grant(actor.value, account.value, amount.value, id, bucket));
+      [](Self h, Id actor, Id account, Amount amount, py::object meter, std::string bucket) {
+        const MeterId id = MeterArg(*h, meter);
+        ThrowIfError(WithoutGil([&] {
+          return h->engine->grant(actor.value, account.value, amount.value, id, bucket);
+        }));
       },
       py::arg("actor"), py::arg("account"), py::arg("amount"), py::kw_only(),
       py::arg("meter") = "credits", py::arg("bucket") = "regular");
   c.def(
       "transfer",
-      [](EngineHandle& h, Id actor, Id account, Id workspace, Amount amount, py::object meter) {
-        const MeterId id = MeterArg(h, meter);
+      [](Self h, Id actor, Id account, Id workspace, Amount amount, py::object meter) {
+        const MeterId id = MeterArg(*h, meter);
         BucketAmounts taken;
         {
-          py::gil_scoped_release release;
-          taken = ValueOrThrow(
-              h.engine->transfer(actor.value, account.value, workspace.value, amount.value, id));
+          taken = ValueOrThrow(WithoutGil([&] {
+            return h->engine->transfer(actor.value, account.value, workspace.value, amount.value,
+                                       id);
+          }));
         }
-        return BucketDict(ValueOrThrow(h.engine->meter(id)), taken);
+        return BucketDict(ValueOrThrow(h->engine->meter(id)), taken);
       },
       py::arg("actor"), py::arg("account"), py::arg("workspace"), py::arg("amount"), py::kw_only(),
       py::arg("meter") = "credits");
   c.def(
       "revoke",
-      [](EngineHandle& h, Id actor, Id workspace, Amount amount, std::string bucket,
-         py::object meter) {
-        const MeterId id = MeterArg(h, meter);
-        py::gil_scoped_release release;
-        ThrowIfError(h.engine->revoke(actor.value, workspace.value, amount.value, bucket, id));
+      [](Self h, Id actor, Id workspace, Amount amount, std::string bucket, py::object meter) {
+        const MeterId id = MeterArg(*h, meter);
+        ThrowIfError(WithoutGil([&] {
+          return h->engine->revoke(actor.value, workspace.value, amount.value, bucket, id);
+        }));
       },
       py::arg("actor"), py::arg("workspace"), py::arg("amount"), py::kw_only(),
       py::arg("bucket") = "regular", py::arg("meter") = "credits");
   c.def(
       "reserve",
-      [](EngineHandle& h, Id workspace, Amount amount, py::object meter, Amount ttl_s) {
-        const MeterId id = MeterArg(h, meter);
-        py::gil_scoped_release release;
-        return ValueOrThrow(h.engine->reserve(workspace.value, amount.value, id, ttl_s.value));
+      [](Self h, Id workspace, Amount amount, py::object meter, Amount ttl_s) {
+        const MeterId id = MeterArg(*h, meter);
+        return ValueOrThrow(WithoutGil(
+            [&] { return h->engine->reserve(workspace.value, amount.value, id, ttl_s.value); }));
       },
       py::arg("workspace"), py::arg("amount"), py::kw_only(), py::arg("meter") = "credits",
       py::arg("ttl_s") = Amount{3600});
-  c.def(
-      "commit",
-      [](EngineHandle& h, Id reservation, Amount actual) {
-        ThrowIfError(h.engine->commit(reservation.value, actual.value));
-      },
-      Release());
-  c.def(
-      "release",
-      [](EngineHandle& h, Id reservation) { ThrowIfError(h.engine->release(reservation.value)); },
-      Release());
-  c.def(
-      "expire_reservations",
-      [](EngineHandle& h) { return ValueOrThrow(h.engine->expire_reservations()); }, Release());
-  c.def("_reservation", [](EngineHandle& h, Id reservation) {
-    ReservationInfo r = ValueOrThrow(h.engine->reservation(reservation.value));
+  c.def("commit", [](Self h, Id reservation, Amount actual) {
+    ThrowIfError(WithoutGil([&] { return h->engine->commit(reservation.value, actual.value); }));
+  });
+  c.def("release", [](Self h, Id reservation) {
+    ThrowIfError(WithoutGil([&] { return h->engine->release(reservation.value); }));
+  });
+  c.def("expire_reservations", [](Self h) {
+    return ValueOrThrow(WithoutGil([&] { return h->engine->expire_reservations(); }));
+  });
+  c.def("_reservation", [](Self h, Id reservation) {
+    ReservationInfo r = ValueOrThrow(h->engine->reservation(reservation.value));
     return py::make_tuple(r.id, r.workspace, r.meter, py::make_tuple(r.held[0], r.held[1]),
                           r.expires_at_ns);
   });
   c.def(
       "balance",
-      [](EngineHandle& h, Id workspace, py::object meter) {
-        const MeterId id = MeterArg(h, meter);
-        const Balance b = ValueOrThrow(h.engine->balance(workspace.value, id));
-        py::dict d = BucketDict(ValueOrThrow(h.engine->meter(id)), b.buckets);
+      [](Self h, Id workspace, py::object meter) {
+        const MeterId id = MeterArg(*h, meter);
+        const Balance b = ValueOrThrow(h->engine->balance(workspace.value, id));
+        py::dict d = BucketDict(ValueOrThrow(h->engine->meter(id)), b.buckets);
         d["held"] = b.held;
         return d;
       },
       py::arg("workspace"), py::kw_only(), py::arg("meter") = "credits");
   c.def(
       "consumed",
-      [](EngineHandle& h, Id workspace, py::object meter) {
-        return ValueOrThrow(h.engine->balance(workspace.value, MeterArg(h, meter))).consumed;
+      [](Self h, Id workspace, py::object meter) {
+        return ValueOrThrow(h->engine->balance(workspace.value, MeterArg(*h, meter))).consumed;
       },
       py::arg("workspace"), py::kw_only(), py::arg("meter") = "credits");
   c.def(
       "account_balance",
-      [](EngineHandle& h, Id account, py::object meter) {
-        const MeterId id = MeterArg(h, meter);
-        const AccountBalance b = ValueOrThrow(h.engine->account_balance(account.value, id));
-        py::dict d = BucketDict(ValueOrThrow(h.engine->meter(id)), b.buckets);
+      [](Self h, Id account, py::object meter) {
+        const MeterId id = MeterArg(*h, meter);
+        const AccountBalance b = ValueOrThrow(h->engine->account_balance(account.value, id));
+        py::dict d = BucketDict(ValueOrThrow(h->engine->meter(id)), b.buckets);
         d["granted"] = b.granted;
         d["consumed_by_deleted"] = b.consumed_by_deleted;
         return d;
       },
       py::arg("account"), py::kw_only(), py::arg("meter") = "credits");
-  c.def("_ledger",
-        [](EngineHandle& h, Id account, Id workspace, Amount since_ns, Id after_sequence) {
-          LedgerQuery query{account.value, workspace.value, since_ns.value, after_sequence.value};
-          std::vector<LedgerEntry> entries;
-          {
-            py::gil_scoped_release release;
-            entries = ValueOrThrow(h.engine->ledger(query));
-          }
-          py::list out;
-          for (const LedgerEntry& e : entries) out.append(LedgerTuple(e));
-          return out;
-        });
+  c.def("_ledger", [](Self h, Id account, Id workspace, Amount since_ns, Id after_sequence) {
+    LedgerQuery query{account.value, workspace.value, since_ns.value, after_sequence.value};
+    std::vector<LedgerEntry> entries;
+    {
+      entries = ValueOrThrow(WithoutGil([&] { return h->engine->ledger(query); }));
+    }
+    py::list out;
+    for (const LedgerEntry& e : entries) out.append(LedgerTuple(e));
+    return out;
+  });
   c.def(
       "authorize_and_consume",
-      [](EngineHandle& h, Id user, Id workspace, py::object permission, Amount amount,
-         py::object meter) {
-        const PermissionId p = PermissionArg(h, permission);
-        const MeterId m = MeterArg(h, meter);
+      [](Self h, Id user, Id workspace, py::object permission, Amount amount, py::object meter) {
+        const PermissionId p = PermissionArg(*h, permission);
+        const MeterId m = MeterArg(*h, meter);
         return ValueOrThrow(
-            h.engine->authorize_and_consume(user.value, workspace.value, p, amount.value, m));
+            h->engine->authorize_and_consume(user.value, workspace.value, p, amount.value, m));
       },
       py::arg("user"), py::arg("workspace"), py::arg("permission"), py::arg("amount"),
       py::kw_only(), py::arg("meter") = "credits");
 }
 
 void BindFeedAndInvariants(py::class_<EngineHandle>& c) {
-  c.def("_changes_since", [](EngineHandle& h, Id revision) {
+  c.def("_changes_since", [](Self h, Id revision) {
     std::vector<AuditRecord> records;
     {
-      py::gil_scoped_release release;
-      records = ValueOrThrow(h.engine->changes_since(revision.value));
+      records = ValueOrThrow(WithoutGil([&] { return h->engine->changes_since(revision.value); }));
     }
     py::list out;
     for (const AuditRecord& r : records) out.append(ChangeTuple(r));
     return out;
   });
-  c.def("apply", [](EngineHandle& h, const Batch& batch) {
-    py::gil_scoped_release release;
-    return ValueOrThrow(h.engine->apply(batch));
+  c.def("apply", [](Self h, const Batch& batch) {
+    // A copy, taken with the GIL: another thread may append to the Python
+    // Batch (reallocating its changes) while this one applies without it.
+    const Batch copy = batch;
+    return ValueOrThrow(WithoutGil([&] { return h->engine->apply(copy); }));
   });
-  c.def(
-      "verify", [](EngineHandle& h) { ThrowIfError(h.engine->verify()); }, Release());
-  c.def("stats", [](EngineHandle& h) {
-    const Engine::Stats s = h.engine->stats();
+  c.def("verify", [](Self h) { ThrowIfError(WithoutGil([&] { return h->engine->verify(); })); });
+  c.def("stats", [](Self h) {
+    const Engine::Stats s = h->engine->stats();
     py::dict d;
     d["accounts"] = s.accounts;
     d["users"] = s.users;
@@ -582,7 +538,31 @@ void BindFeedAndInvariants(py::class_<EngineHandle>& c) {
 
 py::class_<EngineHandle> BindEngine(py::module_& module) {
   py::class_<EngineHandle> c(
-      module, "Engine", "The engine (thin layer). Use tenantry.Engine, which derives from it.");
+      module, "Engine", "The engine (thin layer). Use tenantry.Engine, which derives from it.",
+      py::custom_type_setup([](PyHeapTypeObject* heap_type) {
+        // The engine may hold a Python clock, and the clock may refer back
+        // to the engine (a bound method, a closure): let the collector see it.
+        PyTypeObject* type = &heap_type->ht_type;
+        type->tp_flags |= Py_TPFLAGS_HAVE_GC;
+        type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) {
+          Py_VISIT(Py_TYPE(self));  // heap types own a reference to their type
+          auto* instance = reinterpret_cast<py::detail::instance*>(self);
+          if (instance->simple_layout && instance->simple_holder_constructed) {
+            auto* handle = static_cast<EngineHandle*>(instance->simple_value_holder[0]);
+            if (handle->python_clock != nullptr) return handle->python_clock->Visit(visit, arg);
+          }
+          return 0;
+        };
+        type->tp_clear = [](PyObject* self) {
+          auto* instance = reinterpret_cast<py::detail::instance*>(self);
+          if (instance->simple_layout && instance->simple_holder_constructed) {
+            auto* handle = static_cast<EngineHandle*>(instance->simple_value_holder[0]);
+            if (handle->python_clock != nullptr) handle->python_clock->Clear();
+          }
+          return 0;
+        };
+      }));
+  SetEngineType(c);
   c.def(py::init(&MakeEngine), py::kw_only(), py::arg("clock") = py::none(),
         py::arg("feed_retention") = limits::kFeedRetentionDefault,
         py::arg("invitation_ttl_s") = limits::kInvitationTtlDefaultS,
@@ -590,19 +570,20 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
         py::arg("idempotency_slots") = limits::kIdempotencySlotsDefault,
         py::arg("reservation_slots") = limits::kReservationSlotsDefault,
         py::arg("ledger_retention") = limits::kLedgerRetentionDefault);
-  c.def_property_readonly("revision", [](EngineHandle& h) { return h.engine->revision(); });
-  c.def("permission", [](EngineHandle& h, py::object name) {
+  c.def_property_readonly("revision", [](Self h) { return h->engine->revision(); });
+  c.def("permission", [](Self h, py::object name) {
     if (!py::isinstance<py::str>(name)) throw py::type_error("permission name must be a str");
-    return PermissionArg(h, name);
+    return PermissionArg(*h, name);
   });
-  c.def(
-      "register_permission",
-      [](EngineHandle& h, std::string name) {
-        return ValueOrThrow(h.engine->register_permission(name));
-      },
-      Release());
-  c.def("permission_name", [](EngineHandle& h, uint32_t permission) {
-    return ValueOrThrow(h.engine->permission_name(permission));
+  c.def("register_permission", [](Self h, std::string name) {
+    return ValueOrThrow(WithoutGil([&] { return h->engine->register_permission(name); }));
+  });
+  c.def("permission_name", [](Self h, Id permission) {
+    if (permission.value > UINT32_MAX) {
+      throw StatusError(absl::InvalidArgumentError(
+          absl::StrCat("a permission id is below 2**32; got ", permission.value, " (M7)")));
+    }
+    return ValueOrThrow(h->engine->permission_name(static_cast<PermissionId>(permission.value)));
   });
   BindTenancy(c);
   BindPeople(c);

@@ -13,17 +13,13 @@
 namespace tenantry::python {
 namespace {
 
-// The EngineHandle of `self`, a tenantry._core.Engine (the method
-// descriptor has checked the type). A Python subclass of one pybind11
-// class keeps pybind11's simple layout: the value pointer is in the instance.
-inline EngineHandle* HandleOf(PyObject* self) {
+// HandleOf with the usual case inline: one pybind11 base, constructed.
+inline EngineHandle* FastHandleOf(PyObject* self) {
   auto* instance = reinterpret_cast<py::detail::instance*>(self);
-  void* value = instance->simple_layout ? instance->simple_value_holder[0]
-                                        : instance->get_value_and_holder().value_ptr();
-  if (value == nullptr) {
-    PyErr_SetString(PyExc_RuntimeError, "tenantry.Engine.__init__ was not called");
+  if (instance->simple_layout && instance->simple_holder_constructed) {
+    return static_cast<EngineHandle*>(instance->simple_value_holder[0]);
   }
-  return static_cast<EngineHandle*>(value);
+  return HandleOf(self, /*type_checked=*/true);
 }
 
 // Binds fast-call arguments to `names`: at most `positional` given by
@@ -65,7 +61,8 @@ bool BindArgs(const char* function, PyObject* const* args, Py_ssize_t nargs, PyO
   return true;
 }
 
-PyObject* Check(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+PyObject* CheckUnguarded(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                         PyObject* kwnames) {
   static const char* const kNames[] = {"user", "workspace", "permission"};
   PyObject* bound[3];
   if (kwnames == nullptr && nargs == 3) {
@@ -73,7 +70,7 @@ PyObject* Check(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObjec
   } else if (!BindArgs("check", args, nargs, kwnames, kNames, 3, 3, 3, bound)) {
     return nullptr;
   }
-  EngineHandle* handle = HandleOf(self);
+  EngineHandle* handle = FastHandleOf(self);
   if (handle == nullptr) return nullptr;
   uint64_t user = 0, workspace = 0;
   PermissionId permission = 0;
@@ -88,11 +85,29 @@ PyObject* Check(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObjec
   return answer;
 }
 
-PyObject* Consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+// The engine returns statuses; only out-of-memory throws. A C++ exception
+// must not unwind into the interpreter's C frames.
+template <typename Body>
+PyObject* Guarded(Body&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return PyErr_NoMemory();
+  } catch (py::error_already_set& e) {
+    e.restore();  // keeps the Python error it carries
+    return nullptr;
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+  }
+}
+
+PyObject* ConsumeUnguarded(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
+                           PyObject* kwnames) {
   static const char* const kNames[] = {"workspace", "amount", "meter", "key"};
   PyObject* bound[4];
   if (!BindArgs("consume", args, nargs, kwnames, kNames, 4, 2, 2, bound)) return nullptr;
-  EngineHandle* handle = HandleOf(self);
+  EngineHandle* handle = FastHandleOf(self);
   if (handle == nullptr) return nullptr;
   uint64_t workspace = 0;
   int64_t amount = 0;
@@ -106,6 +121,11 @@ PyObject* Consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObj
   if (bound[3] != nullptr && bound[3] != Py_None && !ParseString(bound[3], "key", &key)) {
     return nullptr;
   }
+  if (InsideClock()) {
+    // The clock runs under the engine's writer lock, which a consume may try.
+    PyErr_SetString(PyExc_RuntimeError, "a tenantry clock must not call back into consume");
+    return nullptr;
+  }
   absl::StatusOr<int64_t> available;
   if (key.empty()) {
     // Unkeyed consumes never wait (a refusal may try_lock the writer lock,
@@ -114,15 +134,23 @@ PyObject* Consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObj
   } else {
     // A keyed retry may wait for its first attempt on another thread, which
     // may need the GIL (a Python clock): release it while the engine works.
-    // `key` points into a str the caller's frame keeps alive.
-    Py_BEGIN_ALLOW_THREADS available = handle->engine->consume(workspace, amount, meter, key);
-    Py_END_ALLOW_THREADS
+    // `key` points into a str the caller's frame keeps alive. WithoutGil
+    // takes the GIL back even when the engine throws (out of memory).
+    available = WithoutGil([&] { return handle->engine->consume(workspace, amount, meter, key); });
   }
   if (!available.ok()) {
     SetError(available.status());
     return nullptr;
   }
   return PyLong_FromLongLong(*available);
+}
+
+PyObject* Check(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return Guarded([&] { return CheckUnguarded(self, args, nargs, kwnames); });
+}
+
+PyObject* Consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  return Guarded([&] { return ConsumeUnguarded(self, args, nargs, kwnames); });
 }
 
 // The floor SPEC section 12 measures `check` against: a C method taking the

@@ -32,23 +32,32 @@ _UINT64_MAX = 2**64 - 1
 _UINT32_MAX = 2**32 - 1
 
 
+def _invalid(message: str) -> Exception:
+    """A tenantry.InvalidArgument with ``code`` and ``rule`` set, like the engine's."""
+    error: Exception = _core._invalid_argument(message)
+    return error
+
+
 def _id_array(values: Any, what: str) -> "np.ndarray[Any, np.dtype[np.uint64]]":
     """Ids from any buffer or sequence of ints as a contiguous uint64 array."""
+    if isinstance(values, (list, tuple)):
+        # Python ints, checked one by one: NumPy would turn [2**64 - 1, 1] into
+        # floats and [True, 1] into ints.
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{what} must hold integer ids, not {type(value).__name__}")
+            if not 0 <= int(value) <= _UINT64_MAX:
+                raise _invalid(f"{what} must hold ints in [0, 2**64); got {int(value)} (A6)")
+        return np.array([int(value) for value in values], dtype=np.uint64)
     array = np.asarray(values)
     if array.ndim != 1:
-        raise _core.InvalidArgument(f"{what} must be one-dimensional; got {array.ndim} dimensions (A6)")
+        raise _invalid(f"{what} must be one-dimensional; got {array.ndim} dimensions (A6)")
     if array.size == 0:
         return np.empty(0, dtype=np.uint64)
-    if array.dtype.kind == "O":
-        # Python ints past int64 (e.g. SYSTEM) make an object array; each must be an id.
-        for value in array:
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _UINT64_MAX:
-                raise _core.InvalidArgument(f"{what} must hold ints in [0, 2**64); got {value!r}")
-        return np.ascontiguousarray(array.astype(np.uint64))
     if array.dtype.kind not in "iu":
         raise TypeError(f"{what} must hold integer ids, not {array.dtype}")
     if array.dtype.kind == "i" and array.min() < 0:
-        raise _core.InvalidArgument(f"{what} must hold ids >= 0; got {int(array.min())}")
+        raise _invalid(f"{what} must hold ids >= 0; got {int(array.min())} (A6)")
     return np.ascontiguousarray(array, dtype=np.uint64)
 
 
@@ -140,32 +149,23 @@ class Engine(_core.Engine):
         return self._check_many(user_ids, workspace_ids, self._permission_array(permissions, user_ids.size))
 
     def _permission_array(self, permissions: Any, count: int) -> "np.ndarray[Any, np.dtype[np.uint32]]":
-        if isinstance(permissions, str) or (isinstance(permissions, int) and not isinstance(permissions, bool)):
-            if isinstance(permissions, str):
-                permission = self.permission(permissions)
-            elif 0 <= permissions <= _UINT32_MAX:
-                permission = permissions
-            else:
-                raise _core.InvalidArgument(f"permission must be an int in [0, 2**32); got {permissions!r}")
-            return np.full(count, permission, dtype=np.uint32)
-        if isinstance(permissions, (list, tuple)) and any(isinstance(p, str) for p in permissions):
-            return np.fromiter(
-                (self.permission(p) if isinstance(p, str) else self._permission_id(p) for p in permissions),
-                dtype=np.uint32,
-                count=len(permissions),
-            )
+        if isinstance(permissions, (str, int, np.integer)):
+            return np.full(count, self._permission_id(permissions), dtype=np.uint32)
+        if isinstance(permissions, (list, tuple)):
+            return np.fromiter((self._permission_id(p) for p in permissions), dtype=np.uint32, count=len(permissions))
         array = _id_array(permissions, "permissions")
         if array.size and int(array.max()) > _UINT32_MAX:
-            raise _core.InvalidArgument(f"permissions must hold ids in [0, 2**32); got {int(array.max())}")
+            raise _invalid(f"permissions must hold ids in [0, 2**32); got {int(array.max())} (A6)")
         return np.ascontiguousarray(array, dtype=np.uint32)
 
-    @staticmethod
-    def _permission_id(value: Any) -> int:
-        if not isinstance(value, int) or isinstance(value, bool):
+    def _permission_id(self, value: Any) -> int:
+        if isinstance(value, str):
+            return self.permission(value)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise TypeError(f"a permission is a str or an int, not {type(value).__name__}")
-        if not 0 <= value <= _UINT32_MAX:
-            raise _core.InvalidArgument(f"permission must be an int in [0, 2**32); got {value!r}")
-        return value
+        if not 0 <= int(value) <= _UINT32_MAX:
+            raise _invalid(f"permission must be an int in [0, 2**32); got {int(value)} (A6)")
+        return int(value)
 
     def explain(self, user: int, workspace: int, permission: Union[str, int]) -> Decision:
         """The decision and why (A4): the path, the role, where it is held."""
@@ -205,7 +205,8 @@ class Engine(_core.Engine):
         workspace, made at or after ``since`` (ns of the engine's clock), with
         a sequence above ``after_sequence`` (for polling). FailedPrecondition
         when entries asked for have left memory (see docs/ledger.md)."""
-        rows = self._ledger(account or 0, workspace or 0, since, after_sequence)
+        rows = self._ledger(0 if account is None else account, 0 if workspace is None else workspace, since,
+                            after_sequence)
         entries = []
         for seq, rev, time_ns, actor, acc, ws, meter_id, kind, amounts, returned, res in rows:
             meter = self._meter_of(meter_id)
