@@ -46,26 +46,10 @@
 namespace tenantry::internal {
 namespace {
 
-// One thread's announcement, on its own cache line so readers never share a
-// written line. Slots are never freed: a thread that exits gives its slot
-// back (in_use = false) and a later thread reuses it, so the number of slots
-// is bounded by the peak number of concurrently reading threads.
-struct alignas(64) Slot {
-  // The epoch the thread observed when it entered its outermost guard, or 0
-  // when it is not reading.
-  std::atomic<uint64_t> announced{0};
-  // True while a live thread owns the slot.
-  std::atomic<bool> in_use{false};
-  // Guard nesting depth. Only the owning thread touches it; ownership moves
-  // between threads through in_use (release on give-back, acquire on claim).
-  uint32_t depth = 0;
-  // Next slot in the list. Written before the slot is published and never
-  // changed afterwards.
-  Slot* next = nullptr;
-};
-
-// The global epoch. It starts at 1 so that 0 can mean "idle" in a slot.
-std::atomic<uint64_t> g_epoch{1};
+using epoch_detail::ClaimSlot;
+using epoch_detail::g_epoch;
+using epoch_detail::Slot;
+using epoch_detail::tls_slot;
 
 // Head of the grow-only list of every slot ever allocated. Being a global, it
 // keeps the slots reachable for LeakSanitizer.
@@ -73,13 +57,6 @@ std::atomic<Slot*> g_slots{nullptr};
 
 // Number of slots ever allocated (for tests of X5).
 std::atomic<size_t> g_slots_allocated{0};
-
-// The calling thread's slot, or null before its first guard. initial-exec
-// because the library is loaded from a dlopen'ed Python extension, where the
-// default (global-dynamic) model costs a __tls_get_addr call per access. It is
-// a plain pointer, hence trivially destructible: giving the slot back is done
-// by the pthread key destructor below, not by a thread_local destructor.
-thread_local Slot* tls_slot __attribute__((tls_model("initial-exec"))) = nullptr;
 
 // Garbage retired with the same tag.
 struct Batch {
@@ -134,9 +111,21 @@ void ReleaseSlot(void* arg) {
   tls_slot = nullptr;
 }
 
+}  // namespace
+
+// The global epoch. It starts at 1 so that 0 can mean "idle" in a slot.
+std::atomic<uint64_t> epoch_detail::g_epoch{1};
+
+// The calling thread's slot, or null before its first guard. initial-exec
+// because the library is loaded from a dlopen'ed Python extension, where the
+// default (global-dynamic) model costs a __tls_get_addr call per access. It is
+// a plain pointer, hence trivially destructible: giving the slot back is done
+// by the pthread key destructor below, not by a thread_local destructor.
+thread_local Slot* epoch_detail::tls_slot __attribute__((tls_model("initial-exec"))) = nullptr;
+
 // Gives the calling thread a slot: reuses a free one, or allocates and pushes
 // a new one. Lock-free: only compare-and-swap, no mutex.
-Slot* ClaimSlot() {
+Slot* epoch_detail::ClaimSlot() {
   Domain& domain = GetDomain();
   Slot* slot = nullptr;
   for (Slot* s = g_slots.load(std::memory_order_acquire); s != nullptr; s = s->next) {
@@ -163,6 +152,8 @@ Slot* ClaimSlot() {
   pthread_setspecific(domain.key, slot);
   return slot;
 }
+
+namespace {
 
 // Scans the slots: returns the smallest non-zero announcement (or the
 // maximum value if no reader is active) and, in *epoch_before_scan, the
@@ -196,28 +187,6 @@ void ForkChild() {
 }
 
 }  // namespace
-
-ReadGuard::ReadGuard() {
-  Slot* s = tls_slot;
-  if (s == nullptr) s = ClaimSlot();
-  if (s->depth++ == 0) {
-    // Acquire: if we read an epoch produced by Advance(), the root store that
-    // preceded it happens before our root load (see the top of the file).
-    const uint64_t e = g_epoch.load(std::memory_order_acquire);
-    // seq_cst: the announcement is ordered before the caller's seq_cst load
-    // of the root, which is the reader's half of the Dekker argument.
-    s->announced.store(e, std::memory_order_seq_cst);
-  }
-}
-
-ReadGuard::~ReadGuard() {
-  Slot* s = tls_slot;
-  if (--s->depth == 0) {
-    // Release: every read of shared nodes in this section happens before a
-    // writer's scan that sees the slot idle, hence before it frees them.
-    s->announced.store(0, std::memory_order_release);
-  }
-}
 
 uint64_t Epochs::Advance() { return g_epoch.fetch_add(1, std::memory_order_seq_cst) + 1; }
 

@@ -23,6 +23,7 @@
 #ifndef TENANTRY_CORE_SRC_EPOCH_H_
 #define TENANTRY_CORE_SRC_EPOCH_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -42,6 +43,61 @@ class ReadGuard {
   ReadGuard(const ReadGuard&) = delete;
   ReadGuard& operator=(const ReadGuard&) = delete;
 };
+
+// What the inline ReadGuard needs; the rest of the domain is private to
+// epoch.cc. Inline because a guard is a good part of a warm check, and a call
+// per guard into the shared engine library (through its PLT) showed in
+// profiles of Python's check.
+namespace epoch_detail {
+
+// One thread's announcement, on its own cache line so readers never share a
+// written line. Slots are never freed: a thread that exits gives its slot
+// back (in_use = false) and a later thread reuses it, so the number of slots
+// is bounded by the peak number of concurrently reading threads.
+struct alignas(64) Slot {
+  // The epoch the thread observed when it entered its outermost guard, or 0
+  // when it is not reading.
+  std::atomic<uint64_t> announced{0};
+  // True while a live thread owns the slot.
+  std::atomic<bool> in_use{false};
+  // Guard nesting depth. Only the owning thread touches it; ownership moves
+  // between threads through in_use (release on give-back, acquire on claim).
+  uint32_t depth = 0;
+  // Next slot in the list. Written before the slot is published and never
+  // changed afterwards.
+  Slot* next = nullptr;
+};
+
+// The global epoch. It starts at 1 so that 0 can mean "idle" in a slot.
+extern std::atomic<uint64_t> g_epoch;
+// The calling thread's slot, or null before its first guard (epoch.cc).
+extern thread_local Slot* tls_slot __attribute__((tls_model("initial-exec")));
+// Gives the calling thread a slot (lock-free; epoch.cc).
+Slot* ClaimSlot();
+
+}  // namespace epoch_detail
+
+inline ReadGuard::ReadGuard() {
+  epoch_detail::Slot* s = epoch_detail::tls_slot;
+  if (s == nullptr) s = epoch_detail::ClaimSlot();
+  if (s->depth++ == 0) {
+    // Acquire: if we read an epoch produced by Advance(), the root store that
+    // preceded it happens before our root load (see the top of epoch.cc).
+    const uint64_t e = epoch_detail::g_epoch.load(std::memory_order_acquire);
+    // seq_cst: the announcement is ordered before the caller's seq_cst load
+    // of the root, which is the reader's half of the Dekker argument.
+    s->announced.store(e, std::memory_order_seq_cst);
+  }
+}
+
+inline ReadGuard::~ReadGuard() {
+  epoch_detail::Slot* s = epoch_detail::tls_slot;
+  if (--s->depth == 0) {
+    // Release: every read of shared nodes in this section happens before a
+    // writer's scan that sees the slot idle, hence before it frees them.
+    s->announced.store(0, std::memory_order_release);
+  }
+}
 
 // Writer-side interface of the process-wide domain. Thread-safe: Retire and
 // Reclaim take the domain's own garbage mutex (never taken by readers).

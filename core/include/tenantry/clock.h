@@ -8,11 +8,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include "tenantry/export.h"
 
 namespace tenantry {
 
 // Thread-safe: `now_ns` may be called from any thread at once.
-class Clock {
+class TENANTRY_API Clock {
  public:
   virtual ~Clock() = default;
   // Nanoseconds since the Unix epoch.
@@ -20,13 +21,13 @@ class Clock {
 };
 
 // The real clock (CLOCK_REALTIME).
-class SystemClock final : public Clock {
+class TENANTRY_API SystemClock final : public Clock {
  public:
   int64_t now_ns() const override;
 };
 
 // A clock that moves only when told to; for tests and simulations.
-class ManualClock final : public Clock {
+class TENANTRY_API ManualClock final : public Clock {
  public:
   explicit ManualClock(int64_t start_ns = 1'700'000'000'000'000'000) : now_ns_(start_ns) {}
   int64_t now_ns() const override { return now_ns_.load(std::memory_order_acquire); }

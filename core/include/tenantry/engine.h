@@ -29,6 +29,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "tenantry/clock.h"
+#include "tenantry/export.h"
 #include "tenantry/limits.h"
 #include "tenantry/types.h"
 
@@ -46,7 +47,7 @@ struct Target;
 // mirror the Engine's; ids created by the batch are returned by `apply`, in
 // the order of the changes (0 for changes that create nothing).
 // Not thread-safe; build it on one thread, then hand it to `apply`.
-class Batch {
+class TENANTRY_API Batch {
  public:
   Batch& create_user(std::string key);
   Batch& create_account(AccountSpec spec);
@@ -88,7 +89,7 @@ class Batch {
   std::vector<Change> changes_;
 };
 
-class Engine {
+class TENANTRY_API Engine {
  public:
   struct Options {
     // Time for audit records and sessions (I4). Null = the system clock.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "tenantry/export.h"
 
 namespace tenantry {
 
@@ -30,7 +31,7 @@ using PermissionId = uint32_t;
 inline constexpr UserId kSystem = ~uint64_t{0};
 
 // T2: a plan caps the number of workspaces and may allow agency workspaces.
-struct Plan {
+struct TENANTRY_API Plan {
   std::string name;
   // Workspaces allowed in the account, sub-workspaces included; -1 = unlimited.
   int64_t workspace_limit = 1;
