@@ -67,16 +67,18 @@ T ValueOrThrow(absl::StatusOr<T> result) {
 // a Python int in [0, 2^64). Not a bool. Sets TypeError for other types and
 // tenantry.InvalidArgument for ints out of range; returns false then.
 bool ParseId(PyObject* value, const char* what, uint64_t* out);
-// ParseId with the common case inline: an exact int of at most two digits
-// (below 2^60) is read straight from the object, with no call into the
-// interpreter (the fast-call `check` spends its budget on the engine).
-inline bool ParseIdFast(PyObject* value, const char* what, uint64_t* out) {
+// The common case of an id or amount, inline: an exact, non-negative int of
+// at most two 30-bit digits (below 2^60; on 3.12+ a compact int) read
+// straight from the object, with no call into the interpreter (the
+// fast-call `check` spends its budget on the engine). False, with no error
+// set, for anything else.
+inline bool SmallNonNegative(PyObject* value, uint64_t* out) {
 #if PY_VERSION_HEX >= 0x030C0000
   if (PyLong_CheckExact(value) &&
       PyUnstable_Long_IsCompact(reinterpret_cast<PyLongObject*>(value))) {
-    const Py_ssize_t id = PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(value));
-    if (id >= 0) {
-      *out = static_cast<uint64_t>(id);
+    const Py_ssize_t number = PyUnstable_Long_CompactValue(reinterpret_cast<PyLongObject*>(value));
+    if (number >= 0) {
+      *out = static_cast<uint64_t>(number);
       return true;
     }
   }
@@ -98,7 +100,11 @@ inline bool ParseIdFast(PyObject* value, const char* what, uint64_t* out) {
     }
   }
 #endif
-  return ParseId(value, what, out);
+  return false;
+}
+
+inline bool ParseIdFast(PyObject* value, const char* what, uint64_t* out) {
+  return SmallNonNegative(value, out) || ParseId(value, what, out);
 }
 
 // An amount: a Python int in [-2^63, 2^63) (the engine refuses the ones its
@@ -185,11 +191,10 @@ bool ParsePermission(EngineHandle& handle, PyObject* value, PermissionId* out);
 // ParsePermission with an interned id (the hot case) decided inline.
 inline bool ParsePermissionFast(EngineHandle& handle, PyObject* value, PermissionId* out) {
   uint64_t id = 0;
-  if (PyLong_CheckExact(value) && ParseIdFast(value, "permission", &id) && id <= UINT32_MAX) {
+  if (SmallNonNegative(value, &id) && id <= UINT32_MAX) {
     *out = static_cast<PermissionId>(id);
     return true;
   }
-  if (PyErr_Occurred()) return false;
   return ParsePermission(handle, value, out);
 }
 // A meter argument: an id (int) or a name (str; NotFound when unknown).

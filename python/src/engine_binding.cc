@@ -345,6 +345,17 @@ void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
         return h->engine->check(user.value, workspace.value, permission);
       },
       "check through pybind11's generic dispatch: the benchmark's comparison.");
+  c.def(
+      "_check_repeat",
+      [](Self h, Id user, Id workspace, uint32_t permission, Id times) {
+        uint64_t allowed = 0;
+        for (uint64_t i = 0; i < times.value; ++i) {
+          allowed += h->engine->check(user.value, workspace.value, permission) ? 1 : 0;
+        }
+        return allowed;
+      },
+      "check(user, workspace, permission) `times` times in C++: the engine's own cost of a "
+      "question, for the benchmark's breakdown of the Python call.");
   c.def("_check_many", [](Self h, py::array_t<uint64_t, py::array::c_style> users,
                           py::array_t<uint64_t, py::array::c_style> workspaces,
                           py::array_t<uint32_t, py::array::c_style> permissions) {

@@ -105,16 +105,23 @@ PyObject* Guarded(Body&& body) {
 PyObject* ConsumeUnguarded(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                            PyObject* kwnames) {
   static const char* const kNames[] = {"workspace", "amount", "meter", "key"};
-  PyObject* bound[4];
-  if (!BindArgs("consume", args, nargs, kwnames, kNames, 4, 2, 2, bound)) return nullptr;
+  PyObject* bound[4] = {nullptr, nullptr, nullptr, nullptr};
+  if (kwnames == nullptr && nargs == 2) {
+    bound[0] = args[0], bound[1] = args[1];
+  } else if (!BindArgs("consume", args, nargs, kwnames, kNames, 4, 2, 2, bound)) {
+    return nullptr;
+  }
   EngineHandle* handle = FastHandleOf(self);
   if (handle == nullptr) return nullptr;
   uint64_t workspace = 0;
   int64_t amount = 0;
   MeterId meter = kCredits;
   absl::string_view key;
-  if (!ParseIdFast(bound[0], "workspace", &workspace) ||
-      !ParseAmount(bound[1], "amount", &amount)) {
+  uint64_t small_amount = 0;
+  if (!ParseIdFast(bound[0], "workspace", &workspace)) return nullptr;
+  if (SmallNonNegative(bound[1], &small_amount)) {
+    amount = static_cast<int64_t>(small_amount);  // below 2^60: fits
+  } else if (!ParseAmount(bound[1], "amount", &amount)) {
     return nullptr;
   }
   if (bound[2] != nullptr && !ParseMeter(*handle, bound[2], &meter)) return nullptr;
