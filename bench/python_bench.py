@@ -374,7 +374,7 @@ def verify(engine: tenantry.Engine, db: sqlite3.Connection, triples: Sequence[Tr
            names: Dict[int, str], many: Tuple[Ids, Ids, int]) -> int:
     """Refuses to go on unless SQLite and every face of tenantry agree."""
     cur = db.cursor()
-    check, pyb = engine.check, engine._check_pybind11  # type: ignore[attr-defined]
+    check, pyb = engine.check, engine._check_pybind11
     mismatches = []
     for u, w, p in triples:
         answer = check(u, w, p)
@@ -708,7 +708,7 @@ def engine_check_ns(engine: tenantry.Engine, triple: Tuple[int, int, int], times
     samples = []
     for _ in range(7):
         start = time.perf_counter_ns()
-        engine._check_repeat(*triple, times)  # type: ignore[attr-defined]
+        engine._check_repeat(*triple, times)
         samples.append((time.perf_counter_ns() - start) / times)
     return statistics.median(samples)
 

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+
 #include "tenantry/export.h"
 
 namespace tenantry {
