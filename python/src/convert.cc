@@ -97,27 +97,25 @@ void SetEngineType(py::handle type) { engine_type = reinterpret_cast<PyTypeObjec
 bool InsideClock() { return inside_clock; }
 void SetInsideClock(bool inside) { inside_clock = inside; }
 
+EngineHandle* SearchHandle(PyObject* self) {
+  auto* instance = reinterpret_cast<py::detail::instance*>(self);
+  py::detail::type_info* info = py::detail::get_type_info(engine_type);
+  if (info == nullptr) return nullptr;
+  py::detail::value_and_holder part =
+      instance->get_value_and_holder(info, /*throw_if_missing=*/false);
+  return part && part.holder_constructed() ? part.template value_ptr<EngineHandle>() : nullptr;
+}
+
 EngineHandle* HandleOf(PyObject* self, bool type_checked) {
   if (!type_checked && !PyObject_TypeCheck(self, engine_type)) {
     PyErr_Format(PyExc_TypeError, "expected a tenantry.Engine, not %.100s", Py_TYPE(self)->tp_name);
     return nullptr;
   }
-  auto* instance = reinterpret_cast<py::detail::instance*>(self);
-  // One pybind11 base (the usual case, subclasses included): pybind11's
-  // simple layout keeps the value pointer and the holder flag in the instance.
-  if (instance->simple_layout) {
-    if (instance->simple_holder_constructed) {
-      return static_cast<EngineHandle*>(instance->simple_value_holder[0]);
-    }
-  } else {
-    // Several pybind11 bases: find the Engine part by its type, never the first base.
-    py::detail::type_info* info = py::detail::get_type_info(engine_type);
-    py::detail::value_and_holder part;
-    if (info != nullptr) part = instance->get_value_and_holder(info, /*throw_if_missing=*/false);
-    if (part && part.holder_constructed()) return part.template value_ptr<EngineHandle>();
+  EngineHandle* handle = ConstructedHandle(self);
+  if (handle == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "tenantry.Engine.__init__ was not called on this object");
   }
-  PyErr_SetString(PyExc_RuntimeError, "tenantry.Engine.__init__ was not called on this object");
-  return nullptr;
+  return handle;
 }
 
 void RegisterErrors(py::module_& module) {

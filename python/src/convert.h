@@ -136,6 +136,19 @@ struct EngineHandle {
 // `type_checked`: the caller (a method descriptor) has already checked that
 // `self` is an instance of the type.
 EngineHandle* HandleOf(PyObject* self, bool type_checked = false);
+// With several pybind11 bases: the Engine part found by its type (never the
+// first base), or nullptr when it is not constructed. Sets no error.
+EngineHandle* SearchHandle(PyObject* self);
+// The constructed EngineHandle of an instance of the Engine type, or
+// nullptr; sets no error. One pybind11 base (the usual case, subclasses
+// included) is pybind11's simple layout: the value pointer and the holder
+// flag are in the instance, read inline.
+inline EngineHandle* ConstructedHandle(PyObject* self) {
+  auto* instance = reinterpret_cast<pybind11::detail::instance*>(self);
+  if (!instance->simple_layout) return SearchHandle(self);
+  if (!instance->simple_holder_constructed) return nullptr;
+  return static_cast<EngineHandle*>(instance->simple_value_holder[0]);
+}
 // Called once by module init with the pybind11 type of EngineHandle.
 void SetEngineType(pybind11::handle type);
 

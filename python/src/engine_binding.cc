@@ -557,19 +557,15 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
         type->tp_flags |= Py_TPFLAGS_HAVE_GC;
         type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) {
           Py_VISIT(Py_TYPE(self));  // heap types own a reference to their type
-          auto* instance = reinterpret_cast<py::detail::instance*>(self);
-          if (instance->simple_layout && instance->simple_holder_constructed) {
-            auto* handle = static_cast<EngineHandle*>(instance->simple_value_holder[0]);
-            if (handle->python_clock != nullptr) return handle->python_clock->Visit(visit, arg);
+          EngineHandle* handle = ConstructedHandle(self);
+          if (handle != nullptr && handle->python_clock != nullptr) {
+            return handle->python_clock->Visit(visit, arg);
           }
           return 0;
         };
         type->tp_clear = [](PyObject* self) {
-          auto* instance = reinterpret_cast<py::detail::instance*>(self);
-          if (instance->simple_layout && instance->simple_holder_constructed) {
-            auto* handle = static_cast<EngineHandle*>(instance->simple_value_holder[0]);
-            if (handle->python_clock != nullptr) handle->python_clock->Clear();
-          }
+          EngineHandle* handle = ConstructedHandle(self);
+          if (handle != nullptr && handle->python_clock != nullptr) handle->python_clock->Clear();
           return 0;
         };
       }));

@@ -13,15 +13,6 @@
 namespace tenantry::python {
 namespace {
 
-// HandleOf with the usual case inline: one pybind11 base, constructed.
-inline EngineHandle* FastHandleOf(PyObject* self) {
-  auto* instance = reinterpret_cast<py::detail::instance*>(self);
-  if (instance->simple_layout && instance->simple_holder_constructed) {
-    return static_cast<EngineHandle*>(instance->simple_value_holder[0]);
-  }
-  return HandleOf(self, /*type_checked=*/true);
-}
-
 // Binds fast-call arguments to `names`: at most `positional` given by
 // position, the rest by keyword; the first `required` must be given.
 // Unset optional slots stay nullptr.
@@ -70,7 +61,7 @@ PyObject* CheckUnguarded(PyObject* self, PyObject* const* args, Py_ssize_t nargs
   } else if (!BindArgs("check", args, nargs, kwnames, kNames, 3, 3, 3, bound)) {
     return nullptr;
   }
-  EngineHandle* handle = FastHandleOf(self);
+  EngineHandle* handle = HandleOf(self, /*type_checked=*/true);
   if (handle == nullptr) return nullptr;
   uint64_t user = 0, workspace = 0;
   PermissionId permission = 0;
@@ -111,7 +102,7 @@ PyObject* ConsumeUnguarded(PyObject* self, PyObject* const* args, Py_ssize_t nar
   } else if (!BindArgs("consume", args, nargs, kwnames, kNames, 4, 2, 2, bound)) {
     return nullptr;
   }
-  EngineHandle* handle = FastHandleOf(self);
+  EngineHandle* handle = HandleOf(self, /*type_checked=*/true);
   if (handle == nullptr) return nullptr;
   uint64_t workspace = 0;
   int64_t amount = 0;
