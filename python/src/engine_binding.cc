@@ -91,13 +91,6 @@ py::dict SettingsDict(const Settings& s) {
   return d;
 }
 
-// The ids of a sequence of tenantry ids as a vector (the Batch's and the
-// scope's forms are converted elsewhere; this is for results).
-template <typename T>
-std::vector<T> Unwrapped(absl::StatusOr<std::vector<T>> result) {
-  return ValueOrThrow(std::move(result));
-}
-
 std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention,
                                          int64_t invitation_ttl_s, int64_t idempotency_window_s,
                                          size_t idempotency_slots, size_t reservation_slots,
@@ -244,7 +237,7 @@ void BindPeople(py::class_<EngineHandle>& c) {
       py::arg("actor"), py::arg("account"), py::arg("name"), py::arg("permissions"), py::kw_only(),
       py::arg("inherits") = py::none());
   c.def("role_permissions", [](Self h, Id account, std::string role) {
-    return Unwrapped(h->engine->role_permissions(account.value, role));
+    return ValueOrThrow(h->engine->role_permissions(account.value, role));
   });
   c.def("create_team", [](Self h, Id actor, Id workspace, std::string name, std::string role) {
     return ValueOrThrow(WithoutGil(
@@ -269,38 +262,29 @@ void BindPeople(py::class_<EngineHandle>& c) {
     TeamInfo t = ValueOrThrow(h->engine->team(team.value));
     return py::make_tuple(t.id, t.workspace, t.name, t.role, py::tuple(py::cast(t.members)));
   });
-  c.def("teams", [](Self h, Id workspace) { return Unwrapped(h->engine->teams(workspace.value)); });
+  c.def("teams",
+        [](Self h, Id workspace) { return ValueOrThrow(h->engine->teams(workspace.value)); });
 }
 
 void BindInvitations(py::class_<EngineHandle>& c) {
   c.def("_invite", [](Self h, Id actor, Id workspace, std::string email, std::string role) {
-    Invitation i;
-    {
-      i = ValueOrThrow(
-          WithoutGil([&] { return h->engine->invite(actor.value, workspace.value, email, role); }));
-    }
+    const Invitation i = ValueOrThrow(
+        WithoutGil([&] { return h->engine->invite(actor.value, workspace.value, email, role); }));
     return InvitationTuple(i);
   });
   c.def("_invite_staff",
         [](Self h, Id actor, Id account, std::string email, std::string role, py::object scope) {
           std::optional<StaffScope> s = ScopeArg(scope);
-          Invitation i;
-          {
-            i = ValueOrThrow(WithoutGil([&] {
-              return h->engine->invite_staff(actor.value, account.value, email, role, s);
-            }));
-          }
+          const Invitation i = ValueOrThrow(WithoutGil(
+              [&] { return h->engine->invite_staff(actor.value, account.value, email, role, s); }));
           return InvitationTuple(i);
         });
   c.def("accept", [](Self h, std::string token, Id user) {
     ThrowIfError(WithoutGil([&] { return h->engine->accept(token, user.value); }));
   });
   c.def("_resend", [](Self h, Id actor, Id invitation) {
-    Invitation i;
-    {
-      i = ValueOrThrow(
-          WithoutGil([&] { return h->engine->resend(actor.value, invitation.value); }));
-    }
+    const Invitation i =
+        ValueOrThrow(WithoutGil([&] { return h->engine->resend(actor.value, invitation.value); }));
     return InvitationTuple(i);
   });
   c.def("revoke_invitation", [](Self h, Id actor, Id invitation) {
@@ -308,17 +292,13 @@ void BindInvitations(py::class_<EngineHandle>& c) {
         WithoutGil([&] { return h->engine->revoke_invitation(actor.value, invitation.value); }));
   });
   c.def("_invitation", [](Self h, Id invitation) {
-    InvitationInfo i;
-    {
-      i = ValueOrThrow(WithoutGil([&] { return h->engine->invitation(invitation.value); }));
-    }
+    const InvitationInfo i =
+        ValueOrThrow(WithoutGil([&] { return h->engine->invitation(invitation.value); }));
     return InvitationInfoTuple(i);
   });
   c.def("_invitations", [](Self h, Id workspace) {
-    std::vector<InvitationInfo> all;
-    {
-      all = ValueOrThrow(WithoutGil([&] { return h->engine->invitations(workspace.value); }));
-    }
+    const std::vector<InvitationInfo> all =
+        ValueOrThrow(WithoutGil([&] { return h->engine->invitations(workspace.value); }));
     py::list out;
     for (const InvitationInfo& i : all) out.append(InvitationInfoTuple(i));
     return out;
@@ -364,12 +344,9 @@ void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
     absl::Span<const UserId> u(users.data(), static_cast<size_t>(users.size()));
     absl::Span<const WorkspaceId> w(workspaces.data(), static_cast<size_t>(workspaces.size()));
     absl::Span<const PermissionId> p(permissions.data(), static_cast<size_t>(permissions.size()));
-    absl::Status status;
-    {
-      // The arrays stay referenced by this frame; the batch runs without the GIL.
-      status = WithoutGil(
-          [&] { return h->engine->check_many(u, w, p, absl::MakeSpan(results, u.size())); });
-    }
+    // The arrays stay referenced by this frame; the batch runs without the GIL.
+    const absl::Status status = WithoutGil(
+        [&] { return h->engine->check_many(u, w, p, absl::MakeSpan(results, u.size())); });
     ThrowIfError(status);
     return out;
   });
@@ -424,13 +401,9 @@ void BindCredits(py::class_<EngineHandle>& c) {
       "transfer",
       [](Self h, Id actor, Id account, Id workspace, Amount amount, py::object meter) {
         const MeterId id = MeterArg(*h, meter);
-        BucketAmounts taken;
-        {
-          taken = ValueOrThrow(WithoutGil([&] {
-            return h->engine->transfer(actor.value, account.value, workspace.value, amount.value,
-                                       id);
-          }));
-        }
+        const BucketAmounts taken = ValueOrThrow(WithoutGil([&] {
+          return h->engine->transfer(actor.value, account.value, workspace.value, amount.value, id);
+        }));
         return BucketDict(ValueOrThrow(h->engine->meter(id)), taken);
       },
       py::arg("actor"), py::arg("account"), py::arg("workspace"), py::arg("amount"), py::kw_only(),
@@ -497,10 +470,8 @@ void BindCredits(py::class_<EngineHandle>& c) {
       py::arg("account"), py::kw_only(), py::arg("meter") = "credits");
   c.def("_ledger", [](Self h, Id account, Id workspace, Amount since_ns, Id after_sequence) {
     LedgerQuery query{account.value, workspace.value, since_ns.value, after_sequence.value};
-    std::vector<LedgerEntry> entries;
-    {
-      entries = ValueOrThrow(WithoutGil([&] { return h->engine->ledger(query); }));
-    }
+    const std::vector<LedgerEntry> entries =
+        ValueOrThrow(WithoutGil([&] { return h->engine->ledger(query); }));
     py::list out;
     for (const LedgerEntry& e : entries) out.append(LedgerTuple(e));
     return out;
@@ -519,10 +490,8 @@ void BindCredits(py::class_<EngineHandle>& c) {
 
 void BindFeedAndInvariants(py::class_<EngineHandle>& c) {
   c.def("_changes_since", [](Self h, Id revision) {
-    std::vector<AuditRecord> records;
-    {
-      records = ValueOrThrow(WithoutGil([&] { return h->engine->changes_since(revision.value); }));
-    }
+    const std::vector<AuditRecord> records =
+        ValueOrThrow(WithoutGil([&] { return h->engine->changes_since(revision.value); }));
     py::list out;
     for (const AuditRecord& r : records) out.append(ChangeTuple(r));
     return out;
