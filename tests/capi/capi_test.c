@@ -1,0 +1,1323 @@
+/* Copyright 2026 The tenantry Authors.
+ *
+ * The C ABI, tested from C (C11, -Wall -Wextra -Werror -pedantic): every
+ * function of tenantry.h, its error paths and NULL arguments, blocks freed
+ * through tny_free, and checks and consumes from several threads at once.
+ * tests/abi/check_abi.sh fails when a function of the header is never called
+ * here.
+ *
+ *   capi_test            every test
+ *   capi_test threads    the multi-threaded test only (the TSan run)
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tenantry/tenantry.h"
+
+static int failures = 0;
+static int checks = 0;
+
+#define CHECK(cond)                                                                            \
+  do {                                                                                         \
+    ++checks;                                                                                  \
+    if (!(cond)) {                                                                             \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__, __LINE__, #cond, \
+              tny_last_error());                                                               \
+      ++failures;                                                                              \
+    }                                                                                          \
+  } while (0)
+
+/* `call` returns `expected`; on another status, says which and why. */
+#define EXPECT(expected, call)                                                                     \
+  do {                                                                                             \
+    tny_status got_ = (call);                                                                      \
+    ++checks;                                                                                      \
+    if (got_ != (expected)) {                                                                      \
+      fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n", __FILE__, __LINE__, \
+              #call, tny_status_str(got_), tny_status_str(expected), tny_last_error());            \
+      ++failures;                                                                                  \
+    }                                                                                              \
+  } while (0)
+
+#define OK(call) EXPECT(TNY_OK, call)
+
+/* The last error names `text` (a rule id, an argument name ...). */
+#define NAMES(text) CHECK(strstr(tny_last_error(), (text)) != NULL)
+
+/* ---- The world: an agency with client workspaces, staff and clients ---- */
+
+typedef struct world {
+  tny_engine* e;
+  _Atomic int64_t now_ns; /* the engine's clock (I4) */
+  uint64_t owner, admin, staff, ws_admin, manager, client, outsider;
+  uint64_t account, agency, client_a, client_b;
+  uint32_t view, delete_ws, rotate;
+} world;
+
+static int64_t world_clock(void* context) { return atomic_load(&((world*)context)->now_ns); }
+
+static void advance_s(world* w, int64_t seconds) {
+  atomic_fetch_add(&w->now_ns, seconds * 1000000000);
+}
+
+static uint64_t user(world* w, const char* key) {
+  uint64_t id = 0;
+  OK(tny_create_user(w->e, key, &id));
+  return id;
+}
+
+static uint64_t workspace(world* w, const char* name, int32_t type, uint64_t parent) {
+  tny_workspace_spec spec = TNY_WORKSPACE_SPEC_INIT;
+  uint64_t id = 0;
+  spec.name = name;
+  spec.type = type;
+  spec.parent = parent;
+  OK(tny_create_workspace(w->e, TNY_SYSTEM, w->account, &spec, &id));
+  return id;
+}
+
+static void world_init(world* w) {
+  tny_engine_options options = TNY_ENGINE_OPTIONS_INIT;
+  tny_account_spec account = TNY_ACCOUNT_SPEC_INIT;
+  tny_plan enterprise = {"enterprise", 0, 0, 0};
+  memset(w, 0, sizeof *w);
+  atomic_store(&w->now_ns, INT64_C(1700000000000000000));
+  options.clock = world_clock;
+  options.clock_context = w;
+  OK(tny_engine_new(&options, &w->e));
+  w->owner = user(w, "owner@acme.test");
+  w->admin = user(w, "admin@acme.test");
+  w->staff = user(w, "staff@acme.test");
+  w->ws_admin = user(w, "ws-admin@acme.test");
+  w->manager = user(w, "manager@acme.test");
+  w->client = user(w, "client@customer.test");
+  w->outsider = user(w, "outsider@else.test");
+  account.name = "Acme";
+  account.owner = w->owner;
+  account.plan = &enterprise;
+  account.key = "acme";
+  OK(tny_create_account(w->e, &account, &w->account));
+  OK(tny_add_staff(w->e, TNY_SYSTEM, w->account, w->admin, "admin", NULL));
+  OK(tny_add_staff(w->e, TNY_SYSTEM, w->account, w->staff, "member", NULL));
+  w->agency = workspace(w, "Agency", TNY_WORKSPACE_AGENCY, 0);
+  w->client_a = workspace(w, "Client A", TNY_WORKSPACE_SIMPLE, w->agency);
+  w->client_b = workspace(w, "Client B", TNY_WORKSPACE_SIMPLE, w->agency);
+  OK(tny_add_member(w->e, TNY_SYSTEM, w->agency, w->ws_admin, "admin"));
+  OK(tny_add_member(w->e, w->ws_admin, w->agency, w->manager, "manager"));
+  OK(tny_add_member(w->e, w->ws_admin, w->client_a, w->client, "client"));
+  OK(tny_permission(w->e, "contacts.view", &w->view));
+  OK(tny_permission(w->e, "workspace.delete", &w->delete_ws));
+  OK(tny_permission(w->e, "connections.rotate_own", &w->rotate));
+}
+
+static void world_free(world* w) { tny_engine_free(w->e); }
+
+/* ---- Versions, statuses, errors ---------------------------------------- */
+
+static void test_versions(void) {
+  CHECK(tny_version_number() == TNY_VERSION_NUMBER);
+  CHECK(strcmp(tny_version(), TNY_VERSION_STRING) == 0);
+  CHECK(tny_abi_version() == TNY_ABI_VERSION);
+  CHECK(TNY_VERSION_NUMBER ==
+        TNY_VERSION_MAJOR * 1000000 + TNY_VERSION_MINOR * 1000 + TNY_VERSION_PATCH);
+}
+
+static void test_status_numbers_are_fixed(void) {
+  /* SPEC section 10; these numbers never change (tenantry.h). */
+  CHECK(TNY_OK == 0 && TNY_INVALID_ARGUMENT == 3 && TNY_NOT_FOUND == 5);
+  CHECK(TNY_ALREADY_EXISTS == 6 && TNY_PERMISSION_DENIED == 7 && TNY_RESOURCE_EXHAUSTED == 8);
+  CHECK(TNY_FAILED_PRECONDITION == 9 && TNY_INTERNAL == 13 && TNY_DATA_LOSS == 15);
+  CHECK(strcmp(tny_status_str(TNY_OK), "ok") == 0);
+  CHECK(strcmp(tny_status_str(TNY_INVALID_ARGUMENT), "invalid_argument") == 0);
+  CHECK(strcmp(tny_status_str(TNY_NOT_FOUND), "not_found") == 0);
+  CHECK(strcmp(tny_status_str(TNY_ALREADY_EXISTS), "already_exists") == 0);
+  CHECK(strcmp(tny_status_str(TNY_PERMISSION_DENIED), "permission_denied") == 0);
+  CHECK(strcmp(tny_status_str(TNY_RESOURCE_EXHAUSTED), "resource_exhausted") == 0);
+  CHECK(strcmp(tny_status_str(TNY_FAILED_PRECONDITION), "failed_precondition") == 0);
+  CHECK(strcmp(tny_status_str(TNY_INTERNAL), "internal") == 0);
+  CHECK(strcmp(tny_status_str(TNY_DATA_LOSS), "data_loss") == 0);
+  CHECK(strcmp(tny_status_str((tny_status)42), "unknown") == 0);
+}
+
+static void* fail_on_another_thread(void* arg) {
+  tny_engine* e = arg;
+  uint64_t id = 0;
+  /* A fresh thread has no error yet; its failure stays its own. */
+  CHECK(strcmp(tny_last_error(), "") == 0);
+  EXPECT(TNY_NOT_FOUND, tny_user(e, "nobody@else.test", &id));
+  NAMES("nobody@else.test");
+  return NULL;
+}
+
+static void test_last_error_is_per_thread(void) {
+  tny_engine* e = NULL;
+  pthread_t thread;
+  OK(tny_engine_new(NULL, &e));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_user(e, "", NULL));
+  NAMES("out_user");
+  CHECK(pthread_create(&thread, NULL, fail_on_another_thread, e) == 0);
+  CHECK(pthread_join(thread, NULL) == 0);
+  NAMES("out_user"); /* untouched by the other thread's failure */
+  {
+    uint64_t id = 0;
+    OK(tny_create_user(e, "ok@acme.test", &id));
+    NAMES("out_user"); /* successes do not clear it */
+  }
+  tny_engine_free(e);
+}
+
+static void test_free_null_does_nothing(void) {
+  tny_free(NULL);
+  tny_engine_free(NULL);
+  tny_batch_free(NULL);
+  CHECK(1);
+}
+
+/* ---- Engine and options ------------------------------------------------ */
+
+static void test_engine_options(void) {
+  tny_engine* e = NULL;
+  tny_engine_options options = TNY_ENGINE_OPTIONS_INIT;
+  uint64_t revision = 99;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(NULL, NULL));
+  NAMES("out_engine");
+  options.version = 0;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("tny_engine_options version 0");
+  CHECK(e == NULL); /* outputs untouched on failure */
+  options.version = TNY_ENGINE_OPTIONS_VERSION + 1;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  options.version = TNY_ENGINE_OPTIONS_VERSION;
+  options.invitation_ttl_s = -1;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("invitation_ttl_s");
+  options.invitation_ttl_s = INT64_C(400) * 24 * 3600; /* past a year */
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("invitation_ttl_s");
+  options.invitation_ttl_s = 0;
+  options.idempotency_window_s = -5;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("idempotency_window_s");
+  options.idempotency_window_s = 0;
+  options.reservation_slots = (UINT64_C(1) << 24) + 1;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("reservation_slots");
+  options.reservation_slots = 0;
+  options.clock_context = &options; /* a context without a clock is a mistake */
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("clock_context");
+  CHECK(e == NULL);
+  options.clock_context = NULL;
+  options.feed_retention = 2;
+  options.ledger_retention = 3;
+  options.idempotency_slots = 64;
+  OK(tny_engine_new(&options, &e));
+  OK(tny_revision(e, &revision));
+  CHECK(revision == 0);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_revision(NULL, &revision));
+  NAMES("engine");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_revision(e, NULL));
+  {
+    /* L1: feed_retention 2 keeps only the last two changes. */
+    uint64_t id = 0;
+    tny_change_list* changes = NULL;
+    OK(tny_create_user(e, "a@x.test", &id));
+    OK(tny_create_user(e, "b@x.test", &id));
+    OK(tny_create_user(e, "c@x.test", &id));
+    EXPECT(TNY_FAILED_PRECONDITION, tny_changes_since(e, 0, &changes));
+    CHECK(changes == NULL);
+    OK(tny_changes_since(e, 1, &changes));
+    CHECK(changes != NULL && changes->count == 2);
+    tny_free(changes);
+  }
+  tny_engine_free(e);
+}
+
+/* ---- Permission catalog (M7) ------------------------------------------- */
+
+static void test_M7_permission_catalog(void) {
+  world w;
+  uint32_t id = 0, again = 0;
+  char* name = NULL;
+  world_init(&w);
+  OK(tny_permission_name(w.e, w.view, &name));
+  CHECK(name != NULL && strcmp(name, "contacts.view") == 0);
+  tny_free(name);
+  EXPECT(TNY_NOT_FOUND, tny_permission(w.e, "reports.fly", &id));
+  NAMES("reports.fly");
+  OK(tny_register_permission(w.e, "reports.export", &id));
+  OK(tny_register_permission(w.e, "reports.export", &again));
+  CHECK(id == again);
+  OK(tny_permission(w.e, "reports.export", &again));
+  CHECK(id == again);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_register_permission(w.e, "Not A Name", &id));
+  EXPECT(TNY_NOT_FOUND, tny_permission_name(w.e, 100000, &name));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_permission(w.e, NULL, &id));
+  NAMES("name");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_permission(NULL, "contacts.view", &id));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_register_permission(w.e, "a.b", NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_permission_name(w.e, 0, NULL));
+  world_free(&w);
+}
+
+/* ---- Tenancy (T1-T8, M1, M2) ------------------------------------------- */
+
+static void test_T1_accounts(void) {
+  world w;
+  tny_account_info* info = NULL;
+  tny_account_spec spec = TNY_ACCOUNT_SPEC_INIT;
+  uint64_t id = 0, revision_before = 0, revision_after = 0;
+  world_init(&w);
+  OK(tny_account(w.e, w.account, &info));
+  CHECK(info->id == w.account && strcmp(info->name, "Acme") == 0);
+  CHECK(strcmp(info->key, "acme") == 0 && strcmp(info->plan_name, "enterprise") == 0);
+  CHECK(info->workspace_limit == -1 && info->agency == 1 && info->plan_set == 1);
+  CHECK(info->owner == w.owner && info->workspace_count == 3);
+  tny_free(info);
+  info = NULL;
+  EXPECT(TNY_NOT_FOUND, tny_account(w.e, 424242, &info));
+  CHECK(info == NULL);
+
+  /* A failed change changes nothing (SPEC section 10). */
+  OK(tny_revision(w.e, &revision_before));
+  spec.name = "Other";
+  spec.owner = w.outsider;
+  spec.key = "acme";
+  EXPECT(TNY_ALREADY_EXISTS, tny_create_account(w.e, &spec, &id));
+  OK(tny_revision(w.e, &revision_after));
+  CHECK(revision_before == revision_after);
+  spec.key = NULL;
+  spec.owner = 999999;
+  EXPECT(TNY_NOT_FOUND, tny_create_account(w.e, &spec, &id));
+  spec.owner = w.outsider;
+  spec.member_default_scope = "some";
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_account(w.e, &spec, &id));
+  spec.member_default_scope = "none";
+  spec.no_plan = 2;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_account(w.e, &spec, &id));
+  NAMES("no_plan");
+  spec.no_plan = 1; /* T2: no plan at all, limit 1 */
+  spec.staff_member_role = "viewer";
+  OK(tny_create_account(w.e, &spec, &id));
+  OK(tny_account(w.e, id, &info));
+  CHECK(info->plan_set == 0 && info->workspace_limit == 1 && strcmp(info->key, "") == 0);
+  tny_free(info);
+  spec.version = 7;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_account(w.e, &spec, &id));
+  NAMES("tny_account_spec version 7");
+  spec.version = TNY_ACCOUNT_SPEC_VERSION;
+  spec.name = NULL;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_account(w.e, &spec, &id));
+  NAMES("spec.name");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_account(w.e, NULL, &id));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_account(NULL, &spec, &id));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_account(w.e, w.account, NULL));
+  world_free(&w);
+}
+
+static void test_T2_plans(void) {
+  world w;
+  tny_account_spec spec = TNY_ACCOUNT_SPEC_INIT;
+  tny_workspace_spec ws = TNY_WORKSPACE_SPEC_INIT;
+  tny_plan growth = {"growth", 0, 0, 0};
+  tny_plan custom = {"two", 1, 0, 2};
+  tny_plan bad = {"bad", 1, 0, -2};
+  tny_account_info* info = NULL;
+  uint64_t account = 0, owner = 0, id = 0;
+  world_init(&w);
+  owner = user(&w, "solo@small.test");
+  spec.name = "Small";
+  spec.owner = owner; /* plan NULL: starter, one workspace */
+  OK(tny_create_account(w.e, &spec, &account));
+  ws.name = "First";
+  OK(tny_create_workspace(w.e, owner, account, &ws, &id));
+  ws.name = "Second";
+  EXPECT(TNY_RESOURCE_EXHAUSTED, tny_create_workspace(w.e, owner, account, &ws, &id));
+  NAMES("T2");
+  OK(tny_set_plan(w.e, TNY_SYSTEM, account, &growth));
+  OK(tny_create_workspace(w.e, owner, account, &ws, &id));
+  OK(tny_set_plan(w.e, owner, account, &custom));
+  OK(tny_account(w.e, account, &info));
+  CHECK(strcmp(info->plan_name, "two") == 0 && info->workspace_limit == 2 && info->agency == 0);
+  tny_free(info);
+  ws.name = "Third";
+  EXPECT(TNY_RESOURCE_EXHAUSTED, tny_create_workspace(w.e, owner, account, &ws, &id));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_plan(w.e, TNY_SYSTEM, account, &bad));
+  NAMES("T2");
+  bad.workspace_limit = 3;
+  bad.agency = 5;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_plan(w.e, TNY_SYSTEM, account, &bad));
+  NAMES("plan.agency");
+  bad.name = NULL;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_plan(w.e, TNY_SYSTEM, account, &bad));
+  EXPECT(TNY_PERMISSION_DENIED, tny_set_plan(w.e, w.outsider, account, &growth));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_plan(w.e, TNY_SYSTEM, account, NULL));
+  world_free(&w);
+}
+
+static void test_M1_users(void) {
+  world w;
+  uint64_t id = 0;
+  world_init(&w);
+  OK(tny_user(w.e, "owner@acme.test", &id));
+  CHECK(id == w.owner);
+  EXPECT(TNY_ALREADY_EXISTS, tny_create_user(w.e, "owner@acme.test", &id));
+  EXPECT(TNY_NOT_FOUND, tny_user(w.e, "ghost@acme.test", &id));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_user(w.e, "", &id));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_user(w.e, NULL, &id));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_user(w.e, "owner@acme.test", NULL));
+  world_free(&w);
+}
+
+static void test_M2_staff_and_scopes(void) {
+  world w;
+  tny_staff_info* info = NULL;
+  uint64_t scoped = 0;
+  tny_scope only_b;
+  tny_scope all = {1, NULL, 0};
+  tny_scope broken = {0, NULL, 3};
+  world_init(&w);
+  only_b.all = 0;
+  only_b.workspaces = &w.client_b;
+  only_b.count = 1;
+  scoped = user(&w, "scoped@acme.test");
+  OK(tny_add_staff(w.e, w.owner, w.account, scoped, "member", &only_b));
+  OK(tny_staff(w.e, w.account, scoped, &info));
+  CHECK(strcmp(info->role, "member") == 0 && info->all == 0 && info->count == 1);
+  CHECK(info->workspaces[0] == w.client_b);
+  tny_free(info);
+  /* M8: a staff member holds staff_member_role (admin) in scope only. */
+  CHECK(tny_check(w.e, scoped, w.client_b, w.view) == 1);
+  CHECK(tny_check(w.e, scoped, w.client_a, w.view) == 0);
+  OK(tny_set_staff_scope(w.e, w.owner, w.account, scoped, &all));
+  OK(tny_staff(w.e, w.account, scoped, &info));
+  CHECK(info->all == 1);
+  tny_free(info);
+  CHECK(tny_check(w.e, scoped, w.client_a, w.view) == 1);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_staff_scope(w.e, w.owner, w.account, scoped, &broken));
+  NAMES("scope.workspaces");
+  broken.all = 3;
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_add_staff(w.e, w.owner, w.account, w.outsider, "member", &broken));
+  NAMES("scope.all");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_staff_scope(w.e, w.owner, w.account, scoped, NULL));
+  EXPECT(TNY_PERMISSION_DENIED, tny_add_staff(w.e, w.client, w.account, w.outsider, "admin", NULL));
+  NAMES("M10");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_add_staff(w.e, w.owner, w.account, w.outsider, "captain", NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_add_staff(w.e, w.owner, w.account, w.outsider, NULL, NULL));
+  OK(tny_remove_staff(w.e, w.owner, w.account, scoped));
+  EXPECT(TNY_NOT_FOUND, tny_staff(w.e, w.account, scoped, &info));
+  CHECK(tny_check(w.e, scoped, w.client_a, w.view) == 0);
+  EXPECT(TNY_NOT_FOUND, tny_remove_staff(w.e, w.owner, w.account, scoped));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_staff(w.e, w.account, w.admin, NULL));
+  world_free(&w);
+}
+
+static void test_T3_workspaces(void) {
+  world w;
+  tny_workspace_info* info = NULL;
+  tny_workspace_spec spec = TNY_WORKSPACE_SPEC_INIT;
+  int available = -1;
+  int64_t value = 0;
+  uint64_t id = 0;
+  world_init(&w);
+  OK(tny_workspace(w.e, w.client_a, &info));
+  CHECK(info->id == w.client_a && info->account == w.account);
+  CHECK(strcmp(info->name, "Client A") == 0 && strcmp(info->slug, "client-a") == 0);
+  CHECK(info->type == TNY_WORKSPACE_SIMPLE && info->status == TNY_WORKSPACE_ACTIVE);
+  CHECK(info->parent == w.agency && info->depth == 2);
+  tny_free(info);
+  OK(tny_slug_available(w.e, w.account, "client-a", &available));
+  CHECK(available == 0);
+  OK(tny_slug_available(w.e, w.account, "client-c", &available));
+  CHECK(available == 1);
+  OK(tny_slug_available(w.e, w.account, "ab-", &available));
+  CHECK(available == 0);
+  spec.name = "Client C";
+  spec.slug = "ab-";
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_workspace(w.e, TNY_SYSTEM, w.account, &spec, &id));
+  NAMES("T3");
+  spec.slug = "client-a";
+  EXPECT(TNY_ALREADY_EXISTS, tny_create_workspace(w.e, TNY_SYSTEM, w.account, &spec, &id));
+  spec.slug = NULL;
+  spec.type = 9;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_workspace(w.e, TNY_SYSTEM, w.account, &spec, &id));
+  NAMES("T4");
+  spec.type = TNY_WORKSPACE_SIMPLE;
+  spec.version = 0;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_workspace(w.e, TNY_SYSTEM, w.account, &spec, &id));
+  spec.version = TNY_WORKSPACE_SPEC_VERSION;
+  spec.parent = w.client_a; /* T4: only an agency has sub-workspaces */
+  EXPECT(TNY_FAILED_PRECONDITION, tny_create_workspace(w.e, TNY_SYSTEM, w.account, &spec, &id));
+  spec.parent = 0;
+  EXPECT(TNY_PERMISSION_DENIED, tny_create_workspace(w.e, w.client, w.account, &spec, &id));
+  OK(tny_create_workspace(w.e, w.owner, w.account, &spec, &id));
+  OK(tny_rename_workspace(w.e, w.owner, id, "Client Sea"));
+  OK(tny_workspace(w.e, id, &info));
+  CHECK(strcmp(info->name, "Client Sea") == 0 && info->owner == w.owner);
+  tny_free(info);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_rename_workspace(w.e, w.owner, id, ""));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_rename_workspace(w.e, w.owner, id, NULL));
+  EXPECT(TNY_NOT_FOUND, tny_workspace(w.e, 777777, &info));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_workspace(w.e, w.owner, w.account, NULL, &id));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_slug_available(w.e, w.account, NULL, &available));
+
+  /* T6: settings. */
+  OK(tny_setting(w.e, id, "beta_opt_in", &value));
+  CHECK(value == 1);
+  OK(tny_set_setting_bool(w.e, w.owner, id, "beta_opt_in", 0));
+  OK(tny_setting(w.e, id, "beta_opt_in", &value));
+  CHECK(value == 0);
+  OK(tny_set_setting_int(w.e, w.owner, id, "approval_timeout_s", 3600));
+  OK(tny_setting(w.e, id, "approval_timeout_s", &value));
+  CHECK(value == 3600);
+  OK(tny_setting(w.e, id, "inactivity_timeout_s", &value));
+  CHECK(value == 0);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_setting_int(w.e, w.owner, id, "approval_timeout_s", 5));
+  NAMES("T6");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_setting_int(w.e, w.owner, id, "beta_opt_in", 1));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_setting_bool(w.e, w.owner, id, "beta_opt_in", 2));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_setting_bool(w.e, w.owner, id, "color", 1));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_setting(w.e, id, "color", &value));
+  NAMES("unknown setting 'color'");
+  EXPECT(TNY_NOT_FOUND, tny_setting(w.e, 777777, "beta_opt_in", &value));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_setting(w.e, id, NULL, &value));
+  EXPECT(TNY_PERMISSION_DENIED, tny_set_setting_bool(w.e, w.client, id, "beta_opt_in", 1));
+
+  /* T5: an inactive workspace denies every check and every switch. */
+  CHECK(tny_check(w.e, w.ws_admin, w.client_a, w.view) == 1);
+  OK(tny_set_status(w.e, w.owner, w.client_a, TNY_WORKSPACE_INACTIVE));
+  CHECK(tny_check(w.e, w.ws_admin, w.client_a, w.view) == 0);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_status(w.e, w.owner, w.client_a, 7));
+  NAMES("T5");
+  OK(tny_set_status(w.e, w.owner, w.client_a, TNY_WORKSPACE_ACTIVE));
+  CHECK(tny_check(w.e, w.ws_admin, w.client_a, w.view) == 1);
+
+  /* T7: deletion needs the exact name. */
+  EXPECT(TNY_INVALID_ARGUMENT, tny_delete_workspace(w.e, w.owner, id, "client sea"));
+  NAMES("T7");
+  EXPECT(TNY_PERMISSION_DENIED, tny_delete_workspace(w.e, w.manager, id, "Client Sea"));
+  OK(tny_delete_workspace(w.e, w.owner, id, "Client Sea"));
+  EXPECT(TNY_NOT_FOUND, tny_workspace(w.e, id, &info));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_delete_workspace(w.e, w.owner, w.client_b, NULL));
+  world_free(&w);
+}
+
+/* ---- Roles (M3-M6), teams (M9) ----------------------------------------- */
+
+static void test_M3_members_and_roles(void) {
+  world w;
+  tny_member_list* members = NULL;
+  uint64_t newcomer = 0;
+  world_init(&w);
+  newcomer = user(&w, "new@acme.test");
+  OK(tny_add_member(w.e, w.ws_admin, w.client_b, newcomer, "viewer"));
+  CHECK(tny_check(w.e, newcomer, w.client_b, w.view) == 1);
+  CHECK(tny_check(w.e, newcomer, w.client_b, w.delete_ws) == 0);
+  EXPECT(TNY_ALREADY_EXISTS, tny_add_member(w.e, w.ws_admin, w.client_b, newcomer, "viewer"));
+  OK(tny_set_role(w.e, w.ws_admin, w.client_b, newcomer, "client"));
+  CHECK(tny_check(w.e, newcomer, w.client_b, w.view) == 0);
+  CHECK(tny_check(w.e, newcomer, w.client_b, w.rotate) == 1);
+  OK(tny_members(w.e, w.client_b, &members));
+  CHECK(members->count >= 1);
+  {
+    size_t i;
+    int found = 0;
+    for (i = 0; i < members->count; ++i) {
+      if (members->items[i].user == newcomer) found = strcmp(members->items[i].role, "client") == 0;
+      if (i > 0) CHECK(members->items[i - 1].user < members->items[i].user);
+    }
+    CHECK(found);
+  }
+  tny_free(members);
+  EXPECT(TNY_PERMISSION_DENIED, tny_set_role(w.e, w.client, w.client_a, w.client, "admin"));
+  NAMES("M10");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_role(w.e, w.ws_admin, w.client_b, newcomer, "emperor"));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_role(w.e, w.ws_admin, w.client_b, newcomer, NULL));
+  OK(tny_remove_member(w.e, w.ws_admin, w.client_b, newcomer));
+  EXPECT(TNY_NOT_FOUND, tny_remove_member(w.e, w.ws_admin, w.client_b, newcomer));
+  CHECK(tny_check(w.e, newcomer, w.client_b, w.rotate) == 0);
+  EXPECT(TNY_NOT_FOUND, tny_members(w.e, 888888, &members));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_members(w.e, w.agency, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_add_member(w.e, w.ws_admin, w.client_b, newcomer, NULL));
+
+  /* M5: ownership moves; the old owner keeps no ownership. */
+  OK(tny_transfer_ownership(w.e, TNY_SYSTEM, w.client_b, w.manager));
+  {
+    tny_workspace_info* info = NULL;
+    OK(tny_workspace(w.e, w.client_b, &info));
+    CHECK(info->owner == w.manager);
+    tny_free(info);
+  }
+  CHECK(tny_check(w.e, w.manager, w.client_b, w.delete_ws) == 1);
+  EXPECT(TNY_PERMISSION_DENIED, tny_transfer_ownership(w.e, w.client, w.client_b, w.client));
+  world_free(&w);
+}
+
+static void test_M6_custom_roles(void) {
+  world w;
+  const char* perms[] = {"reports.export"};
+  const char* bad[] = {"contacts.view", NULL};
+  tny_string_list* list = NULL;
+  uint32_t reports = 0;
+  uint64_t analyst = 0;
+  world_init(&w);
+  analyst = user(&w, "analyst@acme.test");
+  OK(tny_register_permission(w.e, "reports.export", &reports));
+  OK(tny_define_role(w.e, w.owner, w.account, "analyst", perms, 1, "viewer"));
+  OK(tny_role_permissions(w.e, w.account, "analyst", &list));
+  {
+    size_t i;
+    int has_reports = 0, has_view = 0;
+    for (i = 0; i < list->count; ++i) {
+      has_reports |= strcmp(list->items[i], "reports.export") == 0;
+      has_view |= strcmp(list->items[i], "contacts.view") == 0;
+      if (i > 0) CHECK(strcmp(list->items[i - 1], list->items[i]) < 0);
+    }
+    CHECK(has_reports && has_view);
+  }
+  tny_free(list);
+  /* M10: nobody holds the new reports.export yet, so only SYSTEM hands it out. */
+  EXPECT(TNY_PERMISSION_DENIED, tny_add_member(w.e, w.ws_admin, w.client_a, analyst, "analyst"));
+  NAMES("M10");
+  OK(tny_add_member(w.e, TNY_SYSTEM, w.client_a, analyst, "analyst"));
+  CHECK(tny_check(w.e, analyst, w.client_a, reports) == 1);
+  CHECK(tny_check(w.e, analyst, w.client_a, w.view) == 1);
+  /* A redefinition takes effect for every holder at once (M6). */
+  OK(tny_define_role(w.e, w.owner, w.account, "analyst", perms, 1, NULL));
+  CHECK(tny_check(w.e, analyst, w.client_a, w.view) == 0);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_define_role(w.e, w.owner, w.account, "loop", perms, 1, "loop"));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_define_role(w.e, w.owner, w.account, "broken", bad, 2, NULL));
+  NAMES("permissions[1]");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_define_role(w.e, w.owner, w.account, "broken", NULL, 2, NULL));
+  EXPECT(TNY_PERMISSION_DENIED, tny_define_role(w.e, w.client, w.account, "mine", perms, 1, NULL));
+  OK(tny_define_role(w.e, w.owner, w.account, "nothing", NULL, 0, ""));
+  EXPECT(TNY_NOT_FOUND, tny_role_permissions(w.e, w.account, "nobody", &list));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_role_permissions(w.e, w.account, NULL, &list));
+  world_free(&w);
+}
+
+static void test_M9_teams(void) {
+  world w;
+  uint64_t team = 0, member = 0;
+  tny_team_info* info = NULL;
+  tny_id_list* teams = NULL;
+  world_init(&w);
+  member = user(&w, "teammate@acme.test");
+  OK(tny_create_team(w.e, w.ws_admin, w.client_b, "Support", "viewer", &team));
+  OK(tny_add_team_member(w.e, w.ws_admin, team, member));
+  CHECK(tny_check(w.e, member, w.client_b, w.view) == 1);
+  OK(tny_team(w.e, team, &info));
+  CHECK(info->id == team && info->workspace == w.client_b);
+  CHECK(strcmp(info->name, "Support") == 0 && strcmp(info->role, "viewer") == 0);
+  CHECK(info->member_count == 1 && info->members[0] == member);
+  tny_free(info);
+  OK(tny_teams(w.e, w.client_b, &teams));
+  CHECK(teams->count == 1 && teams->ids[0] == team);
+  tny_free(teams);
+  {
+    tny_decision* why = NULL;
+    OK(tny_explain(w.e, member, w.client_b, w.view, &why));
+    CHECK(why->allowed == 1 && why->path == TNY_PATH_TEAM && why->via_team == team);
+    tny_free(why);
+  }
+  OK(tny_set_team_role(w.e, w.ws_admin, team, "client"));
+  CHECK(tny_check(w.e, member, w.client_b, w.view) == 0);
+  OK(tny_remove_team_member(w.e, w.ws_admin, team, member));
+  CHECK(tny_check(w.e, member, w.client_b, w.rotate) == 0);
+  EXPECT(TNY_NOT_FOUND, tny_remove_team_member(w.e, w.ws_admin, team, member));
+  EXPECT(TNY_PERMISSION_DENIED, tny_add_team_member(w.e, w.client, team, member));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_set_team_role(w.e, w.ws_admin, team, "nope"));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_team(w.e, w.ws_admin, w.client_b, NULL, "viewer", &team));
+  OK(tny_delete_team(w.e, w.ws_admin, team));
+  EXPECT(TNY_NOT_FOUND, tny_team(w.e, team, &info));
+  EXPECT(TNY_NOT_FOUND, tny_delete_team(w.e, w.ws_admin, team));
+  OK(tny_teams(w.e, w.client_b, &teams));
+  CHECK(teams->count == 0);
+  tny_free(teams);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_teams(w.e, w.client_b, NULL));
+  world_free(&w);
+}
+
+/* ---- Invitations (I1-I4) ----------------------------------------------- */
+
+static void test_I1_invitations(void) {
+  world w;
+  tny_invitation_token* invitation = NULL;
+  tny_invitation_token* again = NULL;
+  tny_invitation_info* info = NULL;
+  tny_invitation_list* list = NULL;
+  uint64_t invitee = 0;
+  world_init(&w);
+  OK(tny_invite(w.e, w.ws_admin, w.client_b, "invitee@customer.test", NULL, &invitation));
+  CHECK(invitation->id != 0 && strlen(invitation->token) >= 32);
+  CHECK(invitation->expires_at_ns == atomic_load(&w.now_ns) + INT64_C(7) * 24 * 3600 * 1000000000);
+  OK(tny_invitation(w.e, invitation->id, &info));
+  CHECK(info->staff == 0 && info->workspace == w.client_b && info->account == w.account);
+  CHECK(strcmp(info->email, "invitee@customer.test") == 0 && strcmp(info->role, "client") == 0);
+  CHECK(strcmp(info->state, "pending") == 0 && info->invited_by == w.ws_admin);
+  tny_free(info);
+  /* I2: resend gives a fresh token; the old one stops working. */
+  OK(tny_resend(w.e, w.ws_admin, invitation->id, &again));
+  CHECK(strcmp(again->token, invitation->token) != 0);
+  invitee = user(&w, "invitee@customer.test");
+  EXPECT(TNY_NOT_FOUND, tny_accept(w.e, invitation->token, invitee));
+  NAMES("I2");
+  /* I3: only the invited e-mail's user accepts. */
+  EXPECT(TNY_PERMISSION_DENIED, tny_accept(w.e, again->token, w.outsider));
+  OK(tny_accept(w.e, again->token, invitee));
+  CHECK(tny_check(w.e, invitee, w.client_b, w.rotate) == 1);
+  EXPECT(TNY_FAILED_PRECONDITION, tny_accept(w.e, again->token, invitee));
+  OK(tny_invitations(w.e, w.client_b, &list));
+  CHECK(list->count == 1 && strcmp(list->items[0].state, "accepted") == 0);
+  CHECK(list->items[0].accepted_by == invitee);
+  tny_free(list);
+  tny_free(invitation);
+  tny_free(again);
+
+  /* I4: expiry follows the engine's clock. */
+  OK(tny_invite(w.e, w.ws_admin, w.client_b, "late@customer.test", "viewer", &invitation));
+  advance_s(&w, 8 * 24 * 3600);
+  invitee = user(&w, "late@customer.test");
+  EXPECT(TNY_FAILED_PRECONDITION, tny_accept(w.e, invitation->token, invitee));
+  NAMES("I");
+  OK(tny_invitation(w.e, invitation->id, &info));
+  CHECK(strcmp(info->state, "expired") == 0);
+  tny_free(info);
+  tny_free(invitation);
+
+  OK(tny_invite(w.e, w.ws_admin, w.client_b, "gone@customer.test", "viewer", &invitation));
+  OK(tny_revoke_invitation(w.e, w.ws_admin, invitation->id));
+  EXPECT(TNY_FAILED_PRECONDITION,
+         tny_accept(w.e, invitation->token, user(&w, "gone@customer.test")));
+  tny_free(invitation);
+  invitation = NULL;
+  EXPECT(TNY_PERMISSION_DENIED,
+         tny_invite(w.e, w.client, w.client_a, "friend@customer.test", NULL, &invitation));
+  CHECK(invitation == NULL);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_invite(w.e, w.ws_admin, w.client_b, "", NULL, &invitation));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_invite(w.e, w.ws_admin, w.client_b, NULL, NULL, &invitation));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_accept(w.e, NULL, invitee));
+  EXPECT(TNY_NOT_FOUND, tny_accept(w.e, "forged-token", invitee));
+  EXPECT(TNY_NOT_FOUND, tny_resend(w.e, w.ws_admin, 999999, &again));
+  EXPECT(TNY_NOT_FOUND, tny_invitation(w.e, 999999, &info));
+  EXPECT(TNY_NOT_FOUND, tny_revoke_invitation(w.e, w.ws_admin, 999999));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_invitations(w.e, w.client_b, NULL));
+  world_free(&w);
+}
+
+static void test_I1_staff_invitations(void) {
+  world w;
+  tny_invitation_token* invitation = NULL;
+  tny_invitation_info* info = NULL;
+  tny_staff_info* staff = NULL;
+  tny_scope only_a;
+  uint64_t hire = 0;
+  world_init(&w);
+  only_a.all = 0;
+  only_a.workspaces = &w.client_a;
+  only_a.count = 1;
+  OK(tny_invite_staff(w.e, w.owner, w.account, "hire@acme.test", "member", &only_a, &invitation));
+  OK(tny_invitation(w.e, invitation->id, &info));
+  CHECK(info->staff == 1 && info->workspace == 0 && strcmp(info->role, "member") == 0);
+  tny_free(info);
+  hire = user(&w, "hire@acme.test");
+  OK(tny_accept(w.e, invitation->token, hire));
+  OK(tny_staff(w.e, w.account, hire, &staff));
+  CHECK(staff->all == 0 && staff->count == 1 && staff->workspaces[0] == w.client_a);
+  tny_free(staff);
+  tny_free(invitation);
+  invitation = NULL;
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_invite_staff(w.e, w.owner, w.account, "x@acme.test", "owner", NULL, &invitation));
+  EXPECT(TNY_PERMISSION_DENIED,
+         tny_invite_staff(w.e, w.client, w.account, "x@acme.test", "admin", NULL, &invitation));
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_invite_staff(w.e, w.owner, w.account, "x@acme.test", NULL, NULL, &invitation));
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_invite_staff(w.e, w.owner, w.account, "x@acme.test", "admin", NULL, NULL));
+  CHECK(invitation == NULL);
+  world_free(&w);
+}
+
+/* ---- Sessions (S1) ----------------------------------------------------- */
+
+static void test_S1_sessions(void) {
+  world w;
+  uint64_t active = 99, count = 99;
+  world_init(&w);
+  OK(tny_active_workspace(w.e, w.client, &active));
+  CHECK(active == 0);
+  OK(tny_switch_workspace(w.e, w.client, w.client_a));
+  OK(tny_active_workspace(w.e, w.client, &active));
+  CHECK(active == w.client_a);
+  EXPECT(TNY_PERMISSION_DENIED, tny_switch_workspace(w.e, w.client, w.client_b));
+  OK(tny_touch_session(w.e, w.client));
+  EXPECT(TNY_FAILED_PRECONDITION, tny_touch_session(w.e, w.outsider));
+  /* T6: an inactivity timeout clears the session. */
+  OK(tny_set_setting_int(w.e, w.owner, w.client_a, "inactivity_timeout_s", 60));
+  advance_s(&w, 61);
+  OK(tny_active_workspace(w.e, w.client, &active));
+  CHECK(active == 0);
+  OK(tny_expire_sessions(w.e, &count));
+  CHECK(count == 1);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_expire_sessions(w.e, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_active_workspace(w.e, w.client, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_switch_workspace(NULL, w.client, w.client_a));
+  world_free(&w);
+}
+
+/* ---- Checks (A1-A7) ---------------------------------------------------- */
+
+static void test_A1_check_and_A3_inheritance(void) {
+  world w;
+  tny_decision* why = NULL;
+  world_init(&w);
+  CHECK(tny_check(w.e, w.ws_admin, w.agency, w.view) == 1);
+  CHECK(tny_check(w.e, w.ws_admin, w.client_a, w.view) == 1); /* A3 */
+  CHECK(tny_check(w.e, w.client, w.client_a, w.view) == 0);
+  CHECK(tny_check(w.e, w.client, w.client_a, w.rotate) == 1);
+  CHECK(tny_check(w.e, w.outsider, w.client_a, w.rotate) == 0);
+  CHECK(tny_check(w.e, w.ws_admin, 123456789, w.view) == 0);   /* unknown workspace */
+  CHECK(tny_check(w.e, 123456789, w.client_a, w.view) == 0);   /* unknown user */
+  CHECK(tny_check(w.e, w.ws_admin, w.client_a, 1000000) == 0); /* unknown permission */
+  CHECK(tny_check(NULL, w.ws_admin, w.client_a, w.view) == 0); /* NULL denies */
+  OK(tny_explain(w.e, w.ws_admin, w.client_a, w.view, &why));
+  CHECK(why->allowed == 1 && why->path == TNY_PATH_INHERITED && why->via_workspace == w.agency);
+  CHECK(strcmp(why->role, "admin") == 0 && strlen(why->reason) > 0);
+  tny_free(why);
+  OK(tny_explain(w.e, w.admin, w.client_a, w.view, &why));
+  CHECK(why->allowed == 1 && why->path == TNY_PATH_STAFF);
+  tny_free(why);
+  OK(tny_explain(w.e, w.client, w.client_a, w.rotate, &why));
+  CHECK(why->path == TNY_PATH_DIRECT && why->via_workspace == w.client_a);
+  tny_free(why);
+  OK(tny_explain(w.e, w.outsider, w.client_a, w.view, &why));
+  CHECK(why->allowed == 0 && why->path == TNY_PATH_NONE && strcmp(why->role, "") == 0);
+  CHECK(strlen(why->reason) > 0);
+  tny_free(why);
+  why = NULL;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_explain(w.e, w.outsider, w.client_a, 1000000, &why));
+  CHECK(why == NULL);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_explain(w.e, w.outsider, w.client_a, w.view, NULL));
+  world_free(&w);
+}
+
+static void test_A6_check_many(void) {
+  world w;
+  uint64_t users[4];
+  uint64_t spaces[4];
+  uint32_t perms[4];
+  uint8_t out[4] = {9, 9, 9, 9};
+  size_t i;
+  world_init(&w);
+  users[0] = w.ws_admin, spaces[0] = w.client_a, perms[0] = w.view;
+  users[1] = w.client, spaces[1] = w.client_a, perms[1] = w.view;
+  users[2] = w.client, spaces[2] = w.client_a, perms[2] = w.rotate;
+  users[3] = 0, spaces[3] = 0, perms[3] = 1000000;
+  OK(tny_check_many(w.e, users, spaces, perms, 4, out));
+  for (i = 0; i < 4; ++i) CHECK(out[i] == tny_check(w.e, users[i], spaces[i], perms[i]));
+  CHECK(out[0] == 1 && out[1] == 0 && out[2] == 1 && out[3] == 0);
+  OK(tny_check_many(w.e, NULL, NULL, NULL, 0, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_check_many(w.e, users, spaces, NULL, 4, out));
+  NAMES("permissions");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_check_many(w.e, users, spaces, perms, 4, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_check_many(NULL, users, spaces, perms, 4, out));
+  world_free(&w);
+}
+
+static int contains(const tny_id_list* list, uint64_t id) {
+  size_t i;
+  for (i = 0; i < list->count; ++i) {
+    if (list->ids[i] == id) return 1;
+  }
+  return 0;
+}
+
+static void test_A5_lists(void) {
+  world w;
+  tny_id_list* list = NULL;
+  world_init(&w);
+  OK(tny_workspaces_for(w.e, w.ws_admin, &list));
+  CHECK(list->count == 3 && contains(list, w.agency) && contains(list, w.client_a));
+  tny_free(list);
+  OK(tny_workspaces_for(w.e, w.outsider, &list));
+  CHECK(list->count == 0);
+  tny_free(list);
+  OK(tny_who_can(w.e, w.client_a, w.rotate, &list));
+  CHECK(contains(list, w.client) && contains(list, w.ws_admin) && !contains(list, w.outsider));
+  {
+    size_t i;
+    for (i = 0; i < list->count; ++i)
+      CHECK(tny_check(w.e, list->ids[i], w.client_a, w.rotate) == 1);
+  }
+  tny_free(list);
+  OK(tny_accessible(w.e, w.client, w.rotate, &list));
+  CHECK(list->count == 1 && list->ids[0] == w.client_a);
+  tny_free(list);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_workspaces_for(w.e, w.client, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_who_can(w.e, w.client_a, w.view, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_accessible(NULL, w.client, w.view, &list));
+  world_free(&w);
+}
+
+/* ---- Credits (C1-C8, A7) ----------------------------------------------- */
+
+static void test_C1_meters(void) {
+  world w;
+  const char* buckets[] = {"included", "overage"};
+  const char* other[] = {"only"};
+  tny_meter_info* info = NULL;
+  uint32_t sms = 0, again = 0;
+  world_init(&w);
+  OK(tny_meter(w.e, TNY_METER_CREDITS, &info));
+  CHECK(strcmp(info->name, "credits") == 0 && info->bucket_count == 2);
+  CHECK(strcmp(info->buckets[0], "regular") == 0 && strcmp(info->buckets[1], "extra") == 0);
+  tny_free(info);
+  OK(tny_meter(w.e, TNY_METER_MINUTES, &info));
+  CHECK(info->bucket_count == 1 && strcmp(info->buckets[1], "") == 0);
+  tny_free(info);
+  OK(tny_define_meter(w.e, "sms", buckets, 2, &sms));
+  OK(tny_define_meter(w.e, "sms", buckets, 2, &again));
+  CHECK(sms == again && sms > TNY_METER_MINUTES);
+  EXPECT(TNY_ALREADY_EXISTS, tny_define_meter(w.e, "sms", other, 1, &again));
+  OK(tny_meter_id(w.e, "sms", &again));
+  CHECK(again == sms);
+  EXPECT(TNY_NOT_FOUND, tny_meter_id(w.e, "fax", &again));
+  EXPECT(TNY_NOT_FOUND, tny_meter(w.e, 63, &info));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_define_meter(w.e, "Bad Name", other, 1, &again));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_define_meter(w.e, "three", buckets, 0, &again));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_define_meter(w.e, "nul", NULL, 1, &again));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_meter_id(w.e, NULL, &again));
+  world_free(&w);
+}
+
+static void test_C3_credits_flow(void) {
+  world w;
+  int64_t taken[2] = {-1, -1};
+  int64_t available = -1;
+  tny_balance_info balance;
+  tny_account_balance_info pool;
+  uint64_t reservation = 0;
+  tny_reservation_info held;
+  int allowed = -1;
+  uint32_t consume_perm = 0;
+  world_init(&w);
+  OK(tny_permission(w.e, "credits.consume", &consume_perm));
+  /* C2: grants go to the account's pool. */
+  OK(tny_grant(w.e, TNY_SYSTEM, w.account, 100, TNY_METER_CREDITS, NULL));
+  OK(tny_grant(w.e, TNY_SYSTEM, w.account, 50, TNY_METER_CREDITS, "extra"));
+  EXPECT(TNY_PERMISSION_DENIED, tny_grant(w.e, w.client, w.account, 5, TNY_METER_CREDITS, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_grant(w.e, TNY_SYSTEM, w.account, 0, TNY_METER_CREDITS, NULL));
+  EXPECT(TNY_NOT_FOUND, tny_grant(w.e, TNY_SYSTEM, w.account, 5, TNY_METER_CREDITS, "gold"));
+  EXPECT(TNY_NOT_FOUND, tny_grant(w.e, TNY_SYSTEM, w.account, 5, 40, NULL));
+  OK(tny_account_balance(w.e, w.account, TNY_METER_CREDITS, &pool));
+  CHECK(pool.buckets[0] == 100 && pool.buckets[1] == 50 && pool.granted == 150);
+  CHECK(pool.consumed_by_deleted == 0);
+  /* C3: regular first, then extra. */
+  OK(tny_transfer(w.e, w.owner, w.account, w.client_a, 120, TNY_METER_CREDITS, taken));
+  CHECK(taken[0] == 100 && taken[1] == 20);
+  EXPECT(TNY_RESOURCE_EXHAUSTED,
+         tny_transfer(w.e, w.owner, w.account, w.client_a, 31, TNY_METER_CREDITS, taken));
+  NAMES("C3");
+  CHECK(taken[0] == 100 && taken[1] == 20); /* untouched on failure */
+  OK(tny_transfer(w.e, w.owner, w.account, w.client_b, 10, TNY_METER_CREDITS, NULL));
+  EXPECT(TNY_PERMISSION_DENIED,
+         tny_transfer(w.e, w.client, w.account, w.client_a, 1, TNY_METER_CREDITS, NULL));
+  /* C4: back to the pool from a named bucket. */
+  OK(tny_revoke(w.e, w.owner, w.client_b, 10, TNY_METER_CREDITS, "extra"));
+  EXPECT(TNY_RESOURCE_EXHAUSTED, tny_revoke(w.e, w.owner, w.client_b, 1, TNY_METER_CREDITS, NULL));
+  /* C5: consume, never below zero. */
+  OK(tny_consume(w.e, w.client_a, 30, TNY_METER_CREDITS, &available));
+  CHECK(available == 90);
+  OK(tny_consume(w.e, w.client_a, 5, TNY_METER_CREDITS, NULL));
+  EXPECT(TNY_RESOURCE_EXHAUSTED, tny_consume(w.e, w.client_a, 1000, TNY_METER_CREDITS, &available));
+  NAMES("C5");
+  CHECK(available == 90);
+  OK(tny_balance(w.e, w.client_a, TNY_METER_CREDITS, &balance));
+  CHECK(balance.buckets[0] == 65 && balance.buckets[1] == 20 && balance.held == 0);
+  CHECK(balance.consumed == 35);
+  /* C5: idempotency keys. */
+  OK(tny_consume_keyed(w.e, w.client_a, 5, TNY_METER_CREDITS, "order-1", &available));
+  CHECK(available == 80);
+  OK(tny_consume_keyed(w.e, w.client_a, 5, TNY_METER_CREDITS, "order-1", &available));
+  CHECK(available == 80);
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_consume_keyed(w.e, w.client_a, 6, TNY_METER_CREDITS, "order-1", NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_consume_keyed(w.e, w.client_a, 5, TNY_METER_CREDITS, "", NULL));
+  NAMES("C5");
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_consume_keyed(w.e, w.client_a, 5, TNY_METER_CREDITS, NULL, NULL));
+  /* C6: reservations. */
+  OK(tny_reserve(w.e, w.client_a, 70, TNY_METER_CREDITS, 60, &reservation));
+  OK(tny_reservation(w.e, reservation, &held));
+  CHECK(held.id == reservation && held.workspace == w.client_a && held.meter == TNY_METER_CREDITS);
+  CHECK(held.held[0] == 60 && held.held[1] == 10);
+  CHECK(held.expires_at_ns == atomic_load(&w.now_ns) + INT64_C(60) * 1000000000);
+  OK(tny_commit(w.e, reservation, 40));
+  EXPECT(TNY_NOT_FOUND, tny_commit(w.e, reservation, 1));
+  EXPECT(TNY_NOT_FOUND, tny_reservation(w.e, reservation, &held));
+  OK(tny_reserve(w.e, w.client_a, 10, TNY_METER_CREDITS, 60, &reservation));
+  OK(tny_release(w.e, reservation));
+  EXPECT(TNY_NOT_FOUND, tny_release(w.e, reservation));
+  OK(tny_reserve(w.e, w.client_a, 10, TNY_METER_CREDITS, 60, &reservation));
+  advance_s(&w, 61);
+  EXPECT(TNY_FAILED_PRECONDITION, tny_commit(w.e, reservation, 1)); /* and released */
+  NAMES("C6");
+  OK(tny_reserve(w.e, w.client_a, 10, TNY_METER_CREDITS, 60, &reservation));
+  advance_s(&w, 61);
+  {
+    uint64_t expired = 0;
+    OK(tny_expire_reservations(w.e, &expired));
+    CHECK(expired == 1);
+    OK(tny_expire_reservations(w.e, &expired));
+    CHECK(expired == 0);
+  }
+  EXPECT(TNY_INVALID_ARGUMENT, tny_reserve(w.e, w.client_a, 1, TNY_METER_CREDITS, 0, &reservation));
+  OK(tny_balance(w.e, w.client_a, TNY_METER_CREDITS, &balance));
+  CHECK(balance.buckets[0] + balance.buckets[1] == 40 && balance.held == 0);
+  CHECK(balance.consumed == 80);
+  /* A7: check and consume in one step. */
+  OK(tny_authorize_and_consume(w.e, w.ws_admin, w.client_a, consume_perm, 15, TNY_METER_CREDITS,
+                               &allowed));
+  CHECK(allowed == 1);
+  OK(tny_authorize_and_consume(w.e, w.client, w.client_a, consume_perm, 15, TNY_METER_CREDITS,
+                               &allowed));
+  CHECK(allowed == 0);
+  EXPECT(TNY_RESOURCE_EXHAUSTED,
+         tny_authorize_and_consume(w.e, w.ws_admin, w.client_a, consume_perm, 1000,
+                                   TNY_METER_CREDITS, &allowed));
+  OK(tny_balance(w.e, w.client_a, TNY_METER_CREDITS, &balance));
+  CHECK(balance.buckets[0] + balance.buckets[1] == 25);
+  /* T5: an inactive workspace consumes nothing. */
+  OK(tny_set_status(w.e, w.owner, w.client_a, TNY_WORKSPACE_INACTIVE));
+  EXPECT(TNY_FAILED_PRECONDITION, tny_consume(w.e, w.client_a, 1, TNY_METER_CREDITS, NULL));
+  /* C8: every credit accounted for. */
+  OK(tny_verify(w.e));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_verify(NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_balance(w.e, w.client_a, TNY_METER_CREDITS, NULL));
+  EXPECT(TNY_NOT_FOUND, tny_balance(w.e, 999999, TNY_METER_CREDITS, &balance));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_account_balance(w.e, w.account, TNY_METER_CREDITS, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_reservation(w.e, 1, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_reserve(w.e, w.client_a, 1, TNY_METER_CREDITS, 60, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_expire_reservations(w.e, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_authorize_and_consume(w.e, w.ws_admin, w.client_a, consume_perm,
+                                                         1, TNY_METER_CREDITS, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_consume(NULL, w.client_a, 1, TNY_METER_CREDITS, NULL));
+  world_free(&w);
+}
+
+static void test_C7_ledger(void) {
+  world w;
+  tny_ledger_list* ledger = NULL;
+  tny_ledger_query query = TNY_LEDGER_QUERY_INIT;
+  world_init(&w);
+  OK(tny_grant(w.e, TNY_SYSTEM, w.account, 100, TNY_METER_CREDITS, NULL));
+  OK(tny_transfer(w.e, w.owner, w.account, w.client_a, 40, TNY_METER_CREDITS, NULL));
+  OK(tny_revoke(w.e, w.owner, w.client_a, 10, TNY_METER_CREDITS, NULL));
+  OK(tny_ledger(w.e, NULL, &ledger));
+  CHECK(ledger->count == 3);
+  CHECK(ledger->items[0].kind == TNY_LEDGER_GRANT && ledger->items[0].amounts[0] == 100);
+  CHECK(ledger->items[0].actor == TNY_SYSTEM && ledger->items[0].workspace == 0);
+  CHECK(ledger->items[1].kind == TNY_LEDGER_TRANSFER && ledger->items[1].workspace == w.client_a);
+  CHECK(ledger->items[2].kind == TNY_LEDGER_REVOKE && ledger->items[2].amounts[0] == 10);
+  CHECK(ledger->items[0].sequence < ledger->items[1].sequence);
+  tny_free(ledger);
+  query.workspace = w.client_a;
+  query.after_sequence = 2;
+  OK(tny_ledger(w.e, &query, &ledger));
+  CHECK(ledger->count == 1 && ledger->items[0].kind == TNY_LEDGER_REVOKE);
+  tny_free(ledger);
+  query.version = 0;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_ledger(w.e, &query, &ledger));
+  NAMES("tny_ledger_query");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_ledger(w.e, NULL, NULL));
+  world_free(&w);
+}
+
+/* ---- Feed (L1), stats --------------------------------------------------- */
+
+static void test_L1_changes_since(void) {
+  world w;
+  tny_change_list* changes = NULL;
+  uint64_t revision = 0;
+  tny_stats_info stats;
+  world_init(&w);
+  OK(tny_revision(w.e, &revision));
+  OK(tny_changes_since(w.e, 0, &changes));
+  CHECK(changes->count == revision);
+  CHECK(changes->items[0].revision == 1 && strstr(changes->items[0].what, "create_user") != NULL);
+  CHECK(changes->items[changes->count - 1].revision == revision);
+  CHECK(changes->items[0].time_ns == atomic_load(&w.now_ns));
+  tny_free(changes);
+  OK(tny_add_member(w.e, w.ws_admin, w.client_b, w.outsider, "viewer"));
+  OK(tny_changes_since(w.e, revision, &changes));
+  CHECK(changes->count == 1 && changes->items[0].actor == w.ws_admin);
+  CHECK(changes->items[0].workspace == w.client_b && changes->items[0].account == w.account);
+  CHECK(strstr(changes->items[0].what, "add_member") != NULL);
+  tny_free(changes);
+  OK(tny_stats(w.e, &stats));
+  CHECK(stats.accounts == 1 && stats.users == 7 && stats.workspaces == 3);
+  CHECK(stats.memberships >= 4);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_stats(w.e, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_changes_since(w.e, 0, NULL));
+  world_free(&w);
+}
+
+/* ---- Batches (X2) ------------------------------------------------------- */
+
+static void test_X2_batch_all_or_nothing(void) {
+  world w;
+  tny_batch* batch = NULL;
+  tny_id_list* ids = NULL;
+  size_t size = 0;
+  uint64_t revision_before = 0, revision_after = 0;
+  tny_account_spec account = TNY_ACCOUNT_SPEC_INIT;
+  tny_workspace_spec ws = TNY_WORKSPACE_SPEC_INIT;
+  tny_plan scale = {"scale", 0, 0, 0};
+  tny_scope all = {1, NULL, 0};
+  const char* perms[] = {"contacts.view"};
+  world_init(&w);
+  OK(tny_batch_new(&batch));
+  OK(tny_batch_create_user(batch, "b1@acme.test"));
+  OK(tny_batch_add_member(batch, TNY_SYSTEM, w.client_b, w.outsider, "viewer"));
+  OK(tny_batch_add_member(batch, TNY_SYSTEM, w.client_b, w.outsider, "viewer")); /* fails */
+  OK(tny_batch_size(batch, &size));
+  CHECK(size == 3);
+  OK(tny_revision(w.e, &revision_before));
+  EXPECT(TNY_ALREADY_EXISTS, tny_apply(w.e, batch, &ids));
+  NAMES("change #2 (add_member)");
+  CHECK(ids == NULL);
+  OK(tny_revision(w.e, &revision_after));
+  CHECK(revision_before == revision_after);
+  CHECK(tny_check(w.e, w.outsider, w.client_b, w.view) == 0);
+  tny_batch_free(batch);
+
+  /* Every kind of change, applied as one. */
+  OK(tny_batch_new(&batch));
+  OK(tny_batch_create_user(batch, "b2@acme.test"));
+  account.name = "Batched";
+  account.owner = w.outsider;
+  OK(tny_batch_create_account(batch, &account));
+  OK(tny_batch_set_plan(batch, TNY_SYSTEM, w.account, &scale));
+  OK(tny_batch_add_staff(batch, TNY_SYSTEM, w.account, w.outsider, "member", NULL));
+  OK(tny_batch_set_staff_scope(batch, TNY_SYSTEM, w.account, w.outsider, &all));
+  OK(tny_batch_remove_staff(batch, TNY_SYSTEM, w.account, w.outsider));
+  ws.name = "Batch Space";
+  OK(tny_batch_create_workspace(batch, TNY_SYSTEM, w.account, &ws));
+  OK(tny_batch_rename_workspace(batch, TNY_SYSTEM, w.client_b, "Client Bee"));
+  OK(tny_batch_set_status(batch, TNY_SYSTEM, w.client_b, TNY_WORKSPACE_ACTIVE));
+  OK(tny_batch_set_setting_bool(batch, TNY_SYSTEM, w.client_b, "beta_opt_in", 0));
+  OK(tny_batch_set_setting_int(batch, TNY_SYSTEM, w.client_b, "approval_timeout_s", 120));
+  OK(tny_batch_add_member(batch, TNY_SYSTEM, w.client_b, w.outsider, "viewer"));
+  OK(tny_batch_set_role(batch, TNY_SYSTEM, w.client_b, w.outsider, "member"));
+  OK(tny_batch_remove_member(batch, TNY_SYSTEM, w.client_b, w.outsider));
+  OK(tny_batch_add_member(batch, TNY_SYSTEM, w.client_b, w.outsider, "viewer"));
+  OK(tny_batch_transfer_ownership(batch, TNY_SYSTEM, w.client_b, w.ws_admin));
+  OK(tny_batch_switch_workspace(batch, w.outsider, w.client_b));
+  OK(tny_batch_define_role(batch, TNY_SYSTEM, w.account, "watcher", perms, 1, NULL));
+  OK(tny_batch_create_team(batch, TNY_SYSTEM, w.client_b, "Night shift", "viewer"));
+  OK(tny_batch_size(batch, &size));
+  CHECK(size == 19);
+  OK(tny_apply(w.e, batch, &ids));
+  CHECK(ids->count == 19 && ids->ids[0] != 0 && ids->ids[1] != 0 && ids->ids[2] == 0);
+  {
+    uint64_t team = ids->ids[18], active = 0, ws_id = ids->ids[6];
+    int64_t value = 0;
+    tny_workspace_info* info = NULL;
+    tny_batch* more = NULL;
+    tny_invitation_token* invitation = NULL;
+    tny_invitation_token* second = NULL;
+    uint64_t invitee = user(&w, "batch-invitee@customer.test");
+    CHECK(team != 0 && ws_id != 0);
+    OK(tny_workspace(w.e, w.client_b, &info));
+    CHECK(strcmp(info->name, "Client Bee") == 0 && info->owner == w.ws_admin);
+    tny_free(info);
+    OK(tny_setting(w.e, w.client_b, "approval_timeout_s", &value));
+    CHECK(value == 120);
+    OK(tny_active_workspace(w.e, w.outsider, &active));
+    CHECK(active == w.client_b);
+    OK(tny_invite(w.e, w.ws_admin, w.client_b, "batch-invitee@customer.test", "viewer",
+                  &invitation));
+    OK(tny_invite(w.e, w.ws_admin, w.client_b, "second@customer.test", "viewer", &second));
+    OK(tny_batch_new(&more));
+    OK(tny_batch_add_team_member(more, TNY_SYSTEM, team, w.manager));
+    OK(tny_batch_remove_team_member(more, TNY_SYSTEM, team, w.manager));
+    OK(tny_batch_set_team_role(more, TNY_SYSTEM, team, "client"));
+    OK(tny_batch_delete_team(more, TNY_SYSTEM, team));
+    OK(tny_batch_accept(more, invitation->token, invitee));
+    OK(tny_batch_revoke_invitation(more, w.ws_admin, second->id));
+    OK(tny_batch_delete_workspace(more, TNY_SYSTEM, ws_id, "Batch Space"));
+    OK(tny_apply(w.e, more, NULL)); /* out_ids may be NULL */
+    CHECK(tny_check(w.e, invitee, w.client_b, w.view) == 1);
+    {
+      tny_team_info* gone = NULL;
+      EXPECT(TNY_NOT_FOUND, tny_team(w.e, team, &gone));
+      CHECK(gone == NULL);
+    }
+    EXPECT(TNY_NOT_FOUND, tny_workspace(w.e, ws_id, &info));
+    tny_free(invitation);
+    tny_free(second);
+    tny_batch_free(more);
+  }
+  tny_free(ids);
+  /* A batch stays as it was: applying it again fails at its first change. */
+  EXPECT(TNY_ALREADY_EXISTS, tny_apply(w.e, batch, NULL));
+  tny_batch_free(batch);
+
+  /* Arguments refused while recording record nothing. */
+  OK(tny_batch_new(&batch));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_batch_create_user(batch, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_batch_set_status(batch, TNY_SYSTEM, w.client_b, 5));
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_batch_set_setting_bool(batch, TNY_SYSTEM, w.client_b, "beta_opt_in", -1));
+  ws.version = 99;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_batch_create_workspace(batch, TNY_SYSTEM, w.account, &ws));
+  account.no_plan = 9;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_batch_create_account(batch, &account));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_batch_set_plan(batch, TNY_SYSTEM, w.account, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_batch_set_staff_scope(batch, TNY_SYSTEM, w.account, w.admin, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_batch_add_staff(batch, TNY_SYSTEM, w.account, w.admin, NULL, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_batch_define_role(batch, TNY_SYSTEM, w.account, "r", NULL, 1, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_batch_accept(batch, NULL, w.admin));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_batch_delete_workspace(batch, TNY_SYSTEM, w.client_b, NULL));
+  OK(tny_batch_size(batch, &size));
+  CHECK(size == 0);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_batch_size(NULL, &size));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_batch_size(batch, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_apply(w.e, NULL, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_batch_new(NULL));
+  tny_batch_free(batch);
+  world_free(&w);
+}
+
+/* ---- Threads: checks and consumes from several threads (X1, C5) -------- */
+
+enum { kThreads = 4, kRounds = 20000 };
+
+typedef struct shared {
+  world* w;
+  _Atomic int stop;
+  _Atomic int64_t consumed;
+  _Atomic int wrong;
+} shared;
+
+static void* reader(void* arg) {
+  shared* s = arg;
+  world* w = s->w;
+  int i;
+  for (i = 0; i < kRounds; ++i) {
+    /* The agency admin is never touched by the writer: always allowed. */
+    if (tny_check(w->e, w->ws_admin, w->client_a, w->view) != 1) atomic_fetch_add(&s->wrong, 1);
+    if (tny_check(w->e, w->outsider, w->client_a, w->delete_ws) != 0)
+      atomic_fetch_add(&s->wrong, 1);
+  }
+  return NULL;
+}
+
+static void* consumer(void* arg) {
+  shared* s = arg;
+  int i;
+  for (i = 0; i < kRounds; ++i) {
+    tny_status status = tny_consume(s->w->e, s->w->client_a, 1, TNY_METER_CREDITS, NULL);
+    if (status == TNY_OK) {
+      atomic_fetch_add(&s->consumed, 1);
+    } else if (status != TNY_RESOURCE_EXHAUSTED) {
+      atomic_fetch_add(&s->wrong, 1);
+    }
+  }
+  return NULL;
+}
+
+static void test_X1_threads_check_and_consume(void) {
+  world w;
+  shared s;
+  pthread_t threads[kThreads];
+  int i, writes = 0;
+  tny_balance_info balance;
+  const int64_t funded = kRounds; /* less than the consumers ask for */
+  world_init(&w);
+  s.w = &w;
+  atomic_init(&s.stop, 0);
+  atomic_init(&s.consumed, 0);
+  atomic_init(&s.wrong, 0);
+  OK(tny_grant(w.e, TNY_SYSTEM, w.account, funded, TNY_METER_CREDITS, NULL));
+  OK(tny_transfer(w.e, w.owner, w.account, w.client_a, funded, TNY_METER_CREDITS, NULL));
+  for (i = 0; i < kThreads; ++i) {
+    CHECK(pthread_create(&threads[i], NULL, i % 2 == 0 ? reader : consumer, &s) == 0);
+  }
+  /* The writer changes the graph while they run. */
+  for (writes = 0; writes < 200; ++writes) {
+    OK(tny_add_member(w.e, TNY_SYSTEM, w.client_b, w.outsider, "viewer"));
+    OK(tny_remove_member(w.e, TNY_SYSTEM, w.client_b, w.outsider));
+  }
+  for (i = 0; i < kThreads; ++i) CHECK(pthread_join(threads[i], NULL) == 0);
+  CHECK(atomic_load(&s.wrong) == 0);
+  OK(tny_balance(w.e, w.client_a, TNY_METER_CREDITS, &balance));
+  /* C5, C8: every credit debited exactly once, never below zero. */
+  CHECK(balance.buckets[0] + balance.buckets[1] + atomic_load(&s.consumed) == funded);
+  CHECK(balance.consumed == atomic_load(&s.consumed));
+  CHECK(balance.buckets[0] >= 0 && balance.buckets[1] >= 0);
+  OK(tny_verify(w.e));
+  world_free(&w);
+}
+
+/* ---- Runner ------------------------------------------------------------- */
+
+typedef struct test_case {
+  const char* name;
+  void (*run)(void);
+} test_case;
+
+static const test_case kTests[] = {
+    {"versions", test_versions},
+    {"status_numbers_are_fixed", test_status_numbers_are_fixed},
+    {"last_error_is_per_thread", test_last_error_is_per_thread},
+    {"free_null_does_nothing", test_free_null_does_nothing},
+    {"engine_options", test_engine_options},
+    {"M7_permission_catalog", test_M7_permission_catalog},
+    {"T1_accounts", test_T1_accounts},
+    {"T2_plans", test_T2_plans},
+    {"M1_users", test_M1_users},
+    {"M2_staff_and_scopes", test_M2_staff_and_scopes},
+    {"T3_workspaces", test_T3_workspaces},
+    {"M3_members_and_roles", test_M3_members_and_roles},
+    {"M6_custom_roles", test_M6_custom_roles},
+    {"M9_teams", test_M9_teams},
+    {"I1_invitations", test_I1_invitations},
+    {"I1_staff_invitations", test_I1_staff_invitations},
+    {"S1_sessions", test_S1_sessions},
+    {"A1_check_and_A3_inheritance", test_A1_check_and_A3_inheritance},
+    {"A6_check_many", test_A6_check_many},
+    {"A5_lists", test_A5_lists},
+    {"C1_meters", test_C1_meters},
+    {"C3_credits_flow", test_C3_credits_flow},
+    {"C7_ledger", test_C7_ledger},
+    {"L1_changes_since", test_L1_changes_since},
+    {"X2_batch_all_or_nothing", test_X2_batch_all_or_nothing},
+    {"threads", test_X1_threads_check_and_consume},
+};
+
+int main(int argc, char** argv) {
+  size_t i;
+  int ran = 0;
+  for (i = 0; i < sizeof kTests / sizeof kTests[0]; ++i) {
+    int before = failures;
+    if (argc > 1 && strcmp(argv[1], kTests[i].name) != 0) continue;
+    kTests[i].run();
+    ++ran;
+    printf("%s %s\n", failures == before ? "[  OK  ]" : "[ FAIL ]", kTests[i].name);
+  }
+  if (ran == 0) {
+    fprintf(stderr, "no test named %s\n", argc > 1 ? argv[1] : "");
+    return 2;
+  }
+  printf("%d tests, %d checks, %d failed\n", ran, checks, failures);
+  return failures == 0 ? 0 : 1;
+}
