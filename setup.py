@@ -1,8 +1,9 @@
 """Builds tenantry's Python package: setuptools drives CMake.
 
-CMake builds the pybind11 module `tenantry._core` and the shared engine
+CMake builds the pybind11 module `tenantry._core`, the shared engine
 library `libtenantry_engine.so` (the module finds it beside itself through
-its $ORIGIN run path); this file copies both into the wheel next to the
+its $ORIGIN run path) and the C ABI `libtenantry.so` (for ctypes and cffi
+users, sharing that engine library); this file copies the three into the wheel next to the
 pure-Python package from python/tenantry. Offline on Debian 12:
 
     /usr/bin/python3 -m venv --system-site-packages .venv
@@ -61,8 +62,9 @@ class CMakeBuild(build_ext):
             os.makedirs(target, exist_ok=True)
             built = glob.glob(os.path.join(package_dir, "_core*.so"))
             built += glob.glob(os.path.join(package_dir, "libtenantry_engine.so.*"))
-            if len(built) < 2:
-                raise RuntimeError(f"CMake did not build _core and libtenantry_engine in {package_dir}")
+            built += glob.glob(os.path.join(package_dir, "libtenantry.so.*"))
+            if len(built) < 3:
+                raise RuntimeError(f"CMake did not build _core, libtenantry_engine and libtenantry in {package_dir}")
             for path in built:
                 shutil.copy2(path, target)
 

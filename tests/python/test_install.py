@@ -29,7 +29,7 @@ def test_package_comes_from_the_venv_site_packages() -> None:
 
 
 def test_typing_files_and_engine_library_are_installed() -> None:
-    for name in ("py.typed", "__init__.pyi", "_core.pyi", "libtenantry_engine.so.0"):
+    for name in ("py.typed", "__init__.pyi", "_core.pyi", "libtenantry_engine.so.0", "libtenantry.so.1"):
         assert (PACKAGE_DIR / name).is_file(), name
     assert list(PACKAGE_DIR.glob("_core*.so")), "the compiled module is missing"
 
