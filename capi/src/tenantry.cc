@@ -52,9 +52,9 @@ thread_local std::string tls_error;
 thread_local const char* tls_fallback = nullptr;
 
 tny_status Fail(tny_status status, absl::string_view a, absl::string_view b = {},
-                absl::string_view c = {}) noexcept {
+                absl::string_view c = {}, absl::string_view d = {}) noexcept {
   try {
-    tls_error = absl::StrCat(a, b, c);
+    tls_error = absl::StrCat(a, b, c, d);
     tls_fallback = nullptr;
   } catch (...) {
     tls_fallback = "out of memory while recording an error";
@@ -95,7 +95,7 @@ tny_status Invalid(absl::string_view a, absl::string_view b = {}, absl::string_v
 }
 
 tny_status NullArgument(const char* function, const char* argument) noexcept {
-  return Fail(TNY_INVALID_ARGUMENT, function, ": ", absl::StrCat(argument, " must not be NULL"));
+  return Fail(TNY_INVALID_ARGUMENT, function, ": ", argument, " must not be NULL");
 }
 
 // Runs an entry point's body; anything thrown becomes TNY_INTERNAL.
@@ -192,12 +192,18 @@ class Block {
   size_t used_ = 0;
 };
 
-tny_id_list* PackIds(const std::vector<uint64_t>& ids) {
-  Block block(Bytes<tny_id_list>() + Bytes<uint64_t>(ids.size()));
+size_t IdsBytes(size_t count) { return Bytes<tny_id_list>() + Bytes<uint64_t>(count); }
+
+tny_id_list* FillIds(Block& block, const std::vector<uint64_t>& ids) {
   tny_id_list* list = block.Take<tny_id_list>();
   list->count = ids.size();
   list->ids = block.CopyIds(ids);
   return block.Release<tny_id_list>();
+}
+
+tny_id_list* PackIds(const std::vector<uint64_t>& ids) {
+  Block block(IdsBytes(ids.size()));
+  return FillIds(block, ids);
 }
 
 tny_string_list* PackStrings(const std::vector<std::string>& items) {
@@ -229,8 +235,15 @@ void FillInvitationInfo(Block& block, const tenantry::InvitationInfo& in,
   out->accepted_by = in.accepted_by;
 }
 
-tny_invitation_token* PackInvitation(const tenantry::Invitation& in) {
-  Block block(Bytes<tny_invitation_token>() + Bytes(in.token));
+// Tokens are "<id>.<base64 of 32 random bytes>", under 70 bytes. Changes
+// that return a token allocate its block first (InvitationBlock), so that
+// running out of memory refuses the change instead of losing the token of
+// a change already made.
+constexpr size_t kTokenMaxBytes = 256;
+
+Block InvitationBlock() { return Block(Bytes<tny_invitation_token>() + kTokenMaxBytes + 1); }
+
+tny_invitation_token* FillInvitation(Block& block, const tenantry::Invitation& in) {
   tny_invitation_token* out = block.Take<tny_invitation_token>();
   out->id = in.id;
   out->token = block.Copy(in.token);
@@ -341,17 +354,24 @@ absl::StatusOr<tenantry::WorkspaceSpec> WorkspaceSpecOf(const tny_workspace_spec
   return spec;
 }
 
-// `count` strings at `items` (NULL allowed only for 0), none NULL.
+// `count` strings at `items` (NULL allowed only for 0), none NULL, at most
+// `max` of them (refused before anything is read or allocated).
 absl::StatusOr<std::vector<std::string>> StringsOf(const char* const* items, size_t count,
-                                                   const char* what) {
+                                                   size_t max, const char* what, const char* rule) {
+  if (count > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", max, " ", what, "; got ", count, " (", rule, ")"));
+  }
   if (count > 0 && items == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " must not be NULL when count > 0"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " must not be NULL when count > 0 (", rule, ")"));
   }
   std::vector<std::string> out;
   out.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     if (items[i] == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(what, "[", i, "] must not be NULL"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, "[", i, "] must not be NULL (", rule, ")"));
     }
     out.emplace_back(items[i]);
   }
@@ -428,6 +448,10 @@ absl::StatusOr<Engine::Options> OptionsOf(const tny_engine_options* in) {
 #define TNY_REQUIRE(argument) \
   if ((argument) == nullptr) return NullArgument(__func__, #argument)
 
+// UINT32_MAX is MeterRef's "by name" marker, never a meter id (C1).
+#define TNY_REQUIRE_METER(meter) \
+  if ((meter) == UINT32_MAX) return Fail(TNY_NOT_FOUND, "unknown meter id 4294967295 (C1)")
+
 // Converts an argument; a failure is returned as the entry point's status.
 #define TNY_CONVERT(var, expression)                    \
   auto var##_or = (expression);                         \
@@ -476,7 +500,7 @@ void tny_free(void* block) noexcept { std::free(block); }
 
 tny_status tny_engine_new(const tny_engine_options* options, tny_engine** out_engine) noexcept {
   TNY_REQUIRE(out_engine);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, OptionsOf(options));
     *out_engine = new tny_engine(std::move(converted));
     return TNY_OK;
@@ -488,8 +512,10 @@ void tny_engine_free(tny_engine* engine) noexcept { delete engine; }
 tny_status tny_revision(const tny_engine* engine, uint64_t* out_revision) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_revision);
-  *out_revision = engine->engine.revision();
-  return TNY_OK;
+  return Guard(__func__, [&]() -> tny_status {
+    *out_revision = engine->engine.revision();
+    return TNY_OK;
+  });
 }
 
 // ---- Permission catalog ----
@@ -499,7 +525,9 @@ tny_status tny_permission(const tny_engine* engine, const char* name,
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
   TNY_REQUIRE(out_permission);
-  return Guard(__func__, [&] { return Put(engine->engine.permission(name), out_permission); });
+  return Guard(__func__, [&]() -> tny_status {
+    return Put(engine->engine.permission(name), out_permission);
+  });
 }
 
 tny_status tny_register_permission(tny_engine* engine, const char* name,
@@ -515,7 +543,7 @@ tny_status tny_permission_name(const tny_engine* engine, uint32_t permission,
                                char** out_name) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_name);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.permission_name(permission),
         [](const std::string& name) {
@@ -534,7 +562,7 @@ tny_status tny_create_account(tny_engine* engine, const tny_account_spec* spec,
   TNY_REQUIRE(engine);
   TNY_REQUIRE(spec);
   TNY_REQUIRE(out_account);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, AccountSpecOf(*spec));
     return Put(engine->engine.create_account(std::move(converted)), out_account);
   });
@@ -544,7 +572,7 @@ tny_status tny_account(const tny_engine* engine, uint64_t account,
                        tny_account_info** out_info) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_info);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.account(account),
         [](const tenantry::AccountInfo& in) {
@@ -570,7 +598,7 @@ tny_status tny_set_plan(tny_engine* engine, uint64_t actor, uint64_t account,
                         const tny_plan* plan) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(plan);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, PlanOf(*plan));
     return Report(engine->engine.set_plan(actor, account, std::move(converted)));
   });
@@ -580,21 +608,22 @@ tny_status tny_create_user(tny_engine* engine, const char* key, uint64_t* out_us
   TNY_REQUIRE(engine);
   TNY_REQUIRE(key);
   TNY_REQUIRE(out_user);
-  return Guard(__func__, [&] { return Put(engine->engine.create_user(key), out_user); });
+  return Guard(__func__,
+               [&]() -> tny_status { return Put(engine->engine.create_user(key), out_user); });
 }
 
 tny_status tny_user(const tny_engine* engine, const char* key, uint64_t* out_user) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(key);
   TNY_REQUIRE(out_user);
-  return Guard(__func__, [&] { return Put(engine->engine.user(key), out_user); });
+  return Guard(__func__, [&]() -> tny_status { return Put(engine->engine.user(key), out_user); });
 }
 
 tny_status tny_add_staff(tny_engine* engine, uint64_t actor, uint64_t account, uint64_t user,
                          const char* role, const tny_scope* scope) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(role);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, ScopeOf(scope));
     return Report(engine->engine.add_staff(actor, account, user, role, std::move(converted)));
   });
@@ -604,7 +633,7 @@ tny_status tny_set_staff_scope(tny_engine* engine, uint64_t actor, uint64_t acco
                                const tny_scope* scope) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(scope);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, RequiredScopeOf(scope));
     return Report(engine->engine.set_staff_scope(actor, account, user, std::move(converted)));
   });
@@ -613,14 +642,16 @@ tny_status tny_set_staff_scope(tny_engine* engine, uint64_t actor, uint64_t acco
 tny_status tny_remove_staff(tny_engine* engine, uint64_t actor, uint64_t account,
                             uint64_t user) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] { return Report(engine->engine.remove_staff(actor, account, user)); });
+  return Guard(__func__, [&]() -> tny_status {
+    return Report(engine->engine.remove_staff(actor, account, user));
+  });
 }
 
 tny_status tny_staff(const tny_engine* engine, uint64_t account, uint64_t user,
                      tny_staff_info** out_info) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_info);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.staff(account, user),
         [](const std::pair<std::string, tenantry::StaffScope>& in) {
@@ -644,7 +675,7 @@ tny_status tny_create_workspace(tny_engine* engine, uint64_t actor, uint64_t acc
   TNY_REQUIRE(engine);
   TNY_REQUIRE(spec);
   TNY_REQUIRE(out_workspace);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, WorkspaceSpecOf(*spec));
     return Put(engine->engine.create_workspace(actor, account, std::move(converted)),
                out_workspace);
@@ -656,7 +687,7 @@ tny_status tny_slug_available(const tny_engine* engine, uint64_t account, const 
   TNY_REQUIRE(engine);
   TNY_REQUIRE(slug);
   TNY_REQUIRE(out_available);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     *out_available = engine->engine.slug_available(account, slug) ? 1 : 0;
     return TNY_OK;
   });
@@ -666,7 +697,7 @@ tny_status tny_workspace(const tny_engine* engine, uint64_t workspace,
                          tny_workspace_info** out_info) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_info);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.workspace(workspace),
         [](const tenantry::WorkspaceInfo& in) {
@@ -698,7 +729,7 @@ tny_status tny_rename_workspace(tny_engine* engine, uint64_t actor, uint64_t wor
 tny_status tny_set_status(tny_engine* engine, uint64_t actor, uint64_t workspace,
                           int32_t status) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, StatusOf(status));
     return Report(engine->engine.set_status(actor, workspace, converted));
   });
@@ -708,7 +739,7 @@ tny_status tny_set_setting_bool(tny_engine* engine, uint64_t actor, uint64_t wor
                                 const char* name, int value) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, BoolSetting(value));
     return Report(engine->engine.set_setting(actor, workspace, name, converted));
   });
@@ -718,7 +749,7 @@ tny_status tny_set_setting_int(tny_engine* engine, uint64_t actor, uint64_t work
                                const char* name, int64_t value) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return Report(
         engine->engine.set_setting(actor, workspace, name, tenantry::SettingValue(value)));
   });
@@ -729,7 +760,7 @@ tny_status tny_setting(const tny_engine* engine, uint64_t workspace, const char*
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
   TNY_REQUIRE(out_value);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(settings, engine->engine.settings(workspace));
     const absl::string_view setting = name;
     if (setting == "beta_opt_in") {
@@ -782,7 +813,7 @@ tny_status tny_remove_member(tny_engine* engine, uint64_t actor, uint64_t worksp
 tny_status tny_transfer_ownership(tny_engine* engine, uint64_t actor, uint64_t workspace,
                                   uint64_t new_owner) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return Report(engine->engine.transfer_ownership(actor, workspace, new_owner));
   });
 }
@@ -792,8 +823,9 @@ tny_status tny_define_role(tny_engine* engine, uint64_t actor, uint64_t account,
                            const char* inherits) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
-  return Guard(__func__, [&] {
-    TNY_CONVERT(names, StringsOf(permissions, count, "permissions"));
+  return Guard(__func__, [&]() -> tny_status {
+    TNY_CONVERT(names, StringsOf(permissions, count, tenantry::limits::kMaxPermissions,
+                                 "permissions", "M6"));
     return Report(engine->engine.define_role(actor, account, name, names,
                                              inherits == nullptr ? "" : inherits));
   });
@@ -804,7 +836,7 @@ tny_status tny_role_permissions(const tny_engine* engine, uint64_t account, cons
   TNY_REQUIRE(engine);
   TNY_REQUIRE(role);
   TNY_REQUIRE(out_permissions);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(engine->engine.role_permissions(account, role), PackStrings, out_permissions);
   });
 }
@@ -815,7 +847,7 @@ tny_status tny_create_team(tny_engine* engine, uint64_t actor, uint64_t workspac
   TNY_REQUIRE(name);
   TNY_REQUIRE(role);
   TNY_REQUIRE(out_team);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return Put(engine->engine.create_team(actor, workspace, name, role), out_team);
   });
 }
@@ -823,7 +855,9 @@ tny_status tny_create_team(tny_engine* engine, uint64_t actor, uint64_t workspac
 tny_status tny_add_team_member(tny_engine* engine, uint64_t actor, uint64_t team,
                                uint64_t user) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] { return Report(engine->engine.add_team_member(actor, team, user)); });
+  return Guard(__func__, [&]() -> tny_status {
+    return Report(engine->engine.add_team_member(actor, team, user));
+  });
 }
 
 tny_status tny_remove_team_member(tny_engine* engine, uint64_t actor, uint64_t team,
@@ -837,18 +871,21 @@ tny_status tny_set_team_role(tny_engine* engine, uint64_t actor, uint64_t team,
                              const char* role) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(role);
-  return Guard(__func__, [&] { return Report(engine->engine.set_team_role(actor, team, role)); });
+  return Guard(__func__, [&]() -> tny_status {
+    return Report(engine->engine.set_team_role(actor, team, role));
+  });
 }
 
 tny_status tny_delete_team(tny_engine* engine, uint64_t actor, uint64_t team) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] { return Report(engine->engine.delete_team(actor, team)); });
+  return Guard(__func__,
+               [&]() -> tny_status { return Report(engine->engine.delete_team(actor, team)); });
 }
 
 tny_status tny_team(const tny_engine* engine, uint64_t team, tny_team_info** out_info) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_info);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.team(team),
         [](const tenantry::TeamInfo& in) {
@@ -882,10 +919,12 @@ tny_status tny_invite(tny_engine* engine, uint64_t actor, uint64_t workspace, co
   TNY_REQUIRE(engine);
   TNY_REQUIRE(email);
   TNY_REQUIRE(out_invitation);
-  return Guard(__func__, [&] {
-    return PutBlock(
-        engine->engine.invite(actor, workspace, email, role == nullptr ? "client" : role),
-        PackInvitation, out_invitation);
+  return Guard(__func__, [&]() -> tny_status {
+    Block block = InvitationBlock();
+    TNY_CONVERT(invitation,
+                engine->engine.invite(actor, workspace, email, role == nullptr ? "client" : role));
+    *out_invitation = FillInvitation(block, invitation);
+    return TNY_OK;
   });
 }
 
@@ -896,25 +935,32 @@ tny_status tny_invite_staff(tny_engine* engine, uint64_t actor, uint64_t account
   TNY_REQUIRE(email);
   TNY_REQUIRE(role);
   TNY_REQUIRE(out_invitation);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, ScopeOf(scope));
-    return PutBlock(engine->engine.invite_staff(actor, account, email, role, std::move(converted)),
-                    PackInvitation, out_invitation);
+    Block block = InvitationBlock();
+    TNY_CONVERT(invitation,
+                engine->engine.invite_staff(actor, account, email, role, std::move(converted)));
+    *out_invitation = FillInvitation(block, invitation);
+    return TNY_OK;
   });
 }
 
 tny_status tny_accept(tny_engine* engine, const char* token, uint64_t user) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(token);
-  return Guard(__func__, [&] { return Report(engine->engine.accept(token, user)); });
+  return Guard(__func__,
+               [&]() -> tny_status { return Report(engine->engine.accept(token, user)); });
 }
 
 tny_status tny_resend(tny_engine* engine, uint64_t actor, uint64_t invitation,
                       tny_invitation_token** out_invitation) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_invitation);
-  return Guard(__func__, [&] {
-    return PutBlock(engine->engine.resend(actor, invitation), PackInvitation, out_invitation);
+  return Guard(__func__, [&]() -> tny_status {
+    Block block = InvitationBlock();
+    TNY_CONVERT(fresh, engine->engine.resend(actor, invitation));
+    *out_invitation = FillInvitation(block, fresh);
+    return TNY_OK;
   });
 }
 
@@ -928,7 +974,7 @@ tny_status tny_invitation(const tny_engine* engine, uint64_t invitation,
                           tny_invitation_info** out_info) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_info);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.invitation(invitation),
         [](const tenantry::InvitationInfo& in) {
@@ -945,7 +991,7 @@ tny_status tny_invitations(const tny_engine* engine, uint64_t workspace,
                            tny_invitation_list** out_list) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_list);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.invitations(workspace),
         [](const std::vector<tenantry::InvitationInfo>& in) {
@@ -966,14 +1012,16 @@ tny_status tny_invitations(const tny_engine* engine, uint64_t workspace,
 
 tny_status tny_switch_workspace(tny_engine* engine, uint64_t user, uint64_t workspace) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] { return Report(engine->engine.switch_workspace(user, workspace)); });
+  return Guard(__func__, [&]() -> tny_status {
+    return Report(engine->engine.switch_workspace(user, workspace));
+  });
 }
 
 tny_status tny_active_workspace(const tny_engine* engine, uint64_t user,
                                 uint64_t* out_workspace) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_workspace);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     *out_workspace = engine->engine.active_workspace(user).value_or(0);
     return TNY_OK;
   });
@@ -981,13 +1029,15 @@ tny_status tny_active_workspace(const tny_engine* engine, uint64_t user,
 
 tny_status tny_touch_session(tny_engine* engine, uint64_t user) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] { return Report(engine->engine.touch_session(user)); });
+  return Guard(__func__,
+               [&]() -> tny_status { return Report(engine->engine.touch_session(user)); });
 }
 
 tny_status tny_expire_sessions(tny_engine* engine, uint64_t* out_count) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_count);
-  return Guard(__func__, [&] { return Put(engine->engine.expire_sessions(), out_count); });
+  return Guard(__func__,
+               [&]() -> tny_status { return Put(engine->engine.expire_sessions(), out_count); });
 }
 
 // ---- Checks ----
@@ -1008,7 +1058,7 @@ tny_status tny_check_many(const tny_engine* engine, const uint64_t* users,
     TNY_REQUIRE(permissions);
     TNY_REQUIRE(out);
   }
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return Report(engine->engine.check_many(
         absl::MakeConstSpan(users, count), absl::MakeConstSpan(workspaces, count),
         absl::MakeConstSpan(permissions, count), absl::MakeSpan(out, count)));
@@ -1019,7 +1069,7 @@ tny_status tny_explain(const tny_engine* engine, uint64_t user, uint64_t workspa
                        uint32_t permission, tny_decision** out_decision) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_decision);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.explain(user, workspace, permission),
         [](const tenantry::Decision& in) {
@@ -1041,7 +1091,7 @@ tny_status tny_workspaces_for(const tny_engine* engine, uint64_t user,
                               tny_id_list** out_workspaces) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_workspaces);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     *out_workspaces = PackIds(engine->engine.workspaces_for(user));
     return TNY_OK;
   });
@@ -1051,7 +1101,7 @@ tny_status tny_members(const tny_engine* engine, uint64_t workspace,
                        tny_member_list** out_members) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_members);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.members(workspace),
         [](const std::vector<tenantry::Member>& in) {
@@ -1075,7 +1125,7 @@ tny_status tny_who_can(const tny_engine* engine, uint64_t workspace, uint32_t pe
                        tny_id_list** out_users) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_users);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     *out_users = PackIds(engine->engine.who_can(workspace, permission));
     return TNY_OK;
   });
@@ -1085,7 +1135,7 @@ tny_status tny_accessible(const tny_engine* engine, uint64_t user, uint32_t perm
                           tny_id_list** out_workspaces) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_workspaces);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     *out_workspaces = PackIds(engine->engine.accessible(user, permission));
     return TNY_OK;
   });
@@ -1095,8 +1145,9 @@ tny_status tny_authorize_and_consume(tny_engine* engine, uint64_t user, uint64_t
                                      uint32_t permission, int64_t amount, uint32_t meter,
                                      int* out_allowed) noexcept {
   TNY_REQUIRE(engine);
+  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_allowed);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return Put(engine->engine.authorize_and_consume(user, workspace, permission, amount, meter),
                out_allowed);
   });
@@ -1109,8 +1160,8 @@ tny_status tny_define_meter(tny_engine* engine, const char* name, const char* co
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
   TNY_REQUIRE(out_meter);
-  return Guard(__func__, [&] {
-    TNY_CONVERT(names, StringsOf(buckets, count, "buckets"));
+  return Guard(__func__, [&]() -> tny_status {
+    TNY_CONVERT(names, StringsOf(buckets, count, tenantry::kMaxBuckets, "buckets", "C1"));
     return Put(engine->engine.define_meter(name, names), out_meter);
   });
 }
@@ -1119,7 +1170,7 @@ tny_status tny_meter_id(const tny_engine* engine, const char* name, uint32_t* ou
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
   TNY_REQUIRE(out_meter);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(info, engine->engine.meter(absl::string_view(name)));
     *out_meter = info.id;
     return TNY_OK;
@@ -1128,8 +1179,9 @@ tny_status tny_meter_id(const tny_engine* engine, const char* name, uint32_t* ou
 
 tny_status tny_meter(const tny_engine* engine, uint32_t meter, tny_meter_info** out_info) noexcept {
   TNY_REQUIRE(engine);
+  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_info);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.meter(meter),
         [](const tenantry::MeterInfo& in) {
@@ -1150,7 +1202,8 @@ tny_status tny_meter(const tny_engine* engine, uint32_t meter, tny_meter_info** 
 tny_status tny_grant(tny_engine* engine, uint64_t actor, uint64_t account, int64_t amount,
                      uint32_t meter, const char* bucket) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] {
+  TNY_REQUIRE_METER(meter);
+  return Guard(__func__, [&]() -> tny_status {
     return Report(engine->engine.grant(actor, account, amount, meter, BucketOf(bucket)));
   });
 }
@@ -1158,7 +1211,8 @@ tny_status tny_grant(tny_engine* engine, uint64_t actor, uint64_t account, int64
 tny_status tny_transfer(tny_engine* engine, uint64_t actor, uint64_t account, uint64_t workspace,
                         int64_t amount, uint32_t meter, int64_t out_taken[2]) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] {
+  TNY_REQUIRE_METER(meter);
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(taken, engine->engine.transfer(actor, account, workspace, amount, meter));
     if (out_taken != nullptr) {
       out_taken[0] = taken[0];
@@ -1171,7 +1225,8 @@ tny_status tny_transfer(tny_engine* engine, uint64_t actor, uint64_t account, ui
 tny_status tny_revoke(tny_engine* engine, uint64_t actor, uint64_t workspace, int64_t amount,
                       uint32_t meter, const char* bucket) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] {
+  TNY_REQUIRE_METER(meter);
+  return Guard(__func__, [&]() -> tny_status {
     return Report(engine->engine.revoke(actor, workspace, amount, BucketOf(bucket), meter));
   });
 }
@@ -1179,7 +1234,8 @@ tny_status tny_revoke(tny_engine* engine, uint64_t actor, uint64_t workspace, in
 tny_status tny_consume(tny_engine* engine, uint64_t workspace, int64_t amount, uint32_t meter,
                        int64_t* out_available) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] {
+  TNY_REQUIRE_METER(meter);
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(available, engine->engine.consume(workspace, amount, meter));
     if (out_available != nullptr) *out_available = available;
     return TNY_OK;
@@ -1189,8 +1245,9 @@ tny_status tny_consume(tny_engine* engine, uint64_t workspace, int64_t amount, u
 tny_status tny_consume_keyed(tny_engine* engine, uint64_t workspace, int64_t amount, uint32_t meter,
                              const char* key, int64_t* out_available) noexcept {
   TNY_REQUIRE(engine);
+  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(key);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     if (*key == '\0') return Invalid("an idempotency key must not be empty (C5)");
     TNY_CONVERT(available, engine->engine.consume(workspace, amount, meter, key));
     if (out_available != nullptr) *out_available = available;
@@ -1201,33 +1258,38 @@ tny_status tny_consume_keyed(tny_engine* engine, uint64_t workspace, int64_t amo
 tny_status tny_reserve(tny_engine* engine, uint64_t workspace, int64_t amount, uint32_t meter,
                        int64_t ttl_s, uint64_t* out_reservation) noexcept {
   TNY_REQUIRE(engine);
+  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_reservation);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return Put(engine->engine.reserve(workspace, amount, meter, ttl_s), out_reservation);
   });
 }
 
 tny_status tny_commit(tny_engine* engine, uint64_t reservation, int64_t actual) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] { return Report(engine->engine.commit(reservation, actual)); });
+  return Guard(__func__,
+               [&]() -> tny_status { return Report(engine->engine.commit(reservation, actual)); });
 }
 
 tny_status tny_release(tny_engine* engine, uint64_t reservation) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] { return Report(engine->engine.release(reservation)); });
+  return Guard(__func__,
+               [&]() -> tny_status { return Report(engine->engine.release(reservation)); });
 }
 
 tny_status tny_expire_reservations(tny_engine* engine, uint64_t* out_count) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_count);
-  return Guard(__func__, [&] { return Put(engine->engine.expire_reservations(), out_count); });
+  return Guard(__func__, [&]() -> tny_status {
+    return Put(engine->engine.expire_reservations(), out_count);
+  });
 }
 
 tny_status tny_reservation(const tny_engine* engine, uint64_t reservation,
                            tny_reservation_info* out_info) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_info);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(info, engine->engine.reservation(reservation));
     *out_info = tny_reservation_info{
         info.id, info.workspace, info.meter, {info.held[0], info.held[1]}, info.expires_at_ns};
@@ -1238,8 +1300,9 @@ tny_status tny_reservation(const tny_engine* engine, uint64_t reservation,
 tny_status tny_balance(const tny_engine* engine, uint64_t workspace, uint32_t meter,
                        tny_balance_info* out_balance) noexcept {
   TNY_REQUIRE(engine);
+  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_balance);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(b, engine->engine.balance(workspace, meter));
     *out_balance = tny_balance_info{{b.buckets[0], b.buckets[1]}, b.held, b.consumed};
     return TNY_OK;
@@ -1249,8 +1312,9 @@ tny_status tny_balance(const tny_engine* engine, uint64_t workspace, uint32_t me
 tny_status tny_account_balance(const tny_engine* engine, uint64_t account, uint32_t meter,
                                tny_account_balance_info* out_balance) noexcept {
   TNY_REQUIRE(engine);
+  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_balance);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(b, engine->engine.account_balance(account, meter));
     *out_balance =
         tny_account_balance_info{{b.buckets[0], b.buckets[1]}, b.granted, b.consumed_by_deleted};
@@ -1262,7 +1326,7 @@ tny_status tny_ledger(const tny_engine* engine, const tny_ledger_query* query,
                       tny_ledger_list** out_entries) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_entries);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     tenantry::LedgerQuery q;
     if (query != nullptr) {
       if (absl::Status s = Version(query->version, TNY_LEDGER_QUERY_VERSION, "tny_ledger_query");
@@ -1305,7 +1369,7 @@ tny_status tny_changes_since(const tny_engine* engine, uint64_t revision,
                              tny_change_list** out_changes) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_changes);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
         engine->engine.changes_since(revision),
         [](const std::vector<tenantry::AuditRecord>& in) {
@@ -1328,13 +1392,13 @@ tny_status tny_changes_since(const tny_engine* engine, uint64_t revision,
 
 tny_status tny_verify(const tny_engine* engine) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&] { return Report(engine->engine.verify()); });
+  return Guard(__func__, [&]() -> tny_status { return Report(engine->engine.verify()); });
 }
 
 tny_status tny_stats(const tny_engine* engine, tny_stats_info* out_stats) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_stats);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     const Engine::Stats s = engine->engine.stats();
     *out_stats = tny_stats_info{s.accounts, s.users, s.workspaces, s.memberships};
     return TNY_OK;
@@ -1345,7 +1409,7 @@ tny_status tny_stats(const tny_engine* engine, tny_stats_info* out_stats) noexce
 
 tny_status tny_batch_new(tny_batch** out_batch) noexcept {
   TNY_REQUIRE(out_batch);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     *out_batch = new tny_batch();
     return TNY_OK;
   });
@@ -1363,18 +1427,21 @@ tny_status tny_batch_size(const tny_batch* batch, size_t* out_size) noexcept {
 tny_status tny_apply(tny_engine* engine, const tny_batch* batch, tny_id_list** out_ids) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(batch);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
+    // The result's block first: a failed allocation must not follow a change.
+    std::optional<Block> block;
+    if (out_ids != nullptr) block.emplace(IdsBytes(batch->batch.size()));
     TNY_CONVERT(ids, engine->engine.apply(batch->batch));
-    if (out_ids != nullptr) *out_ids = PackIds(ids);
+    if (out_ids != nullptr) *out_ids = FillIds(*block, ids);
     return TNY_OK;
   });
 }
 
 // Records one change; `add` runs only after every argument converted.
-#define TNY_BATCH(add)         \
-  return Guard(__func__, [&] { \
-    batch->batch.add;          \
-    return TNY_OK;             \
+#define TNY_BATCH(add)                         \
+  return Guard(__func__, [&]() -> tny_status { \
+    batch->batch.add;                          \
+    return TNY_OK;                             \
   })
 
 tny_status tny_batch_create_user(tny_batch* batch, const char* key) noexcept {
@@ -1386,7 +1453,7 @@ tny_status tny_batch_create_user(tny_batch* batch, const char* key) noexcept {
 tny_status tny_batch_create_account(tny_batch* batch, const tny_account_spec* spec) noexcept {
   TNY_REQUIRE(batch);
   TNY_REQUIRE(spec);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, AccountSpecOf(*spec));
     batch->batch.create_account(std::move(converted));
     return TNY_OK;
@@ -1397,7 +1464,7 @@ tny_status tny_batch_set_plan(tny_batch* batch, uint64_t actor, uint64_t account
                               const tny_plan* plan) noexcept {
   TNY_REQUIRE(batch);
   TNY_REQUIRE(plan);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, PlanOf(*plan));
     batch->batch.set_plan(actor, account, std::move(converted));
     return TNY_OK;
@@ -1408,7 +1475,7 @@ tny_status tny_batch_add_staff(tny_batch* batch, uint64_t actor, uint64_t accoun
                                const char* role, const tny_scope* scope) noexcept {
   TNY_REQUIRE(batch);
   TNY_REQUIRE(role);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, ScopeOf(scope));
     batch->batch.add_staff(actor, account, user, role, std::move(converted));
     return TNY_OK;
@@ -1419,7 +1486,7 @@ tny_status tny_batch_set_staff_scope(tny_batch* batch, uint64_t actor, uint64_t 
                                      uint64_t user, const tny_scope* scope) noexcept {
   TNY_REQUIRE(batch);
   TNY_REQUIRE(scope);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, RequiredScopeOf(scope));
     batch->batch.set_staff_scope(actor, account, user, std::move(converted));
     return TNY_OK;
@@ -1436,7 +1503,7 @@ tny_status tny_batch_create_workspace(tny_batch* batch, uint64_t actor, uint64_t
                                       const tny_workspace_spec* spec) noexcept {
   TNY_REQUIRE(batch);
   TNY_REQUIRE(spec);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, WorkspaceSpecOf(*spec));
     batch->batch.create_workspace(actor, account, std::move(converted));
     return TNY_OK;
@@ -1453,7 +1520,7 @@ tny_status tny_batch_rename_workspace(tny_batch* batch, uint64_t actor, uint64_t
 tny_status tny_batch_set_status(tny_batch* batch, uint64_t actor, uint64_t workspace,
                                 int32_t status) noexcept {
   TNY_REQUIRE(batch);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, StatusOf(status));
     batch->batch.set_status(actor, workspace, converted);
     return TNY_OK;
@@ -1464,7 +1531,7 @@ tny_status tny_batch_set_setting_bool(tny_batch* batch, uint64_t actor, uint64_t
                                       const char* name, int value) noexcept {
   TNY_REQUIRE(batch);
   TNY_REQUIRE(name);
-  return Guard(__func__, [&] {
+  return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, BoolSetting(value));
     batch->batch.set_setting(actor, workspace, name, converted);
     return TNY_OK;
@@ -1515,8 +1582,9 @@ tny_status tny_batch_define_role(tny_batch* batch, uint64_t actor, uint64_t acco
                                  const char* inherits) noexcept {
   TNY_REQUIRE(batch);
   TNY_REQUIRE(name);
-  return Guard(__func__, [&] {
-    TNY_CONVERT(names, StringsOf(permissions, count, "permissions"));
+  return Guard(__func__, [&]() -> tny_status {
+    TNY_CONVERT(names, StringsOf(permissions, count, tenantry::limits::kMaxPermissions,
+                                 "permissions", "M6"));
     batch->batch.define_role(actor, account, name, std::move(names),
                              inherits == nullptr ? "" : inherits);
     return TNY_OK;

@@ -593,6 +593,9 @@ static void test_M6_custom_roles(void) {
   EXPECT(TNY_INVALID_ARGUMENT, tny_define_role(w.e, w.owner, w.account, "broken", bad, 2, NULL));
   NAMES("permissions[1]");
   EXPECT(TNY_INVALID_ARGUMENT, tny_define_role(w.e, w.owner, w.account, "broken", NULL, 2, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_define_role(w.e, w.owner, w.account, "broken", perms, SIZE_MAX, NULL));
+  NAMES("at most 4096 permissions");
   EXPECT(TNY_PERMISSION_DENIED, tny_define_role(w.e, w.client, w.account, "mine", perms, 1, NULL));
   OK(tny_define_role(w.e, w.owner, w.account, "nothing", NULL, 0, ""));
   EXPECT(TNY_NOT_FOUND, tny_role_permissions(w.e, w.account, "nobody", &list));
@@ -891,6 +894,14 @@ static void test_C1_meters(void) {
   EXPECT(TNY_INVALID_ARGUMENT, tny_define_meter(w.e, "Bad Name", other, 1, &again));
   EXPECT(TNY_INVALID_ARGUMENT, tny_define_meter(w.e, "three", buckets, 0, &again));
   EXPECT(TNY_INVALID_ARGUMENT, tny_define_meter(w.e, "nul", NULL, 1, &again));
+  /* Counts are bounded before anything is read (C1: at most two buckets). */
+  EXPECT(TNY_INVALID_ARGUMENT, tny_define_meter(w.e, "many", buckets, 3, &again));
+  NAMES("at most 2 buckets");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_define_meter(w.e, "huge", buckets, SIZE_MAX, &again));
+  /* UINT32_MAX is never a meter (it is no name either). */
+  EXPECT(TNY_NOT_FOUND, tny_meter(w.e, UINT32_MAX, &info));
+  NAMES("4294967295");
+  EXPECT(TNY_NOT_FOUND, tny_consume(w.e, w.client_a, 1, UINT32_MAX, NULL));
   EXPECT(TNY_INVALID_ARGUMENT, tny_meter_id(w.e, NULL, &again));
   world_free(&w);
 }
@@ -1197,6 +1208,54 @@ static void test_X2_batch_all_or_nothing(void) {
   world_free(&w);
 }
 
+/* ---- Out of memory: a failed change changes nothing (SPEC section 10) ---- */
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+/* Result blocks come from calloc; this one can be told to fail once. (The
+ * sanitizers own calloc, so this test runs in the plain builds only.) */
+extern void* __libc_calloc(size_t count, size_t size);
+static _Atomic int fail_next_calloc = 0;
+
+void* calloc(size_t count, size_t size) {
+  if (atomic_exchange(&fail_next_calloc, 0)) return NULL;
+  return __libc_calloc(count, size);
+}
+
+static void test_out_of_memory_changes_nothing(void) {
+  world w;
+  tny_invitation_token* invitation = NULL;
+  tny_invitation_token* fresh = NULL;
+  tny_batch* batch = NULL;
+  tny_id_list* ids = NULL;
+  uint64_t before = 0, after = 0, invitee = 0;
+  world_init(&w);
+  OK(tny_invite(w.e, w.ws_admin, w.client_b, "oom@customer.test", "viewer", &invitation));
+  OK(tny_revision(w.e, &before));
+  atomic_store(&fail_next_calloc, 1);
+  EXPECT(TNY_INTERNAL, tny_resend(w.e, w.ws_admin, invitation->id, &fresh));
+  NAMES("out of memory");
+  CHECK(fresh == NULL);
+  atomic_store(&fail_next_calloc, 1);
+  EXPECT(TNY_INTERNAL, tny_invite(w.e, w.ws_admin, w.client_b, "x@customer.test", NULL, &fresh));
+  OK(tny_batch_new(&batch));
+  OK(tny_batch_create_user(batch, "oom-user@acme.test"));
+  atomic_store(&fail_next_calloc, 1);
+  EXPECT(TNY_INTERNAL, tny_apply(w.e, batch, &ids));
+  CHECK(ids == NULL);
+  OK(tny_revision(w.e, &after));
+  CHECK(before == after);
+  EXPECT(TNY_NOT_FOUND, tny_user(w.e, "oom-user@acme.test", &invitee));
+  /* The first token still works: the failed resend did not supersede it. */
+  invitee = user(&w, "oom@customer.test");
+  OK(tny_accept(w.e, invitation->token, invitee));
+  tny_free(invitation);
+  tny_batch_free(batch);
+  world_free(&w);
+}
+#else
+static void test_out_of_memory_changes_nothing(void) {}
+#endif
+
 /* ---- Threads: checks and consumes from several threads (X1, C5) -------- */
 
 enum { kThreads = 4, kRounds = 20000 };
@@ -1301,6 +1360,7 @@ static const test_case kTests[] = {
     {"C7_ledger", test_C7_ledger},
     {"L1_changes_since", test_L1_changes_since},
     {"X2_batch_all_or_nothing", test_X2_batch_all_or_nothing},
+    {"out_of_memory_changes_nothing", test_out_of_memory_changes_nothing},
     {"threads", test_X1_threads_check_and_consume},
 };
 

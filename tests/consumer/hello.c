@@ -21,7 +21,7 @@ int main(void) {
   uint32_t view;
   int64_t left = 0;
 
-  if (tny_version_number() != TNY_VERSION_NUMBER) return 1; /* header/library mismatch */
+  if (tny_version_number() < TNY_VERSION_NUMBER) return 1; /* a library older than the header */
   TRY(tny_engine_new(NULL, &e));
   TRY(tny_create_user(e, "owner@acme.test", &owner));
   TRY(tny_create_user(e, "alice@acme.test", &alice));

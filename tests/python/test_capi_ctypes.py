@@ -2,7 +2,7 @@
 directly (not the pybind11 module) and runs the seed scenario through
 tenantry.h's functions, statuses and library-owned blocks.
 
-The package ships libtenantry.so.1 beside libtenantry_engine.so.0, so a
+The package ships libtenantry.so.1 beside libtenantry_engine.so.<version>, so a
 process using both faces maps one engine library."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import pytest
 import tenantry
 
 LIBRARY = pathlib.Path(tenantry.__file__).resolve().parent / "libtenantry.so.1"
+ENGINE_LIBRARY = f"libtenantry_engine.so.{tenantry.__version__}"
 
 OK, INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED, RESOURCE_EXHAUSTED = 0, 3, 5, 7, 8
 SYSTEM = 2**64 - 1
@@ -251,4 +252,4 @@ def test_one_engine_library_for_both_faces(c_engine: CEngine) -> None:
     assert not c_engine.check(c_user, w, c_engine.permission("workspace.delete"))
     maps = pathlib.Path("/proc/self/maps").read_text()
     engines = {line.split()[-1] for line in maps.splitlines() if "libtenantry_engine" in line}
-    assert engines == {str(LIBRARY.parent / "libtenantry_engine.so.0")}
+    assert engines == {str(LIBRARY.parent / ENGINE_LIBRARY)}

@@ -14,6 +14,8 @@ import pytest
 import tenantry
 
 PACKAGE_DIR = pathlib.Path(tenantry.__file__).resolve().parent
+# The engine library's SONAME is its full version (core/CMakeLists.txt).
+ENGINE_LIBRARY = f"libtenantry_engine.so.{tenantry.__version__}"
 SOURCE_DIR = pathlib.Path(__file__).resolve().parents[2] / "python" / "tenantry"
 INSTALLED = sys.prefix != sys.base_prefix and SOURCE_DIR != PACKAGE_DIR and "site-packages" in PACKAGE_DIR.parts
 
@@ -29,7 +31,7 @@ def test_package_comes_from_the_venv_site_packages() -> None:
 
 
 def test_typing_files_and_engine_library_are_installed() -> None:
-    for name in ("py.typed", "__init__.pyi", "_core.pyi", "libtenantry_engine.so.0", "libtenantry.so.1"):
+    for name in ("py.typed", "__init__.pyi", "_core.pyi", ENGINE_LIBRARY, "libtenantry.so.1"):
         assert (PACKAGE_DIR / name).is_file(), name
     assert list(PACKAGE_DIR.glob("_core*.so")), "the compiled module is missing"
 
@@ -37,7 +39,7 @@ def test_typing_files_and_engine_library_are_installed() -> None:
 def test_one_engine_library_loaded_from_the_package() -> None:
     maps = pathlib.Path("/proc/self/maps").read_text()
     loaded = {line.split()[-1] for line in maps.splitlines() if "libtenantry_engine" in line}
-    assert loaded == {str(PACKAGE_DIR / "libtenantry_engine.so.0")}
+    assert loaded == {str(PACKAGE_DIR / ENGINE_LIBRARY)}
 
 
 def test_metadata_matches_the_module() -> None:

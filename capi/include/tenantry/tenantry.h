@@ -42,19 +42,26 @@
  *     the library allocated: the struct, its arrays and its strings all live
  *     in it. Release it with tny_free() and nothing else (do not mix
  *     allocators); the strings and arrays inside die with it. The library
- *     never writes to a block after returning it. Their layouts only grow at
- *     the end, because the library allocates them.
+ *     never writes to a block after returning it.
+ * Growth: a struct the library returns on its own (tny_account_info,
+ * tny_workspace_info, tny_staff_info, tny_team_info, tny_decision,
+ * tny_meter_info, tny_invitation_token and the *_list headers) may gain
+ * fields at its end within an ABI version, because the library allocates it.
+ * Structs that are array elements (tny_member, tny_invitation_info,
+ * tny_ledger_entry, tny_change) and structs the caller provides are fixed
+ * for the ABI version: new fields would come with new functions.
  *
  * NULL. A NULL engine, batch, required string or required out pointer is
- * TNY_INVALID_ARGUMENT, never a crash. tny_check() and tny_check_many() are
- * the exceptions made for speed: tny_check(NULL, ...) denies (returns 0).
+ * TNY_INVALID_ARGUMENT, never a crash. tny_check() is the one exception, made
+ * for speed: it returns no status, and tny_check(NULL, ...) denies (0).
  *
  * Errors. Every fallible function returns a tny_status. TNY_OK is 0; the other
  * numbers are those of SPEC section 10 (they are abseil's canonical codes),
  * fixed forever and never reused. tny_status_str() names a status;
  * tny_last_error() gives the message of the calling thread's last failure,
  * which names the rule, e.g. "slug 'ab-' must not end with a hyphen (T3)".
- * A failed change changes nothing. A denied check is an answer, not an error.
+ * A failed change changes nothing (a change that returns a block allocates it
+ * before changing anything). A denied check is an answer, not an error.
  * No C++ exception ever crosses this interface: anything unexpected inside
  * the library (running out of memory included) is TNY_INTERNAL.
  *
@@ -83,11 +90,14 @@
 #define TNY_EXPORT
 #endif
 
-#ifdef __cplusplus
+#if defined(__cplusplus) && __cplusplus >= 201103L
 #define TNY_NOEXCEPT noexcept
-extern "C" {
 #else
 #define TNY_NOEXCEPT
+#endif
+
+#ifdef __cplusplus
+extern "C" {
 #endif
 
 /* ---- Versions ---------------------------------------------------------- */
@@ -111,7 +121,11 @@ TNY_EXPORT uint32_t tny_abi_version(void) TNY_NOEXCEPT;
 
 /* ---- Statuses and errors ------------------------------------------------ */
 
-typedef enum tny_status {
+/* A status is an int32_t (never an enum type, whose size a compiler flag
+ * could change); its values are these constants. */
+typedef int32_t tny_status;
+
+enum tny_status_code {
   TNY_OK = 0,
   TNY_INVALID_ARGUMENT = 3,     /* a malformed argument (T3, T6 ...), NULL */
   TNY_NOT_FOUND = 5,            /* an unknown id, name or key */
@@ -121,7 +135,7 @@ typedef enum tny_status {
   TNY_FAILED_PRECONDITION = 9,  /* the state forbids it (only workspace, expired ...) */
   TNY_INTERNAL = 13,            /* a bug or out of memory inside the library */
   TNY_DATA_LOSS = 15            /* a broken invariant, a damaged file */
-} tny_status;
+};
 
 /* A static, lowercase name of the status ("ok", "invalid_argument" ...);
  * "unknown" for a number that is not a tny_status. */
@@ -151,7 +165,8 @@ typedef int64_t (*tny_clock_fn)(void* context);
 #define TNY_ENGINE_OPTIONS_VERSION 1
 
 /* How an engine starts. Initialise with TNY_ENGINE_OPTIONS_INIT, then set the
- * fields you need: a zero field means "the default". */
+ * fields you need: a zero field means "the default". A clock_context without
+ * a clock is refused (TNY_INVALID_ARGUMENT). */
 typedef struct tny_engine_options {
   uint32_t version;             /* TNY_ENGINE_OPTIONS_VERSION */
   tny_clock_fn clock;           /* NULL = the system clock (I4) */
@@ -247,6 +262,7 @@ typedef struct tny_account_info {
   int64_t workspace_count;
 } tny_account_info;
 
+/* The account's name, key, plan and counts; TNY_NOT_FOUND for an unknown id. */
 TNY_EXPORT tny_status tny_account(const tny_engine* engine, uint64_t account,
                                   tny_account_info** out_info) TNY_NOEXCEPT;
 /* T2: changes the account's plan; needs account.manage_plan (or TNY_SYSTEM).
@@ -275,8 +291,12 @@ typedef struct tny_scope {
 TNY_EXPORT tny_status tny_add_staff(tny_engine* engine, uint64_t actor, uint64_t account,
                                     uint64_t user, const char* role,
                                     const tny_scope* scope) TNY_NOEXCEPT;
+/* M2: replaces a staff member's scope (`scope` required). Needs
+ * account.manage_staff; TNY_NOT_FOUND when `user` is not staff. */
 TNY_EXPORT tny_status tny_set_staff_scope(tny_engine* engine, uint64_t actor, uint64_t account,
                                           uint64_t user, const tny_scope* scope) TNY_NOEXCEPT;
+/* M2: `user` stops being staff (the owner cannot be removed:
+ * TNY_FAILED_PRECONDITION). Needs account.manage_staff. */
 TNY_EXPORT tny_status tny_remove_staff(tny_engine* engine, uint64_t actor, uint64_t account,
                                        uint64_t user) TNY_NOEXCEPT;
 
@@ -337,8 +357,11 @@ typedef struct tny_workspace_info {
   int32_t depth; /* 1 for a top-level workspace */
 } tny_workspace_info;
 
+/* The workspace's name, slug, type, status, parent, owner and depth;
+ * TNY_NOT_FOUND for an unknown (or deleted) id. */
 TNY_EXPORT tny_status tny_workspace(const tny_engine* engine, uint64_t workspace,
                                     tny_workspace_info** out_info) TNY_NOEXCEPT;
+/* T3: a new name (the slug stays). Needs workspace.edit. */
 TNY_EXPORT tny_status tny_rename_workspace(tny_engine* engine, uint64_t actor, uint64_t workspace,
                                            const char* name) TNY_NOEXCEPT;
 /* T5: `status` is a tny_workspace_status. */
@@ -370,8 +393,11 @@ TNY_EXPORT tny_status tny_delete_workspace(tny_engine* engine, uint64_t actor, u
  * members.change_role / members.remove in the workspace (M10). */
 TNY_EXPORT tny_status tny_add_member(tny_engine* engine, uint64_t actor, uint64_t workspace,
                                      uint64_t user, const char* role) TNY_NOEXCEPT;
+/* M3: changes a member's role; TNY_NOT_FOUND when `user` is not a member. */
 TNY_EXPORT tny_status tny_set_role(tny_engine* engine, uint64_t actor, uint64_t workspace,
                                    uint64_t user, const char* role) TNY_NOEXCEPT;
+/* M3: removes a direct member; a member may always remove themselves. The
+ * owner cannot be removed (TNY_FAILED_PRECONDITION; transfer ownership first). */
 TNY_EXPORT tny_status tny_remove_member(tny_engine* engine, uint64_t actor, uint64_t workspace,
                                         uint64_t user) TNY_NOEXCEPT;
 /* M5: the current owner (or TNY_SYSTEM) hands the workspace to `new_owner`. */
@@ -400,12 +426,17 @@ TNY_EXPORT tny_status tny_role_permissions(const tny_engine* engine, uint64_t ac
 TNY_EXPORT tny_status tny_create_team(tny_engine* engine, uint64_t actor, uint64_t workspace,
                                       const char* name, const char* role,
                                       uint64_t* out_team) TNY_NOEXCEPT;
+/* M9: team membership changes; each needs members.invite (add) or
+ * members.remove (remove) in the team's workspace, and the actor may only
+ * hand out what it holds (M10). TNY_NOT_FOUND for an unknown team. */
 TNY_EXPORT tny_status tny_add_team_member(tny_engine* engine, uint64_t actor, uint64_t team,
                                           uint64_t user) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_remove_team_member(tny_engine* engine, uint64_t actor, uint64_t team,
                                              uint64_t user) TNY_NOEXCEPT;
+/* M9: every member of the team now holds `role` through it. */
 TNY_EXPORT tny_status tny_set_team_role(tny_engine* engine, uint64_t actor, uint64_t team,
                                         const char* role) TNY_NOEXCEPT;
+/* M9: deletes the team; its members keep only what they hold otherwise. */
 TNY_EXPORT tny_status tny_delete_team(tny_engine* engine, uint64_t actor,
                                       uint64_t team) TNY_NOEXCEPT;
 
@@ -419,6 +450,7 @@ typedef struct tny_team_info {
   const uint64_t* members; /* ascending */
 } tny_team_info;
 
+/* The team's workspace, name, role and members; TNY_NOT_FOUND if unknown. */
 TNY_EXPORT tny_status tny_team(const tny_engine* engine, uint64_t team,
                                tny_team_info** out_info) TNY_NOEXCEPT;
 
@@ -454,12 +486,15 @@ TNY_EXPORT tny_status tny_invite_staff(tny_engine* engine, uint64_t actor, uint6
                                        const tny_scope* scope,
                                        tny_invitation_token** out_invitation) TNY_NOEXCEPT;
 /* I3: `user` (whose key must be the invitation's e-mail) accepts; every rule
- * is checked again now. Expired, revoked or used: TNY_FAILED_PRECONDITION. */
+ * is checked again now. An unknown or superseded token: TNY_NOT_FOUND;
+ * expired, revoked or used: TNY_FAILED_PRECONDITION. */
 TNY_EXPORT tny_status tny_accept(tny_engine* engine, const char* token,
                                  uint64_t user) TNY_NOEXCEPT;
 /* I2: a fresh token and expiry; the old token stops working. */
 TNY_EXPORT tny_status tny_resend(tny_engine* engine, uint64_t actor, uint64_t invitation,
                                  tny_invitation_token** out_invitation) TNY_NOEXCEPT;
+/* I2: the invitation stops working; TNY_FAILED_PRECONDITION when it was
+ * already accepted or revoked. Needs members.invite. */
 TNY_EXPORT tny_status tny_revoke_invitation(tny_engine* engine, uint64_t actor,
                                             uint64_t invitation) TNY_NOEXCEPT;
 
@@ -482,6 +517,7 @@ typedef struct tny_invitation_list {
   const tny_invitation_info* items;
 } tny_invitation_list;
 
+/* An invitation and its state; TNY_NOT_FOUND for an unknown id. */
 TNY_EXPORT tny_status tny_invitation(const tny_engine* engine, uint64_t invitation,
                                      tny_invitation_info** out_info) TNY_NOEXCEPT;
 /* Every invitation of the workspace, by id. */
@@ -596,6 +632,7 @@ typedef struct tny_meter_info {
   const char* buckets[2]; /* in priority order; buckets[1] is "" for one bucket */
 } tny_meter_info;
 
+/* C1: a meter's name and buckets; TNY_NOT_FOUND for an unknown id. */
 TNY_EXPORT tny_status tny_meter(const tny_engine* engine, uint32_t meter,
                                 tny_meter_info** out_info) TNY_NOEXCEPT;
 /* C2: adds `amount` to the account's pool bucket; the actor is TNY_SYSTEM or
@@ -671,6 +708,7 @@ typedef struct tny_account_balance_info {
   int64_t consumed_by_deleted; /* consumed by workspaces since deleted (T7) */
 } tny_account_balance_info;
 
+/* C2: the account's pool of `meter` (zeros before the first grant). */
 TNY_EXPORT tny_status tny_account_balance(const tny_engine* engine, uint64_t account,
                                           uint32_t meter,
                                           tny_account_balance_info* out_balance) TNY_NOEXCEPT;
@@ -761,14 +799,17 @@ TNY_EXPORT tny_status tny_stats(const tny_engine* engine, tny_stats_info* out_st
 /* ---- Batches (X2) ------------------------------------------------------- */
 /* A list of changes applied by tny_apply() as one: all become visible
  * together, or, when one fails, none does and tny_last_error() names the
- * failing change ("change #3 (add_member) failed; nothing was applied: ..."). The tny_batch_* functions
- * mirror the engine's and take the same arguments; they only record (no
- * argument is checked until tny_apply, except NULL, which is
- * TNY_INVALID_ARGUMENT and records nothing). tny_apply refuses a batch of
+ * failing change by its index, counted from 0 ("change #2 (add_member)
+ * failed; nothing was applied: ..." is the third change). The tny_batch_*
+ * functions mirror the engine's and take the same arguments. Recording checks
+ * only what needs no engine (NULL, struct versions, 0/1 flags, enum values,
+ * scopes, string arrays): such a refusal is TNY_INVALID_ARGUMENT and records
+ * nothing. Every rule is checked by tny_apply, which also refuses a batch of
  * more than 10,000,000 changes. Not thread-safe. */
 
 typedef struct tny_batch tny_batch;
 
+/* An empty batch; free it with tny_batch_free() (NULL does nothing). */
 TNY_EXPORT tny_status tny_batch_new(tny_batch** out_batch) TNY_NOEXCEPT;
 TNY_EXPORT void tny_batch_free(tny_batch* batch) TNY_NOEXCEPT;
 /* The number of changes recorded. */
@@ -779,6 +820,8 @@ TNY_EXPORT tny_status tny_batch_size(const tny_batch* batch, size_t* out_size) T
 TNY_EXPORT tny_status tny_apply(tny_engine* engine, const tny_batch* batch,
                                 tny_id_list** out_ids) TNY_NOEXCEPT;
 
+/* The recording functions: each appends the change of the tny_* function
+ * of the same name (same arguments, same rules, checked by tny_apply). */
 TNY_EXPORT tny_status tny_batch_create_user(tny_batch* batch, const char* key) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_batch_create_account(tny_batch* batch,
                                                const tny_account_spec* spec) TNY_NOEXCEPT;
