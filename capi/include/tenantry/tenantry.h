@@ -172,12 +172,13 @@ typedef struct tny_engine_options {
   tny_clock_fn clock;           /* NULL = the system clock (I4) */
   void* clock_context;          /* passed to `clock`; owned by the caller, must
                                    outlive the engine */
-  uint64_t feed_retention;      /* L1: audit records kept (default 65536) */
+  uint64_t feed_retention;      /* L1: audit records kept (default 65536; values past
+                                   2^63-1 mean 2^63-1, i.e. keep all) */
   int64_t invitation_ttl_s;     /* I2: invitation lifetime (default 7 days, max 1 year) */
   int64_t idempotency_window_s; /* C5: how long a consume key is remembered (default 1 day) */
   uint64_t idempotency_slots;   /* C5: keys that fit (default 2^18, max 2^30) */
   uint64_t reservation_slots;   /* C6: live reservations (default 2^16, max 2^24) */
-  uint64_t ledger_retention;    /* C7: ledger entries kept (default 65536) */
+  uint64_t ledger_retention;    /* C7: ledger entries kept (default 65536; as above) */
 } tny_engine_options;
 
 #define TNY_ENGINE_OPTIONS_INIT \
