@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git clang libclang-rt-14-dev
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libflatbuffers-dev flatbuffers-compiler liburcu-dev libsodium-dev
+  libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev liburcu-dev libsodium-dev
   libsqlite3-dev sqlite3
   python3 python3-dev python3-venv python3-pip python3-setuptools python3-wheel
   python3-pytest python3-pybind11 pybind11-dev python3-numpy

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "tenantry/engine.h"
+#include "tenantry/snapshot.h"
 
 static_assert(TNY_SYSTEM == tenantry::kSystem);
 static_assert(TNY_METER_CREDITS == tenantry::kCredits && TNY_METER_MINUTES == tenantry::kMinutes);
@@ -28,13 +29,21 @@ static_assert(static_cast<int>(TNY_PATH_INHERITED) ==
               static_cast<int>(tenantry::AccessPath::kInherited));
 static_assert(static_cast<int>(TNY_LEDGER_RETURN_ON_DELETE) ==
               static_cast<int>(tenantry::LedgerKind::kReturnOnDelete));
+static_assert(TNY_SNAPSHOT_FORMAT_VERSION == tenantry::kSnapshotFormatVersion);
 static_assert(TNY_VERSION_NUMBER ==
               TNY_VERSION_MAJOR * 1000000 + TNY_VERSION_MINOR * 1000 + TNY_VERSION_PATCH);
 
-struct tny_engine {
-  explicit tny_engine(tenantry::Engine::Options options) : engine(std::move(options)) {}
-  tenantry::Engine engine;
-};
+// A tny_engine* is a tenantry::Engine* (never dereferenced as anything
+// else): no wrapper, so tny_check costs what Engine::check costs.
+static tenantry::Engine& Of(tny_engine* engine) {
+  return *reinterpret_cast<tenantry::Engine*>(engine);
+}
+static const tenantry::Engine& Of(const tny_engine* engine) {
+  return *reinterpret_cast<const tenantry::Engine*>(engine);
+}
+static tny_engine* HandleOf(tenantry::Engine* engine) {
+  return reinterpret_cast<tny_engine*>(engine);
+}
 
 struct tny_batch {
   tenantry::Batch batch;
@@ -502,18 +511,20 @@ tny_status tny_engine_new(const tny_engine_options* options, tny_engine** out_en
   TNY_REQUIRE(out_engine);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, OptionsOf(options));
-    *out_engine = new tny_engine(std::move(converted));
+    *out_engine = HandleOf(new tenantry::Engine(std::move(converted)));
     return TNY_OK;
   });
 }
 
-void tny_engine_free(tny_engine* engine) noexcept { delete engine; }
+void tny_engine_free(tny_engine* engine) noexcept {
+  delete reinterpret_cast<tenantry::Engine*>(engine);
+}
 
 tny_status tny_revision(const tny_engine* engine, uint64_t* out_revision) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_revision);
   return Guard(__func__, [&]() -> tny_status {
-    *out_revision = engine->engine.revision();
+    *out_revision = Of(engine).revision();
     return TNY_OK;
   });
 }
@@ -525,9 +536,8 @@ tny_status tny_permission(const tny_engine* engine, const char* name,
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
   TNY_REQUIRE(out_permission);
-  return Guard(__func__, [&]() -> tny_status {
-    return Put(engine->engine.permission(name), out_permission);
-  });
+  return Guard(__func__,
+               [&]() -> tny_status { return Put(Of(engine).permission(name), out_permission); });
 }
 
 tny_status tny_register_permission(tny_engine* engine, const char* name,
@@ -535,8 +545,7 @@ tny_status tny_register_permission(tny_engine* engine, const char* name,
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
   TNY_REQUIRE(out_permission);
-  return Guard(__func__,
-               [&] { return Put(engine->engine.register_permission(name), out_permission); });
+  return Guard(__func__, [&] { return Put(Of(engine).register_permission(name), out_permission); });
 }
 
 tny_status tny_permission_name(const tny_engine* engine, uint32_t permission,
@@ -545,7 +554,7 @@ tny_status tny_permission_name(const tny_engine* engine, uint32_t permission,
   TNY_REQUIRE(out_name);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.permission_name(permission),
+        Of(engine).permission_name(permission),
         [](const std::string& name) {
           Block block(Bytes(name));
           block.Copy(name);
@@ -564,7 +573,7 @@ tny_status tny_create_account(tny_engine* engine, const tny_account_spec* spec,
   TNY_REQUIRE(out_account);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, AccountSpecOf(*spec));
-    return Put(engine->engine.create_account(std::move(converted)), out_account);
+    return Put(Of(engine).create_account(std::move(converted)), out_account);
   });
 }
 
@@ -574,7 +583,7 @@ tny_status tny_account(const tny_engine* engine, uint64_t account,
   TNY_REQUIRE(out_info);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.account(account),
+        Of(engine).account(account),
         [](const tenantry::AccountInfo& in) {
           Block block(Bytes<tny_account_info>() + Bytes(in.name) + Bytes(in.key) +
                       Bytes(in.plan.name));
@@ -600,7 +609,7 @@ tny_status tny_set_plan(tny_engine* engine, uint64_t actor, uint64_t account,
   TNY_REQUIRE(plan);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, PlanOf(*plan));
-    return Report(engine->engine.set_plan(actor, account, std::move(converted)));
+    return Report(Of(engine).set_plan(actor, account, std::move(converted)));
   });
 }
 
@@ -609,14 +618,14 @@ tny_status tny_create_user(tny_engine* engine, const char* key, uint64_t* out_us
   TNY_REQUIRE(key);
   TNY_REQUIRE(out_user);
   return Guard(__func__,
-               [&]() -> tny_status { return Put(engine->engine.create_user(key), out_user); });
+               [&]() -> tny_status { return Put(Of(engine).create_user(key), out_user); });
 }
 
 tny_status tny_user(const tny_engine* engine, const char* key, uint64_t* out_user) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(key);
   TNY_REQUIRE(out_user);
-  return Guard(__func__, [&]() -> tny_status { return Put(engine->engine.user(key), out_user); });
+  return Guard(__func__, [&]() -> tny_status { return Put(Of(engine).user(key), out_user); });
 }
 
 tny_status tny_add_staff(tny_engine* engine, uint64_t actor, uint64_t account, uint64_t user,
@@ -625,7 +634,7 @@ tny_status tny_add_staff(tny_engine* engine, uint64_t actor, uint64_t account, u
   TNY_REQUIRE(role);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, ScopeOf(scope));
-    return Report(engine->engine.add_staff(actor, account, user, role, std::move(converted)));
+    return Report(Of(engine).add_staff(actor, account, user, role, std::move(converted)));
   });
 }
 
@@ -635,7 +644,7 @@ tny_status tny_set_staff_scope(tny_engine* engine, uint64_t actor, uint64_t acco
   TNY_REQUIRE(scope);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, RequiredScopeOf(scope));
-    return Report(engine->engine.set_staff_scope(actor, account, user, std::move(converted)));
+    return Report(Of(engine).set_staff_scope(actor, account, user, std::move(converted)));
   });
 }
 
@@ -643,7 +652,7 @@ tny_status tny_remove_staff(tny_engine* engine, uint64_t actor, uint64_t account
                             uint64_t user) noexcept {
   TNY_REQUIRE(engine);
   return Guard(__func__, [&]() -> tny_status {
-    return Report(engine->engine.remove_staff(actor, account, user));
+    return Report(Of(engine).remove_staff(actor, account, user));
   });
 }
 
@@ -653,7 +662,7 @@ tny_status tny_staff(const tny_engine* engine, uint64_t account, uint64_t user,
   TNY_REQUIRE(out_info);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.staff(account, user),
+        Of(engine).staff(account, user),
         [](const std::pair<std::string, tenantry::StaffScope>& in) {
           const std::vector<uint64_t>& ids = in.second.workspaces;
           Block block(Bytes<tny_staff_info>() + Bytes<uint64_t>(ids.size()) + Bytes(in.first));
@@ -677,8 +686,7 @@ tny_status tny_create_workspace(tny_engine* engine, uint64_t actor, uint64_t acc
   TNY_REQUIRE(out_workspace);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, WorkspaceSpecOf(*spec));
-    return Put(engine->engine.create_workspace(actor, account, std::move(converted)),
-               out_workspace);
+    return Put(Of(engine).create_workspace(actor, account, std::move(converted)), out_workspace);
   });
 }
 
@@ -688,7 +696,7 @@ tny_status tny_slug_available(const tny_engine* engine, uint64_t account, const 
   TNY_REQUIRE(slug);
   TNY_REQUIRE(out_available);
   return Guard(__func__, [&]() -> tny_status {
-    *out_available = engine->engine.slug_available(account, slug) ? 1 : 0;
+    *out_available = Of(engine).slug_available(account, slug) ? 1 : 0;
     return TNY_OK;
   });
 }
@@ -699,7 +707,7 @@ tny_status tny_workspace(const tny_engine* engine, uint64_t workspace,
   TNY_REQUIRE(out_info);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.workspace(workspace),
+        Of(engine).workspace(workspace),
         [](const tenantry::WorkspaceInfo& in) {
           Block block(Bytes<tny_workspace_info>() + Bytes(in.name) + Bytes(in.slug));
           tny_workspace_info* out = block.Take<tny_workspace_info>();
@@ -723,7 +731,7 @@ tny_status tny_rename_workspace(tny_engine* engine, uint64_t actor, uint64_t wor
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
   return Guard(__func__,
-               [&] { return Report(engine->engine.rename_workspace(actor, workspace, name)); });
+               [&] { return Report(Of(engine).rename_workspace(actor, workspace, name)); });
 }
 
 tny_status tny_set_status(tny_engine* engine, uint64_t actor, uint64_t workspace,
@@ -731,7 +739,7 @@ tny_status tny_set_status(tny_engine* engine, uint64_t actor, uint64_t workspace
   TNY_REQUIRE(engine);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, StatusOf(status));
-    return Report(engine->engine.set_status(actor, workspace, converted));
+    return Report(Of(engine).set_status(actor, workspace, converted));
   });
 }
 
@@ -741,7 +749,7 @@ tny_status tny_set_setting_bool(tny_engine* engine, uint64_t actor, uint64_t wor
   TNY_REQUIRE(name);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, BoolSetting(value));
-    return Report(engine->engine.set_setting(actor, workspace, name, converted));
+    return Report(Of(engine).set_setting(actor, workspace, name, converted));
   });
 }
 
@@ -750,8 +758,7 @@ tny_status tny_set_setting_int(tny_engine* engine, uint64_t actor, uint64_t work
   TNY_REQUIRE(engine);
   TNY_REQUIRE(name);
   return Guard(__func__, [&]() -> tny_status {
-    return Report(
-        engine->engine.set_setting(actor, workspace, name, tenantry::SettingValue(value)));
+    return Report(Of(engine).set_setting(actor, workspace, name, tenantry::SettingValue(value)));
   });
 }
 
@@ -761,7 +768,7 @@ tny_status tny_setting(const tny_engine* engine, uint64_t workspace, const char*
   TNY_REQUIRE(name);
   TNY_REQUIRE(out_value);
   return Guard(__func__, [&]() -> tny_status {
-    TNY_CONVERT(settings, engine->engine.settings(workspace));
+    TNY_CONVERT(settings, Of(engine).settings(workspace));
     const absl::string_view setting = name;
     if (setting == "beta_opt_in") {
       *out_value = settings.beta_opt_in ? 1 : 0;
@@ -782,7 +789,7 @@ tny_status tny_delete_workspace(tny_engine* engine, uint64_t actor, uint64_t wor
   TNY_REQUIRE(engine);
   TNY_REQUIRE(confirm);
   return Guard(__func__,
-               [&] { return Report(engine->engine.delete_workspace(actor, workspace, confirm)); });
+               [&] { return Report(Of(engine).delete_workspace(actor, workspace, confirm)); });
 }
 
 // ---- Roles and teams ----
@@ -792,29 +799,27 @@ tny_status tny_add_member(tny_engine* engine, uint64_t actor, uint64_t workspace
   TNY_REQUIRE(engine);
   TNY_REQUIRE(role);
   return Guard(__func__,
-               [&] { return Report(engine->engine.add_member(actor, workspace, user, role)); });
+               [&] { return Report(Of(engine).add_member(actor, workspace, user, role)); });
 }
 
 tny_status tny_set_role(tny_engine* engine, uint64_t actor, uint64_t workspace, uint64_t user,
                         const char* role) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(role);
-  return Guard(__func__,
-               [&] { return Report(engine->engine.set_role(actor, workspace, user, role)); });
+  return Guard(__func__, [&] { return Report(Of(engine).set_role(actor, workspace, user, role)); });
 }
 
 tny_status tny_remove_member(tny_engine* engine, uint64_t actor, uint64_t workspace,
                              uint64_t user) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__,
-               [&] { return Report(engine->engine.remove_member(actor, workspace, user)); });
+  return Guard(__func__, [&] { return Report(Of(engine).remove_member(actor, workspace, user)); });
 }
 
 tny_status tny_transfer_ownership(tny_engine* engine, uint64_t actor, uint64_t workspace,
                                   uint64_t new_owner) noexcept {
   TNY_REQUIRE(engine);
   return Guard(__func__, [&]() -> tny_status {
-    return Report(engine->engine.transfer_ownership(actor, workspace, new_owner));
+    return Report(Of(engine).transfer_ownership(actor, workspace, new_owner));
   });
 }
 
@@ -826,8 +831,8 @@ tny_status tny_define_role(tny_engine* engine, uint64_t actor, uint64_t account,
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(names, StringsOf(permissions, count, tenantry::limits::kMaxPermissions,
                                  "permissions", "M6"));
-    return Report(engine->engine.define_role(actor, account, name, names,
-                                             inherits == nullptr ? "" : inherits));
+    return Report(
+        Of(engine).define_role(actor, account, name, names, inherits == nullptr ? "" : inherits));
   });
 }
 
@@ -837,7 +842,7 @@ tny_status tny_role_permissions(const tny_engine* engine, uint64_t account, cons
   TNY_REQUIRE(role);
   TNY_REQUIRE(out_permissions);
   return Guard(__func__, [&]() -> tny_status {
-    return PutBlock(engine->engine.role_permissions(account, role), PackStrings, out_permissions);
+    return PutBlock(Of(engine).role_permissions(account, role), PackStrings, out_permissions);
   });
 }
 
@@ -848,7 +853,7 @@ tny_status tny_create_team(tny_engine* engine, uint64_t actor, uint64_t workspac
   TNY_REQUIRE(role);
   TNY_REQUIRE(out_team);
   return Guard(__func__, [&]() -> tny_status {
-    return Put(engine->engine.create_team(actor, workspace, name, role), out_team);
+    return Put(Of(engine).create_team(actor, workspace, name, role), out_team);
   });
 }
 
@@ -856,30 +861,28 @@ tny_status tny_add_team_member(tny_engine* engine, uint64_t actor, uint64_t team
                                uint64_t user) noexcept {
   TNY_REQUIRE(engine);
   return Guard(__func__, [&]() -> tny_status {
-    return Report(engine->engine.add_team_member(actor, team, user));
+    return Report(Of(engine).add_team_member(actor, team, user));
   });
 }
 
 tny_status tny_remove_team_member(tny_engine* engine, uint64_t actor, uint64_t team,
                                   uint64_t user) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__,
-               [&] { return Report(engine->engine.remove_team_member(actor, team, user)); });
+  return Guard(__func__, [&] { return Report(Of(engine).remove_team_member(actor, team, user)); });
 }
 
 tny_status tny_set_team_role(tny_engine* engine, uint64_t actor, uint64_t team,
                              const char* role) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(role);
-  return Guard(__func__, [&]() -> tny_status {
-    return Report(engine->engine.set_team_role(actor, team, role));
-  });
+  return Guard(__func__,
+               [&]() -> tny_status { return Report(Of(engine).set_team_role(actor, team, role)); });
 }
 
 tny_status tny_delete_team(tny_engine* engine, uint64_t actor, uint64_t team) noexcept {
   TNY_REQUIRE(engine);
   return Guard(__func__,
-               [&]() -> tny_status { return Report(engine->engine.delete_team(actor, team)); });
+               [&]() -> tny_status { return Report(Of(engine).delete_team(actor, team)); });
 }
 
 tny_status tny_team(const tny_engine* engine, uint64_t team, tny_team_info** out_info) noexcept {
@@ -887,7 +890,7 @@ tny_status tny_team(const tny_engine* engine, uint64_t team, tny_team_info** out
   TNY_REQUIRE(out_info);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.team(team),
+        Of(engine).team(team),
         [](const tenantry::TeamInfo& in) {
           Block block(Bytes<tny_team_info>() + Bytes<uint64_t>(in.members.size()) + Bytes(in.name) +
                       Bytes(in.role));
@@ -908,8 +911,7 @@ tny_status tny_teams(const tny_engine* engine, uint64_t workspace,
                      tny_id_list** out_teams) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_teams);
-  return Guard(__func__,
-               [&] { return PutBlock(engine->engine.teams(workspace), PackIds, out_teams); });
+  return Guard(__func__, [&] { return PutBlock(Of(engine).teams(workspace), PackIds, out_teams); });
 }
 
 // ---- Invitations ----
@@ -922,7 +924,7 @@ tny_status tny_invite(tny_engine* engine, uint64_t actor, uint64_t workspace, co
   return Guard(__func__, [&]() -> tny_status {
     Block block = InvitationBlock();
     TNY_CONVERT(invitation,
-                engine->engine.invite(actor, workspace, email, role == nullptr ? "client" : role));
+                Of(engine).invite(actor, workspace, email, role == nullptr ? "client" : role));
     *out_invitation = FillInvitation(block, invitation);
     return TNY_OK;
   });
@@ -939,7 +941,7 @@ tny_status tny_invite_staff(tny_engine* engine, uint64_t actor, uint64_t account
     TNY_CONVERT(converted, ScopeOf(scope));
     Block block = InvitationBlock();
     TNY_CONVERT(invitation,
-                engine->engine.invite_staff(actor, account, email, role, std::move(converted)));
+                Of(engine).invite_staff(actor, account, email, role, std::move(converted)));
     *out_invitation = FillInvitation(block, invitation);
     return TNY_OK;
   });
@@ -948,8 +950,7 @@ tny_status tny_invite_staff(tny_engine* engine, uint64_t actor, uint64_t account
 tny_status tny_accept(tny_engine* engine, const char* token, uint64_t user) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(token);
-  return Guard(__func__,
-               [&]() -> tny_status { return Report(engine->engine.accept(token, user)); });
+  return Guard(__func__, [&]() -> tny_status { return Report(Of(engine).accept(token, user)); });
 }
 
 tny_status tny_resend(tny_engine* engine, uint64_t actor, uint64_t invitation,
@@ -958,7 +959,7 @@ tny_status tny_resend(tny_engine* engine, uint64_t actor, uint64_t invitation,
   TNY_REQUIRE(out_invitation);
   return Guard(__func__, [&]() -> tny_status {
     Block block = InvitationBlock();
-    TNY_CONVERT(fresh, engine->engine.resend(actor, invitation));
+    TNY_CONVERT(fresh, Of(engine).resend(actor, invitation));
     *out_invitation = FillInvitation(block, fresh);
     return TNY_OK;
   });
@@ -966,8 +967,7 @@ tny_status tny_resend(tny_engine* engine, uint64_t actor, uint64_t invitation,
 
 tny_status tny_revoke_invitation(tny_engine* engine, uint64_t actor, uint64_t invitation) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__,
-               [&] { return Report(engine->engine.revoke_invitation(actor, invitation)); });
+  return Guard(__func__, [&] { return Report(Of(engine).revoke_invitation(actor, invitation)); });
 }
 
 tny_status tny_invitation(const tny_engine* engine, uint64_t invitation,
@@ -976,7 +976,7 @@ tny_status tny_invitation(const tny_engine* engine, uint64_t invitation,
   TNY_REQUIRE(out_info);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.invitation(invitation),
+        Of(engine).invitation(invitation),
         [](const tenantry::InvitationInfo& in) {
           Block block(Bytes<tny_invitation_info>() + InfoBytes(in));
           tny_invitation_info* out = block.Take<tny_invitation_info>();
@@ -993,7 +993,7 @@ tny_status tny_invitations(const tny_engine* engine, uint64_t workspace,
   TNY_REQUIRE(out_list);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.invitations(workspace),
+        Of(engine).invitations(workspace),
         [](const std::vector<tenantry::InvitationInfo>& in) {
           Block block(Bytes<tny_invitation_list>() + Bytes<tny_invitation_info>(in.size()) +
                       SumBytes(in, InfoBytes));
@@ -1013,7 +1013,7 @@ tny_status tny_invitations(const tny_engine* engine, uint64_t workspace,
 tny_status tny_switch_workspace(tny_engine* engine, uint64_t user, uint64_t workspace) noexcept {
   TNY_REQUIRE(engine);
   return Guard(__func__, [&]() -> tny_status {
-    return Report(engine->engine.switch_workspace(user, workspace));
+    return Report(Of(engine).switch_workspace(user, workspace));
   });
 }
 
@@ -1022,22 +1022,21 @@ tny_status tny_active_workspace(const tny_engine* engine, uint64_t user,
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_workspace);
   return Guard(__func__, [&]() -> tny_status {
-    *out_workspace = engine->engine.active_workspace(user).value_or(0);
+    *out_workspace = Of(engine).active_workspace(user).value_or(0);
     return TNY_OK;
   });
 }
 
 tny_status tny_touch_session(tny_engine* engine, uint64_t user) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__,
-               [&]() -> tny_status { return Report(engine->engine.touch_session(user)); });
+  return Guard(__func__, [&]() -> tny_status { return Report(Of(engine).touch_session(user)); });
 }
 
 tny_status tny_expire_sessions(tny_engine* engine, uint64_t* out_count) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_count);
   return Guard(__func__,
-               [&]() -> tny_status { return Put(engine->engine.expire_sessions(), out_count); });
+               [&]() -> tny_status { return Put(Of(engine).expire_sessions(), out_count); });
 }
 
 // ---- Checks ----
@@ -1045,7 +1044,7 @@ tny_status tny_expire_sessions(tny_engine* engine, uint64_t* out_count) noexcept
 int tny_check(const tny_engine* engine, uint64_t user, uint64_t workspace,
               uint32_t permission) noexcept {
   if (engine == nullptr) return 0;
-  return engine->engine.check(user, workspace, permission) ? 1 : 0;
+  return Of(engine).check(user, workspace, permission) ? 1 : 0;
 }
 
 tny_status tny_check_many(const tny_engine* engine, const uint64_t* users,
@@ -1059,7 +1058,7 @@ tny_status tny_check_many(const tny_engine* engine, const uint64_t* users,
     TNY_REQUIRE(out);
   }
   return Guard(__func__, [&]() -> tny_status {
-    return Report(engine->engine.check_many(
+    return Report(Of(engine).check_many(
         absl::MakeConstSpan(users, count), absl::MakeConstSpan(workspaces, count),
         absl::MakeConstSpan(permissions, count), absl::MakeSpan(out, count)));
   });
@@ -1071,7 +1070,7 @@ tny_status tny_explain(const tny_engine* engine, uint64_t user, uint64_t workspa
   TNY_REQUIRE(out_decision);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.explain(user, workspace, permission),
+        Of(engine).explain(user, workspace, permission),
         [](const tenantry::Decision& in) {
           Block block(Bytes<tny_decision>() + Bytes(in.role) + Bytes(in.reason));
           tny_decision* out = block.Take<tny_decision>();
@@ -1092,7 +1091,7 @@ tny_status tny_workspaces_for(const tny_engine* engine, uint64_t user,
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_workspaces);
   return Guard(__func__, [&]() -> tny_status {
-    *out_workspaces = PackIds(engine->engine.workspaces_for(user));
+    *out_workspaces = PackIds(Of(engine).workspaces_for(user));
     return TNY_OK;
   });
 }
@@ -1103,7 +1102,7 @@ tny_status tny_members(const tny_engine* engine, uint64_t workspace,
   TNY_REQUIRE(out_members);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.members(workspace),
+        Of(engine).members(workspace),
         [](const std::vector<tenantry::Member>& in) {
           Block block(Bytes<tny_member_list>() + Bytes<tny_member>(in.size()) +
                       SumBytes(in, [](const tenantry::Member& m) { return Bytes(m.role); }));
@@ -1126,7 +1125,7 @@ tny_status tny_who_can(const tny_engine* engine, uint64_t workspace, uint32_t pe
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_users);
   return Guard(__func__, [&]() -> tny_status {
-    *out_users = PackIds(engine->engine.who_can(workspace, permission));
+    *out_users = PackIds(Of(engine).who_can(workspace, permission));
     return TNY_OK;
   });
 }
@@ -1136,7 +1135,7 @@ tny_status tny_accessible(const tny_engine* engine, uint64_t user, uint32_t perm
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_workspaces);
   return Guard(__func__, [&]() -> tny_status {
-    *out_workspaces = PackIds(engine->engine.accessible(user, permission));
+    *out_workspaces = PackIds(Of(engine).accessible(user, permission));
     return TNY_OK;
   });
 }
@@ -1148,7 +1147,7 @@ tny_status tny_authorize_and_consume(tny_engine* engine, uint64_t user, uint64_t
   TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_allowed);
   return Guard(__func__, [&]() -> tny_status {
-    return Put(engine->engine.authorize_and_consume(user, workspace, permission, amount, meter),
+    return Put(Of(engine).authorize_and_consume(user, workspace, permission, amount, meter),
                out_allowed);
   });
 }
@@ -1162,7 +1161,7 @@ tny_status tny_define_meter(tny_engine* engine, const char* name, const char* co
   TNY_REQUIRE(out_meter);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(names, StringsOf(buckets, count, tenantry::kMaxBuckets, "buckets", "C1"));
-    return Put(engine->engine.define_meter(name, names), out_meter);
+    return Put(Of(engine).define_meter(name, names), out_meter);
   });
 }
 
@@ -1171,7 +1170,7 @@ tny_status tny_meter_id(const tny_engine* engine, const char* name, uint32_t* ou
   TNY_REQUIRE(name);
   TNY_REQUIRE(out_meter);
   return Guard(__func__, [&]() -> tny_status {
-    TNY_CONVERT(info, engine->engine.meter(absl::string_view(name)));
+    TNY_CONVERT(info, Of(engine).meter(absl::string_view(name)));
     *out_meter = info.id;
     return TNY_OK;
   });
@@ -1183,7 +1182,7 @@ tny_status tny_meter(const tny_engine* engine, uint32_t meter, tny_meter_info** 
   TNY_REQUIRE(out_info);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.meter(meter),
+        Of(engine).meter(meter),
         [](const tenantry::MeterInfo& in) {
           Block block(Bytes<tny_meter_info>() + Bytes(in.name) +
                       SumBytes(in.buckets, [](const std::string& s) { return Bytes(s); }) + 2);
@@ -1204,7 +1203,7 @@ tny_status tny_grant(tny_engine* engine, uint64_t actor, uint64_t account, int64
   TNY_REQUIRE(engine);
   TNY_REQUIRE_METER(meter);
   return Guard(__func__, [&]() -> tny_status {
-    return Report(engine->engine.grant(actor, account, amount, meter, BucketOf(bucket)));
+    return Report(Of(engine).grant(actor, account, amount, meter, BucketOf(bucket)));
   });
 }
 
@@ -1213,7 +1212,7 @@ tny_status tny_transfer(tny_engine* engine, uint64_t actor, uint64_t account, ui
   TNY_REQUIRE(engine);
   TNY_REQUIRE_METER(meter);
   return Guard(__func__, [&]() -> tny_status {
-    TNY_CONVERT(taken, engine->engine.transfer(actor, account, workspace, amount, meter));
+    TNY_CONVERT(taken, Of(engine).transfer(actor, account, workspace, amount, meter));
     if (out_taken != nullptr) {
       out_taken[0] = taken[0];
       out_taken[1] = taken[1];
@@ -1227,7 +1226,7 @@ tny_status tny_revoke(tny_engine* engine, uint64_t actor, uint64_t workspace, in
   TNY_REQUIRE(engine);
   TNY_REQUIRE_METER(meter);
   return Guard(__func__, [&]() -> tny_status {
-    return Report(engine->engine.revoke(actor, workspace, amount, BucketOf(bucket), meter));
+    return Report(Of(engine).revoke(actor, workspace, amount, BucketOf(bucket), meter));
   });
 }
 
@@ -1236,7 +1235,7 @@ tny_status tny_consume(tny_engine* engine, uint64_t workspace, int64_t amount, u
   TNY_REQUIRE(engine);
   TNY_REQUIRE_METER(meter);
   return Guard(__func__, [&]() -> tny_status {
-    TNY_CONVERT(available, engine->engine.consume(workspace, amount, meter));
+    TNY_CONVERT(available, Of(engine).consume(workspace, amount, meter));
     if (out_available != nullptr) *out_available = available;
     return TNY_OK;
   });
@@ -1249,7 +1248,7 @@ tny_status tny_consume_keyed(tny_engine* engine, uint64_t workspace, int64_t amo
   TNY_REQUIRE(key);
   return Guard(__func__, [&]() -> tny_status {
     if (*key == '\0') return Invalid("an idempotency key must not be empty (C5)");
-    TNY_CONVERT(available, engine->engine.consume(workspace, amount, meter, key));
+    TNY_CONVERT(available, Of(engine).consume(workspace, amount, meter, key));
     if (out_available != nullptr) *out_available = available;
     return TNY_OK;
   });
@@ -1261,28 +1260,26 @@ tny_status tny_reserve(tny_engine* engine, uint64_t workspace, int64_t amount, u
   TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_reservation);
   return Guard(__func__, [&]() -> tny_status {
-    return Put(engine->engine.reserve(workspace, amount, meter, ttl_s), out_reservation);
+    return Put(Of(engine).reserve(workspace, amount, meter, ttl_s), out_reservation);
   });
 }
 
 tny_status tny_commit(tny_engine* engine, uint64_t reservation, int64_t actual) noexcept {
   TNY_REQUIRE(engine);
   return Guard(__func__,
-               [&]() -> tny_status { return Report(engine->engine.commit(reservation, actual)); });
+               [&]() -> tny_status { return Report(Of(engine).commit(reservation, actual)); });
 }
 
 tny_status tny_release(tny_engine* engine, uint64_t reservation) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__,
-               [&]() -> tny_status { return Report(engine->engine.release(reservation)); });
+  return Guard(__func__, [&]() -> tny_status { return Report(Of(engine).release(reservation)); });
 }
 
 tny_status tny_expire_reservations(tny_engine* engine, uint64_t* out_count) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_count);
-  return Guard(__func__, [&]() -> tny_status {
-    return Put(engine->engine.expire_reservations(), out_count);
-  });
+  return Guard(__func__,
+               [&]() -> tny_status { return Put(Of(engine).expire_reservations(), out_count); });
 }
 
 tny_status tny_reservation(const tny_engine* engine, uint64_t reservation,
@@ -1290,7 +1287,7 @@ tny_status tny_reservation(const tny_engine* engine, uint64_t reservation,
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_info);
   return Guard(__func__, [&]() -> tny_status {
-    TNY_CONVERT(info, engine->engine.reservation(reservation));
+    TNY_CONVERT(info, Of(engine).reservation(reservation));
     *out_info = tny_reservation_info{
         info.id, info.workspace, info.meter, {info.held[0], info.held[1]}, info.expires_at_ns};
     return TNY_OK;
@@ -1303,7 +1300,7 @@ tny_status tny_balance(const tny_engine* engine, uint64_t workspace, uint32_t me
   TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_balance);
   return Guard(__func__, [&]() -> tny_status {
-    TNY_CONVERT(b, engine->engine.balance(workspace, meter));
+    TNY_CONVERT(b, Of(engine).balance(workspace, meter));
     *out_balance = tny_balance_info{{b.buckets[0], b.buckets[1]}, b.held, b.consumed};
     return TNY_OK;
   });
@@ -1315,7 +1312,7 @@ tny_status tny_account_balance(const tny_engine* engine, uint64_t account, uint3
   TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_balance);
   return Guard(__func__, [&]() -> tny_status {
-    TNY_CONVERT(b, engine->engine.account_balance(account, meter));
+    TNY_CONVERT(b, Of(engine).account_balance(account, meter));
     *out_balance =
         tny_account_balance_info{{b.buckets[0], b.buckets[1]}, b.granted, b.consumed_by_deleted};
     return TNY_OK;
@@ -1336,7 +1333,7 @@ tny_status tny_ledger(const tny_engine* engine, const tny_ledger_query* query,
       q = {query->account, query->workspace, query->since_ns, query->after_sequence};
     }
     return PutBlock(
-        engine->engine.ledger(q),
+        Of(engine).ledger(q),
         [](const std::vector<tenantry::LedgerEntry>& in) {
           Block block(Bytes<tny_ledger_list>() + Bytes<tny_ledger_entry>(in.size()));
           tny_ledger_list* list = block.Take<tny_ledger_list>();
@@ -1371,7 +1368,7 @@ tny_status tny_changes_since(const tny_engine* engine, uint64_t revision,
   TNY_REQUIRE(out_changes);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
-        engine->engine.changes_since(revision),
+        Of(engine).changes_since(revision),
         [](const std::vector<tenantry::AuditRecord>& in) {
           Block block(Bytes<tny_change_list>() + Bytes<tny_change>(in.size()) +
                       SumBytes(in, [](const tenantry::AuditRecord& r) { return Bytes(r.what); }));
@@ -1392,15 +1389,35 @@ tny_status tny_changes_since(const tny_engine* engine, uint64_t revision,
 
 tny_status tny_verify(const tny_engine* engine) noexcept {
   TNY_REQUIRE(engine);
-  return Guard(__func__, [&]() -> tny_status { return Report(engine->engine.verify()); });
+  return Guard(__func__, [&]() -> tny_status { return Report(Of(engine).verify()); });
 }
 
 tny_status tny_stats(const tny_engine* engine, tny_stats_info* out_stats) noexcept {
   TNY_REQUIRE(engine);
   TNY_REQUIRE(out_stats);
   return Guard(__func__, [&]() -> tny_status {
-    const Engine::Stats s = engine->engine.stats();
+    const Engine::Stats s = Of(engine).stats();
     *out_stats = tny_stats_info{s.accounts, s.users, s.workspaces, s.memberships};
+    return TNY_OK;
+  });
+}
+
+// ---- Snapshots ----
+
+tny_status tny_save(const tny_engine* engine, const char* path) noexcept {
+  TNY_REQUIRE(engine);
+  TNY_REQUIRE(path);
+  return Guard(__func__, [&] { return Report(tenantry::SaveSnapshot(Of(engine), path)); });
+}
+
+tny_status tny_load(const char* path, const tny_engine_options* options,
+                    tny_engine** out_engine) noexcept {
+  TNY_REQUIRE(path);
+  TNY_REQUIRE(out_engine);
+  return Guard(__func__, [&]() -> tny_status {
+    TNY_CONVERT(converted, OptionsOf(options));
+    TNY_CONVERT(loaded, tenantry::LoadSnapshot(path, std::move(converted)));
+    *out_engine = HandleOf(loaded.release());
     return TNY_OK;
   });
 }
@@ -1431,7 +1448,7 @@ tny_status tny_apply(tny_engine* engine, const tny_batch* batch, tny_id_list** o
     // The result's block first: a failed allocation must not follow a change.
     std::optional<Block> block;
     if (out_ids != nullptr) block.emplace(IdsBytes(batch->batch.size()));
-    TNY_CONVERT(ids, engine->engine.apply(batch->batch));
+    TNY_CONVERT(ids, Of(engine).apply(batch->batch));
     if (out_ids != nullptr) *out_ids = FillIds(*block, ids);
     return TNY_OK;
   });

@@ -59,6 +59,16 @@ ReservationTable::ReservationTable(size_t slots)
   head_.store(1, std::memory_order_release);
 }
 
+void ReservationTable::RestoreFreeList() {
+  uint32_t next = 0;  // 1-based index of the next free slot; 0 = none
+  for (size_t i = size_; i-- > 0;) {
+    if (StateOf(slots_[i].state_gen.load(std::memory_order_relaxed)) != SlotState::kFree) continue;
+    slots_[i].next_free.store(next, std::memory_order_relaxed);
+    next = static_cast<uint32_t>(i + 1);
+  }
+  head_.store(next, std::memory_order_release);
+}
+
 bool ReservationTable::Pop(uint32_t* index) {
   uint64_t head = head_.load(std::memory_order_acquire);
   for (;;) {

@@ -228,6 +228,10 @@ class ReservationTable {
   // Pop returns false when every slot is taken.
   bool Pop(uint32_t* index);
   void Push(uint32_t index);
+  // Rebuilds the free list from the slots' states, in index order: for a
+  // table filled directly (a snapshot's live reservations) before any
+  // thread can see it. Not thread-safe.
+  void RestoreFreeList();
 
   // The slot an id names, if the id is well formed and in range.
   ReservationSlot* Find(ReservationId id, uint32_t* index, uint64_t* gen);

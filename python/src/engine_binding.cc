@@ -21,6 +21,7 @@
 #include "convert.h"
 #include "pybind11/numpy.h"
 #include "pybind11/stl.h"
+#include "tenantry/snapshot.h"
 
 namespace tenantry::python {
 namespace {
@@ -91,10 +92,18 @@ py::dict SettingsDict(const Settings& s) {
   return d;
 }
 
+// os.fspath(path) as a str (P1, P2): a str or an os.PathLike of one.
+std::string PathArg(py::handle path) {
+  py::object text = py::module_::import("os").attr("fspath")(path);
+  if (!py::isinstance<py::str>(text)) throw py::type_error("a snapshot path must be a str path");
+  // UTF-8, strictly: a lone surrogate raises UnicodeEncodeError.
+  return text.attr("encode")("utf-8").cast<std::string>();
+}
+
 std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention,
                                          int64_t invitation_ttl_s, int64_t idempotency_window_s,
                                          size_t idempotency_slots, size_t reservation_slots,
-                                         size_t ledger_retention) {
+                                         size_t ledger_retention, py::object snapshot) {
   Engine::Options options;
   ClockChoice choice = ClockArg(clock);
   options.clock = choice.clock;
@@ -106,7 +115,13 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention
   options.ledger_retention = ledger_retention;
   ThrowIfError(Engine::ValidateOptions(options));
   auto handle = std::make_unique<EngineHandle>();
-  handle->engine = std::make_unique<Engine>(std::move(options));
+  if (snapshot.is_none()) {
+    handle->engine = std::make_unique<Engine>(std::move(options));
+  } else {
+    const std::string path = PathArg(snapshot);
+    handle->engine =
+        ValueOrThrow(WithoutGil([&] { return LoadSnapshot(path, std::move(options)); }));
+  }
   handle->python_clock = choice.python;
   return handle;
 }
@@ -545,7 +560,19 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
         py::arg("idempotency_window_s") = limits::kIdempotencyWindowDefaultS,
         py::arg("idempotency_slots") = limits::kIdempotencySlotsDefault,
         py::arg("reservation_slots") = limits::kReservationSlotsDefault,
-        py::arg("ledger_retention") = limits::kLedgerRetentionDefault);
+        py::arg("ledger_retention") = limits::kLedgerRetentionDefault,
+        py::arg("_snapshot") = py::none());
+  c.def(
+      "save",
+      [](Self h, py::object path) {
+        const std::string text = PathArg(path);
+        ThrowIfError(WithoutGil([&] { return SaveSnapshot(*h->engine, text); }));
+      },
+      py::arg("path"),
+      "P1: writes one consistent cut of the engine to `path` (a temporary file, flushed,\n"
+      "renamed, the directory flushed), while reads and writes go on. The file holds the\n"
+      "engine's secrets: protect it. NotFound / PermissionDenied / ResourceExhausted for\n"
+      "the file system's refusals.");
   c.def_property_readonly("revision", [](Self h) { return h->engine->revision(); });
   c.def("permission", [](Self h, py::object name) {
     if (!py::isinstance<py::str>(name)) throw py::type_error("permission name must be a str");

@@ -4,7 +4,8 @@ The compiled names come from `_core.pyi`, the value types from `_types.py`;
 this file adds what the Python `Engine` defines on top of `_core.Engine`.
 """
 
-from typing import Any, List, Optional, Sequence, Union
+import os
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -62,9 +63,15 @@ __all__ = [
 
 _Permission = Union[str, int]
 _Scope = Union[str, Sequence[int], None]
+_Clock = Optional[Callable[[], int]]
 
 class Engine(_CoreEngine):
     """The tenant graph, its people and roles, and its credit balances. Thread-safe."""
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike[str]], *, clock: _Clock = None, feed_retention: int = ...,
+             invitation_ttl_s: int = ..., idempotency_window_s: int = ..., idempotency_slots: int = ...,
+             reservation_slots: int = ..., ledger_retention: int = ...) -> "Engine": ...
 
     def account(self, account: int) -> Account: ...
     def workspace(self, workspace: int) -> Workspace: ...

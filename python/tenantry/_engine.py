@@ -8,6 +8,7 @@ below turn the core's tuples into value types and normalise arrays.
 
 from __future__ import annotations
 
+import os
 import typing
 from typing import Any, Dict, List, Optional, Union
 
@@ -78,6 +79,19 @@ class Engine(_core.Engine):
     ``invitation_ttl_s``, ``idempotency_window_s``, ``idempotency_slots``,
     ``reservation_slots``, ``ledger_retention`` (C++ ``Engine::Options``).
     """
+
+    @classmethod
+    def load(cls, path: Union[str, "os.PathLike[str]"], *, clock: Optional[Any] = None,
+             **options: int) -> "Engine":
+        """P2: a new engine from the snapshot at ``path`` (``save`` wrote it).
+
+        The file is never trusted: a damaged, truncated or hostile file, or
+        one of a newer major format version, raises :class:`tenantry.DataLoss`
+        with the reason, and no engine is made. ``clock`` and the keyword
+        options are the new engine's, as for ``Engine()``. The file system's
+        errors raise as ``save`` documents.
+        """
+        return cls(clock=clock, _snapshot=os.fspath(path), **options)
 
     def __repr__(self) -> str:
         stats = self.stats()

@@ -9,11 +9,14 @@
  *   capi_test            every test
  *   capi_test threads    the multi-threaded test only (the TSan run)
  */
+#define _POSIX_C_SOURCE 200809L /* getpid, under -std=c11 */
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tenantry/tenantry.h"
 
@@ -1208,6 +1211,66 @@ static void test_X2_batch_all_or_nothing(void) {
   world_free(&w);
 }
 
+/* ---- Snapshots (P1, P2) ------------------------------------------------- */
+
+static void test_P1_snapshot_round_trip(void) {
+  world w;
+  char path[128];
+  tny_engine* loaded = NULL;
+  tny_engine_options options = TNY_ENGINE_OPTIONS_INIT;
+  uint64_t revision = 0, loaded_revision = 0;
+  tny_stats_info stats, loaded_stats;
+  tny_balance_info balance, loaded_balance;
+  FILE* file = NULL;
+  world_init(&w);
+  snprintf(path, sizeof path, "/tmp/tny-capi-%ld.tny", (long)getpid());
+  OK(tny_grant(w.e, TNY_SYSTEM, w.account, 100, TNY_METER_CREDITS, NULL));
+  OK(tny_transfer(w.e, w.owner, w.account, w.client_a, 60, TNY_METER_CREDITS, NULL));
+  OK(tny_consume(w.e, w.client_a, 15, TNY_METER_CREDITS, NULL));
+  OK(tny_save(w.e, path));
+  options.clock = world_clock;
+  options.clock_context = &w;
+  OK(tny_load(path, &options, &loaded));
+  OK(tny_revision(w.e, &revision));
+  OK(tny_revision(loaded, &loaded_revision));
+  CHECK(revision == loaded_revision);
+  OK(tny_stats(w.e, &stats));
+  OK(tny_stats(loaded, &loaded_stats));
+  CHECK(memcmp(&stats, &loaded_stats, sizeof stats) == 0);
+  OK(tny_balance(w.e, w.client_a, TNY_METER_CREDITS, &balance));
+  OK(tny_balance(loaded, w.client_a, TNY_METER_CREDITS, &loaded_balance));
+  CHECK(memcmp(&balance, &loaded_balance, sizeof balance) == 0);
+  CHECK(tny_check(loaded, w.ws_admin, w.client_a, w.view) == 1);
+  CHECK(tny_check(loaded, w.client, w.client_a, w.rotate) == 1);
+  CHECK(tny_check(loaded, w.client, w.client_a, w.view) == 0);
+  OK(tny_verify(loaded));
+  tny_engine_free(loaded);
+  loaded = NULL;
+  /* P2: a damaged file is data loss, and no engine is made. */
+  file = fopen(path, "wb");
+  CHECK(file != NULL);
+  if (file != NULL) {
+    fputs("not a snapshot at all", file);
+    fclose(file);
+  }
+  EXPECT(TNY_DATA_LOSS, tny_load(path, NULL, &loaded));
+  NAMES("P2");
+  CHECK(loaded == NULL);
+  remove(path);
+  EXPECT(TNY_NOT_FOUND, tny_load(path, NULL, &loaded));
+  EXPECT(TNY_NOT_FOUND, tny_save(w.e, "/no/such/directory/x.tny"));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_save(w.e, ""));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_save(w.e, "/tmp"));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_save(NULL, path));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_save(w.e, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_load(NULL, NULL, &loaded));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_load(path, NULL, NULL));
+  options.version = 0;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_load(path, &options, &loaded));
+  CHECK(TNY_SNAPSHOT_FORMAT_VERSION == 1000);
+  world_free(&w);
+}
+
 /* ---- Out of memory: a failed change changes nothing (SPEC section 10) ---- */
 
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -1361,6 +1424,7 @@ static const test_case kTests[] = {
     {"L1_changes_since", test_L1_changes_since},
     {"X2_batch_all_or_nothing", test_X2_batch_all_or_nothing},
     {"out_of_memory_changes_nothing", test_out_of_memory_changes_nothing},
+    {"P1_snapshot_round_trip", test_P1_snapshot_round_trip},
     {"threads", test_X1_threads_check_and_consume},
 };
 

@@ -4,6 +4,9 @@ tenantry.NotFound ...) and never a crash, a refused call changes nothing,
 and the engine still verifies afterwards. Calls that could take the whole
 interpreter down run in a child process."""
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -43,6 +46,12 @@ def hostile(kind):
             return values + [(v, ANY_ERROR) for v in STR_CONTENT] + [(None, TYPE)]
         # An optional string's "" means "none": only the huge one is hostile there.
         return values + [(HUGE, ANY_ERROR)]
+    if kind == "path":
+        # Not a path: TypeError; not UTF-8: UnicodeError; empty, NUL inside,
+        # too long, a directory, missing: a tenantry error.
+        values = [(v, TYPE) for v in [1, 1.5, None, object(), ["a"]]]
+        values += [(v, UNICODE) for v in SURROGATES]
+        return values + [(v, ANY_ERROR) for v in ["", "a\x00b", HUGE, "/", "/no/such/dir/x.tny"]]
     if kind in ("perm", "meter"):
         limit = 2**32 if kind == "perm" else 64
         values = [(v, TYPE) for v in [1.5, None, True, b"x", [1], object(), np.bool_(True), 1.0]]
@@ -78,7 +87,19 @@ def P(name, kind, valid, kw=False):
     return (name, kind, valid, kw)
 
 
+def _snapshot_file():
+    """A valid snapshot for load's spec, and a directory for save's."""
+    directory = tempfile.mkdtemp(prefix="tny-hostile-")
+    path = os.path.join(directory, "valid.tny")
+    tenantry.Engine().save(path)
+    return directory, path
+
+
+SNAPSHOT_DIR, SNAPSHOT = _snapshot_file()
+
 SPECS = {
+    "save": [P("path", "path", lambda h: os.path.join(SNAPSHOT_DIR, "saved.tny"))],
+    "load": [P("path", "path", lambda h: SNAPSHOT)],
     "permission": [P("name", "str", lambda h: "workspace.view")],
     "register_permission": [P("name", "str", lambda h: "app.ok")],
     "permission_name": [P("permission", "u32", lambda h: 0)],

@@ -797,6 +797,29 @@ typedef struct tny_stats_info {
 /* Live entity counts. */
 TNY_EXPORT tny_status tny_stats(const tny_engine* engine, tny_stats_info* out_stats) TNY_NOEXCEPT;
 
+/* ---- Snapshots (P1, P2, P4) ---------------------------------------------- */
+
+/* The snapshot format version this library writes (major * 1000 + minor). */
+#define TNY_SNAPSHOT_FORMAT_VERSION 1000
+
+/* P1: writes one consistent cut of the engine to `path` (NUL-terminated):
+ * a temporary file beside it, flushed, renamed over `path`, the directory
+ * flushed; a crash leaves the previous file or the new one. Reads and
+ * changes go on meanwhile (the writer lock is held only while the cut is
+ * copied). The file holds the engine's secrets (created with mode 0600).
+ * Statuses: TNY_INVALID_ARGUMENT (empty path, a directory), TNY_NOT_FOUND
+ * (no such directory), TNY_PERMISSION_DENIED, TNY_RESOURCE_EXHAUSTED (disk
+ * full, or a state over 2 GiB), TNY_INTERNAL (another I/O error). */
+TNY_EXPORT tny_status tny_save(const tny_engine* engine, const char* path) TNY_NOEXCEPT;
+
+/* P2: a new engine from the snapshot at `path`, with `options` (NULL = the
+ * defaults; the clock and capacities are the new engine's). The file is never
+ * trusted: anything wrong with it (damaged, truncated, foreign, a newer major
+ * format version, a broken invariant) is TNY_DATA_LOSS with the reason, and
+ * no engine is made. Free the engine with tny_engine_free(). */
+TNY_EXPORT tny_status tny_load(const char* path, const tny_engine_options* options,
+                               tny_engine** out_engine) TNY_NOEXCEPT;
+
 /* ---- Batches (X2) ------------------------------------------------------- */
 /* A list of changes applied by tny_apply() as one: all become visible
  * together, or, when one fails, none does and tny_last_error() names the

@@ -37,6 +37,7 @@ namespace tenantry {
 
 namespace internal {
 class Writer;
+class SnapshotAccess;  // snapshots/: reads and builds whole versions (P1, P2)
 struct Version;
 struct Target;
 }  // namespace internal
@@ -346,6 +347,7 @@ class TENANTRY_API Engine {
 
  private:
   friend class internal::Writer;
+  friend class internal::SnapshotAccess;
   // Runs changes in one transaction and publishes once (all or nothing).
   // `batch` prefixes a failure with the failing change's index and name.
   absl::StatusOr<std::vector<uint64_t>> Run(absl::Span<const Batch::Change> changes, bool batch);

@@ -83,6 +83,12 @@ inline constexpr int64_t kReservationTtlMaxS = 30 * 24 * 3600;
 // C7: ledger entries kept in memory by default; older ones leave memory.
 inline constexpr size_t kLedgerRetentionDefault = 65536;
 
+// P1, P2: the largest snapshot file (FlatBuffers' 32-bit offsets: under 2 GiB),
+// and the Verifier's bounds for it: nesting depth and the number of tables.
+inline constexpr uint64_t kSnapshotMaxBytes = (uint64_t{1} << 31) - 64;
+inline constexpr uint32_t kSnapshotMaxDepth = 16;
+inline constexpr uint32_t kSnapshotMaxTables = 200'000'000;
+
 }  // namespace tenantry::limits
 
 #endif  // TENANTRY_LIMITS_H_
