@@ -7,6 +7,7 @@
 #include "tenantry/snapshot.h"
 
 #include <sodium.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -376,6 +377,55 @@ TEST(Snapshot, P2_InspectDescribesTheFile) {
   EXPECT_EQ(info.idempotency_keys, 1u);
   EXPECT_EQ(info.writer, "0.1.0");
   EXPECT_EQ(info.file_bytes, ReadBytes(path).size());
+  std::remove(path.c_str());
+}
+
+// The operator's tool: inspect, verify and dump --json, and refusals.
+struct ToolRun {
+  int status = 0;
+  std::string out;
+};
+ToolRun Tool(const std::string& arguments) {
+  ToolRun run;
+  FILE* pipe = ::popen(absl::StrCat(TENANTRY_TOOL, " ", arguments, " 2>&1").c_str(), "r");
+  if (pipe == nullptr) return {-1, "popen failed"};
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) run.out.append(buffer, n);
+  run.status = WEXITSTATUS(::pclose(pipe));
+  return run;
+}
+
+TEST(Snapshot, P2_OperatorToolInspectsVerifiesAndDumps) {
+  Rich rich;
+  ASSERT_NO_FATAL_FAILURE(rich.Build());
+  const std::string path = TempPath("tool");
+  TNY_ASSERT_OK(SaveSnapshot(rich.world.engine, path));
+  ToolRun inspect = Tool(absl::StrCat("inspect ", path));
+  EXPECT_EQ(inspect.status, 0) << inspect.out;
+  EXPECT_THAT(inspect.out, ::testing::HasSubstr(
+                               absl::StrCat("revision          ", rich.world.engine.revision())));
+  EXPECT_THAT(inspect.out, ::testing::HasSubstr(absl::StrCat(
+                               "memberships       ", rich.world.engine.stats().memberships)));
+  ToolRun verify = Tool(absl::StrCat("verify ", path));
+  EXPECT_EQ(verify.status, 0) << verify.out;
+  EXPECT_THAT(verify.out, ::testing::HasSubstr("every invariant holds"));
+  ToolRun dump = Tool(absl::StrCat("dump --json ", path));
+  EXPECT_EQ(dump.status, 0) << dump.out.substr(0, 500);
+  EXPECT_THAT(dump.out, ::testing::HasSubstr("\"token_key\": \"<redacted>\""));
+  EXPECT_THAT(dump.out, ::testing::HasSubstr("\"key\": \"owner@acme.test\""));
+  EXPECT_EQ(std::count(dump.out.begin(), dump.out.end(), '{'),
+            std::count(dump.out.begin(), dump.out.end(), '}'));
+  // Damaged: every command refuses with the reason, exit status 1.
+  std::vector<uint8_t> bytes = ReadBytes(path);
+  bytes.resize(bytes.size() / 2);
+  WriteBytes(path, bytes);
+  for (const char* command : {"inspect", "verify", "dump --json"}) {
+    ToolRun refused = Tool(absl::StrCat(command, " ", path));
+    EXPECT_EQ(refused.status, 1) << command << ": " << refused.out;
+    EXPECT_THAT(refused.out, ::testing::HasSubstr("(P2)")) << command;
+  }
+  EXPECT_EQ(Tool("frobnicate").status, 2);
   std::remove(path.c_str());
 }
 
