@@ -3,6 +3,7 @@
 // verify(): every invariant of one version, checked from scratch. A broken
 // one is DataLoss naming it. Also the teardown of a version.
 #include <algorithm>
+#include <atomic>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
@@ -155,7 +156,10 @@ absl::Status VerifyAccount(const Version& v, const AccountNode& a) {
 // C8 and the credit invariants. Runs under the writer lock, so no admin
 // change, commit, release or expiry is half-done; consumes and reserves go
 // on, and everything checked here holds at every instant of those.
-absl::Status VerifyCredits(const Version& v, ReservationTable* reservations) {
+absl::Status VerifyCredits(const Version& v, const std::atomic<ReservationTable*>& table) {
+  // The table is made by the first reserve ever, lock-free: one made after
+  // this load holds nothing yet, and the second scan loads it again.
+  ReservationTable* reservations = table.load(std::memory_order_seq_cst);
   const MeterTable& meters = *v.meters;
   // Holds per cell, read before the cells: a hold only leaves its cell under
   // the writer lock, so the cell read afterwards holds at least this much.
@@ -212,7 +216,10 @@ absl::Status VerifyCredits(const Version& v, ReservationTable* reservations) {
   }
   // Upper bound, from the slots read after the cells: a hold in a cell was
   // announced before its CAS and cannot be settled while we hold the writer
-  // lock, so its slot is still reserving or live now.
+  // lock, so its slot is still reserving or live now. (Reload the table: a
+  // hold read in a cell may be the first reserve ever, whose table did not
+  // exist at the first scan.)
+  reservations = table.load(std::memory_order_seq_cst);
   absl::flat_hash_map<const BalanceCell*, int64_t> may_hold;
   for (size_t i = 0; reservations != nullptr && i < reservations->size(); ++i) {
     const ReservationSlot& slot = reservations->slot(static_cast<uint32_t>(i));
@@ -322,7 +329,7 @@ absl::Status Engine::verify() const {
   if (v.user_keys.size() != v.users.size()) {
     return Broken("user key index and users differ in size (M1)");
   }
-  return VerifyCredits(v, impl_->reservations.load(std::memory_order_acquire));
+  return VerifyCredits(v, impl_->reservations);
 }
 
 }  // namespace tenantry
