@@ -10,8 +10,10 @@ question (indexed tables, one query per check).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import statistics
+import tempfile
 import timeit
 from typing import Any, Callable, Dict, List
 
@@ -208,6 +210,21 @@ def main() -> None:
     print(f"(same {len(questions)} answers from SQLite and tenantry; see bench/RESULTS.md for the benchmark)")
     engine.verify()
     print(f"revision {engine.revision}; verify: OK")
+
+    # Snapshot round trip (P1, P2): save while the engine is live, load it back.
+    with tempfile.TemporaryDirectory() as directory:
+        path = os.path.join(directory, "agency.tny")
+        engine.save(path)
+        restored = tenantry.Engine.load(path, clock=clock)
+        same = all(restored.check(u, w, p) == engine.check(u, w, p) for u, w, p in questions)
+        assert same and restored.balance(acme) == engine.balance(acme)
+        assert restored.ledger() == engine.ledger() and restored.revision == engine.revision
+        print(f"snapshot: {os.path.getsize(path)} bytes; loaded back at revision {restored.revision}, "
+              f"the same {len(questions)} answers, balances and ledger")
+        with open(path, "r+b") as damaged:
+            damaged.seek(os.path.getsize(path) // 2)
+            damaged.write(b"\xff\xff")
+        print("a damaged copy ->", refused(lambda: tenantry.Engine.load(path)))
 
 
 if __name__ == "__main__":
