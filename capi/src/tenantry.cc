@@ -457,10 +457,6 @@ absl::StatusOr<Engine::Options> OptionsOf(const tny_engine_options* in) {
 #define TNY_REQUIRE(argument) \
   if ((argument) == nullptr) return NullArgument(__func__, #argument)
 
-// UINT32_MAX is MeterRef's "by name" marker, never a meter id (C1).
-#define TNY_REQUIRE_METER(meter) \
-  if ((meter) == UINT32_MAX) return Fail(TNY_NOT_FOUND, "unknown meter id 4294967295 (C1)")
-
 // Converts an argument; a failure is returned as the entry point's status.
 #define TNY_CONVERT(var, expression)                    \
   auto var##_or = (expression);                         \
@@ -1144,7 +1140,6 @@ tny_status tny_authorize_and_consume(tny_engine* engine, uint64_t user, uint64_t
                                      uint32_t permission, int64_t amount, uint32_t meter,
                                      int* out_allowed) noexcept {
   TNY_REQUIRE(engine);
-  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_allowed);
   return Guard(__func__, [&]() -> tny_status {
     return Put(Of(engine).authorize_and_consume(user, workspace, permission, amount, meter),
@@ -1178,7 +1173,6 @@ tny_status tny_meter_id(const tny_engine* engine, const char* name, uint32_t* ou
 
 tny_status tny_meter(const tny_engine* engine, uint32_t meter, tny_meter_info** out_info) noexcept {
   TNY_REQUIRE(engine);
-  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_info);
   return Guard(__func__, [&]() -> tny_status {
     return PutBlock(
@@ -1201,7 +1195,6 @@ tny_status tny_meter(const tny_engine* engine, uint32_t meter, tny_meter_info** 
 tny_status tny_grant(tny_engine* engine, uint64_t actor, uint64_t account, int64_t amount,
                      uint32_t meter, const char* bucket) noexcept {
   TNY_REQUIRE(engine);
-  TNY_REQUIRE_METER(meter);
   return Guard(__func__, [&]() -> tny_status {
     return Report(Of(engine).grant(actor, account, amount, meter, BucketOf(bucket)));
   });
@@ -1210,7 +1203,6 @@ tny_status tny_grant(tny_engine* engine, uint64_t actor, uint64_t account, int64
 tny_status tny_transfer(tny_engine* engine, uint64_t actor, uint64_t account, uint64_t workspace,
                         int64_t amount, uint32_t meter, int64_t out_taken[2]) noexcept {
   TNY_REQUIRE(engine);
-  TNY_REQUIRE_METER(meter);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(taken, Of(engine).transfer(actor, account, workspace, amount, meter));
     if (out_taken != nullptr) {
@@ -1224,7 +1216,6 @@ tny_status tny_transfer(tny_engine* engine, uint64_t actor, uint64_t account, ui
 tny_status tny_revoke(tny_engine* engine, uint64_t actor, uint64_t workspace, int64_t amount,
                       uint32_t meter, const char* bucket) noexcept {
   TNY_REQUIRE(engine);
-  TNY_REQUIRE_METER(meter);
   return Guard(__func__, [&]() -> tny_status {
     return Report(Of(engine).revoke(actor, workspace, amount, BucketOf(bucket), meter));
   });
@@ -1233,7 +1224,6 @@ tny_status tny_revoke(tny_engine* engine, uint64_t actor, uint64_t workspace, in
 tny_status tny_consume(tny_engine* engine, uint64_t workspace, int64_t amount, uint32_t meter,
                        int64_t* out_available) noexcept {
   TNY_REQUIRE(engine);
-  TNY_REQUIRE_METER(meter);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(available, Of(engine).consume(workspace, amount, meter));
     if (out_available != nullptr) *out_available = available;
@@ -1244,7 +1234,6 @@ tny_status tny_consume(tny_engine* engine, uint64_t workspace, int64_t amount, u
 tny_status tny_consume_keyed(tny_engine* engine, uint64_t workspace, int64_t amount, uint32_t meter,
                              const char* key, int64_t* out_available) noexcept {
   TNY_REQUIRE(engine);
-  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(key);
   return Guard(__func__, [&]() -> tny_status {
     if (*key == '\0') return Invalid("an idempotency key must not be empty (C5)");
@@ -1257,7 +1246,6 @@ tny_status tny_consume_keyed(tny_engine* engine, uint64_t workspace, int64_t amo
 tny_status tny_reserve(tny_engine* engine, uint64_t workspace, int64_t amount, uint32_t meter,
                        int64_t ttl_s, uint64_t* out_reservation) noexcept {
   TNY_REQUIRE(engine);
-  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_reservation);
   return Guard(__func__, [&]() -> tny_status {
     return Put(Of(engine).reserve(workspace, amount, meter, ttl_s), out_reservation);
@@ -1297,7 +1285,6 @@ tny_status tny_reservation(const tny_engine* engine, uint64_t reservation,
 tny_status tny_balance(const tny_engine* engine, uint64_t workspace, uint32_t meter,
                        tny_balance_info* out_balance) noexcept {
   TNY_REQUIRE(engine);
-  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_balance);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(b, Of(engine).balance(workspace, meter));
@@ -1309,7 +1296,6 @@ tny_status tny_balance(const tny_engine* engine, uint64_t workspace, uint32_t me
 tny_status tny_account_balance(const tny_engine* engine, uint64_t account, uint32_t meter,
                                tny_account_balance_info* out_balance) noexcept {
   TNY_REQUIRE(engine);
-  TNY_REQUIRE_METER(meter);
   TNY_REQUIRE(out_balance);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(b, Of(engine).account_balance(account, meter));

@@ -18,6 +18,7 @@
 
 #include <emmintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cstdint>
@@ -277,6 +278,40 @@ class KeyTable {
 // table takes (2^30 slots of 48 bytes: 48 GiB).
 inline constexpr size_t kKeyProbeLength = 64;
 inline constexpr size_t kMaxKeySlots = limits::kIdempotencySlotsMax;
+
+// A slot's meta word: generation << 2 | state.
+inline uint64_t Meta(uint64_t gen, KeyState state) {
+  return (gen << 2) | static_cast<uint64_t>(state);
+}
+inline KeyState KeyStateOf(uint64_t meta) { return static_cast<KeyState>(meta & 3); }
+
+// One consistent (tag, meta) of a slot: meta read twice around the tag.
+inline void ReadKeySlot(const KeySlot& s, uint64_t* tag, uint64_t* meta) {
+  for (;;) {
+    // seq_cst: the rescan after a claim relies on it (see ConsumeKeyed).
+    const uint64_t m1 = __atomic_load_n(&s.words[1], __ATOMIC_SEQ_CST);
+    const uint64_t t = __atomic_load_n(&s.words[0], __ATOMIC_SEQ_CST);
+    const uint64_t m2 = __atomic_load_n(&s.words[1], __ATOMIC_SEQ_CST);
+    if (m1 == m2) {
+      *tag = t;
+      *meta = m1;
+      return;
+    }
+  }
+}
+
+// Options::idempotency_window_s in nanoseconds, without overflow.
+inline int64_t KeyWindowNs(int64_t window_s) {
+  return std::min<int64_t>(window_s, INT64_MAX / 1'000'000'000) * 1'000'000'000;
+}
+
+// A key is remembered while its first consume runs (pending), and once done
+// for the window after it.
+inline bool KeyLive(const KeySlot& s, uint64_t meta, int64_t now_ns, int64_t window_ns) {
+  if (KeyStateOf(meta) == KeyState::kPending) return true;
+  if (KeyStateOf(meta) != KeyState::kDone) return false;
+  return now_ns - s.time_ns.load(std::memory_order_relaxed) < window_ns;
+}
 
 }  // namespace tenantry::internal
 

@@ -161,30 +161,6 @@ Table* Ensure(std::atomic<Table*>& slot, size_t slots) {
 
 // ---- Idempotency keys (C5) ----
 
-uint64_t Meta(uint64_t gen, KeyState state) { return (gen << 2) | static_cast<uint64_t>(state); }
-KeyState KeyStateOf(uint64_t meta) { return static_cast<KeyState>(meta & 3); }
-
-// One consistent (tag, meta) of a slot: meta read twice around the tag.
-void ReadKeySlot(const KeySlot& s, uint64_t* tag, uint64_t* meta) {
-  for (;;) {
-    // seq_cst: the rescan after a claim relies on it (see ConsumeKeyed).
-    const uint64_t m1 = __atomic_load_n(&s.words[1], __ATOMIC_SEQ_CST);
-    const uint64_t t = __atomic_load_n(&s.words[0], __ATOMIC_SEQ_CST);
-    const uint64_t m2 = __atomic_load_n(&s.words[1], __ATOMIC_SEQ_CST);
-    if (m1 == m2) {
-      *tag = t;
-      *meta = m1;
-      return;
-    }
-  }
-}
-
-bool KeyLive(const KeySlot& s, uint64_t meta, int64_t now_ns, int64_t window_ns) {
-  if (KeyStateOf(meta) == KeyState::kPending) return true;
-  if (KeyStateOf(meta) != KeyState::kDone) return false;
-  return now_ns - s.time_ns.load(std::memory_order_relaxed) < window_ns;
-}
-
 struct Probe {
   size_t found = SIZE_MAX;  // a live entry of the key
   uint64_t found_meta = 0;
@@ -760,9 +736,7 @@ absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amou
   const uint64_t tag = hash[0] | 1;  // never 0: 0 marks a never-used slot
   const size_t home = hash[1] & (table.size() - 1);
   const int64_t now_ns = impl_->clock->now_ns();
-  const int64_t window_s =
-      std::min<int64_t>(impl_->options.idempotency_window_s, INT64_MAX / 1'000'000'000);
-  const int64_t window_ns = window_s * 1'000'000'000;
+  const int64_t window_ns = internal::KeyWindowNs(impl_->options.idempotency_window_s);
   for (;;) {
     internal::Probe p = internal::Scan(table, tag, home, SIZE_MAX, now_ns, window_ns);
     if (p.found != SIZE_MAX) {
@@ -771,9 +745,10 @@ absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amou
       continue;
     }
     if (p.available == SIZE_MAX) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "no free idempotency slot near this key's home (", impl_->options.idempotency_slots,
-          " slots, window ", window_s, " s); raise Options::idempotency_slots (C5)"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("no free idempotency slot near this key's home (",
+                       impl_->options.idempotency_slots, " slots, window ",
+                       window_ns / 1'000'000'000, " s); raise Options::idempotency_slots (C5)"));
     }
     KeySlot& slot = table.slot(p.available);
     const uint64_t gen = (p.seen_meta >> 2) + 1;

@@ -34,9 +34,9 @@ extern const char kWriterVersion[];
 // BLAKE2b-256 of `data`.
 std::array<uint8_t, 32> Checksum(const uint8_t* data, size_t size);
 
-// P1: writes `bytes` to `path` through a temporary file beside it: write,
+// P1: writes the `size` bytes at `data` to `path` through a temporary file beside it: write,
 // fsync, rename, fsync of the directory. Errors name the path and errno.
-absl::Status WriteFileAtomically(const std::string& path, const std::vector<uint8_t>& bytes);
+absl::Status WriteFileAtomically(const std::string& path, const uint8_t* data, size_t size);
 // Reads the whole file, refusing more than limits::kSnapshotMaxBytes.
 absl::StatusOr<std::vector<uint8_t>> ReadWholeFile(const std::string& path);
 

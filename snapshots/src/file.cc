@@ -85,7 +85,7 @@ absl::Status ValidatePath(const std::string& path) {
 
 }  // namespace
 
-absl::Status WriteFileAtomically(const std::string& path, const std::vector<uint8_t>& bytes) {
+absl::Status WriteFileAtomically(const std::string& path, const uint8_t* data, size_t size) {
   if (absl::Status status = ValidatePath(path); !status.ok()) return status;
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
@@ -97,8 +97,8 @@ absl::Status WriteFileAtomically(const std::string& path, const std::vector<uint
     Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (fd.get() < 0) return Errno("cannot create", temporary);
     size_t written = 0;
-    while (written < bytes.size()) {
-      const ssize_t n = ::write(fd.get(), bytes.data() + written, bytes.size() - written);
+    while (written < size) {
+      const ssize_t n = ::write(fd.get(), data + written, size - written);
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         absl::Status status = Errno("cannot write", temporary);

@@ -155,8 +155,9 @@ class Loader {
   // A workspace role id valid in `account`: built-in owner..client or one of
   // the account's custom roles.
   absl::Status CheckRole(RoleId role, AccountId account, absl::string_view where) const;
-  absl::StatusOr<std::vector<WorkspaceId>> Scope(const flatbuffers::Vector<uint64_t>* ids,
-                                                 AccountId account, absl::string_view where) const;
+  // M2: a scope's workspaces exist, belong to `account`, ascending.
+  absl::Status CheckScope(const std::vector<WorkspaceId>& ids, AccountId account,
+                          absl::string_view where) const;
 
   template <class T>
   T* Mutable(const T* node) {
@@ -316,8 +317,7 @@ absl::Status Loader::Users() {
       entry.role = static_cast<AccountRole>(staff->role());
       entry.scope_all = staff->scope_all();
       if (staff->scope() != nullptr) {
-        if (staff->scope()->size() > limits::kMaxScopeWorkspaces) return Bad("a staff scope");
-        entry.scope.assign(staff->scope()->begin(), staff->scope()->end());
+        entry.scope.assign(staff->scope()->begin(), staff->scope()->end());  // checked in Links
       }
       u->staff.push_back(std::move(entry));
     }
@@ -471,20 +471,16 @@ absl::Status Loader::ResolveRoles() {
   return status;
 }
 
-absl::StatusOr<std::vector<WorkspaceId>> Loader::Scope(const flatbuffers::Vector<uint64_t>* ids,
-                                                       AccountId account,
-                                                       absl::string_view where) const {
-  std::vector<WorkspaceId> out;
-  if (ids == nullptr) return out;
-  if (ids->size() > limits::kMaxScopeWorkspaces) return Bad(where, ": scope too large");
-  for (uint64_t id : *ids) {
-    const WorkspaceNode* ws = v_->workspaces.Find(id);
-    if (ws == nullptr || ws->account != account || (!out.empty() && out.back() >= id)) {
-      return Bad(where, ": scope workspace ", id, " is unknown, foreign or out of order");
+absl::Status Loader::CheckScope(const std::vector<WorkspaceId>& ids, AccountId account,
+                                absl::string_view where) const {
+  if (ids.size() > limits::kMaxScopeWorkspaces) return Bad(where, ": scope too large");
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const WorkspaceNode* ws = v_->workspaces.Find(ids[k]);
+    if (ws == nullptr || ws->account != account || (k > 0 && ids[k - 1] >= ids[k])) {
+      return Bad(where, ": scope workspace ", ids[k], " is unknown, foreign or out of order");
     }
-    out.push_back(id);
   }
-  return out;
+  return absl::OkStatus();
 }
 
 absl::Status Loader::Teams() {
@@ -532,7 +528,8 @@ absl::Status Loader::Invitations() {
     node->role = in->role();
     node->account_role = static_cast<AccountRole>(in->account_role());
     node->scope_all = in->scope_all();
-    TNY_ASSIGN_OR_RETURN(node->scope, Scope(in->scope(), node->account, "an invitation"));
+    if (in->scope() != nullptr) node->scope.assign(in->scope()->begin(), in->scope()->end());
+    TNY_RETURN_IF_ERROR(CheckScope(node->scope, node->account, absl::StrCat("invitation ", id)));
     std::copy(in->token_hash()->begin(), in->token_hash()->end(), node->token_hash.begin());
     node->expires_at_ns = in->expires_at_ns();
     node->state = static_cast<internal::InvitationState>(in->state());
@@ -588,14 +585,8 @@ absl::Status Loader::Links() {
         status = Bad("user ", id, " is staff of an unknown account, or twice");
         return;
       }
-      const std::vector<WorkspaceId>& ids = s.scope;
-      for (size_t k = 0; k < ids.size(); ++k) {
-        const WorkspaceNode* ws = v_->workspaces.Find(ids[k]);
-        if (ws == nullptr || ws->account != s.account || (k > 0 && ids[k - 1] >= ids[k])) {
-          status = Bad("user ", id, " has a staff scope with an unknown or foreign workspace");
-          return;
-        }
-      }
+      status = CheckScope(s.scope, s.account, absl::StrCat("staff entry of user ", id));
+      if (!status.ok()) return;
       s.grant_role = s.role == AccountRole::kOwner   ? internal::kStaffOwner
                      : s.role == AccountRole::kAdmin ? internal::kStaffAdmin
                                                      : a->staff_member_role;
@@ -707,9 +698,8 @@ absl::Status RestoreKeys(const fb::Snapshot& s, Engine::Impl& impl) {
     if (slot.words[1] != 0) return Bad("idempotency slot ", k->index(), " is used twice");
     const bool live = k->tag() != 0;
     slot.words[0] = k->tag();
-    slot.words[1] =
-        (std::max<uint64_t>(k->generation(), 1) << 2) |
-        static_cast<uint64_t>(live ? internal::KeyState::kDone : internal::KeyState::kFree);
+    slot.words[1] = internal::Meta(std::max<uint64_t>(k->generation(), 1),
+                                   live ? internal::KeyState::kDone : internal::KeyState::kFree);
     slot.time_ns.store(k->time_ns());
     slot.amount.store(k->amount());
     slot.result.store(k->result());

@@ -106,21 +106,21 @@ void CopyKeys(internal::KeyTable* table, int64_t now_ns, int64_t window_ns, Cut*
   cut->key_slots = table->size();
   for (size_t i = 0; i < table->size(); ++i) {
     KeySlot& s = table->slot(i);
-    for (;;) {
-      const uint64_t m1 = __atomic_load_n(&s.words[1], __ATOMIC_SEQ_CST);
-      const uint64_t tag = __atomic_load_n(&s.words[0], __ATOMIC_SEQ_CST);
-      Key key{i, tag, m1 >> 2};
-      const auto state = static_cast<KeyState>(m1 & 3);
-      if (state == KeyState::kEmpty) break;
+    Key key{i};
+    uint64_t meta = 0;
+    do {  // the fields, consistent with one (tag, meta)
+      internal::ReadKeySlot(s, &key.tag, &meta);
       key.time_ns = s.time_ns.load(std::memory_order_relaxed);
       key.amount = s.amount.load(std::memory_order_relaxed);
       key.result = s.result.load(std::memory_order_relaxed);
-      if (__atomic_load_n(&s.words[1], __ATOMIC_SEQ_CST) != m1) continue;  // changed: again
-      key.live = state == KeyState::kDone && now_ns - key.time_ns < window_ns;
-      if (!key.live) key.tag = 0;
-      cut->keys.push_back(key);
-      break;
-    }
+    } while (__atomic_load_n(&s.words[1], __ATOMIC_SEQ_CST) != meta);
+    const KeyState state = internal::KeyStateOf(meta);
+    if (state == KeyState::kEmpty) continue;
+    key.generation = meta >> 2;
+    // A pending key's consume is in flight: not acknowledged at the cut.
+    key.live = state == KeyState::kDone && internal::KeyLive(s, meta, now_ns, window_ns);
+    if (!key.live) key.tag = 0;
+    cut->keys.push_back(key);
   }
 }
 
@@ -146,10 +146,8 @@ Cut TakeCut(const Engine& engine) {
   }
   CopyReservations(impl.reservations.load(std::memory_order_acquire), &cut);
   CopyCells(*cut.v, &cut);
-  const int64_t window_s =
-      std::min<int64_t>(impl.options.idempotency_window_s, INT64_MAX / 1'000'000'000);
-  CopyKeys(impl.keys.load(std::memory_order_acquire), cut.taken_at_ns, window_s * 1'000'000'000,
-           &cut);
+  CopyKeys(impl.keys.load(std::memory_order_acquire), cut.taken_at_ns,
+           internal::KeyWindowNs(impl.options.idempotency_window_s), &cut);
   return cut;
 }
 
@@ -308,9 +306,7 @@ absl::Status SaveSnapshot(const Engine& engine, const std::string& path) {
     file.Finish(fb::CreateFile(file, kSnapshotFormatVersion, 1,
                                file.CreateVector(sum.data(), sum.size()), bytes),
                 fb::FileIdentifier());
-    return internal::WriteFileAtomically(
-        path,
-        std::vector<uint8_t>(file.GetBufferPointer(), file.GetBufferPointer() + file.GetSize()));
+    return internal::WriteFileAtomically(path, file.GetBufferPointer(), file.GetSize());
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("out of memory while encoding the snapshot (P1)");
   }

@@ -227,9 +227,11 @@ class Dumper {
   uint64_t total_ = 0, done_ = 0, shown_ = 101;
 };
 
+// `progress`: always (--progress), or on a terminal for files over 8 MiB.
 int Dump(const std::string& path, bool progress) {
   absl::StatusOr<SnapshotInfo> info = tenantry::InspectSnapshot(path);  // verified, checksummed
   if (!info.ok()) return Refused(info.status());
+  progress = progress || (::isatty(STDERR_FILENO) && info->file_bytes > (uint64_t{8} << 20));
   FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) return Refused(absl::NotFoundError("cannot reopen " + path));
   std::vector<uint8_t> bytes(info->file_bytes);
@@ -263,12 +265,7 @@ int main(int argc, char** argv) {
     } else if (args.size() != 3) {
       return Usage();
     }
-    const std::string& path = args.back();
-    if (!progress && ::isatty(STDERR_FILENO)) {
-      absl::StatusOr<SnapshotInfo> info = tenantry::InspectSnapshot(path);
-      progress = info.ok() && info->file_bytes > (uint64_t{8} << 20);
-    }
-    return Dump(path, progress);
+    return Dump(args.back(), progress);
   }
   return Usage();
 }

@@ -127,14 +127,14 @@ typedef int32_t tny_status;
 
 enum tny_status_code {
   TNY_OK = 0,
-  TNY_INVALID_ARGUMENT = 3,     /* a malformed argument (T3, T6 ...), NULL */
-  TNY_NOT_FOUND = 5,            /* an unknown id, name or key */
-  TNY_ALREADY_EXISTS = 6,       /* a taken slug, key, meter ... */
-  TNY_PERMISSION_DENIED = 7,    /* the actor lacks the permission (M10) */
-  TNY_RESOURCE_EXHAUSTED = 8,   /* a plan limit, insufficient credits, a full table */
-  TNY_FAILED_PRECONDITION = 9,  /* the state forbids it (only workspace, expired ...) */
-  TNY_INTERNAL = 13,            /* a bug or out of memory inside the library */
-  TNY_DATA_LOSS = 15            /* a broken invariant, a damaged file */
+  TNY_INVALID_ARGUMENT = 3,    /* a malformed argument (T3, T6 ...), NULL */
+  TNY_NOT_FOUND = 5,           /* an unknown id, name or key */
+  TNY_ALREADY_EXISTS = 6,      /* a taken slug, key, meter ... */
+  TNY_PERMISSION_DENIED = 7,   /* the actor lacks the permission (M10) */
+  TNY_RESOURCE_EXHAUSTED = 8,  /* a plan limit, insufficient credits, a full table */
+  TNY_FAILED_PRECONDITION = 9, /* the state forbids it (only workspace, expired ...) */
+  TNY_INTERNAL = 13,           /* a bug or out of memory inside the library */
+  TNY_DATA_LOSS = 15           /* a broken invariant, a damaged file */
 };
 
 /* A static, lowercase name of the status ("ok", "invalid_argument" ...);
@@ -315,8 +315,14 @@ TNY_EXPORT tny_status tny_staff(const tny_engine* engine, uint64_t account, uint
 
 /* ---- Workspaces (T3-T8) ------------------------------------------------- */
 
-typedef enum tny_workspace_type { TNY_WORKSPACE_SIMPLE = 0, TNY_WORKSPACE_AGENCY = 1 } tny_workspace_type;
-typedef enum tny_workspace_status { TNY_WORKSPACE_ACTIVE = 0, TNY_WORKSPACE_INACTIVE = 1 } tny_workspace_status;
+typedef enum tny_workspace_type {
+  TNY_WORKSPACE_SIMPLE = 0,
+  TNY_WORKSPACE_AGENCY = 1
+} tny_workspace_type;
+typedef enum tny_workspace_status {
+  TNY_WORKSPACE_ACTIVE = 0,
+  TNY_WORKSPACE_INACTIVE = 1
+} tny_workspace_status;
 
 #define TNY_WORKSPACE_SPEC_VERSION 1
 
@@ -369,13 +375,11 @@ TNY_EXPORT tny_status tny_rename_workspace(tny_engine* engine, uint64_t actor, u
 TNY_EXPORT tny_status tny_set_status(tny_engine* engine, uint64_t actor, uint64_t workspace,
                                      int32_t status) TNY_NOEXCEPT;
 /* T6: sets a boolean setting ("beta_opt_in"); `value` is 0 or 1. */
-TNY_EXPORT tny_status tny_set_setting_bool(tny_engine* engine, uint64_t actor,
-                                           uint64_t workspace, const char* name,
-                                           int value) TNY_NOEXCEPT;
+TNY_EXPORT tny_status tny_set_setting_bool(tny_engine* engine, uint64_t actor, uint64_t workspace,
+                                           const char* name, int value) TNY_NOEXCEPT;
 /* T6: sets an integer setting ("approval_timeout_s", "inactivity_timeout_s"). */
-TNY_EXPORT tny_status tny_set_setting_int(tny_engine* engine, uint64_t actor,
-                                          uint64_t workspace, const char* name,
-                                          int64_t value) TNY_NOEXCEPT;
+TNY_EXPORT tny_status tny_set_setting_int(tny_engine* engine, uint64_t actor, uint64_t workspace,
+                                          const char* name, int64_t value) TNY_NOEXCEPT;
 /* T6: a setting's value (booleans as 0 or 1); TNY_NOT_FOUND for an unknown
  * workspace, TNY_INVALID_ARGUMENT for an unknown setting name. */
 TNY_EXPORT tny_status tny_setting(const tny_engine* engine, uint64_t workspace, const char* name,
@@ -402,8 +406,7 @@ TNY_EXPORT tny_status tny_set_role(tny_engine* engine, uint64_t actor, uint64_t 
 TNY_EXPORT tny_status tny_remove_member(tny_engine* engine, uint64_t actor, uint64_t workspace,
                                         uint64_t user) TNY_NOEXCEPT;
 /* M5: the current owner (or TNY_SYSTEM) hands the workspace to `new_owner`. */
-TNY_EXPORT tny_status tny_transfer_ownership(tny_engine* engine, uint64_t actor,
-                                             uint64_t workspace,
+TNY_EXPORT tny_status tny_transfer_ownership(tny_engine* engine, uint64_t actor, uint64_t workspace,
                                              uint64_t new_owner) TNY_NOEXCEPT;
 /* M6: defines or redefines a custom role of the account: `count` permission
  * names at `permissions` (may be NULL when count is 0), inheriting from
@@ -483,14 +486,12 @@ TNY_EXPORT tny_status tny_invite(tny_engine* engine, uint64_t actor, uint64_t wo
 /* I1, M2: invites `email` as staff of the account with account role `role`
  * ("admin" or "member") and, for members, `scope` (NULL = the default). */
 TNY_EXPORT tny_status tny_invite_staff(tny_engine* engine, uint64_t actor, uint64_t account,
-                                       const char* email, const char* role,
-                                       const tny_scope* scope,
+                                       const char* email, const char* role, const tny_scope* scope,
                                        tny_invitation_token** out_invitation) TNY_NOEXCEPT;
 /* I3: `user` (whose key must be the invitation's e-mail) accepts; every rule
  * is checked again now. An unknown or superseded token: TNY_NOT_FOUND;
  * expired, revoked or used: TNY_FAILED_PRECONDITION. */
-TNY_EXPORT tny_status tny_accept(tny_engine* engine, const char* token,
-                                 uint64_t user) TNY_NOEXCEPT;
+TNY_EXPORT tny_status tny_accept(tny_engine* engine, const char* token, uint64_t user) TNY_NOEXCEPT;
 /* I2: a fresh token and expiry; the old token stops working. */
 TNY_EXPORT tny_status tny_resend(tny_engine* engine, uint64_t actor, uint64_t invitation,
                                  tny_invitation_token** out_invitation) TNY_NOEXCEPT;
@@ -563,7 +564,7 @@ typedef enum tny_access_path {
 /* A4: a decision and why (one block). */
 typedef struct tny_decision {
   int32_t allowed;
-  int32_t path; /* a tny_access_path */
+  int32_t path;     /* a tny_access_path */
   const char* role; /* the role that granted; "" when denied */
   uint64_t via_workspace;
   uint64_t via_team;
@@ -592,8 +593,8 @@ typedef struct tny_member_list {
 TNY_EXPORT tny_status tny_members(const tny_engine* engine, uint64_t workspace,
                                   tny_member_list** out_members) TNY_NOEXCEPT;
 /* A5: every user for whom the check holds in the workspace, by id. */
-TNY_EXPORT tny_status tny_who_can(const tny_engine* engine, uint64_t workspace,
-                                  uint32_t permission, tny_id_list** out_users) TNY_NOEXCEPT;
+TNY_EXPORT tny_status tny_who_can(const tny_engine* engine, uint64_t workspace, uint32_t permission,
+                                  tny_id_list** out_users) TNY_NOEXCEPT;
 /* A5: every workspace where the check holds for the user, by id. */
 TNY_EXPORT tny_status tny_accessible(const tny_engine* engine, uint64_t user, uint32_t permission,
                                      tny_id_list** out_workspaces) TNY_NOEXCEPT;
@@ -675,8 +676,7 @@ TNY_EXPORT tny_status tny_commit(tny_engine* engine, uint64_t reservation,
 /* C6: returns the whole hold to its buckets. */
 TNY_EXPORT tny_status tny_release(tny_engine* engine, uint64_t reservation) TNY_NOEXCEPT;
 /* C6: releases every reservation past its expiry; writes how many. */
-TNY_EXPORT tny_status tny_expire_reservations(tny_engine* engine,
-                                              uint64_t* out_count) TNY_NOEXCEPT;
+TNY_EXPORT tny_status tny_expire_reservations(tny_engine* engine, uint64_t* out_count) TNY_NOEXCEPT;
 
 /* C6: a live reservation (filled by the caller's struct). */
 typedef struct tny_reservation_info {
@@ -755,7 +755,8 @@ typedef struct tny_ledger_query {
   uint64_t after_sequence; /* entries with sequence > after_sequence */
 } tny_ledger_query;
 
-#define TNY_LEDGER_QUERY_INIT { TNY_LEDGER_QUERY_VERSION, 0, 0, 0, 0 }
+#define TNY_LEDGER_QUERY_INIT \
+  { TNY_LEDGER_QUERY_VERSION, 0, 0, 0, 0 }
 
 /* C7: retained entries matching `query` (NULL = all), oldest first.
  * TNY_FAILED_PRECONDITION when entries asked for have left memory. */
@@ -854,17 +855,14 @@ TNY_EXPORT tny_status tny_batch_set_plan(tny_batch* batch, uint64_t actor, uint6
 TNY_EXPORT tny_status tny_batch_add_staff(tny_batch* batch, uint64_t actor, uint64_t account,
                                           uint64_t user, const char* role,
                                           const tny_scope* scope) TNY_NOEXCEPT;
-TNY_EXPORT tny_status tny_batch_set_staff_scope(tny_batch* batch, uint64_t actor,
-                                                uint64_t account, uint64_t user,
-                                                const tny_scope* scope) TNY_NOEXCEPT;
+TNY_EXPORT tny_status tny_batch_set_staff_scope(tny_batch* batch, uint64_t actor, uint64_t account,
+                                                uint64_t user, const tny_scope* scope) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_batch_remove_staff(tny_batch* batch, uint64_t actor, uint64_t account,
                                              uint64_t user) TNY_NOEXCEPT;
-TNY_EXPORT tny_status tny_batch_create_workspace(tny_batch* batch, uint64_t actor,
-                                                 uint64_t account,
+TNY_EXPORT tny_status tny_batch_create_workspace(tny_batch* batch, uint64_t actor, uint64_t account,
                                                  const tny_workspace_spec* spec) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_batch_rename_workspace(tny_batch* batch, uint64_t actor,
-                                                 uint64_t workspace,
-                                                 const char* name) TNY_NOEXCEPT;
+                                                 uint64_t workspace, const char* name) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_batch_set_status(tny_batch* batch, uint64_t actor, uint64_t workspace,
                                            int32_t status) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_batch_set_setting_bool(tny_batch* batch, uint64_t actor,
@@ -877,8 +875,8 @@ TNY_EXPORT tny_status tny_batch_add_member(tny_batch* batch, uint64_t actor, uin
                                            uint64_t user, const char* role) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_batch_set_role(tny_batch* batch, uint64_t actor, uint64_t workspace,
                                          uint64_t user, const char* role) TNY_NOEXCEPT;
-TNY_EXPORT tny_status tny_batch_remove_member(tny_batch* batch, uint64_t actor,
-                                              uint64_t workspace, uint64_t user) TNY_NOEXCEPT;
+TNY_EXPORT tny_status tny_batch_remove_member(tny_batch* batch, uint64_t actor, uint64_t workspace,
+                                              uint64_t user) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_batch_transfer_ownership(tny_batch* batch, uint64_t actor,
                                                    uint64_t workspace,
                                                    uint64_t new_owner) TNY_NOEXCEPT;
@@ -891,8 +889,8 @@ TNY_EXPORT tny_status tny_batch_create_team(tny_batch* batch, uint64_t actor, ui
                                             const char* name, const char* role) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_batch_add_team_member(tny_batch* batch, uint64_t actor, uint64_t team,
                                                 uint64_t user) TNY_NOEXCEPT;
-TNY_EXPORT tny_status tny_batch_remove_team_member(tny_batch* batch, uint64_t actor,
-                                                   uint64_t team, uint64_t user) TNY_NOEXCEPT;
+TNY_EXPORT tny_status tny_batch_remove_team_member(tny_batch* batch, uint64_t actor, uint64_t team,
+                                                   uint64_t user) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_batch_set_team_role(tny_batch* batch, uint64_t actor, uint64_t team,
                                               const char* role) TNY_NOEXCEPT;
 TNY_EXPORT tny_status tny_batch_delete_team(tny_batch* batch, uint64_t actor,

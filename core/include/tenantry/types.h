@@ -195,19 +195,24 @@ using BucketAmounts = std::array<int64_t, kMaxBuckets>;
 // `consume(ws, 5, kMinutes)` and `consume(ws, 5, "minutes")` all read well.
 class MeterRef {
  public:
-  MeterRef(MeterId id) : id_(id) {}                   // NOLINT(google-explicit-constructor)
-  MeterRef(absl::string_view name) : name_(name) {}   // NOLINT(google-explicit-constructor)
-  MeterRef(const std::string& name) : name_(name) {}  // NOLINT(google-explicit-constructor)
+  MeterRef(MeterId id) : id_(id) {}  // NOLINT(google-explicit-constructor)
+  MeterRef(absl::string_view name)   // NOLINT(google-explicit-constructor)
+      : by_name_(true), name_(name) {}
+  MeterRef(const std::string& name)  // NOLINT(google-explicit-constructor)
+      : by_name_(true), name_(name) {}
   template <size_t N>
-  MeterRef(const char (&name)[N]) : name_(name, N - 1) {}  // NOLINT(google-explicit-constructor)
+  MeterRef(const char (&name)[N])  // NOLINT(google-explicit-constructor)
+      : by_name_(true), name_(name, N - 1) {}
 
-  bool by_name() const { return id_ == kByName; }
+  // Every MeterId names a meter by id, even ~0 (an unknown one): no id is
+  // taken as "by name".
+  bool by_name() const { return by_name_; }
   MeterId id() const { return id_; }
   absl::string_view name() const { return name_; }
 
  private:
-  static constexpr MeterId kByName = ~MeterId{0};
-  MeterId id_ = kByName;
+  MeterId id_ = 0;
+  bool by_name_ = false;
   absl::string_view name_;
 };
 
