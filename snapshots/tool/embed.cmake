@@ -1,9 +1,6 @@
 # Writes OUT, a C++ file defining kTenantrySchema: the bytes of IN (the
 # binary schema tenantry.bfbs), for the tool's reflection-based dump.
 file(READ "${IN}" hex HEX)
-string(LENGTH "${hex}" digits)
-math(EXPR size "${digits} / 2")
 string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
 file(WRITE "${OUT}" "// Generated from tenantry.bfbs by snapshots/tool/embed.cmake.\n"
-  "alignas(16) extern const unsigned char kTenantrySchema[] = {${bytes}};\n"
-  "extern const unsigned long kTenantrySchemaSize = ${size};\n")
+  "alignas(16) extern const unsigned char kTenantrySchema[] = {${bytes}};\n")

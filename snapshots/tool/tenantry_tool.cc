@@ -26,7 +26,6 @@
 #include "tenantry/snapshot.h"
 
 extern const unsigned char kTenantrySchema[];
-extern const unsigned long kTenantrySchemaSize;
 
 namespace {
 
