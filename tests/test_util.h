@@ -184,7 +184,11 @@ inline std::string Fingerprint(const Engine& engine) {
 //   in the agency: ws_admin admin, manager, member, viewer; client is a
 //   client in Client A; outsider holds nothing.
 struct World {
-  Engine engine;
+  // The seed world in a new engine, or in `owned` (one with a journal, say).
+  explicit World(std::unique_ptr<Engine> e = std::make_unique<Engine>())
+      : owned(std::move(e)), engine(*owned) {}
+  std::unique_ptr<Engine> owned;
+  Engine& engine;
   UserId acct_owner = 0, acct_admin = 0, staff_member = 0;
   UserId ws_owner = 0, ws_admin = 0, manager = 0, member = 0, viewer = 0;
   UserId client = 0, outsider = 0;

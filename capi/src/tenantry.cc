@@ -447,6 +447,19 @@ absl::StatusOr<Engine::Options> OptionsOf(const tny_engine_options* in) {
       !s.ok()) {
     return s;
   }
+  if (in->version >= 2) {
+    if (in->journal != nullptr) options.journal = in->journal;
+    if (absl::Status s = Field(in->group_commit_ms, "group_commit_ms", &options.group_commit_ms);
+        !s.ok()) {
+      return s;
+    }
+    if (in->durability < TNY_DURABILITY_SYNC || in->durability > TNY_DURABILITY_NONE) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tny_engine_options.durability must be TNY_DURABILITY_SYNC, _GROUP or _NONE; got ",
+          in->durability, " (P3)"));
+    }
+    options.durability = static_cast<tenantry::Durability>(in->durability);
+  }
   if (absl::Status s = Engine::ValidateOptions(options); !s.ok()) return s;
   return options;
 }
@@ -507,7 +520,8 @@ tny_status tny_engine_new(const tny_engine_options* options, tny_engine** out_en
   TNY_REQUIRE(out_engine);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, OptionsOf(options));
-    *out_engine = HandleOf(new tenantry::Engine(std::move(converted)));
+    TNY_CONVERT(engine, Engine::Open(std::move(converted)));
+    *out_engine = HandleOf(engine.release());
     return TNY_OK;
   });
 }

@@ -7,12 +7,15 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
 #include "engine_impl.h"
+#include "engine_journal.h"
 #include "epoch.h"
 #include "model.h"
+#include "ops.h"
 #include "status_macros.h"
 #include "writer.h"
 
@@ -45,6 +48,8 @@ Engine::Options Clamped(Engine::Options options) {
       std::clamp<size_t>(options.idempotency_slots, 1, limits::kIdempotencySlotsMax);
   options.reservation_slots =
       std::clamp<size_t>(options.reservation_slots, 1, limits::kReservationSlotsMax);
+  options.group_commit_ms =
+      std::clamp<int64_t>(options.group_commit_ms, 1, limits::kGroupCommitMaxMs);
   return options;
 }
 
@@ -61,6 +66,8 @@ absl::Status Engine::ValidateOptions(const Options& o) {
                       Signed(limits::kIdempotencySlotsMax)),
            OutOfRange("reservation_slots", Signed(o.reservation_slots), 1,
                       Signed(limits::kReservationSlotsMax)),
+           OutOfRange("durability", static_cast<int64_t>(o.durability), 0, 2),
+           OutOfRange("group_commit_ms", o.group_commit_ms, 1, limits::kGroupCommitMaxMs),
        }) {
     if (!status.ok()) return status;
   }
@@ -83,6 +90,7 @@ Engine::Engine(Options options) : impl_(std::make_unique<Impl>(Clamped(std::move
   meters->gen = 1;
   v->meters = meters;
   randombytes_buf(impl_->key_hash_key.data(), impl_->key_hash_key.size());
+  randombytes_buf(impl_->lineage.data(), impl_->lineage.size());
   root_.store(v, std::memory_order_seq_cst);
 }
 
@@ -98,77 +106,113 @@ uint64_t Engine::revision() const {
   return root_.load(std::memory_order_seq_cst)->revision;
 }
 
-absl::StatusOr<std::vector<uint64_t>> Engine::Run(absl::Span<const Batch::Change> changes,
-                                                  bool batch) {
-  if (changes.size() > limits::kMaxBatchChanges) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a batch holds at most ", limits::kMaxBatchChanges, " changes (X2)"));
-  }
-  std::vector<uint64_t> results;
-  results.reserve(changes.size());
-  std::vector<AuditRecord> audit;
-  {
-    internal::MutexLock lock(&impl_->write_mu);
-    // Only writers store the root, and they hold write_mu, so this load sees
-    // the newest version.
-    const Version* base = root_.load(std::memory_order_seq_cst);
-    Writer writer(base, impl_->clock->now_ns(), impl_->token_key, impl_->options.invitation_ttl_s);
-    for (size_t i = 0; i < changes.size(); ++i) {
-      absl::StatusOr<uint64_t> result = changes[i].run(writer);
-      if (!result.ok()) {
-        writer.txn().Abort();
-        if (!batch) return result.status();
-        return absl::Status(
-            result.status().code(),
-            absl::StrCat("change #", i, " (", changes[i].name,
-                         ") failed; nothing was applied: ", result.status().message()));
-      }
-      results.push_back(*result);
-    }
-    // Nothing after this point can fail: deleted workspaces' credits go
-    // back to their pools now (T7).
-    writer.FinishCredits(impl_->reservations);
-    writer.FinishSessions();
-    // Publish: one seq_cst store of the root (X1, X2), then move the epoch
-    // and hand over what the new version replaced (X4; see epoch.h).
-    root_.store(writer.version(), std::memory_order_seq_cst);
-    std::vector<internal::Garbage> garbage = writer.txn().Commit();
-    Epochs::Retire(Epochs::Advance(), std::move(garbage));
-    audit = std::move(writer.audit());
-    internal::SweepExpired(*impl_, writer.version()->revision, true, &writer.ledger());
-    internal::AppendLedger(*impl_, writer.ledger());
-    internal::MutexLock feed_lock(&impl_->feed_mu);
-    for (AuditRecord& record : audit) impl_->feed.push_back(std::move(record));
-    while (impl_->feed.size() > impl_->options.feed_retention) {
-      impl_->feed_dropped_through = impl_->feed.front().revision;
-      impl_->feed.pop_front();
-    }
-  }
-  // Freeing outside the writer lock keeps the next writer from waiting on it.
-  Epochs::Reclaim();
-  return results;
+absl::StatusOr<std::vector<uint64_t>> Engine::Run(absl::Span<const std::string> ops, bool batch,
+                                                  internal::RunOutput* out) {
+  return internal::JournalAccess::RunOps(*this, ops, batch, out, nullptr);
 }
 
-absl::StatusOr<uint64_t> Engine::RunOne(
-    const char* name, std::function<absl::StatusOr<uint64_t>(internal::Writer&)> change) {
-  Batch::Change one{name, std::move(change)};
-  TNY_ASSIGN_OR_RETURN(std::vector<uint64_t> results, Run({&one, 1}, false));
+absl::StatusOr<uint64_t> Engine::RunOp(const std::string& op, internal::RunOutput* out) {
+  TNY_ASSIGN_OR_RETURN(std::vector<uint64_t> results, Run({&op, 1}, false, out));
   return results.front();
-}
-
-absl::Status Engine::RunStatus(const char* name,
-                               std::function<absl::Status(internal::Writer&)> change) {
-  return RunOne(name,
-                [&change](Writer& w) -> absl::StatusOr<uint64_t> {
-                  TNY_RETURN_IF_ERROR(change(w));
-                  return 0;
-                })
-      .status();
 }
 
 absl::StatusOr<std::vector<uint64_t>> Engine::apply(const Batch& batch) {
   return Run(batch.changes_, true);
 }
+
+namespace internal {
+
+absl::StatusOr<std::vector<uint64_t>> JournalAccess::RunOps(Engine& engine,
+                                                            absl::Span<const std::string> ops,
+                                                            bool batch, RunOutput* out,
+                                                            const RunReplay* replay) {
+  Engine::Impl& impl = *engine.impl_;
+  if (ops.size() > limits::kMaxBatchChanges) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a batch holds at most ", limits::kMaxBatchChanges, " changes (X2)"));
+  }
+  // P3: the record's size is known before anything runs (ops, the time, at
+  // most one token hash per invitation change), so that the journal makes
+  // room before the transaction has any effect.
+  const size_t record_bytes = RunRecordBytes(ops);
+  const bool moves_credits = std::any_of(ops.begin(), ops.end(), [](const std::string& op) {
+    uint8_t code = 0;
+    return OpCodeOf(op, &code) && OpMovesCredits(code);
+  });
+  std::vector<uint64_t> results;
+  results.reserve(ops.size());
+  std::vector<AuditRecord> audit;
+  uint64_t lsn = 0;
+  {
+    MutexLock lock(&impl.write_mu);
+    // A transfer or revoke changes a balance cell while it runs: its record
+    // is ordered with consumption from the start (engine_impl.h).
+    std::optional<JournalScope> journal;
+    if (moves_credits) {
+      journal.emplace(impl, record_bytes);
+      TNY_RETURN_IF_ERROR(journal->status());
+    }
+    // Only writers store the root, and they hold write_mu, so this load sees
+    // the newest version.
+    const Version* base = engine.root_.load(std::memory_order_seq_cst);
+    const int64_t now_ns = replay != nullptr ? replay->now_ns : impl.clock->now_ns();
+    Writer writer(base, now_ns, impl.token_key, impl.options.invitation_ttl_s);
+    if (replay != nullptr) writer.ReplayTokens(replay->token_hashes);
+    for (size_t i = 0; i < ops.size(); ++i) {
+      absl::StatusOr<uint64_t> result = Dispatch(writer, ops[i]);
+      if (result.ok() && !writer.replay_status().ok()) result = writer.replay_status();
+      if (!result.ok()) {
+        writer.txn().Abort();
+        if (!batch) return result.status();
+        uint8_t code = 0;
+        OpCodeOf(ops[i], &code);
+        return absl::Status(result.status().code(), absl::StrCat("change #", i, " (", OpName(code),
+                                                                 ") failed; nothing was applied: ",
+                                                                 result.status().message()));
+      }
+      results.push_back(*result);
+    }
+    if (!journal.has_value()) {
+      journal.emplace(impl, record_bytes);
+      if (!journal->status().ok()) {
+        writer.txn().Abort();
+        return journal->status();
+      }
+    }
+    // The record first: a reader may see the new version as soon as it is
+    // published, and what a reader saw must survive a crash.
+    journal->Append(JournalRecordType::kRun, RunRecord(now_ns, writer.issued_hashes(), ops));
+    // Nothing after this point can fail: deleted workspaces' credits go
+    // back to their pools now (T7).
+    writer.FinishCredits(impl.reservations);
+    writer.FinishSessions();
+    // Publish: one seq_cst store of the root (X1, X2), then move the epoch
+    // and hand over what the new version replaced (X4; see epoch.h).
+    engine.root_.store(writer.version(), std::memory_order_seq_cst);
+    std::vector<Garbage> garbage = writer.txn().Commit();
+    Epochs::Retire(Epochs::Advance(), std::move(garbage));
+    audit = std::move(writer.audit());
+    SweepExpired(impl, writer.version()->revision, now_ns, true, &writer.ledger());
+    AppendLedger(impl, writer.ledger());
+    if (out != nullptr) {
+      out->invitation = writer.last_invitation();
+      out->taken = writer.last_taken();
+    }
+    MutexLock feed_lock(&impl.feed_mu);
+    for (AuditRecord& record : audit) impl.feed.push_back(std::move(record));
+    while (impl.feed.size() > impl.options.feed_retention) {
+      impl.feed_dropped_through = impl.feed.front().revision;
+      impl.feed.pop_front();
+    }
+    lsn = journal->lsn();
+  }
+  // Freeing outside the writer lock keeps the next writer from waiting on it.
+  Epochs::Reclaim();
+  TNY_RETURN_IF_ERROR(Acknowledge(impl, lsn));
+  return results;
+}
+
+}  // namespace internal
 
 absl::StatusOr<std::vector<AuditRecord>> Engine::changes_since(uint64_t revision) const {
   internal::MutexLock lock(&impl_->feed_mu);
@@ -185,300 +229,232 @@ absl::StatusOr<std::vector<AuditRecord>> Engine::changes_since(uint64_t revision
   return std::vector<AuditRecord>(first, impl_->feed.end());
 }
 
-// ---- The write API: each call is one change in its own transaction ----
+// ---- The write API: each call is one change (an op) in its own transaction ----
 
 absl::StatusOr<PermissionId> Engine::register_permission(absl::string_view name) {
-  TNY_ASSIGN_OR_RETURN(uint64_t id, RunOne("register_permission",
-                                           [&](Writer& w) { return w.RegisterPermission(name); }));
+  TNY_ASSIGN_OR_RETURN(uint64_t id, RunOp(internal::Encode<&Writer::RegisterPermission>(name)));
   return static_cast<PermissionId>(id);
 }
 
 absl::StatusOr<UserId> Engine::create_user(absl::string_view key) {
-  return RunOne("create_user", [&](Writer& w) { return w.CreateUser(key); });
+  return RunOp(internal::Encode<&Writer::CreateUser>(key));
 }
 
 absl::StatusOr<AccountId> Engine::create_account(AccountSpec spec) {
-  return RunOne("create_account", [&](Writer& w) { return w.CreateAccount(spec); });
+  return RunOp(internal::Encode<&Writer::CreateAccount>(spec));
 }
 
 absl::Status Engine::set_plan(UserId actor, AccountId account, Plan plan) {
-  return RunStatus("set_plan", [&](Writer& w) { return w.SetPlan(actor, account, plan); });
+  return RunOp(internal::Encode<&Writer::SetPlan>(actor, account, plan)).status();
 }
 
 absl::Status Engine::add_staff(UserId actor, AccountId account, UserId user, absl::string_view role,
                                std::optional<StaffScope> scope) {
-  return RunStatus("add_staff",
-                   [&](Writer& w) { return w.AddStaff(actor, account, user, role, scope); });
+  return RunOp(internal::Encode<&Writer::AddStaff>(actor, account, user, role, scope)).status();
 }
 
 absl::Status Engine::set_staff_scope(UserId actor, AccountId account, UserId user,
                                      StaffScope scope) {
-  return RunStatus("set_staff_scope",
-                   [&](Writer& w) { return w.SetStaffScope(actor, account, user, scope); });
+  return RunOp(internal::Encode<&Writer::SetStaffScope>(actor, account, user, scope)).status();
 }
 
 absl::Status Engine::remove_staff(UserId actor, AccountId account, UserId user) {
-  return RunStatus("remove_staff", [&](Writer& w) { return w.RemoveStaff(actor, account, user); });
+  return RunOp(internal::Encode<&Writer::RemoveStaff>(actor, account, user)).status();
 }
 
 absl::StatusOr<WorkspaceId> Engine::create_workspace(UserId actor, AccountId account,
                                                      WorkspaceSpec spec) {
-  return RunOne("create_workspace",
-                [&](Writer& w) { return w.CreateWorkspace(actor, account, spec); });
+  return RunOp(internal::Encode<&Writer::CreateWorkspace>(actor, account, spec));
 }
 
 absl::Status Engine::rename_workspace(UserId actor, WorkspaceId workspace, absl::string_view name) {
-  return RunStatus("rename_workspace",
-                   [&](Writer& w) { return w.RenameWorkspace(actor, workspace, name); });
+  return RunOp(internal::Encode<&Writer::RenameWorkspace>(actor, workspace, name)).status();
 }
 
 absl::Status Engine::set_status(UserId actor, WorkspaceId workspace, WorkspaceStatus status) {
-  return RunStatus("set_status", [&](Writer& w) { return w.SetStatus(actor, workspace, status); });
+  return RunOp(internal::Encode<&Writer::SetStatus>(actor, workspace, status)).status();
 }
 
 absl::Status Engine::set_setting(UserId actor, WorkspaceId workspace, absl::string_view name,
                                  SettingValue value) {
-  return RunStatus("set_setting",
-                   [&](Writer& w) { return w.SetSetting(actor, workspace, name, value); });
+  return RunOp(internal::Encode<&Writer::SetSetting>(actor, workspace, name, value)).status();
 }
 
 absl::Status Engine::add_member(UserId actor, WorkspaceId workspace, UserId user,
                                 absl::string_view role) {
-  return RunStatus("add_member",
-                   [&](Writer& w) { return w.AddMember(actor, workspace, user, role); });
+  return RunOp(internal::Encode<&Writer::AddMember>(actor, workspace, user, role)).status();
 }
 
 absl::Status Engine::set_role(UserId actor, WorkspaceId workspace, UserId user,
                               absl::string_view role) {
-  return RunStatus("set_role", [&](Writer& w) { return w.SetRole(actor, workspace, user, role); });
+  return RunOp(internal::Encode<&Writer::SetRole>(actor, workspace, user, role)).status();
 }
 
 absl::Status Engine::remove_member(UserId actor, WorkspaceId workspace, UserId user) {
-  return RunStatus("remove_member",
-                   [&](Writer& w) { return w.RemoveMember(actor, workspace, user); });
+  return RunOp(internal::Encode<&Writer::RemoveMember>(actor, workspace, user)).status();
 }
 
 absl::Status Engine::transfer_ownership(UserId actor, WorkspaceId workspace, UserId new_owner) {
-  return RunStatus("transfer_ownership",
-                   [&](Writer& w) { return w.TransferOwnership(actor, workspace, new_owner); });
+  return RunOp(internal::Encode<&Writer::TransferOwnership>(actor, workspace, new_owner)).status();
 }
 
 absl::Status Engine::switch_workspace(UserId user, WorkspaceId workspace) {
-  return RunStatus("switch_workspace",
-                   [&](Writer& w) { return w.SwitchWorkspace(user, workspace); });
+  return RunOp(internal::Encode<&Writer::SwitchWorkspace>(user, workspace)).status();
 }
 
 absl::Status Engine::delete_workspace(UserId actor, WorkspaceId workspace,
                                       absl::string_view confirm) {
-  return RunStatus("delete_workspace",
-                   [&](Writer& w) { return w.DeleteWorkspace(actor, workspace, confirm); });
+  return RunOp(internal::Encode<&Writer::DeleteWorkspace>(actor, workspace, confirm)).status();
 }
 
 absl::Status Engine::define_role(UserId actor, AccountId account, absl::string_view name,
                                  const std::vector<std::string>& permissions,
                                  absl::string_view inherits) {
-  return RunStatus("define_role", [&](Writer& w) {
-    return w.DefineRole(actor, account, name, permissions, inherits);
-  });
+  return RunOp(internal::Encode<&Writer::DefineRole>(actor, account, name, permissions, inherits))
+      .status();
 }
 
 absl::StatusOr<TeamId> Engine::create_team(UserId actor, WorkspaceId workspace,
                                            absl::string_view name, absl::string_view role) {
-  return RunOne("create_team",
-                [&](Writer& w) { return w.CreateTeam(actor, workspace, name, role); });
+  return RunOp(internal::Encode<&Writer::CreateTeam>(actor, workspace, name, role));
 }
 
 absl::Status Engine::add_team_member(UserId actor, TeamId team, UserId user) {
-  return RunStatus("add_team_member",
-                   [&](Writer& w) { return w.AddTeamMember(actor, team, user); });
+  return RunOp(internal::Encode<&Writer::AddTeamMember>(actor, team, user)).status();
 }
 
 absl::Status Engine::remove_team_member(UserId actor, TeamId team, UserId user) {
-  return RunStatus("remove_team_member",
-                   [&](Writer& w) { return w.RemoveTeamMember(actor, team, user); });
+  return RunOp(internal::Encode<&Writer::RemoveTeamMember>(actor, team, user)).status();
 }
 
 absl::Status Engine::set_team_role(UserId actor, TeamId team, absl::string_view role) {
-  return RunStatus("set_team_role", [&](Writer& w) { return w.SetTeamRole(actor, team, role); });
+  return RunOp(internal::Encode<&Writer::SetTeamRole>(actor, team, role)).status();
 }
 
 absl::Status Engine::delete_team(UserId actor, TeamId team) {
-  return RunStatus("delete_team", [&](Writer& w) { return w.DeleteTeam(actor, team); });
+  return RunOp(internal::Encode<&Writer::DeleteTeam>(actor, team)).status();
 }
-
-namespace {
-// Wraps a change that issues an invitation token so that the token the
-// Writer issued is kept in `*issued` (the engine keeps only its hash).
-std::function<absl::StatusOr<uint64_t>(Writer&)> KeepingToken(
-    Invitation* issued, std::function<absl::StatusOr<uint64_t>(Writer&)> change) {
-  return [issued, change = std::move(change)](Writer& w) {
-    absl::StatusOr<uint64_t> id = change(w);
-    if (id.ok()) *issued = w.last_invitation();
-    return id;
-  };
-}
-}  // namespace
 
 absl::StatusOr<Invitation> Engine::invite(UserId actor, WorkspaceId workspace,
                                           absl::string_view email, absl::string_view role) {
-  Invitation issued;
+  internal::RunOutput out;
   TNY_RETURN_IF_ERROR(
-      RunOne(
-          "invite",
-          KeepingToken(&issued, [&](Writer& w) { return w.Invite(actor, workspace, email, role); }))
-          .status());
-  return issued;
+      RunOp(internal::Encode<&Writer::Invite>(actor, workspace, email, role), &out).status());
+  return std::move(out.invitation);
 }
 
 absl::StatusOr<Invitation> Engine::invite_staff(UserId actor, AccountId account,
                                                 absl::string_view email, absl::string_view role,
                                                 std::optional<StaffScope> scope) {
-  Invitation issued;
-  TNY_RETURN_IF_ERROR(RunOne("invite_staff", KeepingToken(&issued,
-                                                          [&](Writer& w) {
-                                                            return w.InviteStaff(
-                                                                actor, account, email, role, scope);
-                                                          }))
-                          .status());
-  return issued;
+  internal::RunOutput out;
+  TNY_RETURN_IF_ERROR(
+      RunOp(internal::Encode<&Writer::InviteStaff>(actor, account, email, role, scope), &out)
+          .status());
+  return std::move(out.invitation);
 }
 
 absl::Status Engine::accept(absl::string_view token, UserId user) {
-  return RunStatus("accept", [&](Writer& w) { return w.Accept(token, user); });
+  return RunOp(internal::Encode<&Writer::Accept>(token, user)).status();
 }
 
 absl::StatusOr<Invitation> Engine::resend(UserId actor, InvitationId invitation) {
-  Invitation issued;
-  TNY_RETURN_IF_ERROR(
-      RunOne("resend",
-             KeepingToken(&issued, [&](Writer& w) { return w.Resend(actor, invitation); }))
-          .status());
-  return issued;
+  internal::RunOutput out;
+  TNY_RETURN_IF_ERROR(RunOp(internal::Encode<&Writer::Resend>(actor, invitation), &out).status());
+  return std::move(out.invitation);
 }
 
 absl::Status Engine::revoke_invitation(UserId actor, InvitationId invitation) {
-  return RunStatus("revoke_invitation",
-                   [&](Writer& w) { return w.RevokeInvitation(actor, invitation); });
+  return RunOp(internal::Encode<&Writer::RevokeInvitation>(actor, invitation)).status();
 }
 
 absl::Status Engine::touch_session(UserId user) {
-  return RunStatus("touch_session", [&](Writer& w) { return w.TouchSession(user); });
+  return RunOp(internal::Encode<&Writer::TouchSession>(user)).status();
 }
 
 absl::StatusOr<uint64_t> Engine::expire_sessions() {
-  return RunOne("expire_sessions", [&](Writer& w) { return w.ExpireSessions(); });
+  return RunOp(internal::Encode<&Writer::ExpireSessions>());
 }
 
-// ---- Batch: the same changes, recorded for one `apply` ----
+// ---- Batch: the same changes, encoded for one `apply` ----
 
-Batch& Batch::Add(const char* name,
-                  std::function<absl::StatusOr<uint64_t>(internal::Writer&)> run) {
-  changes_.push_back(Change{name, std::move(run)});
+Batch& Batch::Add(std::string op) {
+  changes_.push_back(std::move(op));
   return *this;
 }
-
-namespace {
-// Adapts a change returning Status to the batch's StatusOr<id> shape.
-template <class Fn>
-std::function<absl::StatusOr<uint64_t>(Writer&)> NoId(Fn fn) {
-  return [fn = std::move(fn)](Writer& w) -> absl::StatusOr<uint64_t> {
-    TNY_RETURN_IF_ERROR(fn(w));
-    return 0;
-  };
-}
-}  // namespace
-
 Batch& Batch::create_user(std::string key) {
-  return Add("create_user", [key = std::move(key)](Writer& w) { return w.CreateUser(key); });
+  return Add(internal::Encode<&Writer::CreateUser>(key));
 }
 Batch& Batch::create_account(AccountSpec spec) {
-  return Add("create_account",
-             [spec = std::move(spec)](Writer& w) { return w.CreateAccount(spec); });
+  return Add(internal::Encode<&Writer::CreateAccount>(spec));
 }
 Batch& Batch::set_plan(UserId actor, AccountId account, Plan plan) {
-  return Add("set_plan", NoId([=](Writer& w) { return w.SetPlan(actor, account, plan); }));
+  return Add(internal::Encode<&Writer::SetPlan>(actor, account, plan));
 }
 Batch& Batch::add_staff(UserId actor, AccountId account, UserId user, std::string role,
                         std::optional<StaffScope> scope) {
-  return Add("add_staff",
-             NoId([=](Writer& w) { return w.AddStaff(actor, account, user, role, scope); }));
+  return Add(internal::Encode<&Writer::AddStaff>(actor, account, user, role, scope));
 }
 Batch& Batch::set_staff_scope(UserId actor, AccountId account, UserId user, StaffScope scope) {
-  return Add("set_staff_scope",
-             NoId([=](Writer& w) { return w.SetStaffScope(actor, account, user, scope); }));
+  return Add(internal::Encode<&Writer::SetStaffScope>(actor, account, user, scope));
 }
 Batch& Batch::remove_staff(UserId actor, AccountId account, UserId user) {
-  return Add("remove_staff", NoId([=](Writer& w) { return w.RemoveStaff(actor, account, user); }));
+  return Add(internal::Encode<&Writer::RemoveStaff>(actor, account, user));
 }
 Batch& Batch::create_workspace(UserId actor, AccountId account, WorkspaceSpec spec) {
-  return Add("create_workspace", [=, spec = std::move(spec)](Writer& w) {
-    return w.CreateWorkspace(actor, account, spec);
-  });
+  return Add(internal::Encode<&Writer::CreateWorkspace>(actor, account, spec));
 }
 Batch& Batch::rename_workspace(UserId actor, WorkspaceId workspace, std::string name) {
-  return Add("rename_workspace",
-             NoId([=](Writer& w) { return w.RenameWorkspace(actor, workspace, name); }));
+  return Add(internal::Encode<&Writer::RenameWorkspace>(actor, workspace, name));
 }
 Batch& Batch::set_status(UserId actor, WorkspaceId workspace, WorkspaceStatus status) {
-  return Add("set_status", NoId([=](Writer& w) { return w.SetStatus(actor, workspace, status); }));
+  return Add(internal::Encode<&Writer::SetStatus>(actor, workspace, status));
 }
 Batch& Batch::set_setting(UserId actor, WorkspaceId workspace, std::string name,
                           SettingValue value) {
-  return Add("set_setting",
-             NoId([=](Writer& w) { return w.SetSetting(actor, workspace, name, value); }));
+  return Add(internal::Encode<&Writer::SetSetting>(actor, workspace, name, value));
 }
 Batch& Batch::add_member(UserId actor, WorkspaceId workspace, UserId user, std::string role) {
-  return Add("add_member",
-             NoId([=](Writer& w) { return w.AddMember(actor, workspace, user, role); }));
+  return Add(internal::Encode<&Writer::AddMember>(actor, workspace, user, role));
 }
 Batch& Batch::set_role(UserId actor, WorkspaceId workspace, UserId user, std::string role) {
-  return Add("set_role", NoId([=](Writer& w) { return w.SetRole(actor, workspace, user, role); }));
+  return Add(internal::Encode<&Writer::SetRole>(actor, workspace, user, role));
 }
 Batch& Batch::remove_member(UserId actor, WorkspaceId workspace, UserId user) {
-  return Add("remove_member",
-             NoId([=](Writer& w) { return w.RemoveMember(actor, workspace, user); }));
+  return Add(internal::Encode<&Writer::RemoveMember>(actor, workspace, user));
 }
 Batch& Batch::transfer_ownership(UserId actor, WorkspaceId workspace, UserId new_owner) {
-  return Add("transfer_ownership",
-             NoId([=](Writer& w) { return w.TransferOwnership(actor, workspace, new_owner); }));
+  return Add(internal::Encode<&Writer::TransferOwnership>(actor, workspace, new_owner));
 }
 Batch& Batch::switch_workspace(UserId user, WorkspaceId workspace) {
-  return Add("switch_workspace",
-             NoId([=](Writer& w) { return w.SwitchWorkspace(user, workspace); }));
+  return Add(internal::Encode<&Writer::SwitchWorkspace>(user, workspace));
 }
 Batch& Batch::define_role(UserId actor, AccountId account, std::string name,
                           std::vector<std::string> permissions, std::string inherits) {
-  return Add("define_role", NoId([=](Writer& w) {
-               return w.DefineRole(actor, account, name, permissions, inherits);
-             }));
+  return Add(internal::Encode<&Writer::DefineRole>(actor, account, name, permissions, inherits));
 }
 Batch& Batch::create_team(UserId actor, WorkspaceId workspace, std::string name, std::string role) {
-  return Add("create_team", [=](Writer& w) { return w.CreateTeam(actor, workspace, name, role); });
+  return Add(internal::Encode<&Writer::CreateTeam>(actor, workspace, name, role));
 }
 Batch& Batch::add_team_member(UserId actor, TeamId team, UserId user) {
-  return Add("add_team_member",
-             NoId([=](Writer& w) { return w.AddTeamMember(actor, team, user); }));
+  return Add(internal::Encode<&Writer::AddTeamMember>(actor, team, user));
 }
 Batch& Batch::remove_team_member(UserId actor, TeamId team, UserId user) {
-  return Add("remove_team_member",
-             NoId([=](Writer& w) { return w.RemoveTeamMember(actor, team, user); }));
+  return Add(internal::Encode<&Writer::RemoveTeamMember>(actor, team, user));
 }
 Batch& Batch::set_team_role(UserId actor, TeamId team, std::string role) {
-  return Add("set_team_role", NoId([=](Writer& w) { return w.SetTeamRole(actor, team, role); }));
+  return Add(internal::Encode<&Writer::SetTeamRole>(actor, team, role));
 }
 Batch& Batch::delete_team(UserId actor, TeamId team) {
-  return Add("delete_team", NoId([=](Writer& w) { return w.DeleteTeam(actor, team); }));
+  return Add(internal::Encode<&Writer::DeleteTeam>(actor, team));
 }
 Batch& Batch::accept(std::string token, UserId user) {
-  return Add("accept", NoId([=](Writer& w) { return w.Accept(token, user); }));
+  return Add(internal::Encode<&Writer::Accept>(token, user));
 }
 Batch& Batch::revoke_invitation(UserId actor, InvitationId invitation) {
-  return Add("revoke_invitation",
-             NoId([=](Writer& w) { return w.RevokeInvitation(actor, invitation); }));
+  return Add(internal::Encode<&Writer::RevokeInvitation>(actor, invitation));
 }
 Batch& Batch::delete_workspace(UserId actor, WorkspaceId workspace, std::string confirm) {
-  return Add("delete_workspace",
-             NoId([=](Writer& w) { return w.DeleteWorkspace(actor, workspace, confirm); }));
+  return Add(internal::Encode<&Writer::DeleteWorkspace>(actor, workspace, confirm));
 }
 
 }  // namespace tenantry

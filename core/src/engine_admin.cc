@@ -297,6 +297,19 @@ absl::Status Writer::DeleteTeam(UserId actor, TeamId team_id) {
 // ---- Invitations (I1-I4) ----
 
 void Writer::IssueToken(InvitationNode* node) {
+  node->expires_at_ns = now_ns_ + invitation_ttl_s_ * 1'000'000'000;
+  if (replaying_) {
+    // P3: recovery sets the hash the journal recorded; the token itself
+    // went to the caller and was never stored.
+    if (replay_next_ < replay_hashes_.size()) {
+      node->token_hash = replay_hashes_[replay_next_++];
+    } else {
+      replay_status_ = absl::DataLossError(
+          "journal: a change issued more invitation tokens than its record holds (P3)");
+    }
+    last_invitation_ = Invitation{node->id, std::string(), node->expires_at_ns};
+    return;
+  }
   // I1: 256 bits from the operating system (libsodium's randombytes reads
   // getrandom(2)); the token carries the invitation id as a selector so that
   // the lookup is by id and only the secret part needs comparing.
@@ -309,7 +322,7 @@ void Writer::IssueToken(InvitationNode* node) {
   sodium_memzero(secret.data(), secret.size());
   std::string token = absl::StrCat(node->id, ".", encoded);
   node->token_hash = HashToken(token, token_key_);
-  node->expires_at_ns = now_ns_ + invitation_ttl_s_ * 1'000'000'000;
+  issued_hashes_.push_back(node->token_hash);
   last_invitation_ = Invitation{node->id, std::move(token), node->expires_at_ns};
 }
 

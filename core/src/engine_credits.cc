@@ -17,8 +17,10 @@
 #include "access.h"
 #include "credits.h"
 #include "engine_impl.h"
+#include "engine_journal.h"
 #include "epoch.h"
 #include "model.h"
+#include "ops.h"
 #include "status_macros.h"
 #include "tenantry/engine.h"
 #include "writer.h"
@@ -143,8 +145,14 @@ absl::StatusOr<int64_t> ConsumeIn(const Version& v, const Target& t, WorkspaceId
                                   int64_t amount) {
   if (!t.ws->active()) return Inactive(workspace, "consumption");
   CellValue after;
-  if (t.cell == nullptr || !ConsumeFrom(t.cell, amount, &after)) {
+  BucketAmounts taken;
+  if (t.cell == nullptr || !Debit(t.cell, amount, false, &after, &taken)) {
     return Refused(*v.meters, workspace, t.meter, after, amount, "consume", "C5");
+  }
+  t.cell->consumed.fetch_add(amount, std::memory_order_release);
+  // P3: with a journal, the caller holds its lock (engine_impl.h).
+  if (JournalScope* journal = CurrentJournal(); journal != nullptr) {
+    journal->Append(JournalRecordType::kConsume, ConsumeRecord(workspace, t.meter, taken));
   }
   return after.available();
 }
@@ -384,6 +392,7 @@ absl::StatusOr<BucketAmounts> Writer::Transfer(UserId actor, AccountId account,
                      limits::kMaxWorkspaceBalance, " of meter '", v_->meters->meters[m].name,
                      "' (it has ", before.total(), "); transfer of ", amount, " refused (C1)"));
   }
+  last_taken_ = taken;
   return taken;
 }
 
@@ -579,11 +588,10 @@ void AppendLedger(Engine::Impl& impl, std::vector<LedgerEntry>& entries) {
   entries.clear();
 }
 
-uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, bool only_if_due,
+uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, int64_t now_ns, bool only_if_due,
                       std::vector<LedgerEntry>* entries) {
   ReservationTable* table = impl.reservations.load(std::memory_order_acquire);
   if (table == nullptr) return 0;
-  const int64_t now_ns = impl.clock->now_ns();
   if (only_if_due && now_ns < impl.next_expiry_ns.load(std::memory_order_acquire)) return 0;
   // Reset the bound, then scan. A reserve lowers the bound after its hold is
   // live; the exchange reads any such lowering, so a hold this scan misses
@@ -608,14 +616,26 @@ uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, bool only_if_due,
 }
 
 bool TryReleaseExpired(Engine::Impl& impl, uint64_t revision) {
+  const int64_t now_ns = impl.clock->now_ns();
   if (impl.reservations.load(std::memory_order_acquire) == nullptr ||
-      impl.clock->now_ns() < impl.next_expiry_ns.load(std::memory_order_acquire)) {
+      now_ns < impl.next_expiry_ns.load(std::memory_order_acquire)) {
     return false;
   }
+  // With a journal the caller may hold its lock: taking write_mu after it
+  // only ever tries, so the order write_mu -> journal_mu of writers is safe.
   if (!impl.write_mu.TryLock()) return false;
-  std::vector<LedgerEntry> entries;
-  const uint64_t expired = SweepExpired(impl, revision, true, &entries);
-  AppendLedger(impl, entries);
+  uint64_t expired = 0;
+  {
+    JournalScope journal(impl, kCreditRecordMaxBytes);
+    if (journal.status().ok()) {
+      std::vector<LedgerEntry> entries;
+      expired = SweepExpired(impl, revision, now_ns, true, &entries);
+      if (expired > 0) {
+        journal.Append(JournalRecordType::kSweep, SweepRecord(now_ns, revision, true));
+      }
+      AppendLedger(impl, entries);
+    }
+  }
   impl.write_mu.Unlock();
   return expired > 0;
 }
@@ -639,8 +659,7 @@ const Version& Load(const std::atomic<const Version*>& root) {
 
 absl::StatusOr<MeterId> Engine::define_meter(absl::string_view name,
                                              const std::vector<std::string>& buckets) {
-  TNY_ASSIGN_OR_RETURN(
-      uint64_t id, RunOne("define_meter", [&](Writer& w) { return w.DefineMeter(name, buckets); }));
+  TNY_ASSIGN_OR_RETURN(uint64_t id, RunOp(internal::Encode<&Writer::DefineMeter>(name, buckets)));
   return static_cast<MeterId>(id);
 }
 
@@ -654,25 +673,23 @@ absl::StatusOr<MeterInfo> Engine::meter(MeterRef meter) const {
 
 absl::Status Engine::grant(UserId actor, AccountId account, int64_t amount, MeterRef meter,
                            absl::string_view bucket) {
-  return RunStatus(
-      "grant", [&](Writer& w) { return w.GrantCredits(actor, account, amount, meter, bucket); });
+  return RunOp(internal::Encode<&Writer::GrantCredits>(actor, account, amount, meter, bucket))
+      .status();
 }
 
 absl::StatusOr<BucketAmounts> Engine::transfer(UserId actor, AccountId account,
                                                WorkspaceId workspace, int64_t amount,
                                                MeterRef meter) {
-  BucketAmounts taken{};
-  TNY_RETURN_IF_ERROR(RunStatus("transfer", [&](Writer& w) -> absl::Status {
-    TNY_ASSIGN_OR_RETURN(taken, w.Transfer(actor, account, workspace, amount, meter));
-    return absl::OkStatus();
-  }));
-  return taken;
+  internal::RunOutput out;
+  TNY_RETURN_IF_ERROR(
+      RunOp(internal::Encode<&Writer::Transfer>(actor, account, workspace, amount, meter), &out)
+          .status());
+  return out.taken;
 }
 
 absl::Status Engine::revoke(UserId actor, WorkspaceId workspace, int64_t amount,
                             absl::string_view bucket, MeterRef meter) {
-  return RunStatus("revoke",
-                   [&](Writer& w) { return w.Revoke(actor, workspace, amount, bucket, meter); });
+  return RunOp(internal::Encode<&Writer::Revoke>(actor, workspace, amount, bucket, meter)).status();
 }
 
 // ---- Consume and reserve: lock-free (C5, C6) ----
@@ -680,6 +697,20 @@ absl::Status Engine::revoke(UserId actor, WorkspaceId workspace, int64_t amount,
 absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, MeterRef meter,
                                         absl::string_view key) {
   if (amount <= 0) return internal::NonPositive("consume", amount, "C1");
+  if (ABSL_PREDICT_FALSE(journaled_)) {
+    // P3: the debit and its record as one step (engine_impl.h); then the
+    // slow path, which records.
+    if (internal::CurrentJournal() == nullptr) {
+      return internal::WithJournal(*impl_, 3 * internal::kCreditRecordMaxBytes,
+                                   [&] { return consume(workspace, amount, meter, key); });
+    }
+    if (key.empty()) {
+      ReadGuard guard;
+      const Version& v = Load(root_);
+      TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "C5"));
+      return ConsumeReleasingExpired(v, t, workspace, amount);
+    }
+  }
   if (!key.empty()) return ConsumeKeyed(workspace, amount, meter, key);
   ReadGuard guard;
   const Version& v = Load(root_);
@@ -783,6 +814,11 @@ absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amou
                       std::memory_order_relaxed);
     withdraw.slot = nullptr;
     __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kDone), __ATOMIC_RELEASE);
+    if (internal::JournalScope* journal = internal::CurrentJournal(); journal != nullptr) {
+      journal->Append(internal::JournalRecordType::kKeyedConsume,
+                      internal::KeyRecord(table.size(), p.available & (table.size() - 1), slot, tag,
+                                          internal::Meta(gen, KeyState::kDone)));
+    }
     return result;
   }
 }
@@ -793,6 +829,10 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
   if (ttl_s <= 0 || ttl_s > limits::kReservationTtlMaxS) {
     return absl::InvalidArgumentError(absl::StrCat(
         "reservation ttl_s must be 1 to ", limits::kReservationTtlMaxS, "; got ", ttl_s, " (C6)"));
+  }
+  if (ABSL_PREDICT_FALSE(journaled_) && internal::CurrentJournal() == nullptr) {
+    return internal::WithJournal(*impl_, 3 * internal::kCreditRecordMaxBytes,
+                                 [&] { return reserve(workspace, amount, meter, ttl_s); });
   }
   ReadGuard guard;
   const Version& v = Load(root_);
@@ -841,6 +881,12 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
   slot.held_extra.store(taken[1], std::memory_order_relaxed);
   slot.state_gen.store(internal::StateGen(gen, internal::SlotState::kLive),
                        std::memory_order_seq_cst);
+  if (internal::JournalScope* journal = internal::CurrentJournal(); journal != nullptr) {
+    journal->Append(
+        internal::JournalRecordType::kReserve,
+        internal::ReserveRecord(table.size(), index,
+                                internal::StateGen(gen, internal::SlotState::kLive), slot));
+  }
   // After the hold is live (see SweepExpired).
   internal::LowerNextExpiry(*impl_, expires_at_ns);
   return internal::MakeReservationId(gen, index);
@@ -848,73 +894,121 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
 
 // ---- Commit, release, expiry: under the writer lock (C6) ----
 
-absl::Status Engine::commit(ReservationId reservation, int64_t actual) {
-  std::vector<LedgerEntry> entries;
+namespace internal {
+
+absl::Status CommitAt(Engine::Impl& impl, ReservationId reservation, int64_t actual, int64_t now_ns,
+                      uint64_t revision, std::vector<LedgerEntry>* entries) {
+  ReservationTable* table = impl.reservations.load(std::memory_order_acquire);
+  uint32_t index = 0;
   absl::Status status;
+  absl::StatusOr<uint64_t> state_gen = FindLive(table, reservation, &index);
+  if (!state_gen.ok()) {
+    status = state_gen.status();
+  } else if (table->slot(index).expires_at_ns.load(std::memory_order_relaxed) <= now_ns) {
+    entries->push_back(Settle(*table, index, *state_gen, LedgerKind::kExpire, 0, now_ns, revision));
+    status = absl::FailedPreconditionError(
+        absl::StrCat("reservation ", reservation,
+                     " expired; an expired hold is never committable and was released (C6)"));
+  } else {
+    ReservationSlot& slot = table->slot(index);
+    const int64_t held = slot.held_regular.load(std::memory_order_relaxed) +
+                         slot.held_extra.load(std::memory_order_relaxed);
+    if (actual < 0 || actual > held) {
+      status = absl::InvalidArgumentError(
+          absl::StrCat("commit of ", actual, " on reservation ", reservation, " which holds ", held,
+                       ": actual must be 0 to the held amount (C6)"));
+    } else {
+      entries->push_back(
+          Settle(*table, index, *state_gen, LedgerKind::kCommit, actual, now_ns, revision));
+    }
+  }
+  SweepExpired(impl, revision, now_ns, true, entries);
+  return status;
+}
+
+absl::Status ReleaseAt(Engine::Impl& impl, ReservationId reservation, int64_t now_ns,
+                       uint64_t revision, std::vector<LedgerEntry>* entries) {
+  ReservationTable* table = impl.reservations.load(std::memory_order_acquire);
+  uint32_t index = 0;
+  absl::Status status;
+  absl::StatusOr<uint64_t> state_gen = FindLive(table, reservation, &index);
+  if (!state_gen.ok()) {
+    status = state_gen.status();
+  } else {
+    const bool expired = table->slot(index).expires_at_ns.load(std::memory_order_relaxed) <= now_ns;
+    entries->push_back(Settle(*table, index, *state_gen,
+                              expired ? LedgerKind::kExpire : LedgerKind::kRelease, 0, now_ns,
+                              revision));
+  }
+  SweepExpired(impl, revision, now_ns, true, entries);
+  return status;
+}
+
+}  // namespace internal
+
+absl::Status Engine::commit(ReservationId reservation, int64_t actual) {
+  absl::Status status;
+  uint64_t lsn = 0;
   {
     internal::MutexLock lock(&impl_->write_mu);
-    ReservationTable* table = impl_->reservations.load(std::memory_order_acquire);
-    uint32_t index = 0;
-    absl::StatusOr<uint64_t> state_gen = internal::FindLive(table, reservation, &index);
+    internal::JournalScope journal(*impl_, internal::kCreditRecordMaxBytes);
+    TNY_RETURN_IF_ERROR(journal.status());
     const int64_t now_ns = impl_->clock->now_ns();
     const uint64_t revision = root_.load(std::memory_order_seq_cst)->revision;
-    if (!state_gen.ok()) {
-      status = state_gen.status();
-    } else if (table->slot(index).expires_at_ns.load(std::memory_order_relaxed) <= now_ns) {
-      entries.push_back(
-          internal::Settle(*table, index, *state_gen, LedgerKind::kExpire, 0, now_ns, revision));
-      status = absl::FailedPreconditionError(
-          absl::StrCat("reservation ", reservation,
-                       " expired; an expired hold is never committable and was released (C6)"));
-    } else {
-      internal::ReservationSlot& slot = table->slot(index);
-      const int64_t held = slot.held_regular.load(std::memory_order_relaxed) +
-                           slot.held_extra.load(std::memory_order_relaxed);
-      if (actual < 0 || actual > held) {
-        status = absl::InvalidArgumentError(
-            absl::StrCat("commit of ", actual, " on reservation ", reservation, " which holds ",
-                         held, ": actual must be 0 to the held amount (C6)"));
-      } else {
-        entries.push_back(internal::Settle(*table, index, *state_gen, LedgerKind::kCommit, actual,
-                                           now_ns, revision));
-      }
+    std::vector<LedgerEntry> entries;
+    status = internal::CommitAt(*impl_, reservation, actual, now_ns, revision, &entries);
+    if (!entries.empty()) {
+      journal.Append(internal::JournalRecordType::kCommit,
+                     internal::SettleRecord(reservation, actual, now_ns, revision));
     }
-    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision, true, &entries);
     internal::AppendLedger(*impl_, entries);
+    lsn = journal.lsn();
   }
+  TNY_RETURN_IF_ERROR(internal::Acknowledge(*impl_, lsn));
   return status;
 }
 
 absl::Status Engine::release(ReservationId reservation) {
-  std::vector<LedgerEntry> entries;
   absl::Status status;
+  uint64_t lsn = 0;
   {
     internal::MutexLock lock(&impl_->write_mu);
-    ReservationTable* table = impl_->reservations.load(std::memory_order_acquire);
-    uint32_t index = 0;
-    absl::StatusOr<uint64_t> state_gen = internal::FindLive(table, reservation, &index);
-    if (!state_gen.ok()) {
-      status = state_gen.status();
-    } else {
-      const int64_t now_ns = impl_->clock->now_ns();
-      const bool expired =
-          table->slot(index).expires_at_ns.load(std::memory_order_relaxed) <= now_ns;
-      entries.push_back(internal::Settle(*table, index, *state_gen,
-                                         expired ? LedgerKind::kExpire : LedgerKind::kRelease, 0,
-                                         now_ns, root_.load(std::memory_order_seq_cst)->revision));
+    internal::JournalScope journal(*impl_, internal::kCreditRecordMaxBytes);
+    TNY_RETURN_IF_ERROR(journal.status());
+    const int64_t now_ns = impl_->clock->now_ns();
+    const uint64_t revision = root_.load(std::memory_order_seq_cst)->revision;
+    std::vector<LedgerEntry> entries;
+    status = internal::ReleaseAt(*impl_, reservation, now_ns, revision, &entries);
+    if (!entries.empty()) {
+      journal.Append(internal::JournalRecordType::kRelease,
+                     internal::SettleRecord(reservation, 0, now_ns, revision));
     }
-    internal::SweepExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision, true, &entries);
     internal::AppendLedger(*impl_, entries);
+    lsn = journal.lsn();
   }
+  TNY_RETURN_IF_ERROR(internal::Acknowledge(*impl_, lsn));
   return status;
 }
 
 absl::StatusOr<uint64_t> Engine::expire_reservations() {
-  std::vector<LedgerEntry> entries;
-  internal::MutexLock lock(&impl_->write_mu);
-  const uint64_t expired = internal::SweepExpired(
-      *impl_, root_.load(std::memory_order_seq_cst)->revision, false, &entries);
-  internal::AppendLedger(*impl_, entries);
+  uint64_t expired = 0;
+  uint64_t lsn = 0;
+  {
+    internal::MutexLock lock(&impl_->write_mu);
+    internal::JournalScope journal(*impl_, internal::kCreditRecordMaxBytes);
+    TNY_RETURN_IF_ERROR(journal.status());
+    const int64_t now_ns = impl_->clock->now_ns();
+    const uint64_t revision = root_.load(std::memory_order_seq_cst)->revision;
+    std::vector<LedgerEntry> entries;
+    expired = internal::SweepExpired(*impl_, revision, now_ns, false, &entries);
+    if (expired > 0) {
+      journal.Append(internal::JournalRecordType::kSweep,
+                     internal::SweepRecord(now_ns, revision, false));
+    }
+    internal::AppendLedger(*impl_, entries);
+    lsn = journal.lsn();
+  }
+  TNY_RETURN_IF_ERROR(internal::Acknowledge(*impl_, lsn));
   return expired;
 }
 
@@ -999,6 +1093,11 @@ absl::StatusOr<bool> Engine::authorize_and_consume(UserId user, WorkspaceId work
                                                    PermissionId permission, int64_t amount,
                                                    MeterRef meter) {
   if (amount <= 0) return internal::NonPositive("consume", amount, "C1");
+  if (ABSL_PREDICT_FALSE(journaled_) && internal::CurrentJournal() == nullptr) {
+    return internal::WithJournal(*impl_, internal::kCreditRecordMaxBytes, [&] {
+      return authorize_and_consume(user, workspace, permission, amount, meter);
+    });
+  }
   // One version answers both: the check and the debit see the same graph.
   ReadGuard guard;
   const Version& v = Load(root_);
@@ -1007,5 +1106,230 @@ absl::StatusOr<bool> Engine::authorize_and_consume(UserId user, WorkspaceId work
   TNY_RETURN_IF_ERROR(internal::ConsumeIn(v, t, workspace, amount).status());
   return true;
 }
+
+// ---- P3: the credit side's journal records ----
+
+namespace internal {
+
+std::string ConsumeRecord(WorkspaceId workspace, MeterId meter, const BucketAmounts& taken) {
+  std::string out;
+  OpWriter w(&out);
+  w.Put(workspace);
+  w.Put(meter);
+  w.Put(taken[0]);
+  w.Put(taken[1]);
+  return out;
+}
+
+std::string KeyRecord(uint64_t table_size, uint64_t index, const KeySlot& slot, uint64_t tag,
+                      uint64_t meta) {
+  std::string out;
+  OpWriter w(&out);
+  w.Put(table_size);
+  w.Put(index);
+  w.Put(tag);
+  w.Put(meta);
+  w.Put(slot.time_ns.load(std::memory_order_relaxed));
+  w.Put(slot.amount.load(std::memory_order_relaxed));
+  w.Put(slot.result.load(std::memory_order_relaxed));
+  return out;
+}
+
+std::string ReserveRecord(uint64_t table_size, uint32_t index, uint64_t state_gen,
+                          const ReservationSlot& slot) {
+  std::string out;
+  OpWriter w(&out);
+  w.Put(table_size);
+  w.Put(index);
+  w.Put(state_gen);
+  w.Put(slot.workspace.load(std::memory_order_relaxed));
+  w.Put(slot.meter.load(std::memory_order_relaxed));
+  w.Put(slot.amount.load(std::memory_order_relaxed));
+  w.Put(slot.held_regular.load(std::memory_order_relaxed));
+  w.Put(slot.held_extra.load(std::memory_order_relaxed));
+  w.Put(slot.expires_at_ns.load(std::memory_order_relaxed));
+  return out;
+}
+
+std::string SettleRecord(ReservationId reservation, int64_t actual, int64_t now_ns,
+                         uint64_t revision) {
+  std::string out;
+  OpWriter w(&out);
+  w.Put(reservation);
+  w.Put(actual);
+  w.Put(now_ns);
+  w.Put(revision);
+  return out;
+}
+
+std::string SweepRecord(int64_t now_ns, uint64_t revision, bool only_if_due) {
+  std::string out;
+  OpWriter w(&out);
+  w.Put(now_ns);
+  w.Put(revision);
+  w.Put(only_if_due);
+  return out;
+}
+
+namespace {
+
+absl::Status Unapplicable(const JournalRecord& record, absl::string_view why) {
+  return absl::DataLossError(
+      absl::StrCat("journal: record ", record.lsn, " (type ", record.type, ") ", why, " (P3)"));
+}
+
+// The cell a record names in `v`; null when the workspace or its funding of
+// the meter is missing.
+BalanceCell* CellOf(const Version& v, WorkspaceId workspace, MeterId meter) {
+  const WorkspaceNode* ws = v.workspaces.Find(workspace);
+  if (ws == nullptr) return nullptr;
+  const Funding* f = FindMeterEntry(ws->credits, meter);
+  return f == nullptr ? nullptr : f->cell;
+}
+
+}  // namespace
+
+absl::Status ReplayCredit(Engine::Impl& impl, const Version& v, const JournalRecord& record) {
+  OpReader in(record.payload);
+  switch (static_cast<JournalRecordType>(record.type)) {
+    case JournalRecordType::kConsume: {
+      WorkspaceId workspace = 0;
+      MeterId meter = 0;
+      BucketAmounts taken{};
+      if (!in.Get(&workspace) || !in.Get(&meter) || !in.Get(&taken[0]) || !in.Get(&taken[1]) ||
+          !in.done() || taken[0] < 0 || taken[1] < 0) {
+        return Unapplicable(record, "does not decode");
+      }
+      BalanceCell* cell = CellOf(v, workspace, meter);
+      if (cell == nullptr) return Unapplicable(record, "debits a workspace with no balance");
+      if (!Update(cell, [&](CellValue& c) {
+            if (c.closed || c.regular < taken[0] || c.extra < taken[1]) return false;
+            c.regular -= taken[0];
+            c.extra -= taken[1];
+            return true;
+          })) {
+        return Unapplicable(record, "debits more than the balance holds");
+      }
+      cell->consumed.fetch_add(taken[0] + taken[1], std::memory_order_release);
+      return absl::OkStatus();
+    }
+    case JournalRecordType::kKeyedConsume: {
+      uint64_t size = 0, index = 0, tag = 0, meta = 0;
+      int64_t time_ns = 0, amount = 0, result = 0;
+      if (!in.Get(&size) || !in.Get(&index) || !in.Get(&tag) || !in.Get(&meta) ||
+          !in.Get(&time_ns) || !in.Get(&amount) || !in.Get(&result) || !in.done() ||
+          KeyStateOf(meta) != KeyState::kDone || index >= size) {
+        return Unapplicable(record, "does not decode");
+      }
+      KeyTable& table = *Ensure(impl.keys, impl.options.idempotency_slots);
+      if (table.size() != size) {
+        return Unapplicable(
+            record, absl::StrCat("remembers a key in a table of ", size, " slots; this engine has ",
+                                 table.size(), ": recover with the same idempotency_slots"));
+      }
+      KeySlot& slot = table.slot(index);
+      slot.time_ns.store(time_ns, std::memory_order_relaxed);
+      slot.amount.store(amount, std::memory_order_relaxed);
+      slot.result.store(result, std::memory_order_relaxed);
+      __atomic_store_n(&slot.words[0], tag, __ATOMIC_RELAXED);
+      __atomic_store_n(&slot.words[1], meta, __ATOMIC_RELEASE);
+      return absl::OkStatus();
+    }
+    case JournalRecordType::kReserve: {
+      uint64_t size = 0, state_gen = 0;
+      uint32_t index = 0;
+      WorkspaceId workspace = 0;
+      MeterId meter = 0;
+      int64_t amount = 0, held_regular = 0, held_extra = 0, expires_at_ns = 0;
+      if (!in.Get(&size) || !in.Get(&index) || !in.Get(&state_gen) || !in.Get(&workspace) ||
+          !in.Get(&meter) || !in.Get(&amount) || !in.Get(&held_regular) || !in.Get(&held_extra) ||
+          !in.Get(&expires_at_ns) || !in.done() || StateOf(state_gen) != SlotState::kLive ||
+          index >= size || held_regular < 0 || held_extra < 0 ||
+          held_regular + held_extra != amount) {
+        return Unapplicable(record, "does not decode");
+      }
+      ReservationTable& table = *Ensure(
+          impl.reservations,
+          std::clamp<size_t>(impl.options.reservation_slots, 1, limits::kReservationSlotsMax));
+      if (table.size() != size) {
+        return Unapplicable(record, absl::StrCat("holds a reservation in a table of ", size,
+                                                 " slots; this engine has ", table.size(),
+                                                 ": recover with the same reservation_slots"));
+      }
+      ReservationSlot& slot = table.slot(index);
+      const uint64_t current = slot.state_gen.load(std::memory_order_relaxed);
+      if (StateOf(current) == SlotState::kLive || GenOf(current) > GenOf(state_gen)) {
+        return Unapplicable(record, "reuses a reservation slot that is live or newer");
+      }
+      BalanceCell* cell = CellOf(v, workspace, meter);
+      const WorkspaceNode* ws = v.workspaces.Find(workspace);
+      if (cell == nullptr || ws == nullptr) {
+        return Unapplicable(record, "holds credits of a workspace with no balance");
+      }
+      if (!Update(cell, [&](CellValue& c) {
+            if (c.closed || c.regular < held_regular || c.extra < held_extra) return false;
+            c.regular -= held_regular;
+            c.extra -= held_extra;
+            c.held += amount;
+            return true;
+          })) {
+        return Unapplicable(record, "holds more than the balance has");
+      }
+      slot.workspace.store(workspace, std::memory_order_relaxed);
+      slot.account.store(ws->account, std::memory_order_relaxed);
+      slot.meter.store(meter, std::memory_order_relaxed);
+      slot.cell.store(cell, std::memory_order_relaxed);
+      slot.amount.store(amount, std::memory_order_relaxed);
+      slot.held_regular.store(held_regular, std::memory_order_relaxed);
+      slot.held_extra.store(held_extra, std::memory_order_relaxed);
+      slot.expires_at_ns.store(expires_at_ns, std::memory_order_relaxed);
+      slot.state_gen.store(state_gen, std::memory_order_seq_cst);
+      LowerNextExpiry(impl, expires_at_ns);
+      return absl::OkStatus();
+    }
+    case JournalRecordType::kCommit:
+    case JournalRecordType::kRelease: {
+      ReservationId reservation = 0;
+      int64_t actual = 0, now_ns = 0;
+      uint64_t revision = 0;
+      if (!in.Get(&reservation) || !in.Get(&actual) || !in.Get(&now_ns) || !in.Get(&revision) ||
+          !in.done()) {
+        return Unapplicable(record, "does not decode");
+      }
+      std::vector<LedgerEntry> entries;
+      MutexLock lock(&impl.write_mu);
+      // The live call's own refusals (an expired hold) are part of what it
+      // did; only a reservation that is not there is damage.
+      const absl::Status status =
+          record.type == static_cast<uint8_t>(JournalRecordType::kCommit)
+              ? CommitAt(impl, reservation, actual, now_ns, revision, &entries)
+              : ReleaseAt(impl, reservation, now_ns, revision, &entries);
+      AppendLedger(impl, entries);
+      if (status.code() == absl::StatusCode::kNotFound ||
+          status.code() == absl::StatusCode::kInvalidArgument) {
+        return Unapplicable(record, absl::StrCat("settles what it cannot: ", status.message()));
+      }
+      return absl::OkStatus();
+    }
+    case JournalRecordType::kSweep: {
+      int64_t now_ns = 0;
+      uint64_t revision = 0;
+      bool only_if_due = false;
+      if (!in.Get(&now_ns) || !in.Get(&revision) || !in.Get(&only_if_due) || !in.done()) {
+        return Unapplicable(record, "does not decode");
+      }
+      std::vector<LedgerEntry> entries;
+      MutexLock lock(&impl.write_mu);
+      SweepExpired(impl, revision, now_ns, only_if_due, &entries);
+      AppendLedger(impl, entries);
+      return absl::OkStatus();
+    }
+    case JournalRecordType::kRun:
+      break;
+  }
+  return Unapplicable(record, "has an unknown type");
+}
+
+}  // namespace internal
 
 }  // namespace tenantry

@@ -12,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "credits.h"
+#include "journal.h"
 #include "mutex.h"
 #include "tenantry/engine.h"
 
@@ -62,6 +63,19 @@ class Engine::Impl {
   // The highest sequence, and the latest time, that left memory.
   uint64_t ledger_dropped_through ABSL_GUARDED_BY(ledger_mu) = 0;
   int64_t ledger_dropped_max_time_ns ABSL_GUARDED_BY(ledger_mu) = 0;
+
+  // P3 (engine_journal.cc). With a journal, journal_mu makes each effect on
+  // the credit state and its record one step, so the journal's order is the
+  // order the effects happened in: consumes, reserves and keyed consumes
+  // hold it for their whole call; writers take it (after write_mu) for the
+  // part of a transaction that touches balance cells and its record.
+  std::unique_ptr<internal::Journal> journal;
+  internal::Mutex journal_mu;
+  // The engine's lineage and the lsn of its newest record: a snapshot
+  // carries both, so a journal is only ever replayed onto its own engine.
+  std::array<uint8_t, 16> lineage{};
+  // One save at a time on a journaled engine (it rotates the journal).
+  internal::Mutex save_mu;
 };
 
 namespace internal {
@@ -72,13 +86,42 @@ void AppendLedger(Engine::Impl& impl, std::vector<LedgerEntry>& entries)
 // C6: releases every expired hold, each a ledger entry at `revision`.
 // With `only_if_due`, does nothing (and reads no slot) until the earliest
 // live hold has expired: every change, commit and release calls it so.
-uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, bool only_if_due,
+uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, int64_t now_ns, bool only_if_due,
                       std::vector<LedgerEntry>* entries)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.write_mu);
 // C6: a consume or reserve about to be refused calls this: when a hold has
 // expired and the writer lock is free (it never waits for it), the expired
 // holds are released. True when something was released (worth a retry).
 bool TryReleaseExpired(Engine::Impl& impl, uint64_t revision) ABSL_LOCKS_EXCLUDED(impl.write_mu);
+
+// ---- P3: journaling (engine_journal.cc) ----
+
+// Holds the journal lock for a scope when the engine has a journal (and
+// this thread does not hold it already); does nothing otherwise. Reserves
+// room for `bytes` of records first: a full disk refuses the change
+// (status()) before it has any effect.
+class JournalScope {
+ public:
+  JournalScope(Engine::Impl& impl, size_t bytes);
+  ~JournalScope();
+  JournalScope(const JournalScope&) = delete;
+  JournalScope& operator=(const JournalScope&) = delete;
+  const absl::Status& status() const { return status_; }
+  // Appends a record (no-op without a journal).
+  void Append(JournalRecordType type, const std::string& payload);
+  // The newest lsn appended in this scope (nested ones included): what
+  // the caller acknowledges once the lock is released.
+  uint64_t lsn() const { return lsn_; }
+
+ private:
+  friend JournalScope* CurrentJournal();
+  Engine::Impl& impl_;
+  JournalScope* outer_ = nullptr;  // the scope this one nests in
+  JournalScope* previous_ = nullptr;
+  bool locked_ = false;
+  uint64_t lsn_ = 0;
+  absl::Status status_;
+};
 
 }  // namespace internal
 }  // namespace tenantry

@@ -81,6 +81,16 @@ class Writer {
   absl::StatusOr<uint64_t> Resend(UserId actor, InvitationId invitation);
   absl::Status RevokeInvitation(UserId actor, InvitationId invitation);
   const Invitation& last_invitation() const { return last_invitation_; }
+  // P3: the token hashes this transaction issued, in order (the journal
+  // keeps them, never the tokens). With `ReplayTokens`, IssueToken takes
+  // the recorded hashes instead of drawing new tokens (recovery); running
+  // out of them is DataLoss.
+  const std::vector<std::array<uint8_t, 32>>& issued_hashes() const { return issued_hashes_; }
+  void ReplayTokens(std::vector<std::array<uint8_t, 32>> hashes) {
+    replay_hashes_ = std::move(hashes);
+    replaying_ = true;
+  }
+  absl::Status replay_status() const { return replay_status_; }
   // T7
   absl::Status DeleteWorkspace(UserId actor, WorkspaceId workspace, absl::string_view confirm);
 
@@ -100,6 +110,9 @@ class Writer {
   void FinishCredits(const std::atomic<ReservationTable*>& reservations);
   // C7: ledger entries of this transaction, sequence not yet assigned.
   std::vector<LedgerEntry>& ledger() { return ledger_; }
+  // C3: what the latest Transfer took from each pool bucket.
+  const BucketAmounts& last_taken() const { return last_taken_; }
+  int64_t now_ns() const { return now_ns_; }
 
   // S1: clears the active workspace of every user a change may have cut
   // off. Runs once per transaction, before publishing.
@@ -178,6 +191,12 @@ class Writer {
   const std::array<uint8_t, 32>& token_key_;
   int64_t invitation_ttl_s_;
   Invitation last_invitation_;
+  BucketAmounts last_taken_{};
+  std::vector<std::array<uint8_t, 32>> issued_hashes_;
+  std::vector<std::array<uint8_t, 32>> replay_hashes_;
+  size_t replay_next_ = 0;
+  bool replaying_ = false;
+  absl::Status replay_status_;
   std::vector<AuditRecord> audit_;
   absl::flat_hash_set<UserId> session_users_;
   absl::flat_hash_set<WorkspaceId> session_workspaces_;

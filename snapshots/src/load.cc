@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "access.h"
+#include "engine_journal.h"
 #include "status_macros.h"
 #include "tenantry/snapshot.h"
 #include "tenantry_generated.h"
@@ -750,11 +751,11 @@ absl::Status RestoreTails(const fb::Snapshot& s, Engine::Impl& impl, const Versi
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> LoadContent(const fb::Snapshot& s,
-                                                    Engine::Options options) {
+                                                    const Engine::Options& options) {
   if (s.ledger() == nullptr || s.feed() == nullptr) return Bad("the ledger or feed is missing");
   Loader loader(s);
   TNY_RETURN_IF_ERROR(loader.Build());
-  auto engine = std::make_unique<Engine>(std::move(options));
+  auto engine = std::make_unique<Engine>(options);
   Engine::Impl& impl = internal::SnapshotAccess::impl(*engine);
   Version* v = loader.Release();
   internal::SnapshotAccess::Install(*engine, v);
@@ -802,7 +803,20 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadSnapshot(const std::string& path,
     TNY_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, internal::ReadWholeFile(path));
     uint32_t version = 0;
     TNY_ASSIGN_OR_RETURN(const fb::Snapshot* snapshot, Open(bytes, &version));
-    return LoadContent(*snapshot, std::move(options));
+    TNY_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, LoadContent(*snapshot, options));
+    if (options.journal.empty()) return engine;
+    // P3: recovery = this snapshot + the journal's tail.
+    internal::JournalAccess::Base base;
+    if (snapshot->lineage() != nullptr) {
+      if (snapshot->lineage()->size() != base.lineage.size())
+        return Bad("the lineage is malformed");
+      std::copy(snapshot->lineage()->begin(), snapshot->lineage()->end(), base.lineage.begin());
+    }
+    base.lsn = snapshot->journal_lsn();
+    const fb::File* file = fb::GetFile(bytes.data());
+    std::copy(file->checksum()->begin(), file->checksum()->end(), base.checksum.begin());
+    TNY_RETURN_IF_ERROR(internal::JournalAccess::Attach(*engine, options, &base));
+    return engine;
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(absl::StrCat("out of memory loading '", path, "' (P2)"));
   }

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <optional>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -30,6 +31,7 @@
 #include "access.h"
 #include "epoch.h"
 #include "mutex.h"
+#include "status_macros.h"
 #include "tenantry/snapshot.h"
 #include "tenantry_generated.h"
 
@@ -74,6 +76,9 @@ struct Cut {
   std::vector<Reservation> reservations;
   absl::flat_hash_map<const BalanceCell*, CellValue> cells;
   std::vector<Key> keys;
+  // P3: the engine's lineage and the journal lsn the cut holds.
+  std::array<uint8_t, 16> lineage{};
+  uint64_t journal_lsn = 0;
 };
 
 void CopyReservations(internal::ReservationTable* table, Cut* cut) {
@@ -124,10 +129,21 @@ void CopyKeys(internal::KeyTable* table, int64_t now_ns, int64_t window_ns, Cut*
   }
 }
 
-Cut TakeCut(const Engine& engine) {
+absl::StatusOr<Cut> TakeCut(const Engine& engine) {
   Engine::Impl& impl = internal::SnapshotAccess::impl(engine);
   Cut cut;
   internal::MutexLock lock(&impl.write_mu);
+  // P3: with a journal the cut is exact. Its lock keeps every consume,
+  // reserve and keyed consume out while the live tables are copied (each
+  // holds it across its effect and its record), and the journal starts a
+  // new segment here: the records up to journal_lsn are in the cut, those
+  // after it are not.
+  std::optional<internal::JournalScope> journal;
+  if (impl.journal != nullptr) {
+    journal.emplace(impl, 0);
+    TNY_ASSIGN_OR_RETURN(cut.journal_lsn, impl.journal->Rotate());
+  }
+  cut.lineage = impl.lineage;
   cut.v = internal::SnapshotAccess::root(engine);
   cut.taken_at_ns = impl.clock->now_ns();
   cut.token_key = impl.token_key;
@@ -280,7 +296,8 @@ Offset<fb::Snapshot> EncodeSnapshot(Builder& b, const Cut& cut) {
       teams, invitations, cut.reservation_slots, b.CreateVector(reservations), cut.key_slots,
       b.CreateVector(keys), b.CreateVector(ledger), cut.ledger_next_sequence,
       cut.ledger_dropped_through, cut.ledger_dropped_max_time_ns, b.CreateVector(feed),
-      cut.feed_dropped_through);
+      cut.feed_dropped_through, b.CreateVector(cut.lineage.data(), cut.lineage.size()),
+      cut.journal_lsn);
 }
 
 }  // namespace
@@ -289,7 +306,12 @@ absl::Status SaveSnapshot(const Engine& engine, const std::string& path) {
   try {
     // Keeps the cut's version (and its nodes) alive while it is encoded.
     internal::ReadGuard guard;
-    const Cut cut = TakeCut(engine);
+    // One save at a time on a journaled engine: each drops the journal's
+    // records up to its own cut once it is on disk.
+    Engine::Impl& impl = internal::SnapshotAccess::impl(engine);
+    std::optional<internal::MutexLock> saving;
+    if (impl.journal != nullptr) saving.emplace(&impl.save_mu);
+    TNY_ASSIGN_OR_RETURN(const Cut cut, TakeCut(engine));
     Builder content(1 << 20);
     content.Finish(EncodeSnapshot(content, cut));
     if (content.GetSize() > limits::kSnapshotMaxBytes - 4096) {
@@ -306,7 +328,11 @@ absl::Status SaveSnapshot(const Engine& engine, const std::string& path) {
     file.Finish(fb::CreateFile(file, kSnapshotFormatVersion, 1,
                                file.CreateVector(sum.data(), sum.size()), bytes),
                 fb::FileIdentifier());
-    return internal::WriteFileAtomically(path, file.GetBufferPointer(), file.GetSize());
+    TNY_RETURN_IF_ERROR(
+        internal::WriteFileAtomically(path, file.GetBufferPointer(), file.GetSize()));
+    // P3: the snapshot is durable; the records it holds may go.
+    if (impl.journal != nullptr) TNY_RETURN_IF_ERROR(impl.journal->DropThrough(cut.journal_lsn));
+    return absl::OkStatus();
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("out of memory while encoding the snapshot (P1)");
   }

@@ -162,7 +162,17 @@ typedef struct tny_engine tny_engine;
  * time while the engine lives; must not call into the engine. */
 typedef int64_t (*tny_clock_fn)(void* context);
 
-#define TNY_ENGINE_OPTIONS_VERSION 1
+#define TNY_ENGINE_OPTIONS_VERSION 2
+
+/* P3: how far a journaled change is flushed before its call returns. In
+ * every mode the change is in the journal (the kernel's page cache) before it
+ * is acknowledged: a killed process loses nothing acknowledged. They differ
+ * in what a machine crash (power, kernel) can lose: SYNC nothing (fdatasync
+ * per change, shared by concurrent callers), GROUP at most the last
+ * group_commit_ms, NONE the kernel's writeback window (about 30 s). */
+#define TNY_DURABILITY_SYNC 0
+#define TNY_DURABILITY_GROUP 1
+#define TNY_DURABILITY_NONE 2
 
 /* How an engine starts. Initialise with TNY_ENGINE_OPTIONS_INIT, then set the
  * fields you need: a zero field means "the default". A clock_context without
@@ -179,16 +189,29 @@ typedef struct tny_engine_options {
   uint64_t idempotency_slots;   /* C5: keys that fit (default 2^18, max 2^30) */
   uint64_t reservation_slots;   /* C6: live reservations (default 2^16, max 2^24) */
   uint64_t ledger_retention;    /* C7: ledger entries kept (default 65536; as above) */
+  /* Version 2: */
+  const char* journal;          /* P3: the journal directory (NULL = none): see
+                                   tny_engine_new and tny_load */
+  int64_t group_commit_ms;      /* P3: TNY_DURABILITY_GROUP's flush interval
+                                   (default 10, max 60000) */
+  int32_t durability;           /* P3: TNY_DURABILITY_* (0 = SYNC) */
 } tny_engine_options;
 
 #define TNY_ENGINE_OPTIONS_INIT \
-  { TNY_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, 0 }
+  { TNY_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, 0 }
 
 /* Creates an engine. `options` may be NULL (every default). Statuses:
  * TNY_INVALID_ARGUMENT for an options version this library does not know
  * (0, or newer than TNY_ENGINE_OPTIONS_VERSION) or a field out of range
  * (negative, or past its maximum), naming the field. Free with
- * tny_engine_free(). */
+ * tny_engine_free().
+ * With options->journal (P3): an empty or missing directory starts a journal;
+ * one holding a journal is recovered (every record replayed, a torn last
+ * record dropped). TNY_DATA_LOSS for a damaged journal;
+ * TNY_FAILED_PRECONDITION when another engine holds the directory or the
+ * journal continues a snapshot (recover with tny_load(snapshot, options)).
+ * Every change is then journaled before it returns; a flush failure after
+ * a change was applied is TNY_INTERNAL saying so. */
 TNY_EXPORT tny_status tny_engine_new(const tny_engine_options* options,
                                      tny_engine** out_engine) TNY_NOEXCEPT;
 /* Destroys the engine and everything in it. NULL does nothing. */
@@ -801,7 +824,7 @@ TNY_EXPORT tny_status tny_stats(const tny_engine* engine, tny_stats_info* out_st
 /* ---- Snapshots (P1, P2, P4) ---------------------------------------------- */
 
 /* The snapshot format version this library writes (major * 1000 + minor). */
-#define TNY_SNAPSHOT_FORMAT_VERSION 1000
+#define TNY_SNAPSHOT_FORMAT_VERSION 1001
 
 /* P1: writes one consistent cut of the engine to `path` (NUL-terminated):
  * a temporary file beside it, flushed, renamed over `path`, the directory
@@ -817,7 +840,12 @@ TNY_EXPORT tny_status tny_save(const tny_engine* engine, const char* path) TNY_N
  * defaults; the clock and capacities are the new engine's). The file is never
  * trusted: anything wrong with it (damaged, truncated, foreign, a newer major
  * format version, a broken invariant) is TNY_DATA_LOSS with the reason, and
- * no engine is made. Free the engine with tny_engine_free(). */
+ * no engine is made. Free the engine with tny_engine_free().
+ * P3 recovery: with options->journal, the journal's records after the
+ * snapshot are replayed and the engine goes on journaling there. A journal
+ * of another engine or snapshot is TNY_FAILED_PRECONDITION; one whose older
+ * records a newer snapshot dropped is TNY_DATA_LOSS (load the newest). With
+ * a journal, tny_save also truncates it: the saved records are dropped. */
 TNY_EXPORT tny_status tny_load(const char* path, const tny_engine_options* options,
                                tny_engine** out_engine) TNY_NOEXCEPT;
 

@@ -35,8 +35,25 @@
 
 namespace tenantry {
 
+// P3: how far a journaled change is flushed before its call returns. In
+// every mode a change is in the journal (the kernel's page cache) before it
+// is acknowledged, so a process that is killed loses nothing acknowledged;
+// the modes differ in what a machine crash (power, kernel) can lose.
+enum class Durability : uint8_t {
+  kSync = 0,   // flushed (fdatasync) before acknowledged: loses nothing
+  kGroup = 1,  // flushed every Options::group_commit_ms: loses at most that
+  kNone = 2,   // flushed when the kernel writes back (and on close): may
+               // lose the kernel's writeback window (about 30 s on Linux)
+};
+
+// The name of a durability mode: "sync", "group", "none".
+TENANTRY_API const char* DurabilityName(Durability durability);
+
 namespace internal {
 class Writer;
+class Journal;
+struct RunOutput;
+struct JournalAccess;
 class SnapshotAccess;  // snapshots/: reads and builds whole versions (P1, P2)
 struct Version;
 struct Target;
@@ -82,12 +99,8 @@ class TENANTRY_API Batch {
 
  private:
   friend class Engine;
-  struct Change {
-    const char* name;
-    std::function<absl::StatusOr<uint64_t>(internal::Writer&)> run;
-  };
-  Batch& Add(const char* name, std::function<absl::StatusOr<uint64_t>(internal::Writer&)> run);
-  std::vector<Change> changes_;
+  Batch& Add(std::string op);
+  std::vector<std::string> changes_;  // encoded ops (internal/ops.h)
 };
 
 class TENANTRY_API Engine {
@@ -110,6 +123,12 @@ class TENANTRY_API Engine {
     size_t reservation_slots = limits::kReservationSlotsDefault;
     // C7: ledger entries kept for `ledger()`; older ones leave memory.
     size_t ledger_retention = limits::kLedgerRetentionDefault;
+    // P3: the journal, a directory ("" = none; created 0700 if missing).
+    // Engines with a journal are made by Engine::Open or LoadSnapshot.
+    std::string journal;
+    Durability durability = Durability::kSync;
+    // kGroup: how often the journal is flushed (1..limits::kGroupCommitMaxMs).
+    int64_t group_commit_ms = limits::kGroupCommitDefaultMs;
   };
 
   // InvalidArgument naming the first option outside its range: retentions
@@ -121,7 +140,16 @@ class TENANTRY_API Engine {
   static absl::Status ValidateOptions(const Options& options);
 
   Engine();
+  // An engine without a journal (Options::journal is ignored here: use
+  // Open, which can report what opening and recovering it found).
   explicit Engine(Options options);
+  // P3: an engine with Options::journal: an empty directory starts a new
+  // journal; one holding a journal is recovered from it (every record
+  // replayed, a torn last record dropped). DataLoss for a damaged journal or
+  // one that continues a snapshot (recover with LoadSnapshot(snapshot,
+  // options) then); FailedPrecondition when another engine holds it;
+  // InvalidArgument for bad options. Without a journal, a plain engine.
+  static absl::StatusOr<std::unique_ptr<Engine>> Open(Options options);
   // Destroying an engine while another thread still calls it is undefined.
   ~Engine();
   Engine(const Engine&) = delete;
@@ -348,12 +376,13 @@ class TENANTRY_API Engine {
  private:
   friend class internal::Writer;
   friend class internal::SnapshotAccess;
-  // Runs changes in one transaction and publishes once (all or nothing).
-  // `batch` prefixes a failure with the failing change's index and name.
-  absl::StatusOr<std::vector<uint64_t>> Run(absl::Span<const Batch::Change> changes, bool batch);
-  absl::StatusOr<uint64_t> RunOne(
-      const char* name, std::function<absl::StatusOr<uint64_t>(internal::Writer&)> change);
-  absl::Status RunStatus(const char* name, std::function<absl::Status(internal::Writer&)> change);
+  friend struct internal::JournalAccess;
+  // Runs ops (internal/ops.h) in one transaction and publishes once (all or
+  // nothing). `batch` prefixes a failure with the failing change's index and
+  // name. `out` receives the last op's token and bucket split.
+  absl::StatusOr<std::vector<uint64_t>> Run(absl::Span<const std::string> ops, bool batch,
+                                            internal::RunOutput* out = nullptr);
+  absl::StatusOr<uint64_t> RunOp(const std::string& op, internal::RunOutput* out = nullptr);
   // C5: a consume with an idempotency key (lock-free).
   absl::StatusOr<int64_t> ConsumeKeyed(WorkspaceId workspace, int64_t amount, MeterRef meter,
                                        absl::string_view key);
@@ -370,6 +399,9 @@ class TENANTRY_API Engine {
   // The newest published version: the one atomic root (X1). Kept here, not
   // in Impl, so that `check` reaches it with one load.
   std::atomic<const internal::Version*> root_{nullptr};
+  // P3: set once, before the engine is shared, when it has a journal; kept
+  // beside the root so that consume tests it without another cache line.
+  bool journaled_ = false;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -89,6 +89,10 @@ inline constexpr uint64_t kSnapshotMaxBytes = (uint64_t{1} << 31) - 64;
 inline constexpr uint32_t kSnapshotMaxDepth = 16;
 inline constexpr uint32_t kSnapshotMaxTables = 200'000'000;
 
+// P3: Durability::kGroup flushes the journal every this many milliseconds.
+inline constexpr int64_t kGroupCommitDefaultMs = 10;
+inline constexpr int64_t kGroupCommitMaxMs = 60'000;
+
 }  // namespace tenantry::limits
 
 #endif  // TENANTRY_LIMITS_H_

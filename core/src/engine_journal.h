@@ -1,0 +1,126 @@
+// Copyright 2026 The tenantry Authors.
+//
+// P3: what the engine writes into its journal, and replaying it. The file
+// layer is journal.h; the lock that orders records is engine_impl.h's
+// JournalScope. Each record type (journal.h) is one of:
+//  - a transaction of ops, replayed by running the ops again (the same code,
+//    at the recorded time, with the recorded token hashes): the graph,
+//    pools, funding and audit trail follow deterministically;
+//  - an effect on the live credit state (a debit, a hold, a remembered key),
+//    replayed as that exact effect;
+//  - a settlement under the writer lock (commit, release, sweep), replayed
+//    by running it again at the recorded time.
+// Because the journal lock covers each effect and its record, replaying in
+// lsn order meets every cell in the state its original change met it in.
+#ifndef TENANTRY_CORE_SRC_ENGINE_JOURNAL_H_
+#define TENANTRY_CORE_SRC_ENGINE_JOURNAL_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "credits.h"
+#include "engine_impl.h"
+#include "journal.h"
+#include "model.h"
+#include "tenantry/engine.h"
+
+namespace tenantry::internal {
+
+// What a Run hands back besides the ids: the invitation token the last op
+// issued, and the split of the last transfer.
+struct RunOutput {
+  Invitation invitation;
+  BucketAmounts taken{};
+};
+
+// A Run replayed from the journal: its recorded time and token hashes.
+struct RunReplay {
+  int64_t now_ns = 0;
+  std::vector<std::array<uint8_t, 32>> token_hashes;
+};
+
+// The most bytes the Run record of `ops` takes.
+size_t RunRecordBytes(absl::Span<const std::string> ops);
+std::string RunRecord(int64_t now_ns, const std::vector<std::array<uint8_t, 32>>& token_hashes,
+                      absl::Span<const std::string> ops);
+
+// Record payloads of the credit side (their sizes are bounded by kMax*).
+inline constexpr size_t kCreditRecordMaxBytes = 128;
+std::string ConsumeRecord(WorkspaceId workspace, MeterId meter, const BucketAmounts& taken);
+std::string KeyRecord(uint64_t table_size, uint64_t index, const KeySlot& slot, uint64_t tag,
+                      uint64_t meta);
+std::string ReserveRecord(uint64_t table_size, uint32_t index, uint64_t state_gen,
+                          const ReservationSlot& slot);
+std::string SettleRecord(ReservationId reservation, int64_t actual, int64_t now_ns,
+                         uint64_t revision);
+std::string SweepRecord(int64_t now_ns, uint64_t revision, bool only_if_due);
+
+// Waits for `lsn` to be as durable as the journal promises (OK without a
+// journal or for lsn 0). Internal when the flush fails: the change was
+// applied and journaled, but is not known to be on disk.
+absl::Status Acknowledge(Engine::Impl& impl, uint64_t lsn);
+
+// The current thread's journal scope (the innermost), or null.
+JournalScope* CurrentJournal();
+
+// Runs `f` (a consume, reserve ...) holding the journal lock, so that its
+// effect and record are one step; then acknowledges its records.
+template <class F>
+auto WithJournal(Engine::Impl& impl, size_t bytes, F&& f) -> decltype(f()) {
+  uint64_t lsn = 0;
+  decltype(f()) result = absl::InternalError("unreachable");
+  {
+    JournalScope journal(impl, bytes);
+    if (!journal.status().ok()) return journal.status();
+    result = f();
+    lsn = journal.lsn();
+  }
+  if (absl::Status s = Acknowledge(impl, lsn); !s.ok()) return s;
+  return result;
+}
+
+// C6 under the writer lock, at a given time (live calls and replay).
+absl::Status CommitAt(Engine::Impl& impl, ReservationId reservation, int64_t actual, int64_t now_ns,
+                      uint64_t revision, std::vector<LedgerEntry>* entries)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.write_mu);
+absl::Status ReleaseAt(Engine::Impl& impl, ReservationId reservation, int64_t now_ns,
+                       uint64_t revision, std::vector<LedgerEntry>* entries)
+    ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.write_mu);
+// Replays a credit record (every type but kRun) onto `v`, the newest
+// version. DataLoss when it does not decode or does not apply.
+absl::Status ReplayCredit(Engine::Impl& impl, const Version& v, const JournalRecord& record);
+
+struct JournalAccess {
+  static absl::StatusOr<std::vector<uint64_t>> RunOps(Engine& engine,
+                                                      absl::Span<const std::string> ops, bool batch,
+                                                      RunOutput* out, const RunReplay* replay);
+  static Engine::Impl& impl(Engine& engine) { return *engine.impl_; }
+  static const Version* root(const Engine& engine) {
+    return engine.root_.load(std::memory_order_seq_cst);
+  }
+  // Replays one record onto an engine that has no journal attached yet.
+  // DataLoss naming the lsn when the record does not decode or apply.
+  static absl::Status Replay(Engine& engine, const JournalRecord& record);
+  // After replay: rebuilds what replay leaves approximate (free lists).
+  static void FinishReplay(Engine& engine);
+  // P3: gives `engine` the journal in options.journal. `snapshot` is the
+  // lineage, lsn and checksum of the snapshot the engine was loaded from
+  // (null: a new engine). Replays what the journal holds past it, then
+  // appends from there. DataLoss / FailedPrecondition as Engine::Open says.
+  struct Base {
+    std::array<uint8_t, 16> lineage{};
+    uint64_t lsn = 0;
+    std::array<uint8_t, 32> checksum{};
+  };
+  static absl::Status Attach(Engine& engine, const Engine::Options& options, const Base* snapshot);
+};
+
+}  // namespace tenantry::internal
+
+#endif  // TENANTRY_CORE_SRC_ENGINE_JOURNAL_H_

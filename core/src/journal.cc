@@ -1,0 +1,559 @@
+// Copyright 2026 The tenantry Authors.
+//
+// The journal's files (journal.h).
+//
+// A segment: a 128-byte header, then records, each 8-byte aligned:
+//   u32 size      bytes of type + payload (never 0: 0 marks the end)
+//   u32 crc       CRC-32C of lsn, type and payload
+//   u64 lsn
+//   u8  type, payload, zero padding to 8
+// A record is written body first and `size` last (one release store), so
+// in the page cache a record is either complete or has size 0; a torn
+// record can only come from a machine crash under a relaxed flush policy,
+// and only at the end (the checksum finds it).
+#include "journal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <nmmintrin.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "status_macros.h"
+
+namespace tenantry::internal {
+
+// ---- CRC-32C ----
+
+namespace {
+
+struct Crc32cTable {
+  uint32_t t[256];
+  Crc32cTable() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));
+      t[i] = c;
+    }
+  }
+};
+
+__attribute__((target("sse4.2"))) uint32_t Crc32cHw(const uint8_t* p, size_t n, uint32_t crc) {
+  uint64_t c = ~crc;
+  for (; n >= 8; n -= 8, p += 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+  }
+  auto c32 = static_cast<uint32_t>(c);
+  for (; n > 0; --n, ++p) c32 = _mm_crc32_u8(c32, *p);
+  return ~c32;
+}
+
+uint32_t Crc32cSw(const uint8_t* p, size_t n, uint32_t crc) {
+  static const Crc32cTable table;
+  uint32_t c = ~crc;
+  for (; n > 0; --n, ++p) c = table.t[(c ^ *p) & 0xFF] ^ (c >> 8);
+  return ~c;
+}
+
+}  // namespace
+
+uint32_t Crc32c(const void* data, size_t size, uint32_t crc) {
+  static const bool hw = __builtin_cpu_supports("sse4.2");
+  const auto* p = static_cast<const uint8_t*>(data);
+  return hw ? Crc32cHw(p, size, crc) : Crc32cSw(p, size, crc);
+}
+
+// ---- Segments ----
+
+namespace {
+
+constexpr char kMagic[4] = {'T', 'N', 'Y', 'J'};
+constexpr uint32_t kFormat = 1;
+constexpr size_t kHeaderBytes = 128;
+constexpr size_t kRecordHeader = 16;
+constexpr size_t kMinGrow = size_t{1} << 20;
+constexpr size_t kMaxGrow = size_t{64} << 20;
+// A record's body is at most this (a batch of changes is limited by
+// limits::kMaxBatchChanges, and each change by its arguments' limits).
+constexpr size_t kMaxRecordBytes = size_t{1} << 30;
+
+size_t Padded(size_t n) { return (n + 7) & ~size_t{7}; }
+
+absl::Status Errno(absl::string_view what, const std::string& path) {
+  const int e = errno;
+  const std::string text =
+      absl::StrCat("journal: ", what, " '", path, "': ", std::strerror(e), " (P3)");
+  if (e == ENOSPC || e == EDQUOT) return absl::ResourceExhaustedError(text);
+  if (e == ENOENT || e == ENOTDIR || e == EACCES || e == EPERM || e == EROFS) {
+    return absl::FailedPreconditionError(text);
+  }
+  return absl::InternalError(text);
+}
+
+std::string SegmentName(uint64_t base) { return absl::StrFormat("seg-%020u.tnyj", base); }
+
+bool ParseSegmentName(const char* name, uint64_t* base) {
+  const size_t n = std::strlen(name);
+  if (n != 4 + 20 + 5 || std::strncmp(name, "seg-", 4) != 0 ||
+      std::strcmp(name + 24, ".tnyj") != 0) {
+    return false;
+  }
+  uint64_t v = 0;
+  for (int i = 4; i < 24; ++i) {
+    if (name[i] < '0' || name[i] > '9') return false;
+    if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, name[i] - '0', &v)) {
+      return false;
+    }
+  }
+  *base = v;
+  return true;
+}
+
+void EncodeHeader(uint64_t base, const JournalIdentity& id, char out[kHeaderBytes]) {
+  std::memset(out, 0, kHeaderBytes);
+  std::memcpy(out, kMagic, 4);
+  std::memcpy(out + 4, &kFormat, 4);
+  std::memcpy(out + 8, &base, 8);
+  std::memcpy(out + 16, id.lineage.data(), 16);
+  std::memcpy(out + 32, id.token_key.data(), 32);
+  std::memcpy(out + 64, id.key_hash_key.data(), 16);
+  std::memcpy(out + 80, id.base_snapshot.data(), 32);
+  const uint32_t crc = Crc32c(out, kHeaderBytes - 4);
+  std::memcpy(out + kHeaderBytes - 4, &crc, 4);
+}
+
+absl::Status DecodeHeader(const std::string& path, const char* in, size_t size, uint64_t base,
+                          JournalIdentity* id) {
+  if (size < kHeaderBytes) {
+    return absl::DataLossError(
+        absl::StrCat("journal: segment '", path, "' is shorter than its header (P3)"));
+  }
+  uint32_t crc = 0, format = 0;
+  uint64_t stored_base = 0;
+  std::memcpy(&crc, in + kHeaderBytes - 4, 4);
+  std::memcpy(&format, in + 4, 4);
+  std::memcpy(&stored_base, in + 8, 8);
+  if (std::memcmp(in, kMagic, 4) != 0 || crc != Crc32c(in, kHeaderBytes - 4)) {
+    return absl::DataLossError(
+        absl::StrCat("journal: segment '", path, "' has a damaged header (P3)"));
+  }
+  if (format != kFormat) {
+    return absl::DataLossError(absl::StrCat("journal: segment '", path, "' has format ", format,
+                                            "; this reader knows ", kFormat, " (P3, P4)"));
+  }
+  if (stored_base != base) {
+    return absl::DataLossError(absl::StrCat("journal: segment '", path,
+                                            "' says it starts after lsn ", stored_base,
+                                            ", its name says ", base, " (P3)"));
+  }
+  std::memcpy(id->lineage.data(), in + 16, 16);
+  std::memcpy(id->token_key.data(), in + 32, 32);
+  std::memcpy(id->key_hash_key.data(), in + 64, 16);
+  std::memcpy(id->base_snapshot.data(), in + 80, 32);
+  return absl::OkStatus();
+}
+
+// The record at `off` if it is complete and sound (and its lsn `want`,
+// unless want is 0).
+bool ReadRecord(const char* data, size_t size, size_t off, uint64_t want, JournalRecord* out,
+                size_t* next) {
+  if (size - off < kRecordHeader) return false;
+  uint32_t body = 0, crc = 0;
+  uint64_t lsn = 0;
+  std::memcpy(&body, data + off, 4);
+  std::memcpy(&crc, data + off + 4, 4);
+  std::memcpy(&lsn, data + off + 8, 8);
+  if (body == 0 || body > kMaxRecordBytes || body > size - off - kRecordHeader) return false;
+  if (want != 0 && lsn != want) return false;
+  if (Crc32c(data + off + kRecordHeader, body, Crc32c(&lsn, 8)) != crc) return false;
+  // The padding is zeros too: a damaged byte anywhere is found.
+  const size_t end = off + Padded(kRecordHeader + body);
+  if (end > size) return false;
+  for (size_t k = off + kRecordHeader + body; k < end; ++k) {
+    if (data[k] != 0) return false;
+  }
+  if (out != nullptr) {
+    out->lsn = lsn;
+    out->type = static_cast<uint8_t>(data[off + kRecordHeader]);
+    out->payload.assign(data + off + kRecordHeader + 1, body - 1);
+  }
+  *next = off + Padded(kRecordHeader + body);
+  return true;
+}
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path);
+  std::string data;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const absl::Status s = Errno("cannot stat", path);
+    ::close(fd);
+    return s;
+  }
+  data.resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::read(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const absl::Status s = Errno("cannot read", path);
+      ::close(fd);
+      return s;
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return data;
+}
+
+absl::Status SyncDir(const std::string& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open directory", dir);
+  const int rc = ::fsync(fd);
+  const absl::Status s = rc == 0 ? absl::OkStatus() : Errno("cannot flush directory", dir);
+  ::close(fd);
+  return s;
+}
+
+absl::StatusOr<std::vector<uint64_t>> ListSegments(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Errno("cannot list", dir);
+  std::vector<uint64_t> bases;
+  while (const dirent* e = ::readdir(d)) {
+    uint64_t base = 0;
+    if (ParseSegmentName(e->d_name, &base)) bases.push_back(base);
+  }
+  ::closedir(d);
+  std::sort(bases.begin(), bases.end());
+  return bases;
+}
+
+}  // namespace
+
+Journal::Journal(std::string dir, int lock_fd, Durability durability, int64_t group_commit_ms)
+    : dir_(std::move(dir)),
+      lock_fd_(lock_fd),
+      durability_(durability),
+      group_commit_ms_(group_commit_ms) {}
+
+absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
+                                                       Durability durability,
+                                                       int64_t group_commit_ms) {
+  if (dir.empty() || dir.size() > 4096 || dir.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError("journal: the path must be 1 to 4096 bytes without NUL (P3)");
+  }
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", dir);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) return Errno("cannot stat", dir);
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("journal: '", dir, "' is not a directory; a journal is a directory (P3)"));
+  }
+  const std::string lock_path = dir + "/LOCK";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0) return Errno("cannot open", lock_path);
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd);
+    return absl::FailedPreconditionError(absl::StrCat(
+        "journal: '", dir, "' is in use by another engine (one engine per journal) (P3)"));
+  }
+  return std::unique_ptr<Journal>(new Journal(dir, lock_fd, durability, group_commit_ms));
+}
+
+Journal::~Journal() {
+  if (flusher_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      stop_ = true;
+    }
+    stop_cv_.notify_all();
+    flusher_.join();
+  }
+  // A clean close flushes whatever the policy: nothing is left to chance.
+  (void)Flush();
+  CloseSegment();
+  ::close(lock_fd_);  // releases the flock
+}
+
+absl::StatusOr<JournalScan> Journal::Scan(uint64_t after_lsn) const {
+  JournalScan scan;
+  absl::StatusOr<std::vector<uint64_t>> bases = ListSegments(dir_);
+  if (!bases.ok()) return bases.status();
+  for (size_t i = 0; i < bases->size(); ++i) {
+    const uint64_t base = (*bases)[i];
+    const std::string path = dir_ + "/" + SegmentName(base);
+    absl::StatusOr<std::string> data = ReadFile(path);
+    if (!data.ok()) return data.status();
+    JournalIdentity id;
+    if (absl::Status s = DecodeHeader(path, data->data(), data->size(), base, &id); !s.ok()) {
+      return s;
+    }
+    if (scan.empty) {
+      scan.identity = id;
+      scan.first_base = base;
+      scan.last_lsn = base;
+      scan.empty = false;
+    } else {
+      if (id.lineage != scan.identity.lineage) {
+        return absl::DataLossError(
+            absl::StrCat("journal: segment '", path, "' belongs to another engine (lineage) (P3)"));
+      }
+      if (base != scan.last_lsn) {
+        return absl::DataLossError(absl::StrCat("journal: segment '", path, "' starts after lsn ",
+                                                base, " but the segment before it ends at ",
+                                                scan.last_lsn, ": records are missing (P3)"));
+      }
+    }
+    const bool newest = i + 1 == bases->size();
+    size_t off = kHeaderBytes;
+    for (;;) {
+      JournalRecord record;
+      size_t next = 0;
+      const bool wanted = scan.last_lsn + 1 > after_lsn;
+      if (ReadRecord(data->data(), data->size(), off, scan.last_lsn + 1, wanted ? &record : nullptr,
+                     &next)) {
+        ++scan.last_lsn;
+        if (wanted) scan.records.push_back(std::move(record));
+        off = next;
+        continue;
+      }
+      break;
+    }
+    // The end of the records. Zeros from here on: a clean end. Anything
+    // else is a torn record, allowed only last, and only if no sound
+    // record follows it (that would be damage in the middle).
+    const char* rest = data->data() + off;
+    const size_t rest_size = data->size() - off;
+    size_t last_nonzero = 0;
+    for (size_t k = 0; k < rest_size; ++k) {
+      if (rest[k] != 0) last_nonzero = k + 1;
+    }
+    if (last_nonzero > 0) {
+      for (size_t k = off + 8; k + kRecordHeader <= data->size(); k += 8) {
+        size_t next = 0;
+        if (ReadRecord(data->data(), data->size(), k, 0, nullptr, &next)) {
+          return absl::DataLossError(
+              absl::StrCat("journal: segment '", path, "' is damaged at offset ", off,
+                           " (after lsn ", scan.last_lsn, ") and sound records follow (P3)"));
+        }
+      }
+      if (!newest) {
+        return absl::DataLossError(absl::StrCat("journal: segment '", path,
+                                                "' ends in a damaged record at offset ", off,
+                                                " but is not the newest segment (P3)"));
+      }
+      scan.torn_bytes = last_nonzero;
+    }
+    if (newest) {
+      scan.tail_base = base;
+      scan.tail_offset = off;
+    }
+  }
+  if (!scan.empty && after_lsn < scan.first_base) {
+    return absl::DataLossError(absl::StrCat(
+        "journal: '", dir_, "' starts after lsn ", scan.first_base, ", but lsn ", after_lsn + 1,
+        " onwards is needed: those records were dropped by a newer snapshot (load the newest "
+        "snapshot) (P3)"));
+  }
+  return scan;
+}
+
+absl::Status Journal::OpenSegment(uint64_t base_lsn, bool create, uint64_t append_at) {
+  const std::string path = dir_ + "/" + SegmentName(base_lsn);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
+  if (fd < 0) return Errno(create ? "cannot create" : "cannot open", path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const absl::Status s = Errno("cannot stat", path);
+    ::close(fd);
+    return s;
+  }
+  fd_ = fd;
+  base_lsn_ = base_lsn;
+  mapped_ = 0;
+  map_ = nullptr;
+  offset_ = create ? kHeaderBytes : append_at;
+  const size_t size = std::max<size_t>(static_cast<size_t>(st.st_size), kMinGrow);
+  if (absl::Status s = Grow(size); !s.ok()) {
+    CloseSegment();
+    if (create) ::unlink(path.c_str());
+    return s;
+  }
+  if (create) {
+    EncodeHeader(base_lsn, identity_, map_);
+    if (::fdatasync(fd_) != 0) return Errno("cannot flush", path);
+    if (absl::Status s = SyncDir(dir_); !s.ok()) return s;
+  } else {
+    // A torn tail is overwritten: clear it, so that a shorter record
+    // written over it is not followed by its leftovers.
+    std::memset(map_ + offset_, 0, mapped_ - offset_);
+  }
+  std::lock_guard<std::mutex> lock(flush_mu_);
+  flush_fd_ = fd_;
+  return absl::OkStatus();
+}
+
+absl::Status Journal::Grow(size_t need) {
+  if (need <= mapped_) return absl::OkStatus();
+  const size_t step = std::clamp(mapped_, kMinGrow, kMaxGrow);
+  const size_t size = std::max(need, mapped_ + step);
+  const std::string path = dir_ + "/" + SegmentName(base_lsn_);
+  // Real blocks, not a sparse file: a full disk shows here, as an error
+  // before the change, not as SIGBUS when a page is written back.
+  if (const int rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(size)); rc != 0) {
+    errno = rc;
+    return Errno("cannot grow", path);
+  }
+  void* map = map_ == nullptr ? ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0)
+                              : ::mremap(map_, mapped_, size, MREMAP_MAYMOVE);
+  if (map == MAP_FAILED) return Errno("cannot map", path);
+  map_ = static_cast<char*>(map);
+  mapped_ = size;
+  return absl::OkStatus();
+}
+
+void Journal::CloseSegment() {
+  if (map_ != nullptr) ::munmap(map_, mapped_);
+  map_ = nullptr;
+  mapped_ = 0;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+absl::Status Journal::Start(const JournalScan& scan, const JournalIdentity& identity,
+                            uint64_t base_lsn) {
+  if (scan.empty) {
+    identity_ = identity;
+    TNY_RETURN_IF_ERROR(OpenSegment(base_lsn, true, 0));
+    last_lsn_.store(base_lsn, std::memory_order_release);
+  } else {
+    identity_ = scan.identity;
+    TNY_RETURN_IF_ERROR(OpenSegment(scan.tail_base, false, scan.tail_offset));
+    last_lsn_.store(scan.last_lsn, std::memory_order_release);
+    if (scan.torn_bytes > 0) {
+      if (::fdatasync(fd_) != 0) return Errno("cannot flush", dir_);
+    }
+  }
+  durable_lsn_.store(last_lsn_.load(), std::memory_order_release);
+  if (durability_ == Durability::kGroup) flusher_ = std::thread([this] { Flusher(); });
+  return absl::OkStatus();
+}
+
+absl::Status Journal::Reserve(size_t payload_bytes) {
+  const size_t need = offset_ + Padded(kRecordHeader + 1 + payload_bytes);
+  if (payload_bytes + 1 > kMaxRecordBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("journal: a change of ", payload_bytes,
+                                                   " bytes is past the record limit (P3)"));
+  }
+  return Grow(need);
+}
+
+uint64_t Journal::Append(uint8_t type, absl::string_view payload) {
+  const uint64_t lsn = last_lsn_.load(std::memory_order_relaxed) + 1;
+  const auto body = static_cast<uint32_t>(1 + payload.size());
+  char* p = map_ + offset_;
+  std::memcpy(p + 8, &lsn, 8);
+  p[kRecordHeader] = static_cast<char>(type);
+  std::memcpy(p + kRecordHeader + 1, payload.data(), payload.size());
+  uint32_t crc = Crc32c(&lsn, 8);
+  crc = Crc32c(p + kRecordHeader, body, crc);
+  std::memcpy(p + 4, &crc, 4);
+  // The size last: until it is stored the record reads as the end.
+  __atomic_store_n(reinterpret_cast<uint32_t*>(p), body, __ATOMIC_RELEASE);
+  offset_ += Padded(kRecordHeader + body);
+  last_lsn_.store(lsn, std::memory_order_release);
+  return lsn;
+}
+
+absl::Status Journal::Flush() {
+  std::lock_guard<std::mutex> lock(flush_mu_);
+  const uint64_t target = last_lsn_.load(std::memory_order_acquire);
+  if (durable_lsn_.load(std::memory_order_acquire) >= target || flush_fd_ < 0) {
+    return absl::OkStatus();
+  }
+  if (::fdatasync(flush_fd_) != 0) return Errno("cannot flush", dir_);
+  durable_lsn_.store(target, std::memory_order_release);
+  return absl::OkStatus();
+}
+
+absl::Status Journal::Acknowledge(uint64_t lsn) {
+  if (durability_ != Durability::kSync) return absl::OkStatus();
+  if (durable_lsn_.load(std::memory_order_acquire) >= lsn) return absl::OkStatus();
+  // Whoever flushes first flushes for everyone appended so far (group
+  // commit): waiters behind it usually find their record already durable.
+  return Flush();
+}
+
+void Journal::Flusher() {
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  while (!stop_) {
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(group_commit_ms_));
+    lock.unlock();
+    (void)Flush();  // a failed flush is retried next round
+    lock.lock();
+  }
+}
+
+absl::StatusOr<uint64_t> Journal::Rotate() {
+  const uint64_t lsn = last_lsn_.load(std::memory_order_relaxed);
+  if (lsn == base_lsn_) return lsn;  // the current segment is already empty
+  // Everything in the old segment is flushed before the new one exists, so
+  // that the chain of segments never has a hole after a machine crash.
+  {
+    std::lock_guard<std::mutex> lock(flush_mu_);
+    if (::fdatasync(fd_) != 0) return Errno("cannot flush", dir_);
+    durable_lsn_.store(lsn, std::memory_order_release);
+    flush_fd_ = -1;
+  }
+  const int old_fd = fd_;
+  char* old_map = map_;
+  const size_t old_mapped = mapped_;
+  const uint64_t old_base = base_lsn_;
+  const size_t old_offset = offset_;
+  JournalIdentity next = identity_;
+  next.base_snapshot = {};
+  const JournalIdentity previous = identity_;
+  identity_ = next;
+  if (absl::Status s = OpenSegment(lsn, true, 0); !s.ok()) {
+    // Keep appending to the old segment.
+    identity_ = previous;
+    fd_ = old_fd;
+    map_ = old_map;
+    mapped_ = old_mapped;
+    base_lsn_ = old_base;
+    offset_ = old_offset;
+    std::lock_guard<std::mutex> lock(flush_mu_);
+    flush_fd_ = fd_;
+    return s;
+  }
+  ::munmap(old_map, old_mapped);
+  ::close(old_fd);
+  return lsn;
+}
+
+absl::Status Journal::DropThrough(uint64_t lsn) {
+  TNY_ASSIGN_OR_RETURN(std::vector<uint64_t> bases, ListSegments(dir_));
+  bool dropped = false;
+  for (size_t i = 0; i + 1 < bases.size(); ++i) {
+    // Segment i holds (bases[i], bases[i+1]].
+    if (bases[i + 1] > lsn || bases[i] == base_lsn_) break;
+    const std::string path = dir_ + "/" + SegmentName(bases[i]);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return Errno("cannot delete", path);
+    dropped = true;
+  }
+  return dropped ? SyncDir(dir_) : absl::OkStatus();
+}
+
+}  // namespace tenantry::internal
