@@ -187,7 +187,8 @@ absl::Status JournalAccess::Attach(Engine& engine, const Engine::Options& option
     } else if (scan.first_base != 0) {
       return absl::FailedPreconditionError(absl::StrCat(
           "journal: '", options.journal, "' continues a snapshot at lsn ", scan.first_base,
-          snapshot == nullptr ? "; recover with LoadSnapshot(that snapshot, options)"
+          snapshot == nullptr ? "; recover by loading that snapshot with this journal "
+                                "(LoadSnapshot, Engine.load, tny_load)"
                               : " of another engine",
           " (P3)"));
     } else if (snapshot == nullptr ? scan.identity.base_snapshot != no_snapshot
@@ -196,7 +197,9 @@ absl::Status JournalAccess::Attach(Engine& engine, const Engine::Options& option
           "journal: '", options.journal, "' was started on ",
           scan.identity.base_snapshot == no_snapshot ? "an empty engine" : "another snapshot",
           snapshot == nullptr ? "" : ", not on this snapshot",
-          snapshot == nullptr ? "; recover with LoadSnapshot(that snapshot, options)" : "",
+          snapshot == nullptr ? "; recover by loading that snapshot with this journal "
+                                "(LoadSnapshot, Engine.load, tny_load)"
+                              : "",
           " (P3)"));
     } else if (snapshot == nullptr) {
       // Recovery of an engine that never had a snapshot: its secrets come

@@ -103,7 +103,9 @@ std::string PathArg(py::handle path) {
 std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention,
                                          int64_t invitation_ttl_s, int64_t idempotency_window_s,
                                          size_t idempotency_slots, size_t reservation_slots,
-                                         size_t ledger_retention, py::object snapshot) {
+                                         size_t ledger_retention, py::object journal,
+                                         const std::string& durability, int64_t group_commit_ms,
+                                         py::object snapshot) {
   Engine::Options options;
   ClockChoice choice = ClockArg(clock);
   options.clock = choice.clock;
@@ -113,10 +115,24 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention
   options.idempotency_slots = idempotency_slots;
   options.reservation_slots = reservation_slots;
   options.ledger_retention = ledger_retention;
+  // P3: the journal directory, and how far each change is flushed.
+  if (!journal.is_none()) options.journal = PathArg(journal);
+  if (durability == "sync") {
+    options.durability = Durability::kSync;
+  } else if (durability == "group") {
+    options.durability = Durability::kGroup;
+  } else if (durability == "none") {
+    options.durability = Durability::kNone;
+  } else {
+    ThrowIfError(absl::InvalidArgumentError(
+        absl::StrCat("durability must be 'sync', 'group' or 'none'; got '", durability, "' (P3)")));
+  }
+  options.group_commit_ms = group_commit_ms;
   ThrowIfError(Engine::ValidateOptions(options));
   auto handle = std::make_unique<EngineHandle>();
   if (snapshot.is_none()) {
-    handle->engine = std::make_unique<Engine>(std::move(options));
+    // Opening a journal recovers it: file work, without the GIL.
+    handle->engine = ValueOrThrow(WithoutGil([&] { return Engine::Open(std::move(options)); }));
   } else {
     const std::string path = PathArg(snapshot);
     handle->engine =
@@ -561,6 +577,8 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
         py::arg("idempotency_slots") = limits::kIdempotencySlotsDefault,
         py::arg("reservation_slots") = limits::kReservationSlotsDefault,
         py::arg("ledger_retention") = limits::kLedgerRetentionDefault,
+        py::arg("journal") = py::none(), py::arg("durability") = "sync",
+        py::arg("group_commit_ms") = limits::kGroupCommitDefaultMs,
         py::arg("_snapshot") = py::none());
   c.def(
       "save",

@@ -69,7 +69,9 @@ class Engine(_CoreEngine):
     """The tenant graph, its people and roles, and its credit balances. Thread-safe."""
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike[str]], *, clock: _Clock = None, feed_retention: int = ...,
+    def load(cls, path: Union[str, os.PathLike[str]], *, clock: _Clock = None,
+             journal: Optional[Union[str, os.PathLike[str]]] = None, durability: str = ...,
+             group_commit_ms: int = ..., feed_retention: int = ...,
              invitation_ttl_s: int = ..., idempotency_window_s: int = ..., idempotency_slots: int = ...,
              reservation_slots: int = ..., ledger_retention: int = ...) -> "Engine": ...
 

@@ -101,6 +101,9 @@ class Engine:
         idempotency_slots: int = ...,
         reservation_slots: int = ...,
         ledger_retention: int = ...,
+        journal: Optional[Union[str, os.PathLike[str]]] = None,
+        durability: str = ...,
+        group_commit_ms: int = ...,
         _snapshot: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> None: ...
     @property

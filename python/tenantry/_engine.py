@@ -78,11 +78,23 @@ class Engine(_core.Engine):
     retention and capacity settings: ``feed_retention``,
     ``invitation_ttl_s``, ``idempotency_window_s``, ``idempotency_slots``,
     ``reservation_slots``, ``ledger_retention`` (C++ ``Engine::Options``).
+
+    ``journal`` (P3) is a directory: every change is appended to it before
+    its call returns, so a killed process loses nothing acknowledged. An
+    empty directory starts a journal; one holding a journal is recovered
+    (every record replayed; a torn last record dropped). ``durability`` is
+    what a machine crash may lose: ``"sync"`` nothing (each change flushed),
+    ``"group"`` the last ``group_commit_ms`` milliseconds, ``"none"`` the
+    kernel's writeback window. ``save`` truncates the journal; after that,
+    recover with ``Engine.load(snapshot, journal=...)``. A damaged journal
+    raises :class:`tenantry.DataLoss`; a directory another engine holds, or
+    a journal that continues a snapshot, :class:`tenantry.FailedPrecondition`.
     """
 
     @classmethod
     def load(cls, path: Union[str, "os.PathLike[str]"], *, clock: Optional[Any] = None,
-             **options: int) -> "Engine":
+             journal: Optional[Union[str, "os.PathLike[str]"]] = None, durability: str = "sync",
+             group_commit_ms: int = 10, **options: int) -> "Engine":
         """P2: a new engine from the snapshot at ``path`` (``save`` wrote it).
 
         The file is never trusted: a damaged, truncated or hostile file, or
@@ -90,8 +102,12 @@ class Engine(_core.Engine):
         with the reason, and no engine is made. ``clock`` and the keyword
         options are the new engine's, as for ``Engine()``. The file system's
         errors raise as ``save`` documents.
+
+        With ``journal`` this is recovery (P3): the snapshot, then the
+        journal's records after it; the engine goes on journaling there.
         """
-        return cls(clock=clock, _snapshot=os.fspath(path), **options)
+        return cls(clock=clock, journal=journal, durability=durability,
+                   group_commit_ms=group_commit_ms, _snapshot=os.fspath(path), **options)
 
     def __repr__(self) -> str:
         stats = self.stats()

@@ -6,6 +6,8 @@ import inspect
 import pathlib
 import re
 
+import gc
+
 import pytest
 
 import tenantry
@@ -108,10 +110,10 @@ def test_spec_snapshot_api_exists(tmp_path):
     assert loaded.user("a@x.test") == 1
 
 
-@pytest.mark.xfail(
-    reason="GAP: SPEC section 11 lists Engine(journal=...) (P3); the journal is not built yet",
-    strict=True,
-)
 def test_spec_journal_api_exists(tmp_path):
     engine = tenantry.Engine(journal=str(tmp_path / "journal"))
     engine.create_user("a@x.test")
+    del engine
+    gc.collect()
+    recovered = tenantry.Engine(journal=str(tmp_path / "journal"))
+    assert recovered.user("a@x.test") == 1
