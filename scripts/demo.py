@@ -215,6 +215,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "agency.tny")
         engine.save(path)
+        path_ok = os.path.join(directory, "agency-copy.tny")
+        engine.save(path_ok)
         restored = tenantry.Engine.load(path, clock=clock)
         same = all(restored.check(u, w, p) == engine.check(u, w, p) for u, w, p in questions)
         assert same and restored.balance(acme) == engine.balance(acme)
@@ -225,6 +227,23 @@ def main() -> None:
             damaged.seek(os.path.getsize(path) // 2)
             damaged.write(b"\xff\xff")
         print("a damaged copy ->", refused(lambda: tenantry.Engine.load(path)))
+
+        # The journal (P3): every change is in it before the call returns.
+        # Continue from the snapshot with a journal, change things, "crash"
+        # (drop the engine without saving), recover = snapshot + journal.
+        journal = os.path.join(directory, "journal")
+        snapshot = os.path.join(directory, "journaled.tny")
+        live = tenantry.Engine.load(path_ok, clock=clock, journal=journal, durability="group")
+        live.save(snapshot)                          # truncates the journal
+        live.consume(acme, 25, key="run-43")
+        live.add_member(owner, acme, live.create_user("newhire@acme.example"), "viewer")
+        expected = (live.balance(acme), live.revision, live.ledger())
+        del live
+        recovered = tenantry.Engine.load(snapshot, clock=clock, journal=journal)
+        assert (recovered.balance(acme), recovered.revision, recovered.ledger()) == expected
+        recovered.verify()
+        print(f"journal: recovered snapshot + tail at revision {recovered.revision}, "
+              f"balance {recovered.balance(acme)['regular']} as before the crash")
 
 
 if __name__ == "__main__":

@@ -263,54 +263,6 @@ TEST(Journal, P3_OneEnginePerJournalAndNoForeignSnapshot) {
                      "not a directory");
 }
 
-TEST(Journal, P3_C8_ConcurrentConsumptionRecoversExactly) {
-  const std::string dir = TempDirFor("concurrent");
-  std::string before;
-  {
-    World world(OpenOrDie(Journaled(dir, Durability::kNone)));
-    ASSERT_NO_FATAL_FAILURE(world.Build());
-    Engine& e = world.engine;
-    TNY_ASSERT_OK(e.grant(kSystem, world.account, 100000));
-    TNY_ASSERT_OK(e.transfer(kSystem, world.account, world.client_a, 20000).status());
-    std::atomic<bool> stop{false};
-    std::vector<std::thread> threads;
-    for (int t = 0; t < 2; ++t) {
-      threads.emplace_back([&, t] {
-        std::mt19937 rng(t);
-        while (!stop.load()) {
-          switch (rng() % 4) {
-            case 0:
-              (void)e.consume(world.client_a, 1 + rng() % 5);
-              break;
-            case 1:
-              (void)e.consume(world.client_a, 1 + rng() % 5, kCredits,
-                              absl::StrCat("k", t, "-", rng() % 50));
-              break;
-            case 2:
-              if (auto r = e.reserve(world.client_a, 1 + rng() % 9); r.ok()) {
-                (void)e.commit(*r, rng() % 2);
-              }
-              break;
-            default:
-              (void)e.authorize_and_consume(world.member, world.client_a, 0, 1);
-          }
-        }
-      });
-    }
-    for (int i = 0; i < 200; ++i) {
-      TNY_ASSERT_OK(e.transfer(kSystem, world.account, world.client_a, 10).status());
-      if (i % 50 == 0) TNY_ASSERT_OK(e.revoke(kSystem, world.client_a, 1));
-    }
-    stop = true;
-    for (std::thread& t : threads) t.join();
-    TNY_ASSERT_OK(e.verify());
-    before = Everything(e);
-  }
-  std::unique_ptr<Engine> e = OpenOrDie(Journaled(dir, Durability::kNone));
-  EXPECT_EQ(Everything(*e), before);
-  TNY_EXPECT_OK(e->verify());
-}
-
 // ---- Crash safety: SIGKILL at random instants ----
 
 // What the child acknowledges, through a pipe (each message one write(),
