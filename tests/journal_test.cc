@@ -263,6 +263,115 @@ TEST(Journal, P3_OneEnginePerJournalAndNoForeignSnapshot) {
                      "not a directory");
 }
 
+TEST(Journal, P3_RefusedSettlementsThatSweptStillRecover) {
+  // A commit or release that is refused can still release expired holds
+  // (its sweep): that is journaled as a sweep, and recovery accepts it.
+  const std::string dir = TempDirFor("refused-settle");
+  auto clock = std::make_shared<ManualClock>(1'700'000'000'000'000'000);
+  Engine::Options o = Journaled(dir);
+  o.clock = clock;
+  std::string before;
+  {
+    World world(OpenOrDie(o));
+    ASSERT_NO_FATAL_FAILURE(world.Build());
+    Engine& e = world.engine;
+    TNY_ASSERT_OK(e.grant(kSystem, world.account, 100));
+    TNY_ASSERT_OK(e.transfer(kSystem, world.account, world.client_a, 100).status());
+    for (int round = 0; round < 3; ++round) {
+      TNY_ASSERT_OK(e.reserve(world.client_a, 10, kCredits, 1).status());
+      TNY_ASSERT_OK_AND_ASSIGN(ReservationId live, e.reserve(world.client_a, 5, kCredits, 3600));
+      clock->advance_s(5);
+      switch (round) {
+        case 0:
+          TNY_EXPECT_REFUSED(e.commit(987654321, 1), absl::StatusCode::kNotFound, "C6");
+          break;
+        case 1:
+          TNY_EXPECT_REFUSED(e.commit(live, 99), absl::StatusCode::kInvalidArgument, "C6");
+          break;
+        default:
+          TNY_EXPECT_REFUSED(e.release(987654321), absl::StatusCode::kNotFound, "C6");
+      }
+    }
+    before = Everything(e);
+  }
+  std::unique_ptr<Engine> e = OpenOrDie(o);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(Everything(*e), before);
+}
+
+TEST(Journal, P3_RecoveryKeepsTheInvitationLifetimeThatWasUsed) {
+  const std::string dir = TempDirFor("ttl");
+  auto clock = std::make_shared<ManualClock>(1'700'000'000'000'000'000);
+  Engine::Options o = Journaled(dir);
+  o.clock = clock;
+  std::string before;
+  {
+    World world(OpenOrDie(o));
+    ASSERT_NO_FATAL_FAILURE(world.Build());
+    TNY_ASSERT_OK_AND_ASSIGN(Invitation inv,
+                             world.engine.invite(world.ws_admin, world.client_a, "new@x.test"));
+    clock->advance_s(7200);
+    TNY_ASSERT_OK_AND_ASSIGN(UserId u, world.engine.create_user("new@x.test"));
+    TNY_ASSERT_OK(world.engine.accept(inv.token, u));
+    before = Everything(world.engine);
+  }
+  o.invitation_ttl_s = 3600;  // another lifetime now: the recorded one applies
+  std::unique_ptr<Engine> e = OpenOrDie(o);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(Everything(*e), before);
+}
+
+TEST(Journal, P3_LostPagePastTheFlushedMarkIsATail) {
+  // A machine crash can lose a page of unflushed records while a later one
+  // survives. Past the flushed mark that is the tail, dropped; below it,
+  // damage is DataLoss (P3_DamageBeforeTheEndIsDataLoss).
+  const std::string dir = TempDirFor("lost-page");
+  {
+    std::unique_ptr<Engine> e = OpenOrDie(Journaled(dir, Durability::kNone));
+    for (int i = 0; i < 400; ++i) TNY_ASSERT_OK(e->create_user(absl::StrCat("n", i, "@x.test")));
+  }
+  const std::string seg = Segments(dir).back();
+  const size_t end = EndOfRecords(ReadAll(seg));
+  // The crash: no flush ever vouched for these records (a torn or unwritten
+  // mark vouches for nothing), and page 2 of the segment never reached the
+  // disk while the pages after it did.
+  WriteAt(seg, 116, std::string(12, '\xff'));
+  ASSERT_GT(end, 3 * 4096u);
+  WriteAt(seg, 2 * 4096, std::string(4096, '\0'));
+  std::unique_ptr<Engine> e = OpenOrDie(Journaled(dir, Durability::kNone));
+  ASSERT_NE(e, nullptr);
+  TNY_EXPECT_OK(e->user("n0@x.test").status());  // before the lost page: kept
+  EXPECT_FALSE(e->user("n399@x.test").ok());     // after it: the dropped tail
+  TNY_EXPECT_OK(e->verify());
+  // And the journal goes on from there.
+  TNY_ASSERT_OK(e->create_user("after@x.test").status());
+  e.reset();
+  e = OpenOrDie(Journaled(dir, Durability::kNone));
+  TNY_EXPECT_OK(e->user("after@x.test").status());
+}
+
+TEST(Journal, P3_AnInterruptedSegmentCreationIsIgnored) {
+  const std::string dir = TempDirFor("tmp-segment");
+  std::string before;
+  {
+    std::unique_ptr<Engine> e = OpenOrDie(Journaled(dir));
+    TNY_ASSERT_OK(e->create_user("a@x.test").status());
+    before = Everything(*e);
+  }
+  std::ofstream(dir + "/seg-00000000000000000001.tnyj.tmp") << "half a header";
+  std::unique_ptr<Engine> e = OpenOrDie(Journaled(dir));
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(Everything(*e), before);
+}
+
+TEST(Journal, OutOfRangeEnumIsInvalidArgumentNotDataLoss) {
+  World world;
+  ASSERT_NO_FATAL_FAILURE(world.Build());
+  TNY_EXPECT_REFUSED(
+      world.engine.set_status(kSystem, world.client_a, static_cast<WorkspaceStatus>(9)),
+      absl::StatusCode::kInvalidArgument, "set_status");
+}
+
 // ---- Crash safety: SIGKILL at random instants ----
 
 // What the child acknowledges, through a pipe (each message one write(),

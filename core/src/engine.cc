@@ -156,11 +156,21 @@ absl::StatusOr<std::vector<uint64_t>> JournalAccess::RunOps(Engine& engine,
     // the newest version.
     const Version* base = engine.root_.load(std::memory_order_seq_cst);
     const int64_t now_ns = replay != nullptr ? replay->now_ns : impl.clock->now_ns();
-    Writer writer(base, now_ns, impl.token_key, impl.options.invitation_ttl_s);
+    const int64_t ttl_s =
+        replay != nullptr ? replay->invitation_ttl_s : impl.options.invitation_ttl_s;
+    Writer writer(base, now_ns, impl.token_key, ttl_s);
     if (replay != nullptr) writer.ReplayTokens(replay->token_hashes);
     for (size_t i = 0; i < ops.size(); ++i) {
       absl::StatusOr<uint64_t> result = Dispatch(writer, ops[i]);
       if (result.ok() && !writer.replay_status().ok()) result = writer.replay_status();
+      if (replay == nullptr && result.status().code() == absl::StatusCode::kDataLoss) {
+        // A live op that does not decode was encoded from an argument out
+        // of its range (an enum value this build does not know).
+        uint8_t code = 0;
+        OpCodeOf(ops[i], &code);
+        result = absl::InvalidArgumentError(absl::StrCat(
+            "an argument of '", OpName(code), "' is out of range (an unknown enum value)"));
+      }
       if (!result.ok()) {
         writer.txn().Abort();
         if (!batch) return result.status();
@@ -181,7 +191,7 @@ absl::StatusOr<std::vector<uint64_t>> JournalAccess::RunOps(Engine& engine,
     }
     // The record first: a reader may see the new version as soon as it is
     // published, and what a reader saw must survive a crash.
-    journal->Append(JournalRecordType::kRun, RunRecord(now_ns, writer.issued_hashes(), ops));
+    journal->Append(JournalRecordType::kRun, RunRecord(now_ns, ttl_s, writer.issued_hashes(), ops));
     // Nothing after this point can fail: deleted workspaces' credits go
     // back to their pools now (T7).
     writer.FinishCredits(impl.reservations);

@@ -141,8 +141,8 @@ inline bool ConsumeFrom(BalanceCell* cell, int64_t amount, CellValue* after) {
 }
 
 // C5: the debit of a consume, in the version the caller holds.
-absl::StatusOr<int64_t> ConsumeIn(const Version& v, const Target& t, WorkspaceId workspace,
-                                  int64_t amount) {
+absl::StatusOr<int64_t> ConsumeIn(const Engine::Impl& impl, const Version& v, const Target& t,
+                                  WorkspaceId workspace, int64_t amount) {
   if (!t.ws->active()) return Inactive(workspace, "consumption");
   CellValue after;
   BucketAmounts taken;
@@ -151,7 +151,7 @@ absl::StatusOr<int64_t> ConsumeIn(const Version& v, const Target& t, WorkspaceId
   }
   t.cell->consumed.fetch_add(amount, std::memory_order_release);
   // P3: with a journal, the caller holds its lock (engine_impl.h).
-  if (JournalScope* journal = CurrentJournal(); journal != nullptr) {
+  if (JournalScope* journal = CurrentJournal(impl); journal != nullptr) {
     journal->Append(JournalRecordType::kConsume, ConsumeRecord(workspace, t.meter, taken));
   }
   return after.available();
@@ -700,7 +700,7 @@ absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, M
   if (ABSL_PREDICT_FALSE(journaled_)) {
     // P3: the debit and its record as one step (engine_impl.h); then the
     // slow path, which records.
-    if (internal::CurrentJournal() == nullptr) {
+    if (internal::CurrentJournal(*impl_) == nullptr) {
       return internal::WithJournal(*impl_, 3 * internal::kCreditRecordMaxBytes,
                                    [&] { return consume(workspace, amount, meter, key); });
     }
@@ -733,10 +733,10 @@ absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, M
 absl::StatusOr<int64_t> Engine::ConsumeReleasingExpired(const internal::Version& v,
                                                         const internal::Target& t,
                                                         WorkspaceId workspace, int64_t amount) {
-  absl::StatusOr<int64_t> result = internal::ConsumeIn(v, t, workspace, amount);
+  absl::StatusOr<int64_t> result = internal::ConsumeIn(*impl_, v, t, workspace, amount);
   if (result.status().code() == absl::StatusCode::kResourceExhausted &&
       internal::TryReleaseExpired(*impl_, root_.load(std::memory_order_seq_cst)->revision)) {
-    result = internal::ConsumeIn(v, t, workspace, amount);
+    result = internal::ConsumeIn(*impl_, v, t, workspace, amount);
   }
   return result;
 }
@@ -814,7 +814,7 @@ absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amou
                       std::memory_order_relaxed);
     withdraw.slot = nullptr;
     __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kDone), __ATOMIC_RELEASE);
-    if (internal::JournalScope* journal = internal::CurrentJournal(); journal != nullptr) {
+    if (internal::JournalScope* journal = internal::CurrentJournal(*impl_); journal != nullptr) {
       journal->Append(internal::JournalRecordType::kKeyedConsume,
                       internal::KeyRecord(table.size(), p.available & (table.size() - 1), slot, tag,
                                           internal::Meta(gen, KeyState::kDone)));
@@ -830,7 +830,7 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
     return absl::InvalidArgumentError(absl::StrCat(
         "reservation ttl_s must be 1 to ", limits::kReservationTtlMaxS, "; got ", ttl_s, " (C6)"));
   }
-  if (ABSL_PREDICT_FALSE(journaled_) && internal::CurrentJournal() == nullptr) {
+  if (ABSL_PREDICT_FALSE(journaled_) && internal::CurrentJournal(*impl_) == nullptr) {
     return internal::WithJournal(*impl_, 3 * internal::kCreditRecordMaxBytes,
                                  [&] { return reserve(workspace, amount, meter, ttl_s); });
   }
@@ -881,7 +881,7 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
   slot.held_extra.store(taken[1], std::memory_order_relaxed);
   slot.state_gen.store(internal::StateGen(gen, internal::SlotState::kLive),
                        std::memory_order_seq_cst);
-  if (internal::JournalScope* journal = internal::CurrentJournal(); journal != nullptr) {
+  if (internal::JournalScope* journal = internal::CurrentJournal(*impl_); journal != nullptr) {
     journal->Append(
         internal::JournalRecordType::kReserve,
         internal::ReserveRecord(table.size(), index,
@@ -958,8 +958,13 @@ absl::Status Engine::commit(ReservationId reservation, int64_t actual) {
     std::vector<LedgerEntry> entries;
     status = internal::CommitAt(*impl_, reservation, actual, now_ns, revision, &entries);
     if (!entries.empty()) {
-      journal.Append(internal::JournalRecordType::kCommit,
-                     internal::SettleRecord(reservation, actual, now_ns, revision));
+      // A refused commit may still have released expired holds (its sweep,
+      // or the hold itself when it had expired: FailedPrecondition).
+      const bool settled = status.ok() || status.code() == absl::StatusCode::kFailedPrecondition;
+      journal.Append(
+          settled ? internal::JournalRecordType::kCommit : internal::JournalRecordType::kSweep,
+          settled ? internal::SettleRecord(reservation, actual, now_ns, revision)
+                  : internal::SweepRecord(now_ns, revision, true));
     }
     internal::AppendLedger(*impl_, entries);
     lsn = journal.lsn();
@@ -980,8 +985,11 @@ absl::Status Engine::release(ReservationId reservation) {
     std::vector<LedgerEntry> entries;
     status = internal::ReleaseAt(*impl_, reservation, now_ns, revision, &entries);
     if (!entries.empty()) {
-      journal.Append(internal::JournalRecordType::kRelease,
-                     internal::SettleRecord(reservation, 0, now_ns, revision));
+      // A refused release may still have released expired holds (its sweep).
+      journal.Append(
+          status.ok() ? internal::JournalRecordType::kRelease : internal::JournalRecordType::kSweep,
+          status.ok() ? internal::SettleRecord(reservation, 0, now_ns, revision)
+                      : internal::SweepRecord(now_ns, revision, true));
     }
     internal::AppendLedger(*impl_, entries);
     lsn = journal.lsn();
@@ -1093,7 +1101,7 @@ absl::StatusOr<bool> Engine::authorize_and_consume(UserId user, WorkspaceId work
                                                    PermissionId permission, int64_t amount,
                                                    MeterRef meter) {
   if (amount <= 0) return internal::NonPositive("consume", amount, "C1");
-  if (ABSL_PREDICT_FALSE(journaled_) && internal::CurrentJournal() == nullptr) {
+  if (ABSL_PREDICT_FALSE(journaled_) && internal::CurrentJournal(*impl_) == nullptr) {
     return internal::WithJournal(*impl_, internal::kCreditRecordMaxBytes, [&] {
       return authorize_and_consume(user, workspace, permission, amount, meter);
     });
@@ -1103,7 +1111,7 @@ absl::StatusOr<bool> Engine::authorize_and_consume(UserId user, WorkspaceId work
   const Version& v = Load(root_);
   if (!internal::Evaluate<false>(v, user, workspace, permission, nullptr)) return false;
   TNY_ASSIGN_OR_RETURN(internal::Target t, internal::FindTarget(v, workspace, meter, "A7"));
-  TNY_RETURN_IF_ERROR(internal::ConsumeIn(v, t, workspace, amount).status());
+  TNY_RETURN_IF_ERROR(internal::ConsumeIn(*impl_, v, t, workspace, amount).status());
   return true;
 }
 

@@ -114,7 +114,7 @@ class JournalScope {
   uint64_t lsn() const { return lsn_; }
 
  private:
-  friend JournalScope* CurrentJournal();
+  friend JournalScope* CurrentJournal(const Engine::Impl& impl);
   Engine::Impl& impl_;
   JournalScope* outer_ = nullptr;  // the scope this one nests in
   JournalScope* previous_ = nullptr;

@@ -36,7 +36,9 @@ namespace {
 thread_local JournalScope* current_scope = nullptr;
 }  // namespace
 
-JournalScope* CurrentJournal() { return current_scope; }
+JournalScope* CurrentJournal(const Engine::Impl& impl) {
+  return current_scope != nullptr && &current_scope->impl_ == &impl ? current_scope : nullptr;
+}
 
 // Conditional locking (only with a journal, only once per thread) is more
 // than the thread-safety analysis follows; the lock order is documented in
@@ -81,7 +83,7 @@ absl::Status Acknowledge(Engine::Impl& impl, uint64_t lsn) {
 //   i64 now_ns, u32 n, n x 32-byte token hash, u32 m, m x (u32 size, op)
 
 size_t RunRecordBytes(absl::Span<const std::string> ops) {
-  size_t bytes = 8 + 4 + 4;
+  size_t bytes = 8 + 8 + 4 + 4;
   for (const std::string& op : ops) {
     bytes += 4 + op.size();
     uint8_t code = 0;
@@ -94,12 +96,14 @@ size_t RunRecordBytes(absl::Span<const std::string> ops) {
   return bytes;
 }
 
-std::string RunRecord(int64_t now_ns, const std::vector<std::array<uint8_t, 32>>& token_hashes,
+std::string RunRecord(int64_t now_ns, int64_t invitation_ttl_s,
+                      const std::vector<std::array<uint8_t, 32>>& token_hashes,
                       absl::Span<const std::string> ops) {
   std::string out;
   out.reserve(RunRecordBytes(ops));
   OpWriter w(&out);
   w.Put(now_ns);
+  w.Put(invitation_ttl_s);
   w.Put(static_cast<uint32_t>(token_hashes.size()));
   for (const auto& h : token_hashes) out.append(reinterpret_cast<const char*>(h.data()), h.size());
   w.Put(static_cast<uint32_t>(ops.size()));
@@ -113,7 +117,9 @@ absl::Status DecodeRun(const JournalRecord& record, RunReplay* replay,
                        std::vector<std::string>* ops) {
   OpReader in(record.payload);
   uint32_t hashes = 0;
-  if (!in.Get(&replay->now_ns) || !in.Get(&hashes) || hashes > record.payload.size() / 32) {
+  if (!in.Get(&replay->now_ns) || !in.Get(&replay->invitation_ttl_s) ||
+      replay->invitation_ttl_s < 1 || replay->invitation_ttl_s > limits::kInvitationTtlMaxS ||
+      !in.Get(&hashes) || hashes > record.payload.size() / 32) {
     return absl::DataLossError(
         absl::StrCat("journal: record ", record.lsn, " (a change) does not decode (P3)"));
   }
@@ -230,10 +236,15 @@ absl::Status JournalAccess::Attach(Engine& engine, const Engine::Options& option
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(Options options) {
   TNY_RETURN_IF_ERROR(ValidateOptions(options));
-  auto engine = std::make_unique<Engine>(options);
-  if (options.journal.empty()) return engine;
-  TNY_RETURN_IF_ERROR(internal::JournalAccess::Attach(*engine, options, nullptr));
-  return engine;
+  try {
+    auto engine = std::make_unique<Engine>(options);
+    if (options.journal.empty()) return engine;
+    TNY_RETURN_IF_ERROR(internal::JournalAccess::Attach(*engine, options, nullptr));
+    return engine;
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("journal: out of memory recovering '", options.journal, "' (P3)"));
+  }
 }
 
 }  // namespace tenantry

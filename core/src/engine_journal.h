@@ -39,15 +39,18 @@ struct RunOutput {
   BucketAmounts taken{};
 };
 
-// A Run replayed from the journal: its recorded time and token hashes.
+// A Run replayed from the journal: its recorded time, invitation lifetime
+// and token hashes.
 struct RunReplay {
   int64_t now_ns = 0;
+  int64_t invitation_ttl_s = 0;
   std::vector<std::array<uint8_t, 32>> token_hashes;
 };
 
 // The most bytes the Run record of `ops` takes.
 size_t RunRecordBytes(absl::Span<const std::string> ops);
-std::string RunRecord(int64_t now_ns, const std::vector<std::array<uint8_t, 32>>& token_hashes,
+std::string RunRecord(int64_t now_ns, int64_t invitation_ttl_s,
+                      const std::vector<std::array<uint8_t, 32>>& token_hashes,
                       absl::Span<const std::string> ops);
 
 // Record payloads of the credit side (their sizes are bounded by kMax*).
@@ -66,8 +69,9 @@ std::string SweepRecord(int64_t now_ns, uint64_t revision, bool only_if_due);
 // applied and journaled, but is not known to be on disk.
 absl::Status Acknowledge(Engine::Impl& impl, uint64_t lsn);
 
-// The current thread's journal scope (the innermost), or null.
-JournalScope* CurrentJournal();
+// The current thread's journal scope (the innermost) if it is `impl`'s,
+// or null.
+JournalScope* CurrentJournal(const Engine::Impl& impl);
 
 // Runs `f` (a consume, reserve ...) holding the journal lock, so that its
 // effect and record are one step; then acknowledges its records.
@@ -79,7 +83,9 @@ auto WithJournal(Engine::Impl& impl, size_t bytes, F&& f) -> decltype(f()) {
     JournalScope journal(impl, bytes);
     if (!journal.status().ok()) return journal.status();
     result = f();
-    lsn = journal.lsn();
+    // An answer that changed nothing (a keyed retry answered from memory)
+    // may still rest on records not yet flushed: it waits for all of them.
+    lsn = journal.lsn() != 0 ? journal.lsn() : impl.journal->last_lsn();
   }
   if (absl::Status s = Acknowledge(impl, lsn); !s.ok()) return s;
   return result;

@@ -8,9 +8,16 @@
 //   u64 lsn
 //   u8  type, payload, zero padding to 8
 // A record is written body first and `size` last (one release store), so
-// in the page cache a record is either complete or has size 0; a torn
-// record can only come from a machine crash under a relaxed flush policy,
-// and only at the end (the checksum finds it).
+// in the page cache a record is either complete or has size 0: a killed
+// process leaves no torn record. A machine crash can (the kernel writes pages
+// back in any order): damage past the flushed mark (below) is the tail that
+// was never flushed and is dropped; damage at or below it is DataLoss.
+//
+// The header: magic, format, base lsn, lineage, the two keys, the base
+// snapshot's checksum (bytes 0..112), their CRC-32C (112..116); then the flushed
+// mark (u64 lsn, CRC-32C of it; bytes 116..128), rewritten after each
+// flush: every record up to it had been flushed. Segments are created under
+// a temporary name and renamed once their header is on disk.
 #include "journal.h"
 
 #include <dirent.h>
@@ -26,6 +33,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "status_macros.h"
@@ -81,6 +89,8 @@ namespace {
 constexpr char kMagic[4] = {'T', 'N', 'Y', 'J'};
 constexpr uint32_t kFormat = 1;
 constexpr size_t kHeaderBytes = 128;
+constexpr size_t kHeaderCrcAt = 112;
+constexpr size_t kMarkAt = 116;
 constexpr size_t kRecordHeader = 16;
 constexpr size_t kMinGrow = size_t{1} << 20;
 constexpr size_t kMaxGrow = size_t{64} << 20;
@@ -129,8 +139,22 @@ void EncodeHeader(uint64_t base, const JournalIdentity& id, char out[kHeaderByte
   std::memcpy(out + 32, id.token_key.data(), 32);
   std::memcpy(out + 64, id.key_hash_key.data(), 16);
   std::memcpy(out + 80, id.base_snapshot.data(), 32);
-  const uint32_t crc = Crc32c(out, kHeaderBytes - 4);
-  std::memcpy(out + kHeaderBytes - 4, &crc, 4);
+  const uint32_t crc = Crc32c(out, kHeaderCrcAt);
+  std::memcpy(out + kHeaderCrcAt, &crc, 4);
+}
+
+// The flushed mark: the lsn and its checksum.
+void EncodeMark(uint64_t lsn, char out[12]) {
+  std::memcpy(out, &lsn, 8);
+  const uint32_t crc = Crc32c(&lsn, 8);
+  std::memcpy(out + 8, &crc, 4);
+}
+uint64_t DecodeMark(const char* header) {
+  uint64_t lsn = 0;
+  uint32_t crc = 0;
+  std::memcpy(&lsn, header + kMarkAt, 8);
+  std::memcpy(&crc, header + kMarkAt + 8, 4);
+  return crc == Crc32c(&lsn, 8) ? lsn : 0;  // a torn mark vouches for nothing
 }
 
 absl::Status DecodeHeader(const std::string& path, const char* in, size_t size, uint64_t base,
@@ -141,10 +165,10 @@ absl::Status DecodeHeader(const std::string& path, const char* in, size_t size, 
   }
   uint32_t crc = 0, format = 0;
   uint64_t stored_base = 0;
-  std::memcpy(&crc, in + kHeaderBytes - 4, 4);
+  std::memcpy(&crc, in + kHeaderCrcAt, 4);
   std::memcpy(&format, in + 4, 4);
   std::memcpy(&stored_base, in + 8, 8);
-  if (std::memcmp(in, kMagic, 4) != 0 || crc != Crc32c(in, kHeaderBytes - 4)) {
+  if (std::memcmp(in, kMagic, 4) != 0 || crc != Crc32c(in, kHeaderCrcAt)) {
     return absl::DataLossError(
         absl::StrCat("journal: segment '", path, "' has a damaged header (P3)"));
   }
@@ -192,31 +216,46 @@ bool ReadRecord(const char* data, size_t size, size_t off, uint64_t want, Journa
   return true;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno("cannot open", path);
-  std::string data;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const absl::Status s = Errno("cannot stat", path);
-    ::close(fd);
-    return s;
-  }
-  data.resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::read(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const absl::Status s = Errno("cannot read", path);
+// A segment mapped read-only (nothing is copied, so a huge or sparse file
+// costs address space, not memory).
+class Mapped {
+ public:
+  static absl::StatusOr<Mapped> Open(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Errno("cannot open", path);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const absl::Status s = Errno("cannot stat", path);
       ::close(fd);
       return s;
     }
-    done += static_cast<size_t>(n);
+    Mapped m;
+    m.size_ = static_cast<size_t>(st.st_size);
+    if (m.size_ > 0) {
+      void* p = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) {
+        const absl::Status s = Errno("cannot map", path);
+        ::close(fd);
+        return s;
+      }
+      m.data_ = static_cast<const char*>(p);
+    }
+    ::close(fd);
+    return m;
   }
-  ::close(fd);
-  return data;
-}
+  Mapped() = default;
+  Mapped(Mapped&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(o.size_) {}
+  Mapped& operator=(Mapped&&) = delete;
+  ~Mapped() {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+  }
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+
+ private:
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
 
 absl::Status SyncDir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -254,7 +293,15 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
   if (dir.empty() || dir.size() > 4096 || dir.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("journal: the path must be 1 to 4096 bytes without NUL (P3)");
   }
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return Errno("cannot create", dir);
+  if (::mkdir(dir.c_str(), 0700) == 0) {
+    // The new directory's entry is on disk before anything relies on it.
+    const size_t slash = dir.find_last_of('/');
+    const std::string parent =
+        slash == std::string::npos ? "." : (slash == 0 ? "/" : dir.substr(0, slash));
+    TNY_RETURN_IF_ERROR(SyncDir(parent));
+  } else if (errno != EEXIST) {
+    return Errno("cannot create", dir);
+  }
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return Errno("cannot stat", dir);
   if (!S_ISDIR(st.st_mode)) {
@@ -294,7 +341,7 @@ absl::StatusOr<JournalScan> Journal::Scan(uint64_t after_lsn) const {
   for (size_t i = 0; i < bases->size(); ++i) {
     const uint64_t base = (*bases)[i];
     const std::string path = dir_ + "/" + SegmentName(base);
-    absl::StatusOr<std::string> data = ReadFile(path);
+    absl::StatusOr<Mapped> data = Mapped::Open(path);
     if (!data.ok()) return data.status();
     JournalIdentity id;
     if (absl::Status s = DecodeHeader(path, data->data(), data->size(), base, &id); !s.ok()) {
@@ -332,27 +379,29 @@ absl::StatusOr<JournalScan> Journal::Scan(uint64_t after_lsn) const {
       break;
     }
     // The end of the records. Zeros from here on: a clean end. Anything
-    // else is a torn record, allowed only last, and only if no sound
-    // record follows it (that would be damage in the middle).
+    // else is damage: allowed only in the newest segment (older ones were
+    // flushed whole before the next began) and only past its flushed mark,
+    // where it is the tail a machine crash cut short (dropped).
     const char* rest = data->data() + off;
     const size_t rest_size = data->size() - off;
     size_t last_nonzero = 0;
-    for (size_t k = 0; k < rest_size; ++k) {
-      if (rest[k] != 0) last_nonzero = k + 1;
+    for (size_t k = rest_size; k > 0; --k) {
+      if (rest[k - 1] != 0) {
+        last_nonzero = k;
+        break;
+      }
     }
     if (last_nonzero > 0) {
-      for (size_t k = off + 8; k + kRecordHeader <= data->size(); k += 8) {
-        size_t next = 0;
-        if (ReadRecord(data->data(), data->size(), k, 0, nullptr, &next)) {
-          return absl::DataLossError(
-              absl::StrCat("journal: segment '", path, "' is damaged at offset ", off,
-                           " (after lsn ", scan.last_lsn, ") and sound records follow (P3)"));
-        }
-      }
       if (!newest) {
-        return absl::DataLossError(absl::StrCat("journal: segment '", path,
-                                                "' ends in a damaged record at offset ", off,
-                                                " but is not the newest segment (P3)"));
+        return absl::DataLossError(
+            absl::StrCat("journal: segment '", path, "' is damaged at offset ", off, " (after lsn ",
+                         scan.last_lsn, ") but is not the newest segment (P3)"));
+      }
+      const uint64_t flushed = DecodeMark(data->data());
+      if (scan.last_lsn < flushed) {
+        return absl::DataLossError(
+            absl::StrCat("journal: segment '", path, "' is damaged at offset ", off, " (after lsn ",
+                         scan.last_lsn, "), below its flushed mark (lsn ", flushed, ") (P3)"));
       }
       scan.torn_bytes = last_nonzero;
     }
@@ -372,8 +421,38 @@ absl::StatusOr<JournalScan> Journal::Scan(uint64_t after_lsn) const {
 
 absl::Status Journal::OpenSegment(uint64_t base_lsn, bool create, uint64_t append_at) {
   const std::string path = dir_ + "/" + SegmentName(base_lsn);
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
-  if (fd < 0) return Errno(create ? "cannot create" : "cannot open", path);
+  if (create) {
+    // Made whole under a temporary name (header written and flushed), then
+    // renamed: a crash never leaves a segment without its header.
+    const std::string temp = path + ".tmp";
+    ::unlink(temp.c_str());
+    const int fd = ::open(temp.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) return Errno("cannot create", temp);
+    char header[kHeaderBytes];
+    EncodeHeader(base_lsn, identity_, header);
+    absl::Status s;
+    if (::pwrite(fd, header, kHeaderBytes, 0) != static_cast<ssize_t>(kHeaderBytes)) {
+      s = Errno("cannot write", temp);
+    } else if (const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(kMinGrow)); rc != 0) {
+      errno = rc;
+      s = Errno("cannot grow", temp);
+    } else if (::fdatasync(fd) != 0) {
+      s = Errno("cannot flush", temp);
+    } else if (::rename(temp.c_str(), path.c_str()) != 0) {
+      s = Errno("cannot rename", temp);
+    }
+    ::close(fd);
+    if (!s.ok()) {
+      ::unlink(temp.c_str());
+      return s;
+    }
+    if (absl::Status synced = SyncDir(dir_); !synced.ok()) {
+      ::unlink(path.c_str());
+      return synced;
+    }
+  }
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     const absl::Status s = Errno("cannot stat", path);
@@ -388,14 +467,13 @@ absl::Status Journal::OpenSegment(uint64_t base_lsn, bool create, uint64_t appen
   const size_t size = std::max<size_t>(static_cast<size_t>(st.st_size), kMinGrow);
   if (absl::Status s = Grow(size); !s.ok()) {
     CloseSegment();
-    if (create) ::unlink(path.c_str());
+    if (create) {
+      ::unlink(path.c_str());
+      (void)SyncDir(dir_);
+    }
     return s;
   }
-  if (create) {
-    EncodeHeader(base_lsn, identity_, map_);
-    if (::fdatasync(fd_) != 0) return Errno("cannot flush", path);
-    if (absl::Status s = SyncDir(dir_); !s.ok()) return s;
-  } else {
+  if (!create) {
     // A torn tail is overwritten: clear it, so that a shorter record
     // written over it is not followed by its leftovers.
     std::memset(map_ + offset_, 0, mapped_ - offset_);
@@ -452,6 +530,10 @@ absl::Status Journal::Start(const JournalScan& scan, const JournalIdentity& iden
 }
 
 absl::Status Journal::Reserve(size_t payload_bytes) {
+  if (failed_.load(std::memory_order_acquire)) {
+    std::lock_guard<std::mutex> lock(flush_mu_);
+    return FailedFlush();
+  }
   const size_t need = offset_ + Padded(kRecordHeader + 1 + payload_bytes);
   if (payload_bytes + 1 > kMaxRecordBytes) {
     return absl::InvalidArgumentError(absl::StrCat("journal: a change of ", payload_bytes,
@@ -483,9 +565,29 @@ absl::Status Journal::Flush() {
   if (durable_lsn_.load(std::memory_order_acquire) >= target || flush_fd_ < 0) {
     return absl::OkStatus();
   }
-  if (::fdatasync(flush_fd_) != 0) return Errno("cannot flush", dir_);
+  if (failed_.load(std::memory_order_acquire)) return FailedFlush();
+  if (::fdatasync(flush_fd_) != 0) {
+    // After a failed fdatasync the kernel may have dropped the dirty pages:
+    // a later flush that succeeds would vouch for data that is gone. So the
+    // journal takes no more changes (Reserve refuses them) until reopened.
+    const absl::Status s = Errno("cannot flush", dir_);
+    failed_.store(true, std::memory_order_release);
+    failure_ = std::string(s.message());
+    return s;
+  }
   durable_lsn_.store(target, std::memory_order_release);
+  // The flushed mark: on disk with the next flush; recovery treats damage
+  // past it as a tail cut short, and damage below it as DataLoss.
+  char mark[12];
+  EncodeMark(target, mark);
+  (void)::pwrite(flush_fd_, mark, sizeof mark, kMarkAt);
   return absl::OkStatus();
+}
+
+absl::Status Journal::FailedFlush() const {
+  return absl::InternalError(absl::StrCat(
+      "journal: a flush failed earlier (", failure_,
+      "); it takes no more changes: reopen the engine from its snapshot and journal (P3)"));
 }
 
 absl::Status Journal::Acknowledge(uint64_t lsn) {
@@ -513,7 +615,12 @@ absl::StatusOr<uint64_t> Journal::Rotate() {
   // that the chain of segments never has a hole after a machine crash.
   {
     std::lock_guard<std::mutex> lock(flush_mu_);
-    if (::fdatasync(fd_) != 0) return Errno("cannot flush", dir_);
+    if (::fdatasync(fd_) != 0) {
+      const absl::Status s = Errno("cannot flush", dir_);
+      failed_.store(true, std::memory_order_release);
+      failure_ = std::string(s.message());
+      return s;
+    }
     durable_lsn_.store(lsn, std::memory_order_release);
     flush_fd_ = -1;
   }

@@ -102,8 +102,8 @@ class Journal {
 
   // ---- Appending (the caller holds the engine's journal lock) ----
   // Makes room for a record of `payload_bytes`; call before the change has
-  // any effect, so that a full disk refuses the change (Internal naming
-  // ENOSPC) instead of losing it.
+  // any effect, so that a full disk refuses the change (ResourceExhausted
+  // naming ENOSPC) instead of losing it. Internal once a flush has failed.
   absl::Status Reserve(size_t payload_bytes);
   // Appends one record (room reserved); returns its lsn.
   uint64_t Append(uint8_t type, absl::string_view payload);
@@ -150,8 +150,12 @@ class Journal {
   size_t offset_ = 0;
   std::atomic<uint64_t> last_lsn_{0};
 
-  // Flushing: `durable_lsn_` only grows; one flush at a time.
+  // Flushing: `durable_lsn_` only grows; one flush at a time. After a
+  // failed flush the journal refuses changes (`failed_`, `failure_`).
+  absl::Status FailedFlush() const;
   std::mutex flush_mu_;
+  std::atomic<bool> failed_{false};
+  std::string failure_;
   std::atomic<uint64_t> durable_lsn_{0};
   // The segment fd the flusher syncs; replaced on rotation (flush_mu_).
   int flush_fd_ = -1;

@@ -512,8 +512,12 @@ void BindCredits(py::class_<EngineHandle>& c) {
       [](Self h, Id user, Id workspace, py::object permission, Amount amount, py::object meter) {
         const PermissionId p = PermissionArg(*h, permission);
         const MeterId m = MeterArg(*h, meter);
-        return ValueOrThrow(
-            h->engine->authorize_and_consume(user.value, workspace.value, p, amount.value, m));
+        // With a journal, a consume waits for its lock, whose holder may
+        // need the GIL (a Python clock): release it then.
+        auto run = [&] {
+          return h->engine->authorize_and_consume(user.value, workspace.value, p, amount.value, m);
+        };
+        return ValueOrThrow(h->engine->has_journal() ? WithoutGil(run) : run());
       },
       py::arg("user"), py::arg("workspace"), py::arg("permission"), py::arg("amount"),
       py::kw_only(), py::arg("meter") = "credits");

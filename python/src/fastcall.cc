@@ -125,9 +125,10 @@ PyObject* ConsumeUnguarded(PyObject* self, PyObject* const* args, Py_ssize_t nar
     return nullptr;
   }
   absl::StatusOr<int64_t> available;
-  if (key.empty()) {
+  if (key.empty() && !handle->engine->has_journal()) {
     // Unkeyed consumes never wait (a refusal may try_lock the writer lock,
-    // never block on it), so they keep the GIL.
+    // never block on it), so they keep the GIL. With a journal they wait
+    // for its lock, whose holder may need the GIL (a Python clock): below.
     available = handle->engine->consume(workspace, amount, meter);
   } else {
     // A keyed retry may wait for its first attempt on another thread, which

@@ -161,3 +161,39 @@ def test_P3_killed_process_loses_nothing_acknowledged(tmp_path: pathlib.Path) ->
         del recovered
         gc.collect()
     assert len(acked) >= 50
+
+
+def test_P3_python_clock_and_journal_do_not_deadlock(tmp_path: pathlib.Path) -> None:
+    # A journaled consume waits for the journal lock, whose holder (a
+    # reserve) may be calling this Python clock: the consume must not hold
+    # the GIL while it waits.
+    import threading
+
+    e = tenantry.Engine(clock=lambda: time.time_ns(), journal=tmp_path / "journal", durability="none")
+    owner = e.create_user("o@x.test")
+    account = e.create_account("A", owner, plan="enterprise")
+    ws = e.create_workspace(owner, account, "Main")
+    e.grant(SYSTEM, account, 10_000_000)
+    e.transfer(owner, account, ws, 10_000_000)
+    member = e.create_user("m@x.test")
+    e.add_member(owner, ws, member, "member")
+    done = [0, 0]
+
+    def holds() -> None:
+        for _ in range(3000):
+            e.release(e.reserve(ws, 1))
+        done[0] = 1
+
+    def consumes() -> None:
+        for i in range(3000):
+            e.consume(ws, 1)
+            e.authorize_and_consume(member, ws, "contacts.view", 1)
+        done[1] = 1
+
+    threads = [threading.Thread(target=holds, daemon=True), threading.Thread(target=consumes, daemon=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert done == [1, 1], "deadlock: a journaled consume held the GIL while waiting"
+    e.verify()

@@ -157,6 +157,9 @@ class TENANTRY_API Engine {
 
   // The revision of the newest published version (0 before any change).
   uint64_t revision() const;
+  // P3: whether every change is journaled (Options::journal). Consumes then
+  // wait for the journal lock (bindings release their interpreter lock).
+  bool has_journal() const noexcept { return journaled_; }
 
   // ---- Permission catalog (M7) ----
   // The interned id of a permission name; NotFound for an unknown name.
