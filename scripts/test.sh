@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick-start command 2: installs what is missing, then builds and runs every
 # test: the GoogleTest suites through ctest (Debug with assertions), again
-# under ASan+UBSan, and the concurrency suites under TSan; then the Python
+# under ASan+UBSan, and the concurrency suites under TSan; then the libFuzzer
+# targets over their corpora and for a bounded time; then the Python
 # package, pip-installed into a fresh venv: its stubs checked against the
 # module (mypy.stubtest) and the pytest suite. First, the core is compiled
 # with clang's -Wthread-safety (lock annotations checked).
@@ -25,6 +26,33 @@ cmake --build --preset lint -j "$jobs"
 run_preset dev
 run_preset asan
 run_preset tsan
+
+# Issue 7: the libFuzzer targets (tests/fuzz), clang with ASan+UBSan. Each
+# runs once over its checked-in corpus (ctest), then fuzzes for 60 s on a
+# copy of it, so that CI never writes into the checked-in corpus. A finding
+# fails CI; its input is left in build/fuzz/findings/.
+echo "== tenantry tests: libFuzzer targets (corpus pass, then 60 s of fuzzing each)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+ctest --preset fuzz -j "$jobs" --timeout 300
+rm -rf build/fuzz/findings build/fuzz/corpus-run
+mkdir -p build/fuzz/findings
+for corpus in tests/fuzz/corpus/*/; do
+  name=$(basename "$corpus")
+  mkdir -p "build/fuzz/corpus-run/$name"
+  cp "$corpus"* "build/fuzz/corpus-run/$name/"
+  dict=()
+  [ -f "tests/fuzz/$name.dict" ] && dict=(-dict="tests/fuzz/$name.dict")
+  log="build/fuzz/findings/$name.log"
+  if ! "build/fuzz/tests/fuzz/${name}_fuzzer" "build/fuzz/corpus-run/$name" "${dict[@]}" \
+    -max_total_time=60 -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
+    -artifact_prefix="build/fuzz/findings/$name-" >"$log" 2>&1; then
+    tail -n 60 "$log"
+    echo "== tenantry tests: ${name}_fuzzer found a bug; its input is in build/fuzz/findings/" >&2
+    exit 1
+  fi
+  grep -E '^(Done|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" || true
+done
 
 echo "== tenantry tests: Python package (pip install into a fresh venv, stubtest, pytest)"
 python=$(bash scripts/venv.sh --fresh)

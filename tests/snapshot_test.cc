@@ -278,6 +278,51 @@ TEST_F(Damaged, P2_HostileContentRefused) {
   EXPECT_EQ(b.consumed, 5);
 }
 
+TEST(Snapshot, P1_StaffInvitationScopeNamingADeletedWorkspaceLoads) {
+  // Found by the fuzzer: the engine keeps deleted ids in a staff
+  // invitation's scope (accept drops them); the loader must accept them.
+  Engine e;
+  TNY_ASSERT_OK_AND_ASSIGN(UserId owner, e.create_user("owner@x.test"));
+  AccountSpec spec;
+  spec.name = "A";
+  spec.owner = owner;
+  spec.plan = Plan::Named("growth");
+  TNY_ASSERT_OK_AND_ASSIGN(AccountId account, e.create_account(spec));
+  TNY_ASSERT_OK(e.create_workspace(owner, account, {"One"}).status());
+  TNY_ASSERT_OK_AND_ASSIGN(WorkspaceId two, e.create_workspace(owner, account, {"Two"}));
+  TNY_ASSERT_OK(
+      e.invite_staff(owner, account, "staff@x.test", "member", StaffScope::Of({two})).status());
+  TNY_ASSERT_OK(e.delete_workspace(owner, two, "Two"));
+  const std::string path = TempPath("deleted-scope");
+  TNY_ASSERT_OK(SaveSnapshot(e, path));
+  std::unique_ptr<Engine> loaded;
+  TNY_ASSERT_OK_AND_ASSIGN(loaded, LoadSnapshot(path));
+  EXPECT_EQ(Everything(*loaded), Everything(e));
+  std::remove(path.c_str());
+}
+
+TEST(Snapshot, P2_FuzzerFindingsAreRefused) {
+  // Inputs the libFuzzer target found (tests/fuzz/corpus/load/finding-*):
+  // each is DataLoss now, never a crash, an overflow or a huge allocation.
+  const std::string dir = TENANTRY_FUZZ_CORPUS;
+  int seen = 0;
+  for (const char* name :
+       {"finding-role-without-permissions.tny", "finding-cell-total-overflow.tny",
+        "finding-key-time-overflow.tny", "finding-misaligned-team-members.tny",
+        "finding-misaligned-u64-vector.tny", "finding-key-slots-huge.tny",
+        "finding-staff-scope-all-and-list.tny"}) {
+    SCOPED_TRACE(name);
+    absl::StatusOr<std::unique_ptr<Engine>> e = LoadSnapshot(dir + "/" + name);
+    if (e.ok()) {
+      TNY_EXPECT_OK((*e)->verify());
+    } else {
+      EXPECT_EQ(e.status().code(), absl::StatusCode::kDataLoss) << e.status();
+    }
+    ++seen;
+  }
+  EXPECT_EQ(seen, 7);
+}
+
 TEST(Snapshot, P2_InspectDescribesTheFile) {
   Rich rich;
   ASSERT_NO_FATAL_FAILURE(rich.Build());

@@ -109,10 +109,15 @@ ReservationSlot* ReservationTable::Find(ReservationId id, uint32_t* index, uint6
 
 // ---- KeyTable ----
 
-KeyTable::KeyTable(size_t slots) {
+size_t KeyTableSize(size_t slots) {
   slots = std::min(slots, kMaxKeySlots);
   size_t size = kKeyProbeLength;
   while (size < slots) size <<= 1;
+  return size;
+}
+
+KeyTable::KeyTable(size_t slots) {
+  const size_t size = KeyTableSize(slots);
   mask_ = size - 1;
   slots_ = std::make_unique<KeySlot[]>(size);
 }

@@ -279,6 +279,10 @@ class KeyTable {
 inline constexpr size_t kKeyProbeLength = 64;
 inline constexpr size_t kMaxKeySlots = limits::kIdempotencySlotsMax;
 
+// The slots a KeyTable for `slots` has: a power of two, at least the probe
+// length, at most kMaxKeySlots.
+size_t KeyTableSize(size_t slots);
+
 // A slot's meta word: generation << 2 | state.
 inline uint64_t Meta(uint64_t gen, KeyState state) {
   return (gen << 2) | static_cast<uint64_t>(state);
@@ -310,7 +314,12 @@ inline int64_t KeyWindowNs(int64_t window_s) {
 inline bool KeyLive(const KeySlot& s, uint64_t meta, int64_t now_ns, int64_t window_ns) {
   if (KeyStateOf(meta) == KeyState::kPending) return true;
   if (KeyStateOf(meta) != KeyState::kDone) return false;
-  return now_ns - s.time_ns.load(std::memory_order_relaxed) < window_ns;
+  const int64_t time_ns = s.time_ns.load(std::memory_order_relaxed);
+  int64_t age = 0;
+  // Times from a file or journal are not trusted to be near now: an age
+  // past int64 is either far in the past (expired) or the future (live).
+  if (__builtin_sub_overflow(now_ns, time_ns, &age)) return time_ns > now_ns;
+  return age < window_ns;
 }
 
 }  // namespace tenantry::internal

@@ -158,7 +158,7 @@ class Loader {
   absl::Status CheckRole(RoleId role, AccountId account, absl::string_view where) const;
   // M2: a scope's workspaces exist, belong to `account`, ascending.
   absl::Status CheckScope(const std::vector<WorkspaceId>& ids, AccountId account,
-                          absl::string_view where) const;
+                          absl::string_view where, bool allow_deleted = false) const;
 
   template <class T>
   T* Mutable(const T* node) {
@@ -171,9 +171,17 @@ class Loader {
   bool done_ = false;
 };
 
+// FlatBuffers 2.0.8's Verifier checks a vector's length prefix for 4-byte
+// alignment only: an 8-byte element vector may be misaligned in a hostile
+// file, and reading it would be undefined. Such files are refused.
+template <class T>
+bool Aligned(const flatbuffers::Vector<T>* v) {
+  return v == nullptr || v->size() == 0 || reinterpret_cast<uintptr_t>(v->Data()) % alignof(T) == 0;
+}
+
 absl::Status Loader::Header() {
   const auto* next = s_.next_ids();
-  if (SizeOf(next) != 6) return Bad("next_ids must hold 6 values");
+  if (SizeOf(next) != 6 || !Aligned(next)) return Bad("next_ids must hold 6 aligned values");
   for (uint64_t n : *next) {
     if (n == 0 || n > (uint64_t{1} << 62)) return Bad("a next id is out of range: ", n);
   }
@@ -318,6 +326,9 @@ absl::Status Loader::Users() {
       entry.role = static_cast<AccountRole>(staff->role());
       entry.scope_all = staff->scope_all();
       if (staff->scope() != nullptr) {
+        if (!Aligned(staff->scope()) || (entry.scope_all && staff->scope()->size() != 0)) {
+          return Bad("user ", id, ": a staff scope is misaligned, or lists workspaces with all");
+        }
         entry.scope.assign(staff->scope()->begin(), staff->scope()->end());  // checked in Links
       }
       u->staff.push_back(std::move(entry));
@@ -363,6 +374,8 @@ absl::Status Loader::Workspaces() {
       if (f->meter() >= v_->meters->meters.size() ||
           internal::FindMeterEntry(ws->credits, f->meter()) != nullptr || f->funded() < 0 ||
           value.regular < 0 || value.extra < 0 || value.held < 0 ||
+          value.regular > limits::kMaxWorkspaceBalance ||
+          value.extra > limits::kMaxWorkspaceBalance || value.held > limits::kMaxWorkspaceBalance ||
           value.total() > limits::kMaxWorkspaceBalance || value.total() > f->funded() ||
           (v_->meters->meters[f->meter()].buckets.size() == 1 && value.extra != 0)) {
         return Bad("workspace ", id, " has a malformed credit entry");
@@ -428,7 +441,8 @@ absl::Status Loader::Roles() {
     r->id = id;
     r->account = in->account();
     TNY_ASSIGN_OR_RETURN(r->name, Text(in->name(), limits::kRoleNameMaxBytes, "a role name"));
-    for (uint32_t p : *in->permissions()) {
+    for (size_t k = 0; k < SizeOf(in->permissions()); ++k) {
+      const uint32_t p = in->permissions()->Get(static_cast<uint32_t>(k));
       if (p >= v_->catalog->names.size()) return Bad("role ", id, " names an unknown permission");
       r->own.Add(p);
     }
@@ -473,11 +487,13 @@ absl::Status Loader::ResolveRoles() {
 }
 
 absl::Status Loader::CheckScope(const std::vector<WorkspaceId>& ids, AccountId account,
-                                absl::string_view where) const {
+                                absl::string_view where, bool allow_deleted) const {
   if (ids.size() > limits::kMaxScopeWorkspaces) return Bad(where, ": scope too large");
   for (size_t k = 0; k < ids.size(); ++k) {
     const WorkspaceNode* ws = v_->workspaces.Find(ids[k]);
-    if (ws == nullptr || ws->account != account || (k > 0 && ids[k - 1] >= ids[k])) {
+    const bool deleted = ws == nullptr && ids[k] != 0 && ids[k] < v_->next_workspace;
+    if ((ws == nullptr && !(allow_deleted && deleted)) ||
+        (ws != nullptr && ws->account != account) || (k > 0 && ids[k - 1] >= ids[k])) {
       return Bad(where, ": scope workspace ", ids[k], " is unknown, foreign or out of order");
     }
   }
@@ -496,6 +512,9 @@ absl::Status Loader::Teams() {
     TNY_ASSIGN_OR_RETURN(t->name, Text(in->name(), limits::kTextMaxBytes, "a team name"));
     t->role = in->role();
     TNY_RETURN_IF_ERROR(CheckRole(t->role, ws->account, absl::StrCat("team ", id)));
+    if (in->members() != nullptr && !Aligned(in->members())) {
+      return Bad("team ", id, ": the member list is misaligned");
+    }
     for (size_t m = 0; m < SizeOf(in->members()); ++m) {
       const UserId user = in->members()->Get(static_cast<uint32_t>(m));
       const UserNode* u = v_->users.Find(user);
@@ -529,8 +548,16 @@ absl::Status Loader::Invitations() {
     node->role = in->role();
     node->account_role = static_cast<AccountRole>(in->account_role());
     node->scope_all = in->scope_all();
-    if (in->scope() != nullptr) node->scope.assign(in->scope()->begin(), in->scope()->end());
-    TNY_RETURN_IF_ERROR(CheckScope(node->scope, node->account, absl::StrCat("invitation ", id)));
+    if (in->scope() != nullptr) {
+      if (!Aligned(in->scope()) || (node->scope_all && in->scope()->size() != 0)) {
+        return Bad("invitation ", id, ": its scope is misaligned, or lists workspaces with all");
+      }
+      node->scope.assign(in->scope()->begin(), in->scope()->end());
+    }
+    // A staff invitation keeps the ids of workspaces deleted since it was
+    // made (accept drops them): ids that were issued are accepted.
+    TNY_RETURN_IF_ERROR(CheckScope(node->scope, node->account, absl::StrCat("invitation ", id),
+                                   /*allow_deleted=*/true));
     std::copy(in->token_hash()->begin(), in->token_hash()->end(), node->token_hash.begin());
     node->expires_at_ns = in->expires_at_ns();
     node->state = static_cast<internal::InvitationState>(in->state());
@@ -632,7 +659,14 @@ absl::Status RestoreReservations(const fb::Snapshot& s, Engine::Impl& impl, cons
   if (s.reservation_slots() == 0 || s.reservation_slots() > limits::kReservationSlotsMax) {
     return Bad("reservation table size ", s.reservation_slots(), " is out of range");
   }
-  const size_t size = std::max<size_t>(s.reservation_slots(), impl.options.reservation_slots);
+  // The loading engine's options bound what a file may make it allocate.
+  if (s.reservation_slots() > impl.options.reservation_slots) {
+    return Bad("the reservation table has ", s.reservation_slots(),
+               " slots, more than this engine's reservation_slots (",
+               impl.options.reservation_slots,
+               "); load with reservation_slots >= ", s.reservation_slots());
+  }
+  const size_t size = impl.options.reservation_slots;
   auto table = std::make_unique<internal::ReservationTable>(size);
   absl::flat_hash_map<internal::BalanceCell*, int64_t> held;
   int64_t next_expiry = INT64_MAX;
@@ -690,9 +724,15 @@ absl::Status RestoreKeys(const fb::Snapshot& s, Engine::Impl& impl) {
       (size & (size - 1)) != 0) {
     return Bad("idempotency table size ", size, " is out of range");
   }
+  // The loading engine's options bound what a file may make it allocate.
+  if (size > internal::KeyTableSize(impl.options.idempotency_slots)) {
+    return Bad("the idempotency table has ", size, " slots, more than this engine's ",
+               "idempotency_slots (", impl.options.idempotency_slots,
+               ") allow; load with idempotency_slots >= ", size);
+  }
   auto table = std::make_unique<internal::KeyTable>(size);
   for (const fb::IdempotencyKey* k : *list) {
-    if (k->index() >= size || k->generation() >= (uint64_t{1} << 62)) {
+    if (k->index() >= size || k->generation() >= (uint64_t{1} << 62) || k->time_ns() < 0) {
       return Bad("idempotency slot ", k->index(), " is out of range");
     }
     internal::KeySlot& slot = table->slot(k->index());
