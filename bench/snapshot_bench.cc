@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,10 +27,17 @@ using tenantry::kSystem;
 constexpr int kWorkspaces = 20000;
 constexpr int kMembersPerWorkspace = 10;
 
+// A file in $TMPDIR (else /tmp); Data removes it when the program ends.
+std::string ScratchFile() {
+  const char* tmp = std::getenv("TMPDIR");
+  return std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/tenantry-bench-" +
+         std::to_string(::getpid()) + ".tny";
+}
+
 struct Data {
   Engine engine;
   uint64_t memberships = 0;
-  std::string path = "/tmp/tenantry-bench-" + std::to_string(::getpid()) + ".tny";
+  std::string path = ScratchFile();
 
   Data() {
     tenantry::UserId owner = *engine.create_user("owner@bench");
@@ -61,8 +69,8 @@ struct Data {
 };
 
 Data& Shared() {
-  static auto* data = new Data();
-  return *data;
+  static Data data;  // destroyed at exit, which removes the file
+  return data;
 }
 
 void BM_Save(benchmark::State& state) {

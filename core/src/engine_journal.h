@@ -18,6 +18,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -78,17 +79,17 @@ JournalScope* CurrentJournal(const Engine::Impl& impl);
 template <class F>
 auto WithJournal(Engine::Impl& impl, size_t bytes, F&& f) -> decltype(f()) {
   uint64_t lsn = 0;
-  decltype(f()) result = absl::InternalError("unreachable");
+  std::optional<decltype(f())> result;
   {
     JournalScope journal(impl, bytes);
     if (!journal.status().ok()) return journal.status();
-    result = f();
+    result.emplace(f());
     // An answer that changed nothing (a keyed retry answered from memory)
     // may still rest on records not yet flushed: it waits for all of them.
     lsn = journal.lsn() != 0 ? journal.lsn() : impl.journal->last_lsn();
   }
   if (absl::Status s = Acknowledge(impl, lsn); !s.ok()) return s;
-  return result;
+  return *std::move(result);
 }
 
 // C6 under the writer lock, at a given time (live calls and replay).

@@ -559,12 +559,15 @@ uint64_t Journal::Append(uint8_t type, absl::string_view payload) {
   return lsn;
 }
 
-absl::Status Journal::Flush() {
+absl::Status Journal::Flush() { return FlushThrough(UINT64_MAX); }
+
+absl::Status Journal::FlushThrough(uint64_t lsn) {
   std::lock_guard<std::mutex> lock(flush_mu_);
   const uint64_t target = last_lsn_.load(std::memory_order_acquire);
-  if (durable_lsn_.load(std::memory_order_acquire) >= target || flush_fd_ < 0) {
-    return absl::OkStatus();
-  }
+  // A caller that waited for the lock while another flush covered its
+  // record is done: N waiting callers share one flush (group commit).
+  const uint64_t durable = durable_lsn_.load(std::memory_order_acquire);
+  if (durable >= std::min(lsn, target) || flush_fd_ < 0) return absl::OkStatus();
   if (failed_.load(std::memory_order_acquire)) return FailedFlush();
   if (::fdatasync(flush_fd_) != 0) {
     // After a failed fdatasync the kernel may have dropped the dirty pages:
@@ -594,8 +597,8 @@ absl::Status Journal::Acknowledge(uint64_t lsn) {
   if (durability_ != Durability::kSync) return absl::OkStatus();
   if (durable_lsn_.load(std::memory_order_acquire) >= lsn) return absl::OkStatus();
   // Whoever flushes first flushes for everyone appended so far (group
-  // commit): waiters behind it usually find their record already durable.
-  return Flush();
+  // commit): waiters behind it find their record already durable.
+  return FlushThrough(lsn);
 }
 
 void Journal::Flusher() {

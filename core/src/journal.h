@@ -117,6 +117,8 @@ class Journal {
   absl::Status Acknowledge(uint64_t lsn);
   // Flushes everything appended so far, whatever the policy.
   absl::Status Flush();
+  // Flushes everything appended so far unless `lsn` is already durable.
+  absl::Status FlushThrough(uint64_t lsn);
 
   // ---- Snapshots (P1 + P3) ----
   // Under the journal lock, at the snapshot's cut: flushes the current
