@@ -19,26 +19,6 @@
 namespace tenantry::test {
 namespace {
 
-std::string TempDirFor(absl::string_view name) {
-  const std::string dir =
-      absl::StrCat(::testing::TempDir(), "/tny-journal-concurrency-", ::getpid(), "-", name);
-  std::system(absl::StrCat("rm -rf '", dir, "'").c_str());
-  return dir;
-}
-
-Engine::Options Journaled(const std::string& dir, Durability durability) {
-  Engine::Options o;
-  o.journal = dir;
-  o.durability = durability;
-  return o;
-}
-
-std::unique_ptr<Engine> OpenOrDie(const Engine::Options& o) {
-  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Open(o);
-  EXPECT_TRUE(e.ok()) << e.status();
-  return e.ok() ? *std::move(e) : nullptr;
-}
-
 // Two threads consume (plain, keyed, A7) and reserve/commit on one workspace
 // until `stop`.
 std::vector<std::thread> Consumers(Engine& e, const World& world, std::atomic<bool>& stop) {

@@ -28,14 +28,6 @@
 namespace tenantry::test {
 namespace {
 
-std::string TempDirFor(absl::string_view name) {
-  static std::atomic<int> counter{0};
-  const std::string dir = absl::StrCat(::testing::TempDir(), "/tny-journal-", ::getpid(), "-", name,
-                                       "-", counter.fetch_add(1));
-  std::system(absl::StrCat("rm -rf '", dir, "'").c_str());
-  return dir;
-}
-
 std::vector<std::string> Segments(const std::string& dir) {
   std::vector<std::string> out;
   if (DIR* d = ::opendir(dir.c_str())) {
@@ -46,19 +38,6 @@ std::vector<std::string> Segments(const std::string& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-Engine::Options Journaled(const std::string& dir, Durability durability = Durability::kSync) {
-  Engine::Options o;
-  o.journal = dir;
-  o.durability = durability;
-  return o;
-}
-
-std::unique_ptr<Engine> OpenOrDie(const Engine::Options& o) {
-  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Open(o);
-  EXPECT_TRUE(e.ok()) << e.status();
-  return e.ok() ? *std::move(e) : nullptr;
 }
 
 // The offset just past the last record of a segment (the first zero size).

@@ -6,6 +6,10 @@
 #ifndef TENANTRY_TESTS_PERSIST_UTIL_H_
 #define TENANTRY_TESTS_PERSIST_UTIL_H_
 
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -98,6 +102,30 @@ struct Rich {
     TNY_ASSERT_OK(e.consume(world.client_b, 5, "sms").status());
   }
 };
+
+// A fresh, empty path for a journal directory (removed if it exists).
+inline std::string TempDirFor(absl::string_view name) {
+  static std::atomic<int> counter{0};
+  const std::string dir = absl::StrCat(::testing::TempDir(), "/tny-journal-", ::getpid(), "-", name,
+                                       "-", counter.fetch_add(1));
+  std::system(absl::StrCat("rm -rf '", dir, "'").c_str());
+  return dir;
+}
+
+inline Engine::Options Journaled(const std::string& dir,
+                                 Durability durability = Durability::kSync) {
+  Engine::Options o;
+  o.journal = dir;
+  o.durability = durability;
+  return o;
+}
+
+// Engine::Open, failing the test (and returning null) when it fails.
+inline std::unique_ptr<Engine> OpenOrDie(const Engine::Options& o) {
+  absl::StatusOr<std::unique_ptr<Engine>> e = Engine::Open(o);
+  EXPECT_TRUE(e.ok()) << e.status();
+  return e.ok() ? *std::move(e) : nullptr;
+}
 
 }  // namespace tenantry::test
 

@@ -410,12 +410,6 @@ absl::StatusOr<JournalScan> Journal::Scan(uint64_t after_lsn) const {
       scan.tail_offset = off;
     }
   }
-  if (!scan.empty && after_lsn < scan.first_base) {
-    return absl::DataLossError(absl::StrCat(
-        "journal: '", dir_, "' starts after lsn ", scan.first_base, ", but lsn ", after_lsn + 1,
-        " onwards is needed: those records were dropped by a newer snapshot (load the newest "
-        "snapshot) (P3)"));
-  }
   return scan;
 }
 
@@ -573,10 +567,7 @@ absl::Status Journal::FlushThrough(uint64_t lsn) {
     // After a failed fdatasync the kernel may have dropped the dirty pages:
     // a later flush that succeeds would vouch for data that is gone. So the
     // journal takes no more changes (Reserve refuses them) until reopened.
-    const absl::Status s = Errno("cannot flush", dir_);
-    failed_.store(true, std::memory_order_release);
-    failure_ = std::string(s.message());
-    return s;
+    return MarkFailed(Errno("cannot flush", dir_));
   }
   durable_lsn_.store(target, std::memory_order_release);
   // The flushed mark: on disk with the next flush; recovery treats damage
@@ -585,6 +576,12 @@ absl::Status Journal::FlushThrough(uint64_t lsn) {
   EncodeMark(target, mark);
   (void)::pwrite(flush_fd_, mark, sizeof mark, kMarkAt);
   return absl::OkStatus();
+}
+
+absl::Status Journal::MarkFailed(absl::Status status) {
+  failed_.store(true, std::memory_order_release);
+  failure_ = std::string(status.message());
+  return status;
 }
 
 absl::Status Journal::FailedFlush() const {
@@ -618,12 +615,7 @@ absl::StatusOr<uint64_t> Journal::Rotate() {
   // that the chain of segments never has a hole after a machine crash.
   {
     std::lock_guard<std::mutex> lock(flush_mu_);
-    if (::fdatasync(fd_) != 0) {
-      const absl::Status s = Errno("cannot flush", dir_);
-      failed_.store(true, std::memory_order_release);
-      failure_ = std::string(s.message());
-      return s;
-    }
+    if (::fdatasync(fd_) != 0) return MarkFailed(Errno("cannot flush", dir_));
     durable_lsn_.store(lsn, std::memory_order_release);
     flush_fd_ = -1;
   }

@@ -91,7 +91,8 @@ class Journal {
 
   // Reads every segment: the records after `after_lsn` (older ones are
   // checked, then skipped). DataLoss naming the file and offset for a
-  // damaged header, a damaged record that is not the last one, or a gap.
+  // damaged header, damage that is not a tail, or a gap between segments.
+  // Whether the records reach back far enough is the caller's to judge.
   absl::StatusOr<JournalScan> Scan(uint64_t after_lsn) const;
 
   // Starts appending: after the records of `scan` (when it found a
@@ -155,6 +156,8 @@ class Journal {
   // Flushing: `durable_lsn_` only grows; one flush at a time. After a
   // failed flush the journal refuses changes (`failed_`, `failure_`).
   absl::Status FailedFlush() const;
+  // Records a failed flush (flush_mu_ held) and returns `status`.
+  absl::Status MarkFailed(absl::Status status);
   std::mutex flush_mu_;
   std::atomic<bool> failed_{false};
   std::string failure_;
