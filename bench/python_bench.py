@@ -55,8 +55,8 @@ How:
   other user is a member of about 5 workspaces, mostly of one home account,
   with built-in roles (admin, manager, member, viewer, and client, mostly in
   client sub-workspaces). The full SPEC scale (100,000 workspaces,
-  1,000,000 users, 5,000,000 memberships) is a later issue's benchmark,
-  not this one.
+  1,000,000 users, 5,000,000 memberships) is built by bench/scale_bench,
+  not here; ``--snapshot`` runs these rows on it (below).
 * The same data goes into SQLite (``:memory:``, indexed tables
   ``workspaces(id, account, parent)``, ``memberships(user, workspace,
   role)`` with a unique index on (user, workspace), ``staff(account, user,
@@ -74,16 +74,62 @@ How:
   check and the name form must equal ``check``); otherwise the benchmark
   stops without reporting.
 
+The snapshot mode (``--snapshot PATH --questions PATH``) runs the same
+rows on the data set bench/scale_bench builds (the full SPEC scale by
+default; see bench/scale_data.h for its shape, which adds teams and two
+custom roles to the one above) and keeps with ``--files=DIR``:
+
+* The engine is ``tenantry.Engine.load(DIR/scale.tny)``; the load is timed
+  and reported in memberships per second (``Engine.stats()``).
+* The questions are DIR/scale.q, scale_bench's 24-byte little-endian
+  records (u64 user, u64 workspace, u32 permission id, u32 answer; the ids
+  are the loaded engine's), read with NumPy. Record 0 is the warm triple
+  (an agency manager asking ``contacts.view`` about a client
+  sub-workspace, allowed through inheritance); the first ``--sample``
+  records after it are the random triples (drawn as above, the permission
+  from scale_bench's list, which adds ``contacts.export``). The
+  direct-role triple is the first random one ``explain`` says is allowed
+  by a direct role; consume's workspace is the warm triple's.
+* Before anything is timed, ``check`` (with the id, the name, and through
+  pybind11) must give the recorded answer for every sampled triple and the
+  warm one, ``check_many`` with each item's own permission must give the
+  recorded answers, and ``check_many`` with ``contacts.view`` (the
+  permission its rows time) must equal ``check``; otherwise the benchmark
+  stops without reporting. scale_bench checked its answers against SQLite
+  (the first 200,000 questions) before writing them.
+* There is no SQLite in Python in this mode, and so no SQLite or dict rows
+  and no SQLite / check or dict / check ratios (the run says so);
+  scale_bench reports SQLite / check on the same data. ``--quick`` and the
+  data set options do not apply.
+
+``--json PATH`` also writes the result, in any mode, as JSON: ``machine``,
+``date`` (ISO 8601), ``mode`` (``quick``, ``default`` or ``snapshot``),
+``data`` (``workspaces``, ``users``, ``memberships``, and ``build_s``, the
+tenantry build, or ``load_s``, the snapshot load), ``rows`` (``label``,
+``median_ns``, ``min_ns``, ``per``: the markdown table's rows),
+``ratios`` (``check_over_method_floor``, ``check_over_function_floor``,
+``pybind11_over_method_floor`` and, except in snapshot mode,
+``sqlite_over_check``; each ``{"warm": ..., "random": ...}``, ratios of
+medians), ``check_many_ns_per_item`` (medians of the ``check_many`` rows:
+``1000_cycled``, ``100000`` and ``1000_warm``, keyed by the actual sizes,
+so ``--quick``'s 10,000-item sample gives ``10000``), ``others_cpu`` (CPUs
+other processes used while timing) and ``steal`` (CPUs the hypervisor
+stole). The markdown report is printed as before.
+
 Run (after ``cmake --preset python && cmake --build --preset python``)::
 
     PYTHONPATH=build/python/python /usr/bin/python3 bench/python_bench.py
     PYTHONPATH=build/python/python /usr/bin/python3 bench/python_bench.py --quick
+    build/bench/bench/scale_bench --files=DIR    # writes DIR/scale.tny, DIR/scale.q
+    PYTHONPATH=build/python/python /usr/bin/python3 bench/python_bench.py --snapshot DIR/scale.tny --questions DIR/scale.q
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import gc
+import json
 import os
 import platform
 import random
@@ -91,7 +137,8 @@ import sqlite3
 import statistics
 import sys
 import time
-from typing import Any, Callable, Dict, List, Sequence, Set, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -501,33 +548,54 @@ def fmt(ns: float) -> str:
     return f"{ns:,.0f}" if ns >= 1000 else f"{ns:.1f}"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true",
-                        help="a small smoke run: 200 workspaces, 2,000 users, few calls, 3 repeats")
-    parser.add_argument("--workspaces", type=int, default=2000)
-    parser.add_argument("--users", type=int, default=20000)
-    parser.add_argument("--memberships", type=int, default=100000,
-                        help="direct memberships in all, the workspace owners' included")
-    parser.add_argument("--repeat", type=int, default=7, help="repeats of every row (median, min)")
-    parser.add_argument("--calls", type=int, default=1_000_000, help="calls per repeat of a fast row")
-    parser.add_argument("--sqlite-calls", type=int, default=50_000, help="calls per repeat of a SQLite row")
-    parser.add_argument("--sample", type=int, default=100_000,
-                        help="random triples pre-generated (and verified against SQLite)")
-    parser.add_argument("--seed", type=int, default=20261122)
-    args = parser.parse_args()
-    if args.quick:
-        args.workspaces, args.users, args.memberships = 200, 2000, 10000
-        args.repeat, args.calls, args.sqlite_calls, args.sample = 3, 100_000, 5_000, 10_000
+def write_json(path: str, result: Dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
 
-    rng = random.Random(args.seed)
-    print(f"machine: {machine()}")
-    core_path = _core.__file__
-    built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(core_path)))
-    print(f"tenantry._core: {core_path} (built {built})")
-    print(f"load average before: {os.getloadavg()[0]:.2f}")
 
+# ---------------------------------------------------------------------------
+# The two ways to a loaded engine: build the data set here, or load scale_bench's
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Setup:
+    """What the timed rows need, whichever way the engine was made."""
+
+    mode: str  # "quick", "default" or "snapshot"
+    engine: tenantry.Engine
+    data: Dict[str, Any]  # for --json: workspaces, users, memberships, build_s or load_s
+    triples: List[Triple]  # the random sample, permissions as int ids
+    warm: Triple
+    direct: Triple
+    names: Dict[int, str]  # permission id -> name, for every id in the triples
+    arrays: Tuple[Ids, Ids]  # users and workspaces of the random sample, for check_many
+    view: int  # contacts.view: check_many's one permission
+    funded: int  # consume's workspace
+    db: Optional[sqlite3.Connection] = None  # None: no SQLite (and no dict) rows
+    answers: Optional[Dict[Triple, bool]] = None
+
+
+def fund(engine: tenantry.Engine, account: int, workspace: int) -> None:
+    """A huge balance for consume, never topped up while timed."""
+    huge = (1 << 42) - 1
+    engine.grant(tenantry.SYSTEM, account, huge)
+    engine.transfer(tenantry.SYSTEM, account, workspace, huge)
+
+
+def print_paths(engine: tenantry.Engine, triples: Sequence[Triple]) -> None:
+    paths: Dict[str, int] = {}
+    for u, w, p in triples:
+        path = engine.explain(u, w, p).path
+        paths[path] = paths.get(path, 0) + 1
+    allowed = len(triples) - paths.get("none", 0)
+    print(f"random sample: {allowed / len(triples):.1%} allowed; path by explain: "
+          + ", ".join(f"{k} {v / len(triples):.1%}" for k, v in sorted(paths.items())))
+
+
+def prepare_built(args: argparse.Namespace, rng: random.Random) -> Setup:
+    """The default and --quick modes: the data set built here, and SQLite beside it."""
     t = time.perf_counter()
     engine, data, timing = build_tenantry(args, rng)
     build_s = time.perf_counter() - t
@@ -552,39 +620,177 @@ def main() -> None:
     arrays = (np.array([u for u, _, _ in triples], dtype=np.uint64),
               np.array([w for _, w, _ in triples], dtype=np.uint64))
     verified = verify(engine, db, triples + [warm, direct], names, (arrays[0], arrays[1], view))
-    paths: Dict[str, int] = {}
-    for u, w, p in triples:
-        path = engine.explain(u, w, p).path
-        paths[path] = paths.get(path, 0) + 1
-    allowed = len(triples) - paths.get("none", 0)
     print(f"verified: SQLite's answer equals tenantry's on all {verified:,} sampled questions "
           f"({len(triples):,} random triples, the 2 warm ones, {arrays[0].size:,} check_many items)")
-    print(f"random sample: {allowed / len(triples):.1%} allowed; path by explain: "
-          + ", ".join(f"{k} {v / len(triples):.1%}" for k, v in sorted(paths.items())))
+    print_paths(engine, triples)
     print(f"warm triple: user {warm[0]}, workspace {warm[1]}, {names[warm[2]]} (inherited, allowed); "
           f"direct-role triple: user {direct[0]}, workspace {direct[1]}, {names[direct[2]]}")
     plan = db.execute("EXPLAIN QUERY PLAN " + CHECK_SQL, warm).fetchall()
     print("SQLite plan: " + "; ".join(row[-1] for row in plan))
 
-    # The funded workspace for consume: a huge balance, never topped up while timed.
-    funded = data.workspaces[0][0]
-    account = data.workspaces[0][1]
-    huge = (1 << 42) - 1
-    engine.grant(tenantry.SYSTEM, account, huge)
-    engine.transfer(tenantry.SYSTEM, account, funded, huge)
+    funded, account = data.workspaces[0][0], data.workspaces[0][1]
+    fund(engine, account, funded)
+    answers = {t: engine.check(*t) for t in triples}
+    answers[warm] = engine.check(*warm)
+    return Setup(
+        mode="quick" if args.quick else "default", engine=engine,
+        data={"workspaces": stats["workspaces"], "users": stats["users"],
+              "memberships": stats["memberships"], "build_s": build_s},
+        triples=triples, warm=warm, direct=direct, names=names, arrays=arrays, view=view,
+        funded=funded, db=db, answers=answers)
+
+
+# scale_bench's question records (bench/scale_data.h, WriteQuestions).
+QUESTION = np.dtype([("user", "<u8"), ("workspace", "<u8"), ("permission", "<u4"), ("answer", "<u4")])
+
+
+def verify_recorded(engine: tenantry.Engine, triples: Sequence[Triple], recorded: Sequence[int],
+                    names: Dict[int, str], many: Tuple[Ids, Ids, int],
+                    many_permissions: np.ndarray[Any, np.dtype[np.uint32]],
+                    many_answers: np.ndarray[Any, np.dtype[np.uint32]]) -> int:
+    """Refuses to go on unless the loaded engine gives the answers scale_bench
+    recorded, and every face of tenantry agrees with check."""
+    check, pyb = engine.check, engine._check_pybind11
+    mismatches: List[Tuple[int, int, str, Any, Any]] = []  # (user, workspace, permission, got, want)
+    for (u, w, p), want in zip(triples, recorded):
+        answer = check(u, w, p)
+        if answer != bool(want) or pyb(u, w, p) != answer or check(u, w, names[p]) != answer:
+            mismatches.append((u, w, names[p], answer, bool(want)))
+    users, workspaces, view = many
+    # check_many with each item's own permission, against the recorded answers...
+    got = engine.check_many(users, workspaces, many_permissions)
+    for i in np.flatnonzero(got != (many_answers != 0)).tolist():
+        p = int(many_permissions[i])
+        mismatches.append((int(users[i]), int(workspaces[i]), names[p], bool(got[i]), bool(many_answers[i])))
+    # ... and with the one permission the check_many rows time, against check.
+    got = engine.check_many(users, workspaces, view)
+    for i, (u, w) in enumerate(zip(users.tolist(), workspaces.tolist())):
+        if bool(got[i]) != check(u, w, view):
+            mismatches.append((u, w, names[view], bool(got[i]), check(u, w, view)))
+    if mismatches:
+        for u, w, name, answer, want in mismatches[:20]:
+            print(f"MISMATCH user={u} workspace={w} permission={name}: tenantry={answer} expected={want}",
+                  file=sys.stderr)
+            print(f"  explain: {engine.explain(u, w, name)}", file=sys.stderr)
+        raise SystemExit(f"{len(mismatches)} answers differ from the recorded ones (or between "
+                         "tenantry's faces): refusing to report")
+    return len(triples) + 2 * users.size
+
+
+def prepare_snapshot(args: argparse.Namespace) -> Setup:
+    """The --snapshot mode: scale_bench's engine and questions; no SQLite here."""
+    t = time.perf_counter()
+    engine = tenantry.Engine.load(args.snapshot)
+    load_s = time.perf_counter() - t
+    stats = engine.stats()
+    print(f"tenantry data set: {args.snapshot} ({os.path.getsize(args.snapshot) / 1e6:,.1f} MB): "
+          f"{stats['accounts']:,} accounts, {stats['workspaces']:,} workspaces, {stats['users']:,} users, "
+          f"{stats['memberships']:,} memberships")
+    print(f"tenantry load: {load_s:.2f} s (Engine.load: "
+          f"{stats['memberships'] / load_s / 1e6:.2f} M memberships/s)")
+
+    size = os.path.getsize(args.questions)
+    if size % QUESTION.itemsize != 0 or size < 2 * QUESTION.itemsize:
+        raise SystemExit(f"{args.questions}: {size} bytes is not a warm record and random records of "
+                         f"{QUESTION.itemsize} bytes each")
+    records = np.fromfile(args.questions, dtype=QUESTION,
+                          count=min(args.sample + 1, size // QUESTION.itemsize))
+    sample = records[1:]
+    users = np.ascontiguousarray(sample["user"], dtype=np.uint64)
+    workspaces = np.ascontiguousarray(sample["workspace"], dtype=np.uint64)
+    permissions = np.ascontiguousarray(sample["permission"], dtype=np.uint32)
+    recorded = np.ascontiguousarray(sample["answer"], dtype=np.uint32)
+    triples: List[Triple] = list(zip(users.tolist(), workspaces.tolist(), permissions.tolist()))
+    warm_record = records[0]
+    warm: Triple = (int(warm_record["user"]), int(warm_record["workspace"]), int(warm_record["permission"]))
+    view = engine.permission("contacts.view")
+    names = {p: engine.permission_name(p) for p in {p for _, _, p in triples} | {warm[2], view}}
+    verified = verify_recorded(engine, [warm] + triples, [int(warm_record["answer"])] + recorded.tolist(),
+                               names, (users, workspaces, view), permissions, recorded)
+    print(f"verified: tenantry's answer equals the one scale_bench recorded on all {verified:,} sampled "
+          f"questions ({len(triples):,} of the {size // QUESTION.itemsize - 1:,} random questions, the warm "
+          f"one, {users.size:,} check_many items with their own permissions and as many with "
+          f"contacts.view; scale_bench checked its first 200,000 questions against SQLite)")
+    print_paths(engine, triples)
+    # One allowed by a role held directly in the workspace, for comparison.
+    direct = next((u, w, p) for (u, w, p) in triples if engine.explain(u, w, p).path == "direct")
+    warm_path = engine.explain(*warm).path
+    print(f"warm triple: user {warm[0]}, workspace {warm[1]}, {names[warm[2]]} ({warm_path}, "
+          f"{'allowed' if engine.check(*warm) else 'denied'}); "
+          f"direct-role triple: user {direct[0]}, workspace {direct[1]}, {names[direct[2]]}")
+    print("snapshot mode: no SQLite in Python, so the SQLite and dict rows (and their ratios) are "
+          "skipped; bench/scale_bench reports SQLite / check on the same data")
+
+    funded = warm[1]
+    fund(engine, engine.workspace(funded).account, funded)
+    return Setup(
+        mode="snapshot", engine=engine,
+        data={"workspaces": stats["workspaces"], "users": stats["users"],
+              "memberships": stats["memberships"], "load_s": load_s},
+        triples=triples, warm=warm, direct=direct, names=names, arrays=(users, workspaces), view=view,
+        funded=funded)
+
+
+# ---------------------------------------------------------------------------
+# The run
+# ---------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="a small smoke run: 200 workspaces, 2,000 users, few calls, 3 repeats")
+    parser.add_argument("--workspaces", type=int, default=2000)
+    parser.add_argument("--users", type=int, default=20000)
+    parser.add_argument("--memberships", type=int, default=100000,
+                        help="direct memberships in all, the workspace owners' included")
+    parser.add_argument("--snapshot", metavar="PATH",
+                        help="load the engine from this snapshot (scale_bench --files=DIR: DIR/scale.tny) "
+                             "instead of building a data set; needs --questions")
+    parser.add_argument("--questions", metavar="PATH",
+                        help="scale_bench's questions for --snapshot (DIR/scale.q)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    parser.add_argument("--repeat", type=int, default=7, help="repeats of every row (median, min)")
+    parser.add_argument("--calls", type=int, default=1_000_000, help="calls per repeat of a fast row")
+    parser.add_argument("--sqlite-calls", type=int, default=50_000, help="calls per repeat of a SQLite row")
+    parser.add_argument("--sample", type=int, default=100_000,
+                        help="random triples pre-generated (and verified against SQLite), or, with "
+                             "--snapshot, read from --questions (and verified against their answers)")
+    parser.add_argument("--seed", type=int, default=20261122)
+    args = parser.parse_args()
+    if (args.snapshot is None) != (args.questions is None):
+        parser.error("--snapshot and --questions go together")
+    if args.snapshot is not None and args.quick:
+        parser.error("--quick builds its own small data set; it does not combine with --snapshot")
+    if args.sample < 1:
+        parser.error("--sample must be at least 1")
+    if args.quick:
+        args.workspaces, args.users, args.memberships = 200, 2000, 10000
+        args.repeat, args.calls, args.sqlite_calls, args.sample = 3, 100_000, 5_000, 10_000
+
+    rng = random.Random(args.seed)
+    machine_line = machine()
+    print(f"machine: {machine_line}")
+    core_path = _core.__file__
+    built = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(core_path)))
+    print(f"tenantry._core: {core_path} (built {built})")
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+
+    s = prepare_snapshot(args) if args.snapshot is not None else prepare_built(args, rng)
+    engine, triples, warm, direct, names = s.engine, s.triples, s.warm, s.direct, s.names
+    arrays, view = s.arrays, s.view
 
     n = len(triples)
     warm_ids = [warm] * n
     warm_names = [(warm[0], warm[1], names[warm[2]])] * n
     random_names = [(u, w, names[p]) for u, w, p in triples]
-    answers = {t: engine.check(*t) for t in triples}
-    answers[warm] = engine.check(*warm)
     warm_direct = [direct] * n
-    consume_args = [(0, funded, 0)] * n
-    cur = db.cursor()
+    consume_args = [(0, s.funded, 0)] * n
     env = {"engine": engine}
     rows: List[Row] = []
-    check_call, calls, sql_env = "engine.check(u, w, p)", args.calls, {"cur": cur, "sql": CHECK_SQL}
+    check_call, calls = "engine.check(u, w, p)", args.calls
+    sql_env = {"cur": s.db.cursor(), "sql": CHECK_SQL} if s.db is not None else None
     for kind, ids, named in (("warm", warm_ids, warm_names), ("random", triples, random_names)):
         rows += [
             Row(f"empty loop (`pass`), {kind}", "pass", {}, ids, calls),
@@ -597,10 +803,12 @@ def main() -> None:
                 ids, calls),
             Row(f"`engine._check_pybind11(u, w, p)`, {kind}", "engine._check_pybind11(u, w, p)", env, ids,
                 calls),
-            Row(f"dict `d[(u, w, p)]`, {kind}", "d[(u, w, p)]", {"d": answers}, ids, calls),
-            Row(f"SQLite, one query per check, {kind}", "cur.execute(sql, (u, w, p)).fetchone()", sql_env,
-                ids, args.sqlite_calls),
         ]
+        if s.answers is not None:
+            rows.append(Row(f"dict `d[(u, w, p)]`, {kind}", "d[(u, w, p)]", {"d": s.answers}, ids, calls))
+        if sql_env is not None:
+            rows.append(Row(f"SQLite, one query per check, {kind}", "cur.execute(sql, (u, w, p)).fetchone()",
+                            sql_env, ids, args.sqlite_calls))
     rows.insert(2, Row("`engine.check(u, w, p)`, p an int id, warm, a direct-role triple", check_call, env,
                        warm_direct, calls))
     rows.append(Row("`engine.consume(ws, 1)`", "engine.consume(w, 1)", env, consume_args, calls))
@@ -608,13 +816,18 @@ def main() -> None:
     cycled = f", {n // small} slices cycled"
     many = "`engine.check_many(users, workspaces, p)`, {:,} items{}"
     raw = "`engine._check_many` (no argument normalisation), {:,} items{}"
+    many_rows = {
+        f"{small}_cycled": BatchRow(many.format(small, cycled), engine, *arrays, view, small, calls),
+        f"{large}": BatchRow(many.format(large, ""), engine, *arrays, view, large, calls),
+        f"{small}_warm": BatchRow(many.format(small, ", the same slice every call (warm)"), engine, *arrays,
+                                  view, small, calls, slices=1),
+    }
     rows += [
-        BatchRow(many.format(small, cycled), engine, *arrays, view, small, calls),
+        many_rows[f"{small}_cycled"],
         BatchRow(raw.format(small, cycled), engine, *arrays, view, small, calls, method="_check_many"),
-        BatchRow(many.format(large, ""), engine, *arrays, view, large, calls),
+        many_rows[f"{large}"],
         BatchRow(raw.format(large, ""), engine, *arrays, view, large, calls, method="_check_many"),
-        BatchRow(many.format(small, ", the same slice every call (warm)"), engine, *arrays, view, small,
-                 calls, slices=1),
+        many_rows[f"{small}_warm"],
     ]
 
     print(f"timing: {len(rows)} rows x {args.repeat} repeats, after one warm-up repeat ...")
@@ -636,8 +849,9 @@ def main() -> None:
         gc.enable()
     wall = wall1 - wall0
     others = max(0.0, (busy1 - busy0) - (own1 - own0)) / wall
+    steal = (steal1 - steal0) / wall
     print(f"timed section: {wall:.1f} s; other processes used {others:.2f} CPUs of {os.cpu_count()} "
-          f"meanwhile, the hypervisor stole {(steal1 - steal0) / wall:.2f}; "
+          f"meanwhile, the hypervisor stole {steal:.2f}; "
           f"load average after: {os.getloadavg()[0]:.2f}")
 
     print()
@@ -659,26 +873,34 @@ def main() -> None:
     sql = "SQLite, one query per check, {kind}"
     dct = "dict `d[(u, w, p)]`, {kind}"
     empty = "empty loop (`pass`), {kind}"
+    ratios: Dict[str, Dict[str, float]] = {}
     print()
     print("| ratio (medians; mins in brackets) | warm | random | SPEC target |")
     print("| --- | --- | --- | --- |")
-    for label, a, b, target in (
-        ("check / method floor", check, method, 1.5),
-        ("check / function floor", check, function, 1.5),
-        ("pybind11 / method floor", pyb, method, None),
-        ("SQLite / check", sql, check, None),
-        ("dict / check", dct, check, None),
+    for label, key, a, b, target in (  # key: the ratio's name in the JSON result
+        ("check / method floor", "check_over_method_floor", check, method, 1.5),
+        ("check / function floor", "check_over_function_floor", check, function, 1.5),
+        ("pybind11 / method floor", "pybind11_over_method_floor", pyb, method, None),
+        ("SQLite / check", "sqlite_over_check", sql, check, None),
+        ("dict / check", None, dct, check, None),
     ):
+        if a.format(kind="warm") not in by:  # no SQLite (or dict) rows in this mode
+            continue
         cells = []
         verdicts = []
         for kind in ("warm", "random"):
             med, best = ratio(a, b, kind)
+            if key is not None:
+                ratios.setdefault(key, {})[kind] = med
             cells.append(f"{med:.2f}× ({best:.2f}×)")
             if target is not None:
                 verdicts.append(f"{kind} {'met' if med <= target else 'NOT met'}")
         goal = f"≤ {target}×: " + ", ".join(verdicts) if target is not None else "—"
         print(f"| {label} | {cells[0]} | {cells[1]} | {goal} |")
     print()
+    if s.db is None:
+        print("SQLite / check and dict / check: not measured in snapshot mode (no SQLite in Python; "
+              "bench/scale_bench reports SQLite / check on the same data)")
     for kind in ("warm", "random"):
         loop = by[empty.format(kind=kind)].median
         c = by[check.format(kind=kind)].median - loop
@@ -702,6 +924,22 @@ def main() -> None:
         if isinstance(row, BatchRow) and row.label.startswith("`engine.check_many"):
             print(f"{row.label}: {row.median:.1f} ns per item (median): target ≤ 40 ns "
                   f"{'met' if row.median <= 40 else 'NOT met'}")
+
+    if args.json is not None:
+        write_json(args.json, {
+            "machine": machine_line,
+            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "mode": s.mode,
+            "data": s.data,
+            "rows": [{"label": row.label, "median_ns": row.median, "min_ns": row.best, "per": row.per}
+                     for row in rows],
+            "ratios": ratios,
+            "check_many_ns_per_item": {key: row.median for key, row in many_rows.items()},
+            "others_cpu": others,
+            "steal": steal,
+        })
+        print(f"\nJSON result: {args.json}")
+
 
 def engine_check_ns(engine: tenantry.Engine, triple: Tuple[int, int, int], times: int = 2_000_000) -> float:
     """The engine's own cost of one warm check of ``triple``: a loop in C++ (median of 7)."""

@@ -59,7 +59,7 @@ python=$(bash scripts/venv.sh --fresh)
 # Run from outside the source tree, so that only the installed package can be imported.
 (cd build && "../$python" -m mypy.stubtest --allowlist ../python/tenantry/stubtest-allowlist.txt tenantry &&
   "../$python" -m mypy --strict -p tenantry &&
-  "../$python" -m mypy --strict ../scripts/demo.py ../bench/python_bench.py)
+  "../$python" -m mypy --strict ../scripts/demo.py ../bench/python_bench.py ../bench/report.py)
 TENANTRY_EXPECT_INSTALLED=1 "$python" -m pytest -p no:cacheprovider tests/python
 # The Python benchmark's smoke run (small data, few calls; it checks its
 # SQLite baseline's answers against tenantry's before timing), so it cannot rot.
