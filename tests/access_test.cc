@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tenantry/engine.h"
+#include "tenantry/limits.h"
 
 namespace tenantry {
 namespace {
@@ -205,6 +206,47 @@ TEST_F(AccessTest, A6_CheckManyMatchesCheck) {
   std::vector<uint8_t> short_out(2);
   EXPECT_EQ(engine.check_many(users, spaces, perms, absl::MakeSpan(short_out)).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// check_many looks items up in groups, prefetching ahead: every answer must
+// still be check's, for every user, workspace and permission (including ids
+// no trie covers, and an inactive workspace), in arrays longer than a group
+// and not a multiple of one.
+TEST_F(AccessTest, A6_CheckManyEqualsCheckForEveryQuestion) {
+  ASSERT_TRUE(engine.set_status(owner, globex, WorkspaceStatus::kInactive).ok());
+  const std::vector<UserId> people = {owner,      admin,    manager, client, staff_all,
+                                      staff_acme, outsider, 0,       77777,  uint64_t{1} << 62};
+  const std::vector<WorkspaceId> spaces = {hq,    acme, globex, globex_sub,
+                                           other, 0,    5555,   ~uint64_t{0}};
+  const std::vector<PermissionId> perms = {P("workspace.view"),        P("contacts.view"),
+                                           P("runs.trigger"),          P("billing.manage"),
+                                           P("members.invite"),        P("account.manage_staff"),
+                                           limits::kMaxPermissions + 1};
+  std::vector<UserId> users;
+  std::vector<WorkspaceId> workspaces;
+  std::vector<PermissionId> permissions;
+  for (UserId u : people) {
+    for (WorkspaceId w : spaces) {
+      for (PermissionId p : perms) {
+        users.push_back(u);
+        workspaces.push_back(w);
+        permissions.push_back(p);
+      }
+    }
+  }
+  ASSERT_GT(users.size(), 100u);
+  ASSERT_NE(users.size() % 32, 0u);
+  std::vector<uint8_t> out(users.size(), 9);
+  ASSERT_TRUE(engine.check_many(users, workspaces, permissions, absl::MakeSpan(out)).ok());
+  size_t allowed = 0;
+  for (size_t i = 0; i < users.size(); ++i) {
+    ASSERT_EQ(out[i], engine.check(users[i], workspaces[i], permissions[i]) ? 1 : 0)
+        << "item " << i << ": user " << users[i] << ", workspace " << workspaces[i]
+        << ", permission " << permissions[i];
+    allowed += out[i];
+  }
+  EXPECT_GT(allowed, 20u);
+  EXPECT_LT(allowed, users.size() / 2);
 }
 
 TEST_F(AccessTest, S1_SwitchNeedsAnActiveWorkspaceAndSwitchPermission) {

@@ -51,10 +51,12 @@ inline bool ForEachApplicableGrant(const Version& v, const UserNode& u, const Wo
   return false;
 }
 
-// A1-A4. With kExplain, fills `*why` (which must not be null).
+// A1-A4 on nodes already found: `ws` and `u` are v.workspaces.Find(workspace)
+// and v.users.Find(user) (check_many finds them ahead, prefetching). With
+// kExplain, fills `*why` (which must not be null).
 template <bool kExplain>
-inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, PermissionId p,
-                     Decision* why) {
+inline bool EvaluateFound(const Version& v, UserId user, WorkspaceId workspace, PermissionId p,
+                          const WorkspaceNode* ws, const UserNode* u, Decision* why) {
   // The reason is built only when explaining: `check` must not allocate.
   auto deny = [&](auto&& make_reason) {
     if constexpr (kExplain) *why = Decision{false, AccessPath::kNone, "", 0, 0, make_reason()};
@@ -62,11 +64,9 @@ inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, Permi
   };
   if (p >= limits::kMaxPermissions)
     return deny([&] { return std::string("unknown permission (M7)"); });
-  const WorkspaceNode* ws = v.workspaces.Find(workspace);
   if (ws == nullptr)
     return deny(
         [&] { return std::string(absl::StrCat("unknown workspace ", workspace, " (A1)")); });
-  const UserNode* u = v.users.Find(user);
   if (u == nullptr)
     return deny([&] { return std::string(absl::StrCat("unknown user ", user, " (A1)")); });
   if (!ws->active() && !GrantedWhenInactive(p)) {
@@ -134,6 +134,14 @@ inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, Permi
     });
   }
   return false;
+}
+
+// A1-A4. With kExplain, fills `*why` (which must not be null).
+template <bool kExplain>
+inline bool Evaluate(const Version& v, UserId user, WorkspaceId workspace, PermissionId p,
+                     Decision* why) {
+  return EvaluateFound<kExplain>(v, user, workspace, p, v.workspaces.Find(workspace),
+                                 v.users.Find(user), why);
 }
 
 // M10: the union of every permission the user holds in the workspace (the

@@ -258,8 +258,50 @@ absl::Status Engine::check_many(absl::Span<const UserId> users,
   }
   ReadGuard guard;
   const Version& v = Load(root_);
-  for (size_t i = 0; i < users.size(); ++i) {
-    out[i] = Evaluate<false>(v, users[i], workspaces[i], permissions[i], nullptr) ? 1 : 0;
+  // Items are independent, so their cache misses can overlap: each group
+  // goes through the lookups in stages, prefetching what the next stage
+  // reads (the trie slots, then the workspace and user nodes, then the
+  // user's grants), so a group waits for memory about once per stage
+  // instead of once per miss per item. The answers are Evaluate's.
+  constexpr size_t kGroup = 32;
+  const WorkspaceNode* const* ws_slot[kGroup];
+  const internal::UserNode* const* user_slot[kGroup];
+  const WorkspaceNode* ws[kGroup];
+  const internal::UserNode* user[kGroup];
+  for (size_t base = 0; base < users.size(); base += kGroup) {
+    const size_t n = std::min(kGroup, users.size() - base);
+    for (size_t i = 0; i < n; ++i) {
+      ws_slot[i] = v.workspaces.SlotOf(workspaces[base + i]);
+      user_slot[i] = v.users.SlotOf(users[base + i]);
+      __builtin_prefetch(ws_slot[i]);
+      __builtin_prefetch(user_slot[i]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      ws[i] = ws_slot[i] != nullptr ? *ws_slot[i] : nullptr;
+      user[i] = user_slot[i] != nullptr ? *user_slot[i] : nullptr;
+      // The fields Evaluate reads (taking their address loads nothing).
+      if (ws[i] != nullptr) {
+        __builtin_prefetch(&ws[i]->account);
+        __builtin_prefetch(&ws[i]->status);
+        __builtin_prefetch(&ws[i]->ancestors);
+      }
+      if (user[i] != nullptr) {
+        __builtin_prefetch(&user[i]->grants);
+        __builtin_prefetch(&user[i]->staff);
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (user[i] != nullptr && !user[i]->grants.empty()) {
+        __builtin_prefetch(user[i]->grants.data());
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const size_t k = base + i;
+      out[k] = internal::EvaluateFound<false>(v, users[k], workspaces[k], permissions[k], ws[i],
+                                              user[i], nullptr)
+                   ? 1
+                   : 0;
+    }
   }
   return absl::OkStatus();
 }

@@ -220,6 +220,20 @@ class IdMap {
     return static_cast<const Leaf*>(node)->value[key & detail::kIdMask];
   }
 
+  // The address of `key`'s slot in its leaf (holding V{} when the key is
+  // absent), or nullptr when no leaf covers it: Find without the last load,
+  // so that a caller can prefetch the slot first. Wait-free.
+  const V* SlotOf(uint64_t key) const {
+    const Node* node = root_;
+    unsigned shift = detail::kIdBits * levels_;
+    if (node == nullptr || (shift < 64 && (key >> shift) != 0)) return nullptr;
+    for (shift -= detail::kIdBits; shift != 0; shift -= detail::kIdBits) {
+      node = static_cast<const Inner*>(node)->child[(key >> shift) & detail::kIdMask];
+      if (node == nullptr) return nullptr;
+    }
+    return &static_cast<const Leaf*>(node)->value[key & detail::kIdMask];
+  }
+
   // Sets `key` to `value` (value != V{}). Path-copies through `txn`.
   void Set(Txn& txn, uint64_t key, V value) {
     assert(!(value == V{}) && "V{} means absent; use Erase");
