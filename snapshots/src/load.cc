@@ -314,6 +314,9 @@ absl::Status Loader::Users() {
     if (u->key.empty() || !v_->user_keys.Set(txn_, u->key, id)) {
       return Bad("user ", id, " has an empty or repeated key");
     }
+    // Exact: a user's grants live as long as the user (team grants, added
+    // later, grow it a quarter at a time, like the writer's SetGrant).
+    u->grants.reserve(SizeOf(in->grants()));
     for (size_t g = 0; g < SizeOf(in->grants()); ++g) {
       const fb::Grant* grant = in->grants()->Get(static_cast<uint32_t>(g));
       u->grants.push_back(internal::Grant{grant->workspace(), 0, grant->role()});
@@ -521,7 +524,11 @@ absl::Status Loader::Teams() {
       if (u == nullptr || !t->members.Set(txn_, user, 1)) {
         return Bad("team ", id, " lists an unknown or repeated member");
       }
-      Mutable(u)->grants.push_back(internal::Grant{t->workspace, id, t->role});
+      std::vector<internal::Grant>& grants = Mutable(u)->grants;
+      if (grants.size() == grants.capacity()) {
+        grants.reserve(grants.size() + std::max<size_t>(1, grants.size() / 4));
+      }
+      grants.push_back(internal::Grant{t->workspace, id, t->role});
     }
     Mutable(ws)->teams.Set(txn_, id, 1);
     if (ws->teams.size() > limits::kMaxTeamsPerWorkspace) return Bad("too many teams (M9)");
