@@ -143,7 +143,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--chart", required=True)
     parser.add_argument("--shortfalls", default=os.path.join(os.path.dirname(__file__), "SHORTFALLS.md"))
-    parser.add_argument("--log", help="the suite's log (load average, quietness), quoted in the header")
+    parser.add_argument("--hugepages", help="scale_bench's read rows run with glibc.malloc.hugetlb=1")
     args = parser.parse_args()
 
     context, runs = load_scale(args.scale)
@@ -261,6 +261,16 @@ def main() -> None:
     row("snapshot load (verify included)", "≥ 5,000,000 memberships/s", fmt_rate(loadsnap["items_per_second"]),
         loadsnap["items_per_second"] >= 5e6)
     w("")
+    if args.hugepages and os.path.exists(args.hugepages):
+        _, huge = load_scale(args.hugepages)
+        w("With the heap in 2 MiB pages (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, the same loaded"
+          " snapshot, a second process): random `check` "
+          f"{fmt_ns(ns(find(huge, 'Check/Random/real_time/threads:1')))} "
+          f"(2 threads {find(huge, 'Check/Random/real_time/threads:2')['items_per_second'] / find(huge, 'Check/Random/real_time/threads:1')['items_per_second']:.2f}×), "
+          f"`tny_check` random {fmt_ns(ns(find(huge, 'CAbi/tny_check/Random/real_time/threads:1')))}, "
+          f"`check_many` {fmt_ns(1e9 / find(huge, 'CheckMany/Random/1000')['items_per_second'])} per item "
+          f"(1,000 a call), warm `check` {fmt_ns(ns(find(huge, 'Check/Warm/real_time/threads:1')))}.")
+        w("")
     w(f"Snapshot file: {load['snapshot_bytes'] / 1e6:,.0f} MB "
       f"({load['snapshot_bytes'] / memberships:.0f} bytes per membership). Resident set with the loaded"
       f" engine and the benchmark's own tables: {load['rss_bytes'] / 2**30:.2f} GiB.")

@@ -37,9 +37,16 @@ fi
 echo "== tenantry bench: scale_bench ${scale[*]} (load average $(cut -d' ' -f1 /proc/loadavg))"
 build/bench/bench/scale_bench "${scale[@]}" --files="$out" \
   --benchmark_out="$out/scale.json" --benchmark_out_format=json
+# The read rows again, in a process whose heap is in 2 MiB pages (glibc's
+# malloc asks for transparent huge pages): a deployment knob, not a default.
+echo "== tenantry bench: read rows with GLIBC_TUNABLES=glibc.malloc.hugetlb=1"
+GLIBC_TUNABLES=glibc.malloc.hugetlb=1 build/bench/bench/scale_bench --load="$out" \
+  --benchmark_filter='^(Check/|CheckMany/|CAbi/)' "${scale[@]:1}" \
+  --benchmark_out="$out/hugepages.json" --benchmark_out_format=json
 echo "== tenantry bench: python_bench.py --snapshot"
 "$python" bench/python_bench.py --snapshot "$out/scale.tny" --questions "$out/scale.q" \
   "${pyargs[@]}" --json "$out/python.json"
 /usr/bin/python3 bench/report.py --scale "$out/scale.json" --python "$out/python.json" \
+  --hugepages "$out/hugepages.json" \
   --out "$results" --chart "$chart"
 rm -f "$out/scale.tny" "$out/scale.q"
