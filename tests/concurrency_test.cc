@@ -2,9 +2,13 @@
 //
 // Concurrency (X1-X5) at the engine level; runs under TSan in CI. Durations
 // are bounded by iteration counts so the suite stays fast under sanitizers.
+// The stalled-writer, memory, raw-pthread and fork proofs are in
+// stress_test.cc.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -28,49 +32,126 @@ struct Fixture {
   }
 };
 
-// Two users swap admin and viewer in one batch, so every published version
-// gives exactly one of them `members.invite`. check_many answers from one
-// version, so a reader must never see both or neither (X2); single checks
-// must only ever see answers some version gives (X1).
-TEST(Concurrency, X1_X2_ReadersSeeOnlyWholePublishedVersions) {
+// Batches that move people are never seen half-applied (X2). Each batch
+// (i) hands the admin role on around a ring of four users (the old admin
+// becomes a viewer, the next one an admin), (ii) swaps two users between a
+// team holding `manager` and one holding `viewer`, and (iii) moves a user
+// from one workspace to another. Every published version therefore gives
+// exactly one ring user `members.invite`, exactly one of the two team users
+// `contacts.create` and both `workspace.view`, and the mover exactly one of
+// the two workspaces; a half-applied batch breaks each of these. Two
+// readers assert them from one check_many (one version answers a whole
+// batch), and from workspaces_for and members (each one version), a million
+// times in all, while a writer applies batches until they are done. Single
+// checks must also only ever give answers some version gives (X1). The
+// million holds in every build: the reads are cheap enough under ASan and
+// TSan too (a few seconds).
+TEST(Concurrency, X1_X2_BatchesAreNeverSeenHalfApplied) {
+  constexpr int64_t kAssertions = 1'000'000;
+  constexpr int kRing = 4;
   Fixture f;
-  UserId a = *f.engine.create_user("a@x.test");
-  UserId b = *f.engine.create_user("b@x.test");
-  ASSERT_TRUE(f.engine.add_member(f.owner, f.ws, a, "admin").ok());
-  ASSERT_TRUE(f.engine.add_member(f.owner, f.ws, b, "viewer").ok());
-  const PermissionId invite = *f.engine.permission("members.invite");
-  const PermissionId view = *f.engine.permission("workspace.view");
+  Engine& e = f.engine;
+  const PermissionId invite = *e.permission("members.invite");
+  const PermissionId create = *e.permission("contacts.create");
+  const PermissionId view = *e.permission("workspace.view");
+  const WorkspaceId team_space = *e.create_workspace(f.owner, f.account, {"Teams"});
+  const WorkspaceId from = *e.create_workspace(f.owner, f.account, {"From"});
+  const WorkspaceId to = *e.create_workspace(f.owner, f.account, {"To"});
+  std::vector<UserId> ring;
+  for (int i = 0; i < kRing; ++i) {
+    ring.push_back(*e.create_user("ring" + std::to_string(i) + "@x.test"));
+    ASSERT_TRUE(e.add_member(f.owner, f.ws, ring.back(), i == 0 ? "admin" : "viewer").ok());
+  }
+  const TeamId managers = *e.create_team(f.owner, team_space, "Managers", "manager");
+  const TeamId viewers = *e.create_team(f.owner, team_space, "Viewers", "viewer");
+  const UserId p = *e.create_user("p@x.test");
+  const UserId q = *e.create_user("q@x.test");
+  ASSERT_TRUE(e.add_team_member(f.owner, managers, p).ok());
+  ASSERT_TRUE(e.add_team_member(f.owner, viewers, q).ok());
+  const UserId mover = *e.create_user("mover@x.test");
+  ASSERT_TRUE(e.add_member(f.owner, from, mover, "member").ok());
 
-  constexpr int kSwaps = 400;
-  std::atomic<bool> done{false};
-  std::atomic<long> torn{0}, reads{0};
+  // One version answers all of these (A6).
+  const std::vector<UserId> users = {ring[0], ring[1], ring[2], ring[3], p, q, p, q, mover, mover};
+  const std::vector<WorkspaceId> spaces = {f.ws,       f.ws,       f.ws,       f.ws, team_space,
+                                           team_space, team_space, team_space, from, to};
+  const std::vector<PermissionId> perms = {invite, invite, invite, invite, create,
+                                           create, view,   view,   view,   view};
+  std::atomic<int64_t> assertions{0}, broken{0}, versions_seen{0};
   auto reader = [&] {
-    const UserId users[] = {a, b};
-    const WorkspaceId spaces[] = {f.ws, f.ws};
-    const PermissionId perms[] = {invite, invite};
-    uint8_t out[2];
-    while (!done.load(std::memory_order_acquire)) {
-      ASSERT_TRUE(f.engine.check_many(users, spaces, perms, absl::MakeSpan(out)).ok());
-      if (out[0] + out[1] != 1) torn.fetch_add(1);
-      // Both always keep workspace.view, in every version.
-      if (!f.engine.check(a, f.ws, view) || !f.engine.check(b, f.ws, view)) torn.fetch_add(1);
-      reads.fetch_add(1, std::memory_order_relaxed);
+    std::vector<uint8_t> out(users.size());
+    uint64_t last_revision = 0;
+    int64_t mine = 0, seen = 0;
+    for (int64_t i = 0; assertions.load(std::memory_order_relaxed) < kAssertions; ++i) {
+      if (!e.check_many(users, spaces, perms, absl::MakeSpan(out)).ok()) {
+        broken.fetch_add(1);
+        assertions.fetch_add(kAssertions);  // stops everyone
+        break;
+      }
+      if (out[0] + out[1] + out[2] + out[3] != 1) broken.fetch_add(1);      // the ring
+      if (out[4] + out[5] != 1 || !out[6] || !out[7]) broken.fetch_add(1);  // the teams
+      if (out[8] + out[9] != 1) broken.fetch_add(1);                        // the move
+      int n = 3;
+      if (i % 8 == 0) {
+        const std::vector<WorkspaceId> of = e.workspaces_for(mover);
+        if ((std::count(of.begin(), of.end(), from) + std::count(of.begin(), of.end(), to)) != 1) {
+          broken.fetch_add(1);
+        }
+        const std::vector<Member> members = *e.members(f.ws);
+        if (std::count_if(members.begin(), members.end(),
+                          [](const Member& m) { return m.role == "admin"; }) != 1) {
+          broken.fetch_add(1);
+        }
+        // Views never change, whatever the version (X1).
+        if (!e.check(p, team_space, view) || !e.check(ring[3], f.ws, view)) broken.fetch_add(1);
+        n += 3;
+      }
+      const uint64_t revision = e.revision();
+      seen += revision != last_revision ? 1 : 0;
+      last_revision = revision;
+      mine += n;
+      if (mine >= 1024) {
+        assertions.fetch_add(mine, std::memory_order_relaxed);
+        mine = 0;
+      }
     }
+    assertions.fetch_add(mine);
+    versions_seen.fetch_add(seen);
   };
   std::vector<std::thread> readers;
   for (int i = 0; i < 2; ++i) readers.emplace_back(reader);
-  for (int i = 0; i < kSwaps; ++i) {
-    bool a_admin = i % 2 == 1;
-    Batch swap;
-    swap.set_role(f.owner, f.ws, a, a_admin ? "admin" : "viewer")
-        .set_role(f.owner, f.ws, b, a_admin ? "viewer" : "admin");
-    ASSERT_TRUE(f.engine.apply(swap).ok());
+  int64_t batches = 0;
+  for (; assertions.load(std::memory_order_relaxed) < kAssertions; ++batches) {
+    const int admin = static_cast<int>(batches % kRing);
+    const bool p_manages = batches % 2 == 0;  // before this batch
+    Batch batch;
+    batch.set_role(f.owner, f.ws, ring[admin], "viewer")
+        .set_role(f.owner, f.ws, ring[(admin + 1) % kRing], "admin")
+        .remove_team_member(f.owner, p_manages ? managers : viewers, p)
+        .add_team_member(f.owner, p_manages ? viewers : managers, p)
+        .remove_team_member(f.owner, p_manages ? viewers : managers, q)
+        .add_team_member(f.owner, p_manages ? managers : viewers, q)
+        .remove_member(f.owner, p_manages ? from : to, mover)
+        .add_member(f.owner, p_manages ? to : from, mover, "member");
+    const absl::StatusOr<std::vector<uint64_t>> applied = e.apply(batch);
+    if (!applied.ok()) {
+      ADD_FAILURE() << applied.status();
+      assertions.fetch_add(kAssertions);  // stops the readers
+      break;
+    }
   }
-  done.store(true, std::memory_order_release);
   for (auto& t : readers) t.join();
-  EXPECT_EQ(torn.load(), 0);
-  EXPECT_GT(reads.load(), 0);
-  EXPECT_TRUE(f.engine.verify().ok());
+  std::printf(
+      "[ stats    ] X2 %lld reader assertions over %lld batches (%lld version changes "
+      "seen by readers)\n",
+      static_cast<long long>(assertions.load()), static_cast<long long>(batches),
+      static_cast<long long>(versions_seen.load()));
+  EXPECT_EQ(broken.load(), 0);
+  EXPECT_GE(assertions.load(), kAssertions);
+  EXPECT_GT(batches, 0);
+  // The readers saw the versions change under them, not one frozen version.
+  EXPECT_GT(versions_seen.load(), 2);
+  EXPECT_TRUE(e.verify().ok()) << e.verify();
 }
 
 // X3 + T3: writers racing to create the same slug: exactly one wins.

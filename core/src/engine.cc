@@ -17,6 +17,7 @@
 #include "model.h"
 #include "ops.h"
 #include "status_macros.h"
+#include "test_hooks.h"
 #include "writer.h"
 
 namespace tenantry {
@@ -92,9 +93,11 @@ Engine::Engine(Options options) : impl_(std::make_unique<Impl>(Clamped(std::move
   randombytes_buf(impl_->key_hash_key.data(), impl_->key_hash_key.size());
   randombytes_buf(impl_->lineage.data(), impl_->lineage.size());
   root_.store(v, std::memory_order_seq_cst);
+  internal::RegisterForFork(impl_.get());
 }
 
 Engine::~Engine() {
+  internal::UnregisterForFork(impl_.get());
   // No reader may run any more (the contract), so the newest version is freed
   // at once; older versions' garbage waits in the epoch queue.
   internal::DestroyVersion(const_cast<Version*>(root_.load(std::memory_order_seq_cst)));
@@ -121,6 +124,8 @@ absl::StatusOr<std::vector<uint64_t>> Engine::apply(const Batch& batch) {
 }
 
 namespace internal {
+
+std::atomic<const TestHook*> TestHooks::before_publish{nullptr};
 
 absl::StatusOr<std::vector<uint64_t>> JournalAccess::RunOps(Engine& engine,
                                                             absl::Span<const std::string> ops,
@@ -182,6 +187,9 @@ absl::StatusOr<std::vector<uint64_t>> JournalAccess::RunOps(Engine& engine,
       }
       results.push_back(*result);
     }
+    // Tests stall a writer here, holding the writer lock with the new
+    // version built but neither journaled nor published (X1).
+    RunTestHook(TestHooks::before_publish);
     if (!journal.has_value()) {
       journal.emplace(impl, record_bytes);
       if (!journal->status().ok()) {

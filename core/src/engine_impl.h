@@ -94,6 +94,13 @@ uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, int64_t now_ns, boo
 // holds are released. True when something was released (worth a retry).
 bool TryReleaseExpired(Engine::Impl& impl, uint64_t revision) ABSL_LOCKS_EXCLUDED(impl.write_mu);
 
+// fork (engine_fork.cc): an engine is registered for its whole life, so
+// that a fork takes its locks first (in the order save_mu, write_mu,
+// journal_mu, ledger_mu, feed_mu: the order every path takes them in) and
+// the child never inherits one held by a thread it does not have.
+void RegisterForFork(Engine::Impl* impl);
+void UnregisterForFork(Engine::Impl* impl);
+
 // ---- P3: journaling (engine_journal.cc) ----
 
 // Holds the journal lock for a scope when the engine has a journal (and

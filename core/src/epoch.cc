@@ -29,6 +29,7 @@
 // Such a batch waits for the next Reclaim().
 #include "epoch.h"
 
+#include <malloc.h>
 #include <pthread.h>
 
 #include <algorithm>
@@ -62,16 +63,18 @@ std::atomic<size_t> g_slots_allocated{0};
 struct Batch {
   uint64_t epoch;
   std::vector<Garbage> garbage;
+  size_t bytes;  // the allocator's size of the nodes' blocks
 };
 
 // State touched by writers only (and by the one-time setup).
 struct Domain {
-  // Guards `queue` and `pending`. Readers never take it.
+  // Guards `queue`, `pending` and `pending_bytes`. Readers never take it.
   std::mutex mu;
   // Batches in increasing tag order.
   std::deque<Batch> queue;
-  // Number of nodes in `queue`.
+  // Number of nodes in `queue`, and the bytes of their blocks.
   size_t pending = 0;
+  size_t pending_bytes = 0;
   // Its destructor gives the thread's slot back at thread exit.
   pthread_key_t key;
 };
@@ -192,14 +195,18 @@ uint64_t Epochs::Advance() { return g_epoch.fetch_add(1, std::memory_order_seq_c
 
 void Epochs::Retire(uint64_t epoch, std::vector<Garbage> garbage) {
   if (garbage.empty()) return;
+  // Outside the mutex: a read of each block's header, a few ns a node.
+  size_t bytes = 0;
+  for (const Garbage& g : garbage) bytes += malloc_usable_size(g.ptr);
   Domain& domain = GetDomain();
   std::lock_guard<std::mutex> lock(domain.mu);
   domain.pending += garbage.size();
+  domain.pending_bytes += bytes;
   // Tags almost always arrive in order; with several engines' writers one may
   // retire after another that advanced later, so keep the queue sorted.
   auto it = domain.queue.end();
   while (it != domain.queue.begin() && std::prev(it)->epoch > epoch) --it;
-  domain.queue.insert(it, Batch{epoch, std::move(garbage)});
+  domain.queue.insert(it, Batch{epoch, std::move(garbage), bytes});
 }
 
 size_t Epochs::Reclaim() {
@@ -211,6 +218,7 @@ size_t Epochs::Reclaim() {
     std::lock_guard<std::mutex> lock(domain.mu);
     while (!domain.queue.empty() && domain.queue.front().epoch <= bound) {
       domain.pending -= domain.queue.front().garbage.size();
+      domain.pending_bytes -= domain.queue.front().bytes;
       ready.push_back(std::move(domain.queue.front()));
       domain.queue.pop_front();
     }
@@ -229,6 +237,12 @@ size_t Epochs::Pending() {
   Domain& domain = GetDomain();
   std::lock_guard<std::mutex> lock(domain.mu);
   return domain.pending;
+}
+
+size_t Epochs::PendingBytes() {
+  Domain& domain = GetDomain();
+  std::lock_guard<std::mutex> lock(domain.mu);
+  return domain.pending_bytes;
 }
 
 uint64_t Epochs::MinActive() {

@@ -118,6 +118,11 @@ class Epochs {
   // Nodes queued and not yet freed (for tests and the memory benchmark).
   static size_t Pending();
 
+  // Bytes those nodes hold: the allocator's size of each node's own block
+  // (malloc_usable_size, taken when it is retired), not what a node owns
+  // elsewhere. What retired versions pin, for the tests of X4.
+  static size_t PendingBytes();
+
   // The smallest epoch announced by an active reader, or the current global
   // epoch + 1 when no reader is active.
   static uint64_t MinActive();

@@ -32,6 +32,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <new>
+#include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -320,6 +322,24 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
 }
 
 Journal::~Journal() {
+  if (forked_) {
+    // A forked child: the flusher is the parent's thread (joining it would
+    // wait forever), the flock and the files are the parent's, and a flush
+    // or a flushed mark written from here could contradict the parent's.
+    // Only this process's own mapping and descriptors are let go. The
+    // thread handle is parked in storage that is never destroyed. The
+    // flusher may have been waiting on stop_cv_ at the fork: its waiter
+    // count never drops here, and destroying it would wait forever, so a
+    // fresh one takes its place (no thread of this process uses it).
+    if (flusher_.joinable()) {
+      alignas(std::thread) static unsigned char parked[sizeof(std::thread)];
+      new (parked) std::thread(std::move(flusher_));
+      new (&stop_cv_) std::condition_variable();
+    }
+    CloseSegment();
+    ::close(lock_fd_);
+    return;
+  }
   if (flusher_.joinable()) {
     {
       std::lock_guard<std::mutex> lock(stop_mu_);
@@ -523,7 +543,17 @@ absl::Status Journal::Start(const JournalScan& scan, const JournalIdentity& iden
   return absl::OkStatus();
 }
 
+absl::Status Journal::ForkedChild() const {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "journal: this process is a fork of the one that journals into '", dir_,
+      "'; the journal's files belong to the parent, so a forked child may read the engine but not "
+      "change it, consume, reserve or save (P3)"));
+}
+
 absl::Status Journal::Reserve(size_t payload_bytes) {
+  // First: in a child the flush mutex may have been held by the parent's
+  // flusher at the fork.
+  if (forked_) return ForkedChild();
   if (failed_.load(std::memory_order_acquire)) {
     std::lock_guard<std::mutex> lock(flush_mu_);
     return FailedFlush();
@@ -556,6 +586,7 @@ uint64_t Journal::Append(uint8_t type, absl::string_view payload) {
 absl::Status Journal::Flush() { return FlushThrough(UINT64_MAX); }
 
 absl::Status Journal::FlushThrough(uint64_t lsn) {
+  if (forked_) return ForkedChild();
   std::lock_guard<std::mutex> lock(flush_mu_);
   const uint64_t target = last_lsn_.load(std::memory_order_acquire);
   // A caller that waited for the lock while another flush covered its
@@ -609,6 +640,7 @@ void Journal::Flusher() {
 }
 
 absl::StatusOr<uint64_t> Journal::Rotate() {
+  if (forked_) return ForkedChild();
   const uint64_t lsn = last_lsn_.load(std::memory_order_relaxed);
   if (lsn == base_lsn_) return lsn;  // the current segment is already empty
   // Everything in the old segment is flushed before the new one exists, so
@@ -646,6 +678,7 @@ absl::StatusOr<uint64_t> Journal::Rotate() {
 }
 
 absl::Status Journal::DropThrough(uint64_t lsn) {
+  if (forked_) return ForkedChild();
   TNY_ASSIGN_OR_RETURN(std::vector<uint64_t> bases, ListSegments(dir_));
   bool dropped = false;
   for (size_t i = 0; i + 1 < bases.size(); ++i) {

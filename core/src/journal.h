@@ -132,6 +132,14 @@ class Journal {
   const std::string& dir() const { return dir_; }
   Durability durability() const { return durability_; }
 
+  // ---- fork (engine_fork.cc) ----
+  // Called in a child process right after fork(), while it has one thread:
+  // the files, their lock and the mapping belong to the parent, so from now
+  // on this journal refuses every change (FailedPrecondition naming P3) and
+  // writes nothing, not even when it is closed. The flusher thread does not
+  // exist in the child; it is never joined.
+  void MarkForked() { forked_ = true; }
+
  private:
   Journal(std::string dir, int lock_fd, Durability durability, int64_t group_commit_ms);
   absl::Status OpenSegment(uint64_t base_lsn, bool create, uint64_t append_at);
@@ -152,6 +160,10 @@ class Journal {
   size_t mapped_ = 0;
   size_t offset_ = 0;
   std::atomic<uint64_t> last_lsn_{0};
+
+  // Set in a forked child (MarkForked) before anything else runs there.
+  bool forked_ = false;
+  absl::Status ForkedChild() const;
 
   // Flushing: `durable_lsn_` only grows; one flush at a time. After a
   // failed flush the journal refuses changes (`failed_`, `failure_`).

@@ -2,8 +2,11 @@
 #include "convert.h"
 
 #include <array>
+#include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 
 #include "absl/strings/str_cat.h"
 
@@ -96,6 +99,87 @@ void SetEngineType(py::handle type) { engine_type = reinterpret_cast<PyTypeObjec
 
 bool InsideClock() { return inside_clock; }
 void SetInsideClock(bool inside) { inside_clock = inside; }
+
+// ---- The fork gate (convert.h) ----
+
+namespace {
+
+struct ForkGate {
+  // Engine calls running without the GIL (and calls about to learn that a
+  // fork is being prepared).
+  std::atomic<int64_t> inside{0};
+  // Set by the before-fork hook until the fork is done.
+  std::atomic<bool> forking{false};
+  // The hook waits on `cv` for inside == 0, and holds `mu` across the fork;
+  // held-back calls wait on `cv` for !forking.
+  std::mutex mu;
+  std::condition_variable cv;
+};
+
+// Never destroyed: daemon threads may still call in during finalization.
+ForkGate& Gate() {
+  static ForkGate* const gate = new ForkGate;
+  return *gate;
+}
+
+void ForkGateBefore() {
+  ForkGate& gate = Gate();
+  // seq_cst, as the counter in EnterForkGate: either a call sees `forking`
+  // and backs out, or this hook sees it inside and waits for it.
+  gate.forking.store(true, std::memory_order_seq_cst);
+  PyThreadState* state = PyEval_SaveThread();
+  gate.mu.lock();
+  {
+    std::unique_lock<std::mutex> lock(gate.mu, std::adopt_lock);
+    gate.cv.wait(lock, [&gate] { return gate.inside.load(std::memory_order_seq_cst) == 0; });
+    lock.release();  // still held: across the fork, until an after-fork hook
+  }
+  PyEval_RestoreThread(state);
+}
+
+void ForkGateAfter(bool parent) {
+  ForkGate& gate = Gate();
+  gate.forking.store(false, std::memory_order_seq_cst);
+  if (parent) {
+    gate.cv.notify_all();  // the held-back calls go on
+  } else {
+    // Only this thread exists in the child: no call is inside, whatever
+    // another thread was counting (backing out) at the fork.
+    gate.inside.store(0, std::memory_order_seq_cst);
+  }
+  gate.mu.unlock();
+}
+
+}  // namespace
+
+void EnterForkGate() {
+  ForkGate& gate = Gate();
+  for (;;) {
+    gate.inside.fetch_add(1, std::memory_order_seq_cst);
+    if (!gate.forking.load(std::memory_order_seq_cst)) return;
+    // A fork is being prepared: back out, and wait until it is done.
+    LeaveForkGate();
+    std::unique_lock<std::mutex> lock(gate.mu);
+    gate.cv.wait(lock, [&gate] { return !gate.forking.load(std::memory_order_seq_cst); });
+  }
+}
+
+void LeaveForkGate() {
+  ForkGate& gate = Gate();
+  if (gate.inside.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+      gate.forking.load(std::memory_order_seq_cst)) {
+    // The before-fork hook may be waiting for the last call to leave.
+    std::lock_guard<std::mutex> lock(gate.mu);
+    gate.cv.notify_all();
+  }
+}
+
+void RegisterForkHooks() {
+  py::module_::import("os").attr("register_at_fork")(
+      py::arg("before") = py::cpp_function(&ForkGateBefore),
+      py::arg("after_in_parent") = py::cpp_function([] { ForkGateAfter(true); }),
+      py::arg("after_in_child") = py::cpp_function([] { ForkGateAfter(false); }));
+}
 
 EngineHandle* SearchHandle(PyObject* self) {
   auto* instance = reinterpret_cast<py::detail::instance*>(self);

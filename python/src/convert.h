@@ -156,6 +156,17 @@ void SetEngineType(pybind11::handle type);
 bool InsideClock();
 void SetInsideClock(bool inside);
 
+// fork (docs/concurrency.md): a fork takes every engine's locks first, and
+// waits for the holders. A holder may need the GIL (a Python clock, called
+// under the writer lock), which the thread calling os.fork holds. So
+// tenantry's os.register_at_fork hook (RegisterForkHooks) first lets every
+// engine call running without the GIL finish, with the GIL released, and
+// holds new ones back until the fork is done. WithoutGil enters and leaves
+// that gate (an atomic counter: no lock unless a fork is being prepared).
+void EnterForkGate();
+void LeaveForkGate();
+void RegisterForkHooks();
+
 // Runs `call` (an engine call returning a Status or StatusOr) without the
 // GIL. Not an RAII guard: at interpreter exit CPython ends a daemon thread
 // inside PyEval_RestoreThread, which must not happen in a noexcept
@@ -169,6 +180,7 @@ auto WithoutGil(Call&& call) -> decltype(call()) {
     throw py::error_already_set();
   }
   PyThreadState* state = PyEval_SaveThread();
+  EnterForkGate();
   decltype(call()) result;
   std::exception_ptr error;
   try {
@@ -177,11 +189,13 @@ auto WithoutGil(Call&& call) -> decltype(call()) {
   } catch (abi::__forced_unwind&) {
     // A Python clock called at interpreter exit ends this daemon thread
     // (pthread_exit unwinds it); let the unwinding go on.
+    LeaveForkGate();
     throw;
 #endif
   } catch (...) {  // out of memory: rethrown once the GIL is back
     error = std::current_exception();
   }
+  LeaveForkGate();
   // Outside any try: at exit this may end the thread by unwinding.
   PyEval_RestoreThread(state);
   if (error) std::rethrow_exception(error);

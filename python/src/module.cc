@@ -18,4 +18,6 @@ PYBIND11_MODULE(_core, module) {
   pybind11::class_<python::EngineHandle> engine = python::BindEngine(module);
   python::AddFastCalls(module, engine);
   python::BindBatch(module);
+  // fork() while threads call the engine (docs/concurrency.md).
+  python::RegisterForkHooks();
 }

@@ -4,6 +4,7 @@ holds afterwards (C8) and verify() passes; a Python callable clock used
 while threads make changes does not deadlock (bounded by join timeouts in a
 child interpreter, so a deadlock fails the test instead of hanging the run)."""
 
+import os
 import threading
 
 import numpy as np
@@ -234,3 +235,186 @@ def test_X5_a_python_clock_under_threads_does_not_deadlock(run_isolated):
     assert result.returncode == 0, f"exit {result.returncode}: {result.stdout[-200:]} {result.stderr[-800:]}"
     assert result.stdout.startswith("ok ")
     assert int(result.stdout.split()[1]) > 4 * 400 * 3
+
+
+def _rss_bytes():
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_X5_threads_created_and_joined_continuously():
+    """Thousands of Python threads, each new to the engine, call check,
+    check_many, explain and workspaces_for with no registration while a
+    writer changes another user's role; every answer is right. Each thread's
+    engine state (its epoch slot) is given back when it exits: Python cannot
+    see the slot count (the C++ test X5_RawPthreadsComeAndGoWithoutRegistration
+    asserts it), so this asserts what Python can see: the threads are bounded
+    (at most AT_ONCE alive) and the process's resident memory does not grow
+    with their number (a per-thread leak of 1 KB or more would show). The
+    feed keeps a short tail, so that the writer's changes do not grow it."""
+    e = tenantry.Engine(feed_retention=256, ledger_retention=256)
+    owner = e.create_user("owner@x.test")
+    viewer = e.create_user("viewer@x.test")
+    outsider = e.create_user("outsider@x.test")
+    churn = e.create_user("churn@x.test")
+    account = e.create_account("Acme", owner, plan="enterprise")
+    ws = e.create_workspace(owner, account, "Work")
+    e.add_member(owner, ws, viewer, "viewer")
+    e.add_member(owner, ws, churn, "viewer")
+    view = e.permission("workspace.view")
+    invite = e.permission("members.invite")
+    users = np.array([owner, viewer, outsider], np.uint64)
+    spaces = np.array([ws, ws, ws], np.uint64)
+    perms = np.array([invite, view, view], np.uint32)
+    expected_many = np.array([True, True, False])
+    waves, at_once = 600, 8  # 4,800 threads
+    errors = []
+    stop = threading.Event()
+    changes = [0]
+
+    def writer():
+        while not stop.is_set():
+            e.set_role(S, ws, churn, "member" if changes[0] % 2 else "viewer")
+            changes[0] += 1
+
+    def call_in(results, i):
+        try:
+            results[i] = (
+                e.check(viewer, ws, view) is True
+                and e.check(outsider, ws, "workspace.view") is False
+                and e.check(viewer, ws, invite) is False
+                and bool((e.check_many(users, spaces, perms) == expected_many).all())
+                and e.explain(viewer, ws, view).allowed is True
+                and e.workspaces_for(viewer) == [ws]
+            )
+        except BaseException as error:  # noqa: B902 - reported below
+            errors.append(repr(error))
+
+    def wave():
+        results = [False] * at_once
+        threads = [threading.Thread(target=call_in, args=(results, i)) for i in range(at_once)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(JOIN_TIMEOUT_S)
+        assert not any(t.is_alive() for t in threads), "a thread did not finish"
+        return sum(results)
+
+    writing = threading.Thread(target=writer, daemon=True)
+    writing.start()
+    try:
+        for _ in range(20):  # warm up: thread stacks, allocator arenas, the feed's tail
+            assert wave() == at_once
+        threads_before = threading.active_count()
+        rss_before = _rss_bytes()
+        right = sum(wave() for _ in range(waves))
+        rss_growth = _rss_bytes() - rss_before
+        threads_after = threading.active_count()
+    finally:
+        stop.set()
+        writing.join(JOIN_TIMEOUT_S)
+    assert errors == []
+    assert right == waves * at_once
+    assert changes[0] > 0
+    assert threads_after == threads_before
+    assert rss_growth < 2 * 1024 * 1024, f"resident memory grew by {rss_growth} bytes"
+    e.verify()
+
+
+def test_X5_fork_while_threads_change_an_engine_with_a_python_clock(run_isolated):
+    """os.fork() while other threads make changes, with a Python callable
+    clock: the engine calls the clock with its writer lock held, and the
+    clock needs the GIL, which the forking thread holds. The fork must wait
+    for the change in progress without deadlocking, and the child must get
+    an engine it can check, change, consume from and verify. A deadlock
+    fails the test (faulthandler ends the child interpreter)."""
+    result = run_isolated(
+        f"""
+        import faulthandler, itertools, os, threading, time
+        faulthandler.dump_traceback_later({JOIN_TIMEOUT_S * 2}, exit=True)
+        ticks = itertools.count(1_700_000_000_000_000_000, 1000)
+        guard = threading.Lock()
+
+        def clock():
+            with guard:
+                return next(ticks)
+
+        S = tenantry.SYSTEM
+        e = tenantry.Engine(clock=clock)
+        owner = e.create_user("o@x.test")
+        outsider = e.create_user("out@x.test")
+        account = e.create_account("A", owner, plan="enterprise")
+        ws = e.create_workspace(owner, account, "Work")
+        e.grant(S, account, 10**9)
+        e.transfer(S, account, ws, 10**8)
+        churn = e.create_user("churn@x.test")
+        e.add_member(owner, ws, churn, "viewer")
+        stop = threading.Event()
+        errors = []
+        changes = [0]
+
+        def writer():
+            try:
+                n = 0
+                while not stop.is_set():
+                    e.set_role(owner, ws, churn, "member" if n % 2 else "viewer")
+                    e.apply(tenantry.Batch().set_setting(owner, ws, "approval_timeout_s", 60 + n % 50))
+                    n += 1
+                    changes[0] = n
+            except BaseException as error:
+                errors.append(repr(error))
+
+        def child(i):
+            try:
+                assert e.check(owner, ws, "workspace.view") is True
+                assert e.check(outsider, ws, "workspace.view") is False
+                kid = e.create_user(f"kid{{i}}@x.test")
+                e.add_member(owner, ws, kid, "viewer")
+                assert e.check(kid, ws, "workspace.view") is True
+                e.set_role(owner, ws, churn, "manager")
+                e.consume(ws, 3)
+                e.verify()
+                return 0
+            except BaseException as error:
+                os.write(2, repr(error).encode())
+                return 1
+
+        threads = [threading.Thread(target=writer, daemon=True) for _ in range(2)]
+        for t in threads:
+            t.start()
+        forks = 0
+        for i in range(20):
+            while changes[0] < 5 * (i + 1):
+                time.sleep(0.001)
+            pid = os.fork()
+            if pid == 0:
+                os._exit(child(i))
+            deadline = time.monotonic() + {JOIN_TIMEOUT_S}
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(pid, 9)
+                    print("CHILD HUNG", flush=True)
+                    os._exit(3)
+                time.sleep(0.001)
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+            forks += 1
+        stop.set()
+        for t in threads:
+            t.join({JOIN_TIMEOUT_S})
+        assert errors == [], errors[:3]
+        assert not any(t.is_alive() for t in threads)
+        e.verify()
+        try:
+            e.user("kid0@x.test")
+            raise AssertionError("a child's change reached the parent")
+        except tenantry.NotFound:
+            pass
+        print("ok", forks, changes[0])
+        """,
+        timeout=JOIN_TIMEOUT_S * 3,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stdout[-300:]} {result.stderr[-1500:]}"
+    assert result.stdout.startswith("ok 20 ")
