@@ -290,9 +290,9 @@ TEST(Stress, X1_AStalledWriterStallsNoReader) {
 // safety net above the exact bound it checks (see the test). Its readers
 // are never stalled on purpose, only preempted by the scheduler (three
 // threads on CI's two cores, with another test process beside them) while
-// inside a read; a publication there retires about 6 KB, so this covers
-// some 40,000 publications during one preempted read, while the whole run
-// retires over a gigabyte.
+// inside a read; a publication there retires about 7 KB, so this covers
+// some 35,000 publications during one preempted read (about 250 were
+// observed), while the whole run retires close to 2 GB.
 constexpr size_t kPendingBytesBound = size_t{256} << 20;
 // What the live heap may differ by once the changes stop and everything
 // retired is freed: the readers' thread slots and allocator noise.
