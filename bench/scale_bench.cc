@@ -322,6 +322,15 @@ BENCHMARK(BM_Consume)->Name("Credits/consume");
 
 // ---- Changes ----
 
+// The workspace spare user `k` joins in the single-change rows (engine and
+// SQLite alike), and in round `round` of the batch rows.
+WorkspaceId SpareWorkspace(size_t k) {
+  return g_suite->data.workspaces[(k * 7919) % g_suite->data.workspaces.size()].id;
+}
+WorkspaceId BatchWorkspace(size_t k, size_t round) {
+  return g_suite->data.workspaces[(k * 104729 + round) % g_suite->data.workspaces.size()].id;
+}
+
 // One change, each its own publication: spare users join a workspace and
 // leave it again, in turn (half the changes are add_member, half
 // remove_member).
@@ -333,8 +342,7 @@ struct Toggle {
     const std::vector<UserId>& spare = g_suite->data.spare;
     const size_t k = next++ % spare.size();
     if (in.empty()) in.assign(spare.size(), 0);
-    const WorkspaceId ws =
-        g_suite->data.workspaces[(k * 7919) % g_suite->data.workspaces.size()].id;
+    const WorkspaceId ws = SpareWorkspace(k);
     in[k] ^= 1;
     return in[k] != 0 ? engine.add_member(kSystem, ws, spare[k], "viewer")
                       : engine.remove_member(kSystem, ws, spare[k]);
@@ -343,8 +351,7 @@ struct Toggle {
   void Undo(Engine& engine) {
     for (size_t k = 0; k < in.size(); ++k) {
       if (in[k] == 0) continue;
-      const WorkspaceId ws =
-          g_suite->data.workspaces[(k * 7919) % g_suite->data.workspaces.size()].id;
+      const WorkspaceId ws = SpareWorkspace(k);
       (void)engine.remove_member(kSystem, ws, g_suite->data.spare[k]);
       in[k] = 0;
     }
@@ -451,8 +458,7 @@ void BM_Batch(benchmark::State& state) {
     state.PauseTiming();
     Batch add, remove;
     for (size_t k = 0; k < n; ++k) {
-      spaces[k] =
-          g_suite->data.workspaces[(k * 104729 + round) % g_suite->data.workspaces.size()].id;
+      spaces[k] = BatchWorkspace(k, round);
       add.add_member(kSystem, spaces[k], spare[k], "member");
       remove.remove_member(kSystem, spaces[k], spare[k]);
     }
@@ -525,20 +531,17 @@ void BM_SqliteSingleChange(benchmark::State& state) {
   const std::vector<UserId>& spare = g_suite->data.spare;
   std::vector<uint8_t> in(spare.size(), 0);
   size_t next = 0;
-  const auto ws_of = [&](size_t k) {
-    return g_suite->data.workspaces[(k * 7919) % g_suite->data.workspaces.size()].id;
-  };
   for (auto _ : state) {
     const size_t k = next++ % spare.size();
     in[k] ^= 1;
     if (in[k] != 0) {
-      db.AddMember(spare[k], ws_of(k), kViewer);
+      db.AddMember(spare[k], SpareWorkspace(k), kViewer);
     } else {
-      db.RemoveMember(spare[k], ws_of(k));
+      db.RemoveMember(spare[k], SpareWorkspace(k));
     }
   }
   for (size_t k = 0; k < in.size(); ++k) {  // after the timed loop
-    if (in[k] != 0) db.RemoveMember(spare[k], ws_of(k));
+    if (in[k] != 0) db.RemoveMember(spare[k], SpareWorkspace(k));
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
@@ -553,8 +556,7 @@ void BM_SqliteBatch(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     for (size_t k = 0; k < n; ++k) {
-      spaces[k] =
-          g_suite->data.workspaces[(k * 104729 + round) % g_suite->data.workspaces.size()].id;
+      spaces[k] = BatchWorkspace(k, round);
     }
     ++round;
     state.ResumeTiming();
