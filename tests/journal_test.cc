@@ -300,10 +300,12 @@ TEST(Journal, P3_RecoveryKeepsTheInvitationLifetimeThatWasUsed) {
   EXPECT_EQ(Everything(*e), before);
 }
 
-TEST(Journal, P3_LostPagePastTheFlushedMarkIsATail) {
-  // A machine crash can lose a page of unflushed records while a later one
-  // survives. Past the flushed mark that is the tail, dropped; below it,
-  // damage is DataLoss (P3_DamageBeforeTheEndIsDataLoss).
+TEST(Journal, P3_LostPageWithLaterPagesIsDataLossUntilCut) {
+  // A machine crash under "none" can lose a page of unflushed records while
+  // a later one survives. The records on the later pages were acknowledged:
+  // that is DataLoss (never a silently dropped tail), and an explicit cut
+  // (OnJournalDamage::kTruncate) keeps what precedes the lost page and
+  // reports the rest (journal_damage_test.cc has the rest of the rule).
   const std::string dir = TempDirFor("lost-page");
   {
     std::unique_ptr<Engine> e = OpenOrDie(Journaled(dir, Durability::kNone));
@@ -317,10 +319,16 @@ TEST(Journal, P3_LostPagePastTheFlushedMarkIsATail) {
   WriteAt(seg, 116, std::string(12, '\xff'));
   ASSERT_GT(end, 3 * 4096u);
   WriteAt(seg, 2 * 4096, std::string(4096, '\0'));
-  std::unique_ptr<Engine> e = OpenOrDie(Journaled(dir, Durability::kNone));
+  TNY_EXPECT_REFUSED(Engine::Open(Journaled(dir, Durability::kNone)).status(),
+                     absl::StatusCode::kDataLoss, "followed by sound ones");
+  Engine::Options cut = Journaled(dir, Durability::kNone);
+  cut.on_journal_damage = OnJournalDamage::kTruncate;
+  std::unique_ptr<Engine> e = OpenOrDie(cut);
   ASSERT_NE(e, nullptr);
+  EXPECT_TRUE(e->journal_recovery().truncated);
+  EXPECT_EQ(e->journal_recovery().lost_through_lsn, 400u);
   TNY_EXPECT_OK(e->user("n0@x.test").status());  // before the lost page: kept
-  EXPECT_FALSE(e->user("n399@x.test").ok());     // after it: the dropped tail
+  EXPECT_FALSE(e->user("n399@x.test").ok());     // after it: cut, and reported
   TNY_EXPECT_OK(e->verify());
   // And the journal goes on from there.
   TNY_ASSERT_OK(e->create_user("after@x.test").status());

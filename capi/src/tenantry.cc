@@ -260,6 +260,32 @@ tny_invitation_token* FillInvitation(Block& block, const tenantry::Invitation& i
   return block.Release<tny_invitation_token>();
 }
 
+tny_journal_recovery* PackRecovery(const tenantry::JournalRecovery& in) {
+  const std::string report = tenantry::FormatJournalRecovery(in);
+  Block block(Bytes<tny_journal_recovery>() + Bytes<tny_lost_record>(in.readable.size()) +
+              SumBytes(in.readable, [](const tenantry::LostRecord& r) { return Bytes(r.what); }) +
+              Bytes(in.reason) + Bytes(in.segment) + Bytes(in.set_aside) + Bytes(report));
+  tny_journal_recovery* out = block.Take<tny_journal_recovery>();
+  tny_lost_record* readable = block.Take<tny_lost_record>(in.readable.size());
+  for (size_t i = 0; i < in.readable.size(); ++i) {
+    readable[i] = tny_lost_record{in.readable[i].lsn, block.Copy(in.readable[i].what)};
+  }
+  out->records = in.records;
+  out->torn_bytes = in.torn_bytes;
+  out->damaged = in.damaged ? 1 : 0;
+  out->truncated = in.truncated ? 1 : 0;
+  out->reason = block.Copy(in.reason);
+  out->segment = block.Copy(in.segment);
+  out->offset = in.offset;
+  out->kept_through_lsn = in.kept_through_lsn;
+  out->lost_through_lsn = in.lost_through_lsn;
+  out->readable_count = in.readable.size();
+  out->readable = readable;
+  out->set_aside = block.Copy(in.set_aside);
+  out->report = block.Copy(report);
+  return block.Release<tny_journal_recovery>();
+}
+
 // Writes a packed result to `out` only on success.
 template <typename T, typename Pack, typename Out>
 tny_status PutBlock(absl::StatusOr<T> result, Pack pack, Out** out) {
@@ -459,6 +485,16 @@ absl::StatusOr<Engine::Options> OptionsOf(const tny_engine_options* in) {
           in->durability, " (P3)"));
     }
     options.durability = static_cast<tenantry::Durability>(in->durability);
+  }
+  if (in->version >= 3) {
+    if (in->on_journal_damage != TNY_JOURNAL_DAMAGE_REFUSE &&
+        in->on_journal_damage != TNY_JOURNAL_DAMAGE_TRUNCATE) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "tny_engine_options.on_journal_damage must be TNY_JOURNAL_DAMAGE_REFUSE or _TRUNCATE; "
+          "got ",
+          in->on_journal_damage, " (P3)"));
+    }
+    options.on_journal_damage = static_cast<tenantry::OnJournalDamage>(in->on_journal_damage);
   }
   if (absl::Status s = Engine::ValidateOptions(options); !s.ok()) return s;
   return options;
@@ -1361,6 +1397,26 @@ tny_status tny_ledger(const tny_engine* engine, const tny_ledger_query* query,
 }
 
 // ---- Feed, invariants, statistics ----
+
+tny_status tny_engine_journal_recovery(const tny_engine* engine,
+                                       tny_journal_recovery** out_recovery) noexcept {
+  TNY_REQUIRE(engine);
+  TNY_REQUIRE(out_recovery);
+  return Guard(__func__, [&]() -> tny_status {
+    *out_recovery = PackRecovery(Of(engine).journal_recovery());
+    return TNY_OK;
+  });
+}
+
+tny_status tny_journal_repair(const char* dir, int32_t dry_run,
+                              tny_journal_recovery** out_recovery) noexcept {
+  TNY_REQUIRE(dir);
+  TNY_REQUIRE(out_recovery);
+  return Guard(__func__, [&]() -> tny_status {
+    TNY_CONVERT(dry, Flag(dry_run, "dry_run (P3)"));
+    return PutBlock(tenantry::RepairJournal(dir, dry), PackRecovery, out_recovery);
+  });
+}
 
 tny_status tny_changes_since(const tny_engine* engine, uint64_t revision,
                              tny_change_list** out_changes) noexcept {

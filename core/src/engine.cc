@@ -69,6 +69,7 @@ absl::Status Engine::ValidateOptions(const Options& o) {
                       Signed(limits::kReservationSlotsMax)),
            OutOfRange("durability", static_cast<int64_t>(o.durability), 0, 2),
            OutOfRange("group_commit_ms", o.group_commit_ms, 1, limits::kGroupCommitMaxMs),
+           OutOfRange("on_journal_damage", static_cast<int64_t>(o.on_journal_damage), 0, 1),
        }) {
     if (!status.ok()) return status;
   }

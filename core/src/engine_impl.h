@@ -74,6 +74,8 @@ class Engine::Impl {
   // The engine's lineage and the lsn of its newest record: a snapshot
   // carries both, so a journal is only ever replayed onto its own engine.
   std::array<uint8_t, 16> lineage{};
+  // What opening the journal found (set before the engine is shared).
+  JournalRecovery journal_recovery;
   // One save at a time on a journaled engine (it rotates the journal).
   internal::Mutex save_mu;
 };

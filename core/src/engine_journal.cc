@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,16 @@
 #include "status_macros.h"
 
 namespace tenantry {
+
+const char* OnJournalDamageName(OnJournalDamage on_damage) {
+  switch (on_damage) {
+    case OnJournalDamage::kRefuse:
+      return "refuse";
+    case OnJournalDamage::kTruncate:
+      return "truncate";
+  }
+  return "unknown";
+}
 
 const char* DurabilityName(Durability durability) {
   switch (durability) {
@@ -137,7 +148,90 @@ absl::Status DecodeRun(const JournalRecord& record, RunReplay* replay,
   return absl::OkStatus();
 }
 
+// One credit record's fields, in words ("workspace 12, meter 1, ...").
+std::string DescribeCredit(const JournalRecord& record) {
+  OpReader in(record.payload);
+  uint64_t a = 0, b = 0, c = 0, d = 0;
+  uint32_t meter = 0;
+  int64_t x = 0, y = 0;
+  switch (static_cast<JournalRecordType>(record.type)) {
+    case JournalRecordType::kConsume:
+      if (in.Get(&a) && in.Get(&meter) && in.Get(&x) && in.Get(&y)) {
+        return absl::StrCat("consume: workspace ", a, ", meter ", meter, ", ", x, " regular + ", y,
+                            " extra");
+      }
+      break;
+    case JournalRecordType::kKeyedConsume:
+      if (in.Get(&a) && in.Get(&b) && in.Get(&c) && in.Get(&d) && in.Get(&x) && in.Get(&y)) {
+        return absl::StrCat("keyed consume: key slot ", b, ", amount ", y);
+      }
+      break;
+    case JournalRecordType::kReserve: {
+      uint32_t index = 0;
+      if (in.Get(&a) && in.Get(&index) && in.Get(&b) && in.Get(&c) && in.Get(&meter) &&
+          in.Get(&x)) {
+        return absl::StrCat("reserve: workspace ", c, ", meter ", meter, ", amount ", x);
+      }
+      break;
+    }
+    case JournalRecordType::kCommit:
+      if (in.Get(&a) && in.Get(&x)) return absl::StrCat("commit: reservation ", a, ", actual ", x);
+      break;
+    case JournalRecordType::kRelease:
+      if (in.Get(&a)) return absl::StrCat("release: reservation ", a);
+      break;
+    case JournalRecordType::kSweep:
+      return "expired reservations released";
+    default:
+      return absl::StrCat("a record of unknown type ", record.type);
+  }
+  return absl::StrCat("a record of type ", record.type, " that does not decode");
+}
+
 }  // namespace
+
+std::string DescribeRecord(const JournalRecord& record) {
+  if (record.type != static_cast<uint8_t>(JournalRecordType::kRun)) return DescribeCredit(record);
+  RunReplay replay;
+  std::vector<std::string> ops;
+  if (!DecodeRun(record, &replay, &ops).ok()) return "a change that does not decode";
+  std::string out = ops.size() == 1 ? "change: " : absl::StrCat(ops.size(), " changes: ");
+  for (size_t i = 0; i < ops.size() && i < 8; ++i) {
+    uint8_t code = 0;
+    absl::StrAppend(&out, i == 0 ? "" : ", ", OpCodeOf(ops[i], &code) ? OpName(code) : "empty");
+  }
+  if (ops.size() > 8) absl::StrAppend(&out, ", ...");
+  return out;
+}
+
+JournalRecovery RecoveryOf(const JournalScan& scan) {
+  JournalRecovery report;
+  report.records = scan.records_read;
+  report.torn_bytes = scan.torn_bytes;
+  if (!scan.damaged) return report;
+  report.damaged = true;
+  report.reason = scan.damage_reason;
+  report.segment = scan.damage_segment;
+  report.offset = scan.damage_offset;
+  report.kept_through_lsn = scan.last_lsn;
+  report.lost_through_lsn = scan.LostThrough();
+  report.readable.reserve(scan.past_damage.size());
+  for (const JournalRecord& record : scan.past_damage) {
+    report.readable.push_back(LostRecord{record.lsn, DescribeRecord(record)});
+  }
+  return report;
+}
+
+absl::Status DamageError(const std::string& dir, const JournalRecovery& report) {
+  assert(report.damaged);
+  return absl::DataLossError(absl::StrCat(
+      "journal: segment '", report.segment, "' is damaged at offset ", report.offset,
+      " (after lsn ", report.kept_through_lsn, "): ", report.reason, "; lsn ",
+      report.kept_through_lsn + 1, " to ", report.lost_through_lsn, " (", report.readable.size(),
+      " still readable) would be lost. Nothing was changed. To keep the records before the "
+      "damage and set the rest aside, with a report: `tenantry journal repair ",
+      dir, "`, or open with on_journal_damage = truncate (P3)"));
+}
 
 absl::Status JournalAccess::Replay(Engine& engine, const JournalRecord& record) {
   if (record.type == static_cast<uint8_t>(JournalRecordType::kRun)) {
@@ -174,6 +268,9 @@ absl::Status JournalAccess::Attach(Engine& engine, const Engine::Options& option
   // One pass over the directory; the records the snapshot holds are dropped
   // once its lineage and lsn say which they are.
   TNY_ASSIGN_OR_RETURN(JournalScan scan, journal->Scan(0));
+  if (scan.damaged && options.on_journal_damage == OnJournalDamage::kRefuse) {
+    return DamageError(options.journal, RecoveryOf(scan));
+  }
   uint64_t after = 0;
   const std::array<uint8_t, 32> no_snapshot{};
   if (!scan.empty) {
@@ -226,6 +323,13 @@ absl::Status JournalAccess::Attach(Engine& engine, const Engine::Options& option
     scan.records.clear();
     impl.lineage = scan.identity.lineage;
   }
+  // Cut only once everything before the damage has applied: a refused open
+  // leaves the journal as it found it.
+  impl.journal_recovery = RecoveryOf(scan);
+  if (scan.damaged) {
+    TNY_ASSIGN_OR_RETURN(impl.journal_recovery.set_aside, journal->CutAtDamage(&scan));
+    impl.journal_recovery.truncated = true;
+  }
   JournalIdentity identity;
   identity.lineage = impl.lineage;
   identity.token_key = impl.token_key;
@@ -238,6 +342,45 @@ absl::Status JournalAccess::Attach(Engine& engine, const Engine::Options& option
 }
 
 }  // namespace internal
+
+const JournalRecovery& Engine::journal_recovery() const { return impl_->journal_recovery; }
+
+absl::StatusOr<JournalRecovery> RepairJournal(const std::string& dir, bool dry_run) {
+  TNY_ASSIGN_OR_RETURN(std::unique_ptr<internal::Journal> journal,
+                       internal::Journal::Open(dir, Durability::kSync,
+                                               limits::kGroupCommitDefaultMs, /*create=*/false));
+  // UINT64_MAX: every record is checked, none is kept in memory.
+  TNY_ASSIGN_OR_RETURN(internal::JournalScan scan, journal->Scan(UINT64_MAX));
+  if (scan.empty) {
+    return absl::NotFoundError(absl::StrCat("journal: '", dir, "' holds no journal (P3)"));
+  }
+  JournalRecovery report = internal::RecoveryOf(scan);
+  if (scan.damaged && !dry_run) {
+    TNY_ASSIGN_OR_RETURN(report.set_aside, journal->CutAtDamage(&scan));
+    report.truncated = true;
+  }
+  return report;
+}
+
+std::string FormatJournalRecovery(const JournalRecovery& r) {
+  std::string out = absl::StrCat("records      ", r.records, " sound\n");
+  if (r.torn_bytes > 0) {
+    absl::StrAppend(&out, "torn tail    ", r.torn_bytes,
+                    " bytes of a last record cut short by a crash (dropped)\n");
+  }
+  if (!r.damaged) return out + "damage       none\n";
+  absl::StrAppend(&out, "damage       ", r.reason, "\n", "at           ", r.segment, " offset ",
+                  r.offset, "\n", "kept         lsn ", r.kept_through_lsn, " and before\n",
+                  "lost         lsn ", r.kept_through_lsn + 1, " to ", r.lost_through_lsn, " (",
+                  r.readable.size(), " readable, listed below; the others unreadable)\n");
+  absl::StrAppend(&out, r.truncated ? "cut          yes; the cut segments are kept in "
+                                    : "cut          no (dry run)",
+                  r.set_aside, "\n");
+  for (const LostRecord& lost : r.readable) {
+    absl::StrAppend(&out, "lost lsn ", lost.lsn, "  ", lost.what, "\n");
+  }
+  return out;
+}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(Options options) {
   TNY_RETURN_IF_ERROR(ValidateOptions(options));

@@ -65,6 +65,13 @@ std::string SettleRecord(ReservationId reservation, int64_t actual, int64_t now_
                          uint64_t revision);
 std::string SweepRecord(int64_t now_ns, uint64_t revision, bool only_if_due);
 
+// P3 repair: a record in words, for the report of what a cut loses.
+std::string DescribeRecord(const JournalRecord& record);
+// The report of a scan (damage, what lies past it), before any cut.
+JournalRecovery RecoveryOf(const JournalScan& scan);
+// DataLoss naming a journal's damage, what would be lost, and the repair.
+absl::Status DamageError(const std::string& dir, const JournalRecovery& report);
+
 // Waits for `lsn` to be as durable as the journal promises (OK without a
 // journal or for lsn 0). Internal when the flush fails: the change was
 // applied and journaled, but is not known to be on disk.

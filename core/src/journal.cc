@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -291,11 +292,17 @@ Journal::Journal(std::string dir, int lock_fd, Durability durability, int64_t gr
 
 absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
                                                        Durability durability,
-                                                       int64_t group_commit_ms) {
+                                                       int64_t group_commit_ms, bool create) {
   if (dir.empty() || dir.size() > 4096 || dir.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("journal: the path must be 1 to 4096 bytes without NUL (P3)");
   }
-  if (::mkdir(dir.c_str(), 0700) == 0) {
+  struct stat existing {};
+  if (!create && ::stat(dir.c_str(), &existing) != 0) {
+    return absl::NotFoundError(absl::StrCat("journal: '", dir, "' does not exist (P3)"));
+  }
+  if (!create) {
+    // Exists: the checks below tell a file from a directory.
+  } else if (::mkdir(dir.c_str(), 0700) == 0) {
     // The new directory's entry is on disk before anything relies on it.
     const size_t slash = dir.find_last_of('/');
     const std::string parent =
@@ -354,81 +361,159 @@ Journal::~Journal() {
   ::close(lock_fd_);  // releases the flock
 }
 
+uint64_t JournalScan::LostThrough() const {
+  if (!damaged) return 0;
+  uint64_t lost = std::max(last_lsn + 1, damage_flushed);
+  if (!past_damage.empty()) lost = std::max(lost, past_damage.back().lsn);
+  // A later segment starts after its base: every position up to it existed.
+  if (!later_bases.empty()) lost = std::max(lost, later_bases.back());
+  return lost;
+}
+
+namespace {
+
+// The sound records in data[from, end) whose lsns follow `after`, looked for
+// at every 8-byte boundary (records are aligned so): the scan past damage.
+// A candidate's lsn may run ahead of the last one found by no more records
+// than fit in between (24 bytes at least each), so the chance of taking
+// stray bytes for a record is that of a CRC-32C match on a plausible lsn.
+void SoundRecordsPast(const char* data, size_t size, size_t from, size_t end, uint64_t after,
+                      std::vector<JournalRecord>* out) {
+  uint64_t last = out->empty() ? after : std::max(after, out->back().lsn);
+  size_t since = from;
+  for (size_t off = from; off < end && size - off >= kRecordHeader; off += 8) {
+    uint64_t lsn = 0;
+    std::memcpy(&lsn, data + off + 8, 8);
+    if (lsn <= last || lsn - last > (off - since) / 24 + 1) continue;
+    JournalRecord record;
+    size_t next = 0;
+    if (!ReadRecord(data, size, off, lsn, &record, &next)) continue;
+    last = lsn;
+    out->push_back(std::move(record));
+    since = next;
+    off = next - 8;
+  }
+}
+
+// The offset past the last non-zero byte of data[from, size) (from if none).
+size_t EndOfNonZero(const char* data, size_t size, size_t from) {
+  for (size_t k = size; k > from; --k) {
+    if (data[k - 1] != 0) return k;
+  }
+  return from;
+}
+
+// Reads one segment's records into `scan`. Returns the offset past the last
+// sound one.
+size_t ReadRecords(const char* data, size_t size, uint64_t after_lsn, JournalScan* scan) {
+  size_t off = kHeaderBytes;
+  for (;;) {
+    JournalRecord record;
+    size_t next = 0;
+    const bool wanted = scan->last_lsn + 1 > after_lsn;
+    if (!ReadRecord(data, size, off, scan->last_lsn + 1, wanted ? &record : nullptr, &next)) {
+      return off;
+    }
+    assert(next > off && next % 8 == 0);
+    ++scan->last_lsn;
+    ++scan->records_read;
+    if (wanted) scan->records.push_back(std::move(record));
+    off = next;
+  }
+}
+
+void MarkDamage(JournalScan* scan, const std::string& path, uint64_t base, size_t offset,
+                uint64_t flushed, std::string reason) {
+  scan->damaged = true;
+  scan->damage_reason = std::move(reason);
+  scan->damage_segment = path;
+  scan->damage_base = base;
+  scan->damage_offset = offset;
+  scan->damage_flushed = flushed;
+}
+
+// The sound records of the segments from `first` on (their bases listed
+// for the cut); `first_data` is segment `first` already mapped, or empty.
+void CollectPastDamage(const std::string& dir, const std::vector<uint64_t>& bases, size_t first,
+                       const Mapped& first_data, JournalScan* scan) {
+  const auto past = [&](const Mapped& data, uint64_t base) {
+    if (data.size() <= kHeaderBytes) return;
+    const size_t end = EndOfNonZero(data.data(), data.size(), kHeaderBytes);
+    SoundRecordsPast(data.data(), data.size(), kHeaderBytes, end, std::max(base, scan->last_lsn),
+                     &scan->past_damage);
+  };
+  for (size_t j = first; j < bases.size(); ++j) {
+    scan->later_bases.push_back(bases[j]);
+    if (j == first && first_data.data() != nullptr) {
+      past(first_data, bases[j]);
+      continue;
+    }
+    // An unreadable segment: its positions count as lost all the same.
+    const absl::StatusOr<Mapped> data = Mapped::Open(dir + "/" + SegmentName(bases[j]));
+    if (data.ok()) past(*data, bases[j]);
+  }
+}
+
+}  // namespace
+
+
 absl::StatusOr<JournalScan> Journal::Scan(uint64_t after_lsn) const {
   JournalScan scan;
-  absl::StatusOr<std::vector<uint64_t>> bases = ListSegments(dir_);
-  if (!bases.ok()) return bases.status();
-  for (size_t i = 0; i < bases->size(); ++i) {
-    const uint64_t base = (*bases)[i];
+  TNY_ASSIGN_OR_RETURN(const std::vector<uint64_t> bases, ListSegments(dir_));
+  for (size_t i = 0; i < bases.size(); ++i) {
+    const uint64_t base = bases[i];
     const std::string path = dir_ + "/" + SegmentName(base);
-    absl::StatusOr<Mapped> data = Mapped::Open(path);
-    if (!data.ok()) return data.status();
+    TNY_ASSIGN_OR_RETURN(const Mapped data, Mapped::Open(path));
     JournalIdentity id;
-    if (absl::Status s = DecodeHeader(path, data->data(), data->size(), base, &id); !s.ok()) {
-      return s;
+    const absl::Status header = DecodeHeader(path, data.data(), data.size(), base, &id);
+    // The first segment's header is the engine's identity: without it
+    // nothing can be kept.
+    if (scan.empty && !header.ok()) return header;
+    std::string reason;
+    if (!header.ok()) {
+      reason = std::string(header.message());
+    } else if (!scan.empty && id.lineage != scan.identity.lineage) {
+      reason = "it belongs to another engine (lineage)";
+    } else if (!scan.empty && base != scan.last_lsn) {
+      reason = absl::StrCat("it starts after lsn ", base, " but the segment before it ends at ",
+                            scan.last_lsn, ": records are missing");
+    }
+    if (!reason.empty()) {
+      MarkDamage(&scan, path, base, 0, 0, std::move(reason));
+      CollectPastDamage(dir_, bases, i, data, &scan);
+      return scan;
     }
     if (scan.empty) {
       scan.identity = id;
       scan.first_base = base;
       scan.last_lsn = base;
       scan.empty = false;
-    } else {
-      if (id.lineage != scan.identity.lineage) {
-        return absl::DataLossError(
-            absl::StrCat("journal: segment '", path, "' belongs to another engine (lineage) (P3)"));
-      }
-      if (base != scan.last_lsn) {
-        return absl::DataLossError(absl::StrCat("journal: segment '", path, "' starts after lsn ",
-                                                base, " but the segment before it ends at ",
-                                                scan.last_lsn, ": records are missing (P3)"));
-      }
     }
-    const bool newest = i + 1 == bases->size();
-    size_t off = kHeaderBytes;
-    for (;;) {
-      JournalRecord record;
-      size_t next = 0;
-      const bool wanted = scan.last_lsn + 1 > after_lsn;
-      if (ReadRecord(data->data(), data->size(), off, scan.last_lsn + 1, wanted ? &record : nullptr,
-                     &next)) {
-        ++scan.last_lsn;
-        if (wanted) scan.records.push_back(std::move(record));
-        off = next;
-        continue;
-      }
-      break;
+    const size_t off = ReadRecords(data.data(), data.size(), after_lsn, &scan);
+    scan.tail_base = base;
+    scan.tail_offset = off;
+    // The end of the records. Zeros from here on: a clean end. A torn tail
+    // is damage with nothing sound after it, in the newest segment (older
+    // ones were flushed whole before the next began), past its flushed
+    // mark (a flush vouched for nothing there): a crash cut it short, and
+    // it is dropped. Anything else is damage.
+    const size_t end = EndOfNonZero(data.data(), data.size(), off);
+    if (end == off) continue;
+    const bool newest = i + 1 == bases.size();
+    const uint64_t flushed = DecodeMark(data.data());
+    std::vector<JournalRecord> past;
+    SoundRecordsPast(data.data(), data.size(), off, end, scan.last_lsn, &past);
+    if (newest && past.empty() && scan.last_lsn >= flushed) {
+      scan.torn_bytes = end - off;
+      continue;
     }
-    // The end of the records. Zeros from here on: a clean end. Anything
-    // else is damage: allowed only in the newest segment (older ones were
-    // flushed whole before the next began) and only past its flushed mark,
-    // where it is the tail a machine crash cut short (dropped).
-    const char* rest = data->data() + off;
-    const size_t rest_size = data->size() - off;
-    size_t last_nonzero = 0;
-    for (size_t k = rest_size; k > 0; --k) {
-      if (rest[k - 1] != 0) {
-        last_nonzero = k;
-        break;
-      }
-    }
-    if (last_nonzero > 0) {
-      if (!newest) {
-        return absl::DataLossError(
-            absl::StrCat("journal: segment '", path, "' is damaged at offset ", off, " (after lsn ",
-                         scan.last_lsn, ") but is not the newest segment (P3)"));
-      }
-      const uint64_t flushed = DecodeMark(data->data());
-      if (scan.last_lsn < flushed) {
-        return absl::DataLossError(
-            absl::StrCat("journal: segment '", path, "' is damaged at offset ", off, " (after lsn ",
-                         scan.last_lsn, "), below its flushed mark (lsn ", flushed, ") (P3)"));
-      }
-      scan.torn_bytes = last_nonzero;
-    }
-    if (newest) {
-      scan.tail_base = base;
-      scan.tail_offset = off;
-    }
+    MarkDamage(&scan, path, base, off, flushed,
+               !past.empty() ? "a damaged record followed by sound ones"
+               : !newest     ? "damage in a segment that is not the newest"
+                             : absl::StrCat("damage below its flushed mark (lsn ", flushed, ")"));
+    scan.past_damage = std::move(past);
+    CollectPastDamage(dir_, bases, i + 1, Mapped(), &scan);
+    return scan;
   }
   return scan;
 }
@@ -689,6 +774,90 @@ absl::Status Journal::DropThrough(uint64_t lsn) {
     dropped = true;
   }
   return dropped ? SyncDir(dir_) : absl::OkStatus();
+}
+
+namespace {
+
+// A flushed copy of `from` at `to` (a new file, 0600).
+absl::Status CopyFile(const std::string& from, const std::string& to) {
+  TNY_ASSIGN_OR_RETURN(const Mapped data, Mapped::Open(from));
+  const int fd = ::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("cannot create", to);
+  absl::Status s;
+  for (size_t done = 0; done < data.size() && s.ok();) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) {
+      s = Errno("cannot write", to);
+    } else {
+      done += static_cast<size_t>(n);
+    }
+  }
+  if (s.ok() && ::fdatasync(fd) != 0) s = Errno("cannot flush", to);
+  ::close(fd);
+  return s;
+}
+
+// Zeroes a segment from `offset` to its end and sets its flushed mark to
+// `kept_lsn` (true once the flush below returns), then flushes it.
+absl::Status ZeroFrom(const std::string& path, size_t offset, uint64_t kept_lsn) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path);
+  struct stat st {};
+  absl::Status s;
+  if (::fstat(fd, &st) != 0) s = Errno("cannot stat", path);
+  static const char kZeros[1 << 16] = {};
+  const auto size = static_cast<size_t>(st.st_size);
+  for (size_t at = offset; s.ok() && at < size;) {
+    const size_t n = std::min(sizeof kZeros, size - at);
+    if (::pwrite(fd, kZeros, n, static_cast<off_t>(at)) != static_cast<ssize_t>(n)) {
+      s = Errno("cannot write", path);
+    }
+    at += n;
+  }
+  char mark[12];
+  EncodeMark(kept_lsn, mark);
+  if (s.ok() && ::pwrite(fd, mark, sizeof mark, kMarkAt) != static_cast<ssize_t>(sizeof mark)) {
+    s = Errno("cannot write", path);
+  }
+  if (s.ok() && ::fdatasync(fd) != 0) s = Errno("cannot flush", path);
+  ::close(fd);
+  return s;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Journal::CutAtDamage(JournalScan* scan) {
+  assert(scan->damaged && !scan->empty);
+  if (forked_) return ForkedChild();
+  // What is cut is kept first, flushed, so that a crash at any step leaves
+  // a journal that is still damaged (and is cut again) or already cut.
+  const uint64_t first_lost = scan->last_lsn + 1;
+  std::string aside = absl::StrCat(dir_, "/lost-", first_lost);
+  for (int n = 2; ::mkdir(aside.c_str(), 0700) != 0; ++n) {
+    if (errno != EEXIST || n > 1000) return Errno("cannot create", aside);
+    aside = absl::StrCat(dir_, "/lost-", first_lost, ".", n);
+  }
+  if (scan->damage_offset > 0) {
+    TNY_RETURN_IF_ERROR(
+        CopyFile(scan->damage_segment, aside + "/" + SegmentName(scan->damage_base)));
+  }
+  for (const uint64_t base : scan->later_bases) {
+    const std::string from = dir_ + "/" + SegmentName(base);
+    if (::rename(from.c_str(), (aside + "/" + SegmentName(base)).c_str()) != 0) {
+      return Errno("cannot move aside", from);
+    }
+  }
+  TNY_RETURN_IF_ERROR(SyncDir(aside));
+  TNY_RETURN_IF_ERROR(SyncDir(dir_));
+  if (scan->damage_offset > 0) {
+    TNY_RETURN_IF_ERROR(ZeroFrom(scan->damage_segment, scan->damage_offset, scan->last_lsn));
+  }
+  // The journal as it now is: the records before the damage, then zeros.
+  scan->damaged = false;
+  scan->past_damage.clear();
+  scan->later_bases.clear();
+  scan->torn_bytes = 0;
+  return aside;
 }
 
 }  // namespace tenantry::internal

@@ -66,15 +66,34 @@ struct JournalScan {
   JournalIdentity identity;
   uint64_t first_base = 0;  // base lsn of the oldest segment
   uint64_t last_lsn = 0;    // the newest complete record (first_base if none)
+  uint64_t records_read = 0;  // every sound record read, wanted or not
   std::vector<JournalRecord> records;
   // A torn last record (a crash while writing it) was found and will be
   // overwritten: how many bytes it left.
   uint64_t torn_bytes = 0;
   bool empty = true;  // no segment at all
-  // Where appending continues: the newest segment's base and the offset
-  // past its last complete record.
+  // Where appending continues: the base of the last segment read whole and
+  // the offset past its last complete record.
   uint64_t tail_base = 0;
   uint64_t tail_offset = 0;
+
+  // Damage that is not a torn tail: a damaged record followed by a sound
+  // one, damage in a segment that is not the newest or below its flushed
+  // mark, a damaged header, another lineage or missing records in a later
+  // segment. `records` stop before it; Attach refuses or cuts there.
+  bool damaged = false;
+  std::string damage_reason;
+  std::string damage_segment;   // its path
+  uint64_t damage_base = 0;     // its base lsn
+  uint64_t damage_offset = 0;   // 0: the whole segment (its header)
+  uint64_t damage_flushed = 0;  // the lsn the damaged segment's mark vouches for
+  // The sound records found past the damage (this and later segments).
+  std::vector<JournalRecord> past_damage;
+  // The bases of the segments after the damaged one.
+  std::vector<uint64_t> later_bases;
+
+  // The highest lsn known to have existed past the damage (0 if none).
+  uint64_t LostThrough() const;
 };
 
 class Journal {
@@ -82,18 +101,28 @@ class Journal {
   // Opens (creating if need be) the directory and takes its lock.
   // FailedPrecondition when another engine holds it; InvalidArgument for a
   // bad path; Internal for an I/O error (with errno's text).
+  // `create`: false for a journal that must exist already (NotFound).
   static absl::StatusOr<std::unique_ptr<Journal>> Open(const std::string& dir,
                                                        Durability durability,
-                                                       int64_t group_commit_ms);
+                                                       int64_t group_commit_ms,
+                                                       bool create = true);
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
   // Reads every segment: the records after `after_lsn` (older ones are
-  // checked, then skipped). DataLoss naming the file and offset for a
-  // damaged header, damage that is not a tail, or a gap between segments.
+  // checked, then skipped), up to the first damage that is not a torn tail
+  // (JournalScan::damaged: the caller refuses or cuts). DataLoss for a
+  // damaged first header or an unknown format: nothing can be kept then.
   // Whether the records reach back far enough is the caller's to judge.
   absl::StatusOr<JournalScan> Scan(uint64_t after_lsn) const;
+
+  // Cuts a damaged journal at its damage: copies of the cut segments go to
+  // `<dir>/lost-<first lost lsn>` (flushed), the damaged segment is zeroed
+  // from the damage on and its flushed mark set to the last record kept,
+  // later segments are moved aside. Returns the directory set aside and
+  // leaves `scan` describing the journal as it now is (not damaged).
+  absl::StatusOr<std::string> CutAtDamage(JournalScan* scan);
 
   // Starts appending: after the records of `scan` (when it found a
   // segment), overwriting a torn tail; otherwise in a first segment based

@@ -1,12 +1,18 @@
 // Copyright 2026 The tenantry Authors.
 //
-// `tenantry`: the operator's command line for snapshot files.
+// `tenantry`: the operator's command line for snapshot files and journals.
 //
 //   tenantry inspect FILE         format, writer, revision, counts, size
 //   tenantry verify FILE          load it as an engine would; every invariant
 //   tenantry dump --json FILE     the content as JSON, secrets redacted
+//   tenantry journal check DIR    read a journal: its records, a torn tail,
+//                                 damage and every position past it
+//   tenantry journal repair DIR   cut a damaged journal at its damage (P3):
+//                                 the cut segments kept in DIR/lost-<lsn>,
+//                                 every lost position reported
 //
-// Exit status: 0 ok, 1 the file is refused (the reason on stderr), 2 usage.
+// Exit status: 0 ok, 1 the file is refused (the reason on stderr) or, for
+// `journal check`, damaged; 2 usage.
 // Every command checks the file first (Verifier, checksum, version), so a
 // damaged or hostile file is reported, never trusted. `dump` walks the file
 // through the schema (reflection), streaming, with a progress bar on stderr
@@ -22,6 +28,7 @@
 #include <vector>
 
 #include "flatbuffers/reflection.h"
+#include "tenantry/journal.h"
 #include "tenantry/limits.h"
 #include "tenantry/snapshot.h"
 
@@ -35,7 +42,9 @@ int Usage() {
   std::fprintf(stderr,
                "usage: tenantry inspect FILE\n"
                "       tenantry verify FILE\n"
-               "       tenantry dump --json [--progress] FILE\n");
+               "       tenantry dump --json [--progress] FILE\n"
+               "       tenantry journal check DIR\n"
+               "       tenantry journal repair DIR\n");
   return 2;
 }
 
@@ -251,12 +260,23 @@ int Dump(const std::string& path, bool progress) {
   return 0;
 }
 
+// `check` (a dry run: nothing is written) or `repair` (P3).
+int Journal(const std::string& dir, bool repair) {
+  absl::StatusOr<tenantry::JournalRecovery> report = tenantry::RepairJournal(dir, !repair);
+  if (!report.ok()) return Refused(report.status());
+  std::fputs(tenantry::FormatJournalRecovery(*report).c_str(), stdout);
+  return !repair && report->damaged ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 2 && args[0] == "inspect") return Inspect(args[1]);
   if (args.size() == 2 && args[0] == "verify") return Verify(args[1]);
+  if (args.size() == 3 && args[0] == "journal" && (args[1] == "check" || args[1] == "repair")) {
+    return Journal(args[2], args[1] == "repair");
+  }
   if (args.size() >= 3 && args[0] == "dump" && args[1] == "--json") {
     bool progress = false;
     if (args.size() == 4 && args[2] == "--progress") {

@@ -1351,6 +1351,88 @@ static void test_P3_journal_recovery(void) {
   remove(snap);
 }
 
+/* P3: a journal damaged before its end is refused (nothing changed), and
+ * cut only on request, with every lost position reported. */
+static void test_P3_journal_damage(void) {
+  char dir[128], seg[192], key[64];
+  unsigned char* bytes = NULL;
+  long size = 0;
+  size_t off = 128, record2 = 0;
+  uint32_t body = 0;
+  int i = 0, records = 0;
+  uint64_t id = 0;
+  FILE* f = NULL;
+  tny_engine* e = NULL;
+  tny_journal_recovery* r = NULL;
+  tny_engine_options options = TNY_ENGINE_OPTIONS_INIT;
+  snprintf(dir, sizeof dir, "/tmp/tny-capi-damage-%ld", (long)getpid());
+  snprintf(seg, sizeof seg, "%s/seg-00000000000000000000.tnyj", dir);
+  options.journal = dir;
+  OK(tny_engine_new(&options, &e));
+  for (i = 0; i < 30; ++i) {
+    snprintf(key, sizeof key, "u%d@damage.test", i);
+    OK(tny_create_user(e, key, &id));
+  }
+  /* No damage: an empty report. */
+  OK(tny_engine_journal_recovery(e, &r));
+  CHECK(r->damaged == 0 && r->records == 0 && strcmp(r->reason, "") == 0);
+  tny_free(r);
+  tny_engine_free(e);
+  e = NULL;
+  /* One byte flipped inside record 2 of 30. */
+  f = fopen(seg, "r+b");
+  CHECK(f != NULL);
+  fseek(f, 0, SEEK_END);
+  size = ftell(f);
+  bytes = (unsigned char*)malloc((size_t)size);
+  fseek(f, 0, SEEK_SET);
+  CHECK(fread(bytes, 1, (size_t)size, f) == (size_t)size);
+  for (;;) {
+    memcpy(&body, bytes + off, 4);
+    if (body == 0) break;
+    if (++records == 2) record2 = off;
+    off += (16 + body + 7) & ~(size_t)7;
+  }
+  CHECK(records == 30 && record2 > 0);
+  bytes[record2 + 20] ^= 0x10;
+  fseek(f, 0, SEEK_SET);
+  CHECK(fwrite(bytes, 1, (size_t)size, f) == (size_t)size);
+  fclose(f);
+  EXPECT(TNY_DATA_LOSS, tny_engine_new(&options, &e));
+  NAMES("lsn 2 to 30");
+  CHECK(e == NULL);
+  /* The dry run reports and changes nothing; refused arguments. */
+  OK(tny_journal_repair(dir, 1, &r));
+  CHECK(r->damaged == 1 && r->truncated == 0 && r->kept_through_lsn == 1);
+  CHECK(r->lost_through_lsn == 30 && r->readable_count == 28 && r->readable[0].lsn == 3);
+  CHECK(strcmp(r->readable[27].what, "change: create_user") == 0);
+  CHECK(strstr(r->report, "lost         lsn 2 to 30") != NULL);
+  tny_free(r);
+  r = NULL;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_journal_repair(dir, 2, &r));
+  NAMES("dry_run");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_journal_repair(NULL, 0, &r));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_journal_repair(dir, 0, NULL));
+  EXPECT(TNY_NOT_FOUND, tny_journal_repair("/nonexistent/tny-journal", 0, &r));
+  CHECK(r == NULL);
+  options.on_journal_damage = 5;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("on_journal_damage");
+  /* Cut on request: the first record is kept, the rest reported. */
+  options.on_journal_damage = TNY_JOURNAL_DAMAGE_TRUNCATE;
+  OK(tny_engine_new(&options, &e));
+  OK(tny_engine_journal_recovery(e, &r));
+  CHECK(r->truncated == 1 && r->kept_through_lsn == 1 && r->readable_count == 28);
+  CHECK(strstr(r->set_aside, "lost-2") != NULL);
+  tny_free(r);
+  OK(tny_user(e, "u0@damage.test", &id));
+  EXPECT(TNY_NOT_FOUND, tny_user(e, "u1@damage.test", &id));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_journal_recovery(e, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_journal_recovery(NULL, &r));
+  tny_engine_free(e);
+  free(bytes);
+}
+
 /* ---- Out of memory: a failed change changes nothing (SPEC section 10) ---- */
 
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
@@ -1506,6 +1588,7 @@ static const test_case kTests[] = {
     {"out_of_memory_changes_nothing", test_out_of_memory_changes_nothing},
     {"P1_snapshot_round_trip", test_P1_snapshot_round_trip},
     {"P3_journal_recovery", test_P3_journal_recovery},
+    {"P3_journal_damage", test_P3_journal_damage},
     {"threads", test_X1_threads_check_and_consume},
 };
 

@@ -162,7 +162,7 @@ typedef struct tny_engine tny_engine;
  * time while the engine lives; must not call into the engine. */
 typedef int64_t (*tny_clock_fn)(void* context);
 
-#define TNY_ENGINE_OPTIONS_VERSION 2
+#define TNY_ENGINE_OPTIONS_VERSION 3
 
 /* P3: how far a journaled change is flushed before its call returns. In
  * every mode the change is in the journal (the kernel's page cache) before it
@@ -173,6 +173,15 @@ typedef int64_t (*tny_clock_fn)(void* context);
 #define TNY_DURABILITY_SYNC 0
 #define TNY_DURABILITY_GROUP 1
 #define TNY_DURABILITY_NONE 2
+
+/* P3: what opening a journal does when it is damaged before its end (a
+ * damaged record followed by a sound one, ...): REFUSE is TNY_DATA_LOSS naming
+ * the damage, nothing changed; TRUNCATE keeps the records before the damage,
+ * sets the rest aside (DIR/lost-<lsn>) and reports it
+ * (tny_engine_journal_recovery). A torn tail (nothing sound after it) is
+ * dropped in both. */
+#define TNY_JOURNAL_DAMAGE_REFUSE 0
+#define TNY_JOURNAL_DAMAGE_TRUNCATE 1
 
 /* How an engine starts. Initialise with TNY_ENGINE_OPTIONS_INIT, then set the
  * fields you need: a zero field means "the default". A clock_context without
@@ -195,10 +204,12 @@ typedef struct tny_engine_options {
   int64_t group_commit_ms;      /* P3: TNY_DURABILITY_GROUP's flush interval
                                    (default 10, max 60000) */
   int32_t durability;           /* P3: TNY_DURABILITY_* (0 = SYNC) */
+  /* Version 3: */
+  int32_t on_journal_damage;    /* P3: TNY_JOURNAL_DAMAGE_* (0 = REFUSE) */
 } tny_engine_options;
 
 #define TNY_ENGINE_OPTIONS_INIT \
-  { TNY_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, 0 }
+  { TNY_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0 }
 
 /* Creates an engine. `options` may be NULL (every default). Statuses:
  * TNY_INVALID_ARGUMENT for an options version this library does not know
@@ -207,7 +218,8 @@ typedef struct tny_engine_options {
  * tny_engine_free().
  * With options->journal (P3): an empty or missing directory starts a journal;
  * one holding a journal is recovered (every record replayed, a torn last
- * record dropped). TNY_DATA_LOSS for a damaged journal;
+ * record dropped). TNY_DATA_LOSS for a damaged journal (unless
+ * on_journal_damage is TNY_JOURNAL_DAMAGE_TRUNCATE);
  * TNY_FAILED_PRECONDITION when another engine holds the directory or the
  * journal continues a snapshot (recover with tny_load(snapshot, options)).
  * Every change is then journaled before it returns; a flush failure after
@@ -216,6 +228,42 @@ TNY_EXPORT tny_status tny_engine_new(const tny_engine_options* options,
                                      tny_engine** out_engine) TNY_NOEXCEPT;
 /* Destroys the engine and everything in it. NULL does nothing. */
 TNY_EXPORT void tny_engine_free(tny_engine* engine) TNY_NOEXCEPT;
+
+/* P3: a record cut from a damaged journal that could still be read. */
+typedef struct tny_lost_record {
+  uint64_t lsn;
+  const char* what; /* the change in words: "change: create_user", "consume: ..." */
+} tny_lost_record;
+
+/* P3: what opening a journal found, or what tny_journal_repair did. One
+ * block: release it with tny_free(). Strings are "" when not set. */
+typedef struct tny_journal_recovery {
+  uint64_t records;          /* records read back whole */
+  uint64_t torn_bytes;       /* a torn last record dropped (0: none) */
+  int32_t damaged;           /* 1: damaged before its end */
+  int32_t truncated;         /* 1: cut at the damage */
+  const char* reason;        /* what the damage is */
+  const char* segment;       /* the segment file it starts in */
+  uint64_t offset;           /* its byte offset there */
+  uint64_t kept_through_lsn; /* the last record kept */
+  uint64_t lost_through_lsn; /* lost: kept_through_lsn + 1 .. this */
+  size_t readable_count;     /* the lost records still readable, in lsn order */
+  const tny_lost_record* readable;
+  const char* set_aside;     /* where the cut segments were kept */
+  const char* report;        /* all of it as text, one fact per line */
+} tny_journal_recovery;
+
+/* P3: what opening `engine`'s journal found (all zeros without a journal). */
+TNY_EXPORT tny_status tny_engine_journal_recovery(const tny_engine* engine,
+                                                  tny_journal_recovery** out_recovery) TNY_NOEXCEPT;
+/* P3: checks the journal directory `dir` and, unless `dry_run` (0 or 1), cuts
+ * it at its first damage as TNY_JOURNAL_DAMAGE_TRUNCATE would; the report in
+ * *out_recovery. TNY_FAILED_PRECONDITION while an engine holds the journal;
+ * TNY_NOT_FOUND for a missing directory or one without a journal;
+ * TNY_DATA_LOSS when its first segment's header is damaged (nothing can be
+ * kept). */
+TNY_EXPORT tny_status tny_journal_repair(const char* dir, int32_t dry_run,
+                                         tny_journal_recovery** out_recovery) TNY_NOEXCEPT;
 
 /* The revision of the newest published version (0 before any change). */
 TNY_EXPORT tny_status tny_revision(const tny_engine* engine, uint64_t* out_revision) TNY_NOEXCEPT;

@@ -30,6 +30,7 @@
 #include "absl/types/span.h"
 #include "tenantry/clock.h"
 #include "tenantry/export.h"
+#include "tenantry/journal.h"
 #include "tenantry/limits.h"
 #include "tenantry/types.h"
 
@@ -129,6 +130,10 @@ class TENANTRY_API Engine {
     Durability durability = Durability::kSync;
     // kGroup: how often the journal is flushed (1..limits::kGroupCommitMaxMs).
     int64_t group_commit_ms = limits::kGroupCommitDefaultMs;
+    // P3: a journal damaged before its end (a damaged record followed by a
+    // sound one ...): refused with DataLoss (the default), or cut at the
+    // damage with the rest set aside and reported (journal_recovery()).
+    OnJournalDamage on_journal_damage = OnJournalDamage::kRefuse;
   };
 
   // InvalidArgument naming the first option outside its range: retentions
@@ -145,7 +150,8 @@ class TENANTRY_API Engine {
   explicit Engine(Options options);
   // P3: an engine with Options::journal: an empty directory starts a new
   // journal; one holding a journal is recovered from it (every record
-  // replayed, a torn last record dropped). DataLoss for a damaged journal or
+  // replayed, a torn last record dropped). DataLoss for a damaged journal
+  // (unless Options::on_journal_damage says to cut it) or
   // one that continues a snapshot (recover with LoadSnapshot(snapshot,
   // options) then); FailedPrecondition when another engine holds it;
   // InvalidArgument for bad options. Without a journal, a plain engine.
@@ -160,6 +166,11 @@ class TENANTRY_API Engine {
   // P3: whether every change is journaled (Options::journal). Consumes then
   // wait for the journal lock (bindings release their interpreter lock).
   bool has_journal() const noexcept { return journaled_; }
+  // P3: what opening the journal found: records read, a torn tail dropped,
+  // and, with OnJournalDamage::kTruncate, the damage it cut at and every
+  // position lost. Empty without a journal. Set before the engine is
+  // returned, never changed after: safe from any thread.
+  const JournalRecovery& journal_recovery() const;
 
   // ---- Permission catalog (M7) ----
   // The interned id of a permission name; NotFound for an unknown name.
