@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "access.h"
+#include "envelope.h"
 #include "engine_journal.h"
 #include "status_macros.h"
 #include "tenantry/snapshot.h"
@@ -111,6 +112,12 @@ absl::StatusOr<const fb::Snapshot*> Open(const std::vector<uint8_t>& bytes, uint
   const std::array<uint8_t, 32> expected = internal::Checksum(content->data(), content->size());
   if (!std::equal(expected.begin(), expected.end(), sum->begin())) {
     return Bad("the checksum does not match the content: the file is damaged");
+  }
+  // The checksum covers the content only: the bytes around it must be
+  // exactly what the writer makes, or damage there would go unnoticed.
+  if (!internal::IsExactEnvelope(bytes.data(), bytes.size(), content->data(), content->size(),
+                                 *version, expected)) {
+    return Bad("the bytes around the content are damaged, or bytes were added to the file");
   }
   flatbuffers::Verifier inner(content->data(), content->size(), options);
   if (!inner.VerifyBuffer<fb::Snapshot>(nullptr)) {

@@ -29,6 +29,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "access.h"
+#include "envelope.h"
 #include "epoch.h"
 #include "mutex.h"
 #include "status_macros.h"
@@ -322,12 +323,8 @@ absl::Status SaveSnapshot(const Engine& engine, const std::string& path) {
     const std::array<uint8_t, 32> sum =
         internal::Checksum(content.GetBufferPointer(), content.GetSize());
     Builder file(content.GetSize() + 1024);
-    // The content is a byte vector aligned for the nested buffer's tables.
-    file.ForceVectorAlignment(content.GetSize(), sizeof(uint8_t), 16);
-    auto bytes = file.CreateVector(content.GetBufferPointer(), content.GetSize());
-    file.Finish(fb::CreateFile(file, kSnapshotFormatVersion, 1,
-                               file.CreateVector(sum.data(), sum.size()), bytes),
-                fb::FileIdentifier());
+    internal::EncodeEnvelope(file, content.GetBufferPointer(), content.GetSize(),
+                             kSnapshotFormatVersion, sum);
     TNY_RETURN_IF_ERROR(
         internal::WriteFileAtomically(path, file.GetBufferPointer(), file.GetSize()));
     // P3: the snapshot is durable; the records it holds may go.
