@@ -105,7 +105,7 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention
                                          size_t idempotency_slots, size_t reservation_slots,
                                          size_t ledger_retention, py::object journal,
                                          const std::string& durability, int64_t group_commit_ms,
-                                         py::object snapshot) {
+                                         const std::string& on_damage, py::object snapshot) {
   Engine::Options options;
   ClockChoice choice = ClockArg(clock);
   options.clock = choice.clock;
@@ -128,6 +128,12 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention
         absl::StrCat("durability must be 'sync', 'group' or 'none'; got '", durability, "' (P3)")));
   }
   options.group_commit_ms = group_commit_ms;
+  if (on_damage == "truncate") {
+    options.on_journal_damage = OnJournalDamage::kTruncate;
+  } else if (on_damage != "refuse") {
+    ThrowIfError(absl::InvalidArgumentError(
+        absl::StrCat("on_damage must be 'refuse' or 'truncate'; got '", on_damage, "' (P3)")));
+  }
   ThrowIfError(Engine::ValidateOptions(options));
   auto handle = std::make_unique<EngineHandle>();
   if (snapshot.is_none()) {
@@ -549,7 +555,27 @@ void BindFeedAndInvariants(py::class_<EngineHandle>& c) {
   });
 }
 
+py::tuple JournalRecoveryTuple(const JournalRecovery& r) {
+  py::list readable;
+  for (const LostRecord& lost : r.readable) readable.append(py::make_tuple(lost.lsn, lost.what));
+  return py::make_tuple(r.records, r.torn_bytes, r.damaged, r.truncated, r.reason, r.segment,
+                        r.offset, r.kept_through_lsn, r.lost_through_lsn, readable, r.set_aside,
+                        FormatJournalRecovery(r));
+}
+
 }  // namespace
+
+void BindJournalRepair(py::module_& module) {
+  module.def(
+      "_repair_journal",
+      [](py::object path, bool dry_run) {
+        const std::string dir = PathArg(path);
+        // File work (reading, copying, flushing): without the GIL.
+        return JournalRecoveryTuple(
+            ValueOrThrow(WithoutGil([&] { return RepairJournal(dir, dry_run); })));
+      },
+      py::arg("path"), py::kw_only(), py::arg("dry_run"));
+}
 
 py::class_<EngineHandle> BindEngine(py::module_& module) {
   py::class_<EngineHandle> c(
@@ -583,7 +609,10 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
         py::arg("ledger_retention") = limits::kLedgerRetentionDefault,
         py::arg("journal") = py::none(), py::arg("durability") = "sync",
         py::arg("group_commit_ms") = limits::kGroupCommitDefaultMs,
-        py::arg("_snapshot") = py::none());
+        py::arg("on_damage") = "refuse", py::arg("_snapshot") = py::none());
+  c.def_property_readonly("_journal_recovery", [](Self h) {
+    return JournalRecoveryTuple(h->engine->journal_recovery());
+  });
   c.def(
       "save",
       [](Self h, py::object path) {

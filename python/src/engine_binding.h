@@ -11,6 +11,8 @@ namespace tenantry::python {
 pybind11::class_<EngineHandle> BindEngine(pybind11::module_& module);
 // Defines tenantry._core.Batch (X2): the Engine's changes, queued.
 void BindBatch(pybind11::module_& module);
+// Defines tenantry._core._repair_journal (P3, docs/persistence.md).
+void BindJournalRepair(pybind11::module_& module);
 
 }  // namespace tenantry::python
 

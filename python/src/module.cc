@@ -18,6 +18,7 @@ PYBIND11_MODULE(_core, module) {
   pybind11::class_<python::EngineHandle> engine = python::BindEngine(module);
   python::AddFastCalls(module, engine);
   python::BindBatch(module);
+  python::BindJournalRepair(module);
   // fork() while threads call the engine (docs/concurrency.md).
   python::RegisterForkHooks();
 }

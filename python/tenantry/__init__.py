@@ -25,13 +25,16 @@ from ._core import (
     ResourceExhausted,
 )
 from ._engine import Engine
+from ._journal import repair_journal
 from ._types import (
     Account,
     Change,
     Decision,
     Invitation,
     InvitationInfo,
+    JournalRecovery,
     LedgerEntry,
+    LostRecord,
     Meter,
     Plan,
     Reservation,
@@ -55,7 +58,9 @@ __all__ = [
     "InvalidArgument",
     "Invitation",
     "InvitationInfo",
+    "JournalRecovery",
     "LedgerEntry",
+    "LostRecord",
     "ManualClock",
     "Meter",
     "NotFound",
@@ -65,4 +70,5 @@ __all__ = [
     "ResourceExhausted",
     "Team",
     "Workspace",
+    "repair_journal",
 ]

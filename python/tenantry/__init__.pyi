@@ -27,7 +27,9 @@ from ._types import Change as Change
 from ._types import Decision as Decision
 from ._types import Invitation as Invitation
 from ._types import InvitationInfo as InvitationInfo
+from ._types import JournalRecovery as JournalRecovery
 from ._types import LedgerEntry as LedgerEntry
+from ._types import LostRecord as LostRecord
 from ._types import Meter as Meter
 from ._types import Plan as Plan
 from ._types import Reservation as Reservation
@@ -49,7 +51,9 @@ __all__ = [
     "InvalidArgument",
     "Invitation",
     "InvitationInfo",
+    "JournalRecovery",
     "LedgerEntry",
+    "LostRecord",
     "ManualClock",
     "Meter",
     "NotFound",
@@ -59,6 +63,7 @@ __all__ = [
     "ResourceExhausted",
     "Team",
     "Workspace",
+    "repair_journal",
 ]
 
 _Permission = Union[str, int]
@@ -71,9 +76,11 @@ class Engine(_CoreEngine):
     @classmethod
     def load(cls, path: Union[str, os.PathLike[str]], *, clock: _Clock = None,
              journal: Optional[Union[str, os.PathLike[str]]] = None, durability: str = ...,
-             group_commit_ms: int = ..., feed_retention: int = ...,
+             group_commit_ms: int = ..., on_damage: str = ..., feed_retention: int = ...,
              invitation_ttl_s: int = ..., idempotency_window_s: int = ..., idempotency_slots: int = ...,
              reservation_slots: int = ..., ledger_retention: int = ...) -> "Engine": ...
+    @property
+    def journal_recovery(self) -> JournalRecovery: ...
 
     def account(self, account: int) -> Account: ...
     def workspace(self, workspace: int) -> Workspace: ...
@@ -96,3 +103,5 @@ class Engine(_CoreEngine):
         after_sequence: int = 0,
     ) -> List[LedgerEntry]: ...
     def changes_since(self, revision: int) -> List[Change]: ...
+
+def repair_journal(path: Union[str, os.PathLike[str]], *, dry_run: bool = False) -> JournalRecovery: ...

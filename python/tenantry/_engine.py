@@ -15,12 +15,14 @@ from typing import Any, Dict, List, Optional, Union
 import numpy as np
 
 from . import _core
+from ._journal import _recovery
 from ._types import (
     Account,
     Change,
     Decision,
     Invitation,
     InvitationInfo,
+    JournalRecovery,
     LedgerEntry,
     Meter,
     Plan,
@@ -86,15 +88,19 @@ class Engine(_core.Engine):
     what a machine crash may lose: ``"sync"`` nothing (each change flushed),
     ``"group"`` the last ``group_commit_ms`` milliseconds, ``"none"`` the
     kernel's writeback window. ``save`` truncates the journal; after that,
-    recover with ``Engine.load(snapshot, journal=...)``. A damaged journal
-    raises :class:`tenantry.DataLoss`; a directory another engine holds, or
-    a journal that continues a snapshot, :class:`tenantry.FailedPrecondition`.
+    recover with ``Engine.load(snapshot, journal=...)``. A journal damaged
+    before its end (a damaged record followed by a sound one) raises
+    :class:`tenantry.DataLoss` naming the damage and what would be lost, and
+    nothing changes; ``on_damage="truncate"`` instead cuts it there, keeps
+    the cut segments aside and reports it (``journal_recovery``; see also
+    :func:`tenantry.repair_journal`). A directory another engine holds, or
+    a journal that continues a snapshot, raises :class:`tenantry.FailedPrecondition`.
     """
 
     @classmethod
     def load(cls, path: Union[str, "os.PathLike[str]"], *, clock: Optional[Any] = None,
              journal: Optional[Union[str, "os.PathLike[str]"]] = None, durability: str = "sync",
-             group_commit_ms: int = 10, **options: int) -> "Engine":
+             group_commit_ms: int = 10, on_damage: str = "refuse", **options: int) -> "Engine":
         """P2: a new engine from the snapshot at ``path`` (``save`` wrote it).
 
         The file is never trusted: a damaged, truncated or hostile file, or
@@ -107,7 +113,15 @@ class Engine(_core.Engine):
         journal's records after it; the engine goes on journaling there.
         """
         return cls(clock=clock, journal=journal, durability=durability,
-                   group_commit_ms=group_commit_ms, _snapshot=os.fspath(path), **options)
+                   group_commit_ms=group_commit_ms, on_damage=on_damage,
+                   _snapshot=os.fspath(path), **options)
+
+    @property
+    def journal_recovery(self) -> JournalRecovery:
+        """P3: what opening the journal found: records read, a torn tail
+        dropped and, with ``on_damage="truncate"``, the damage it cut at and
+        every position lost (all zeros and empty without a journal)."""
+        return _recovery(self._journal_recovery)
 
     def __repr__(self) -> str:
         stats = self.stats()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 
 def _utc(time_ns: int) -> datetime.datetime:
@@ -169,3 +169,42 @@ class Change:
     workspace: Optional[int]
     what: str
 
+
+
+@dataclass(frozen=True)
+class LostRecord:
+    """A record cut from a damaged journal that could still be read (P3)."""
+
+    lsn: int
+    what: str
+
+
+@dataclass(frozen=True)
+class JournalRecovery:
+    """What opening a journal found, or what :func:`tenantry.repair_journal` did (P3).
+
+    ``records`` were read back whole; ``torn_bytes`` is a torn last record
+    that was dropped (what a crash leaves). ``damaged`` says the journal was
+    damaged before its end: at ``offset`` of ``segment``, for ``reason``;
+    every position from ``kept_through_lsn + 1`` through
+    ``lost_through_lsn`` is lost, ``readable`` lists the lost changes that
+    could still be read, and ``truncated`` says whether the journal was cut
+    there (the cut segments are kept in ``set_aside``). ``str()`` of it is
+    the report ``tenantry journal`` prints.
+    """
+
+    records: int
+    torn_bytes: int
+    damaged: bool
+    truncated: bool
+    reason: str
+    segment: str
+    offset: int
+    kept_through_lsn: int
+    lost_through_lsn: int
+    readable: List[LostRecord]
+    set_aside: str
+    report: str
+
+    def __str__(self) -> str:
+        return self.report
