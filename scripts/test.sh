@@ -61,6 +61,12 @@ python=$(bash scripts/venv.sh --fresh)
   "../$python" -m mypy --strict -p tenantry &&
   "../$python" -m mypy --strict ../scripts/demo.py ../bench/python_bench.py ../bench/report.py)
 TENANTRY_EXPECT_INSTALLED=1 "$python" -m pytest -p no:cacheprovider tests/python
+# The whole suite again with gc.set_threshold(1) for the session and its child
+# interpreters (tests/python/conftest.py): a collection at every allocation of
+# a container, so the collector meets every object of the module in each state
+# it passes through (docs/python.md, "The GIL and clocks"). About as long as
+# the run above (~40 s each on this 2-vCPU machine): young collections are cheap.
+TENANTRY_EXPECT_INSTALLED=1 TENANTRY_GC_THRESHOLD=1 "$python" -m pytest -p no:cacheprovider tests/python
 # The Python benchmark's smoke run (small data, few calls; it checks its
 # SQLite baseline's answers against tenantry's before timing), so it cannot rot.
 "$python" bench/python_bench.py --quick >/dev/null

@@ -24,10 +24,13 @@ PythonClock::~PythonClock() {
 int64_t PythonClock::now_ns() const {
   PyGILState_STATE gil = PyGILState_Ensure();
   int64_t now = last_ns_.load(std::memory_order_relaxed);
-  if (callable_) {
+  // A reference of its own for the call: while it runs, Python code (a
+  // collection's tp_clear of the engine, for one) may drop callable_.
+  py::object callable = callable_;
+  if (callable) {
     const bool was_inside = InsideClock();
     SetInsideClock(true);
-    PyObject* result = PyObject_CallNoArgs(callable_.ptr());
+    PyObject* result = PyObject_CallNoArgs(callable.ptr());
     SetInsideClock(was_inside);
     if (result != nullptr && PyLong_Check(result) && !PyBool_Check(result)) {
       const long long value = PyLong_AsLongLong(result);
@@ -39,11 +42,12 @@ int64_t PythonClock::now_ns() const {
     }
     Py_XDECREF(result);
     if (PyErr_Occurred()) {
-      PyErr_WriteUnraisable(callable_.ptr());
+      PyErr_WriteUnraisable(callable.ptr());
     } else {
       last_ns_.store(now, std::memory_order_relaxed);
     }
   }
+  callable = py::object();  // dropped with the GIL held
   PyGILState_Release(gil);
   return now;
 }
@@ -86,20 +90,28 @@ void BindClock(py::module_& module) {
       "A clock that moves only when told to (I4): for tests, simulations and demos.\n"
       "Time is in nanoseconds since the Unix epoch. Calling it returns the time, so\n"
       "it is also a callable clock. Thread-safe.")
-      .def(py::init<int64_t>(), py::arg("start_ns") = int64_t{1'700'000'000'000'000'000})
+      // Times are ints (never a bool or a float), with the errors of any
+      // tenantry amount, naming the argument.
+      .def(py::init([](AmountOf<"start_ns"> start_ns) {
+             return std::make_shared<ManualClock>(start_ns.value);
+           }),
+           py::arg("start_ns") = int64_t{1'700'000'000'000'000'000})
       .def("now_ns", &ManualClock::now_ns, "The current time in ns.")
       .def("__call__", &ManualClock::now_ns, "The current time in ns.")
-      .def("set_ns", &ManualClock::set_ns, py::arg("now_ns"), "Sets the time.")
+      .def(
+          "set_ns",
+          [](ManualClock& clock, AmountOf<"now_ns"> now_ns) { clock.set_ns(now_ns.value); },
+          py::arg("now_ns"), "Sets the time.")
       .def(
           "advance_ns",
-          [](ManualClock& clock, int64_t delta_ns) {
-            clock.set_ns(Moved(clock.now_ns(), delta_ns));
+          [](ManualClock& clock, AmountOf<"delta_ns"> delta_ns) {
+            clock.set_ns(Moved(clock.now_ns(), delta_ns.value));
           },
           py::arg("delta_ns"), "Moves the time forward (or back) by delta_ns.")
       .def(
           "advance_s",
-          [](ManualClock& clock, int64_t delta_s) {
-            clock.set_ns(Moved(clock.now_ns(), Seconds(delta_s)));
+          [](ManualClock& clock, AmountOf<"delta_s"> delta_s) {
+            clock.set_ns(Moved(clock.now_ns(), Seconds(delta_s.value)));
           },
           py::arg("delta_s"), "Moves the time forward (or back) by delta_s seconds.")
       .def("__repr__", [](const ManualClock& clock) {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -91,14 +92,28 @@ bool TypeErrorFor(PyObject* value, const char* what, const char* expected) {
 }
 
 PyTypeObject* engine_type = nullptr;
+// pybind11's record of the Engine type, found once at module init (the
+// type is registered then, so the lookup allocates nothing).
+const py::detail::type_info* engine_info = nullptr;
 thread_local bool inside_clock = false;
 
 }  // namespace
 
-void SetEngineType(py::handle type) { engine_type = reinterpret_cast<PyTypeObject*>(type.ptr()); }
+void SetEngineType(py::handle type) {
+  engine_type = reinterpret_cast<PyTypeObject*>(type.ptr());
+  engine_info = py::detail::get_type_info(engine_type);
+}
 
 bool InsideClock() { return inside_clock; }
 void SetInsideClock(bool inside) { inside_clock = inside; }
+
+bool RefuseInsideClock(const char* what) {
+  PyErr_Format(PyExc_RuntimeError,
+               "a tenantry clock must not call back into %s: the engine calls its clock while "
+               "holding its writer lock",
+               what);
+  return false;
+}
 
 // ---- The fork gate (convert.h) ----
 
@@ -183,11 +198,32 @@ void RegisterForkHooks() {
 
 EngineHandle* SearchHandle(PyObject* self) {
   auto* instance = reinterpret_cast<py::detail::instance*>(self);
-  py::detail::type_info* info = py::detail::get_type_info(engine_type);
-  if (info == nullptr) return nullptr;
-  py::detail::value_and_holder part =
-      instance->get_value_and_holder(info, /*throw_if_missing=*/false);
-  return part && part.holder_constructed() ? part.template value_ptr<EngineHandle>() : nullptr;
+  if (instance->simple_layout) return ConstructedHandle(self);
+  // tp_alloc done, pybind11's allocate_layout not yet (or it failed): the
+  // instance is still zeroed. The collector may see it then (convert.h).
+  void** values = instance->nonsimple.values_and_holders;
+  if (values == nullptr || engine_info == nullptr) return nullptr;
+  // pybind11's bases of the type, in lay-out order. Looked up, never added:
+  // pybind11's all_type_info() fills a missing entry, and that creates a
+  // weak reference (Python, an allocation), which must not happen inside
+  // tp_traverse. An instance's lay-out was made from this entry, and the
+  // instance keeps its type (and so the entry) alive.
+  const auto& types = py::detail::get_internals().registered_types_py;
+  const auto found = types.find(Py_TYPE(self));
+  if (found == types.end()) return nullptr;
+  // The lay-out is [value*][holder] per base, then one status byte per
+  // base (pybind11's values_and_holders iterator walks it the same way).
+  size_t position = 0;
+  const std::vector<py::detail::type_info*>& bases = found->second;
+  for (size_t index = 0; index < bases.size(); ++index) {
+    if (bases[index] == engine_info) {
+      const uint8_t status = instance->nonsimple.status[index];
+      if ((status & py::detail::instance::status_holder_constructed) == 0) return nullptr;
+      return static_cast<EngineHandle*>(values[position]);
+    }
+    position += 1 + bases[index]->holder_size_in_ptrs;
+  }
+  return nullptr;
 }
 
 EngineHandle* HandleOf(PyObject* self, bool type_checked) {
@@ -267,17 +303,29 @@ void SetError(const absl::Status& status) {
   Py_DECREF(error);
 }
 
-// An integer-like object that is not an int (NumPy's integer scalars, for
-// one) as an int, through __index__; a new reference or nullptr. bool and
-// NumPy's bool are not integers here.
+namespace {
+
+// An int, or an integer-like object that is not an int (NumPy's integer
+// scalars, for one: __index__). bool and NumPy's bool are not integers here.
+bool IsInteger(PyObject* value) {
+  if (PyLong_Check(value)) return !PyBool_Check(value);
+  // NumPy's bool is numpy.bool_ (numpy.bool from NumPy 2).
+  const char* name = Py_TYPE(value)->tp_name;
+  return !PyFloat_Check(value) && PyIndex_Check(value) && std::strcmp(name, "numpy.bool_") != 0 &&
+         std::strcmp(name, "numpy.bool") != 0;
+}
+
+// An integer-like object as an int, through __index__; a new reference, or
+// nullptr with TypeError (naming `what`) for anything else.
 PyObject* AsIndex(PyObject* value, const char* what) {
-  if (PyBool_Check(value) || PyFloat_Check(value) || !PyIndex_Check(value) ||
-      std::strcmp(Py_TYPE(value)->tp_name, "numpy.bool_") == 0) {
+  if (!IsInteger(value)) {
     TypeErrorFor(value, what, "an int");
     return nullptr;
   }
   return PyNumber_Index(value);
 }
+
+}  // namespace
 
 bool ParseId(PyObject* value, const char* what, uint64_t* out) {
   if (!PyLong_Check(value) || PyBool_Check(value)) {
@@ -326,6 +374,7 @@ template <typename IdType, typename Lookup>
 bool ParseInterned(py::dict& cache, PyObject* value, const char* what, uint64_t limit,
                    Lookup lookup, IdType* out) {
   if (!PyUnicode_Check(value)) {
+    if (!IsInteger(value)) return TypeErrorFor(value, what, "a str or an int");
     uint64_t id = 0;
     const std::string range = absl::StrCat("[0, ", limit, ")");
     if (!ParseId(value, what, &id)) {

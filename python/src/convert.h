@@ -135,13 +135,27 @@ struct EngineHandle {
 // `type_checked`: the caller (a method descriptor) has already checked that
 // `self` is an instance of the type.
 EngineHandle* HandleOf(PyObject* self, bool type_checked = false);
-// With several pybind11 bases: the Engine part found by its type (never the
-// first base), or nullptr when it is not constructed. Sets no error.
+// Not pybind11's simple layout: several pybind11 bases, or a layout not
+// allocated yet. The Engine part found by its type (never the first base),
+// or nullptr when there is none or it is not constructed. Sets no error,
+// allocates nothing and runs no Python: the garbage collector calls it
+// (tp_traverse) at any allocation, even inside pybind11's own set-up of the
+// instance (see ConstructedHandle).
 EngineHandle* SearchHandle(PyObject* self);
 // The constructed EngineHandle of an instance of the Engine type, or
 // nullptr; sets no error. One pybind11 base (the usual case, subclasses
 // included) is pybind11's simple layout: the value pointer and the holder
 // flag are in the instance, read inline.
+//
+// Also called by tp_traverse and tp_clear, so it must accept an instance in
+// every state the collector can see: pybind11 allocates an instance with
+// tp_alloc (zeroed, and already tracked by the collector, the type having
+// Py_TPFLAGS_HAVE_GC) and only then lays out its values and holders; on the
+// first instance of a type that lay-out creates a weak reference (pybind11's
+// type cache), which may start a collection. Until then `simple_layout` is
+// false and the non-simple pointers are null: SearchHandle says "not
+// constructed". (Teardown is the Engine type's tp_dealloc, which stops the
+// tracking first: engine_binding.cc.)
 inline EngineHandle* ConstructedHandle(PyObject* self) {
   auto* instance = reinterpret_cast<pybind11::detail::instance*>(self);
   if (!instance->simple_layout) return SearchHandle(self);
@@ -155,6 +169,9 @@ void SetEngineType(pybind11::handle type);
 // its writer lock then, so the clock must not call back into a change.
 bool InsideClock();
 void SetInsideClock(bool inside);
+// Sets RuntimeError for a call made from inside a Python clock that the
+// engine cannot take there (`what`: "consume" ...). Returns false.
+bool RefuseInsideClock(const char* what);
 
 // fork (docs/concurrency.md): a fork takes every engine's locks first, and
 // waits for the holders. A holder may need the GIL (a Python clock, called
@@ -175,8 +192,7 @@ void RegisterForkHooks();
 template <typename Call>
 auto WithoutGil(Call&& call) -> decltype(call()) {
   if (InsideClock()) {
-    PyErr_SetString(PyExc_RuntimeError,
-                    "a tenantry clock must not call back into the engine's changes");
+    RefuseInsideClock("the engine's changes or waiting reads");
     throw py::error_already_set();
   }
   PyThreadState* state = PyEval_SaveThread();
@@ -249,7 +265,10 @@ struct type_caster<tenantry::python::Self> {
 
 // Ids and amounts in pybind11 signatures: the same rules as ParseId and
 // ParseAmount (an out-of-range int is tenantry.InvalidArgument, not a
-// confusing "incompatible function arguments").
+// confusing "incompatible function arguments"; a float, None, a str or a
+// bool is a TypeError). `IdOf<"workspace">` names its parameter, so that
+// the error says which argument is wrong ("workspace must be an int, not
+// float"); it converts to the unnamed IdArg the argument helpers take.
 struct IdArg {
   uint64_t value = 0;
 };
@@ -257,6 +276,58 @@ struct AmountArg {
   int64_t value = 0;
 };
 
+}  // namespace pybind11::detail
+
+namespace tenantry::python {
+
+// A parameter name as a template argument: IdOf<"user">.
+template <size_t N>
+struct ArgName {
+  // NOLINTNEXTLINE(google-explicit-constructor): built from a string literal
+  constexpr ArgName(const char (&text)[N]) {
+    for (size_t i = 0; i < N; ++i) name[i] = text[i];
+  }
+  char name[N] = {};
+};
+
+template <ArgName Name>
+struct IdOf : pybind11::detail::IdArg {};
+template <ArgName Name>
+struct AmountOf : pybind11::detail::AmountArg {};
+
+}  // namespace tenantry::python
+
+namespace pybind11::detail {
+
+template <tenantry::python::ArgName Name>
+struct type_caster<tenantry::python::IdOf<Name>> {
+  PYBIND11_TYPE_CASTER(tenantry::python::IdOf<Name>, const_name("int"));
+  bool load(handle src, bool /*convert*/) {
+    if (!tenantry::python::ParseId(src.ptr(), Name.name, &value.value)) {
+      throw error_already_set();
+    }
+    return true;
+  }
+  static handle cast(const tenantry::python::IdOf<Name>& id, return_value_policy, handle) {
+    return PyLong_FromUnsignedLongLong(id.value);
+  }
+};
+
+template <tenantry::python::ArgName Name>
+struct type_caster<tenantry::python::AmountOf<Name>> {
+  PYBIND11_TYPE_CASTER(tenantry::python::AmountOf<Name>, const_name("int"));
+  bool load(handle src, bool /*convert*/) {
+    if (!tenantry::python::ParseAmount(src.ptr(), Name.name, &value.value)) {
+      throw error_already_set();
+    }
+    return true;
+  }
+  static handle cast(const tenantry::python::AmountOf<Name>& amount, return_value_policy, handle) {
+    return PyLong_FromLongLong(amount.value);
+  }
+};
+
+// The unnamed forms, for a binding that has no better name to give.
 template <>
 struct type_caster<IdArg> {
   PYBIND11_TYPE_CASTER(IdArg, const_name("int"));
@@ -268,7 +339,6 @@ struct type_caster<IdArg> {
     return PyLong_FromUnsignedLongLong(id.value);
   }
 };
-
 template <>
 struct type_caster<AmountArg> {
   PYBIND11_TYPE_CASTER(AmountArg, const_name("int"));
@@ -286,6 +356,7 @@ struct type_caster<AmountArg> {
 }  // namespace pybind11::detail
 
 namespace tenantry::python {
+// The unnamed forms, taken by the argument helpers (arguments.h).
 using Id = pybind11::detail::IdArg;
 using Amount = pybind11::detail::AmountArg;
 }  // namespace tenantry::python

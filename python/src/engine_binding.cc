@@ -93,30 +93,53 @@ py::dict SettingsDict(const Settings& s) {
 }
 
 // os.fspath(path) as a str (P1, P2): a str or an os.PathLike of one.
-std::string PathArg(py::handle path) {
-  py::object text = py::module_::import("os").attr("fspath")(path);
-  if (!py::isinstance<py::str>(text)) throw py::type_error("a snapshot path must be a str path");
+// TypeError naming `what` ("path", "journal") for anything else.
+std::string PathArg(py::handle path, const char* what) {
+  py::object text = py::reinterpret_steal<py::object>(PyOS_FSPath(path.ptr()));
+  // Not a path (TypeError), or a bytes path: say which argument. What a
+  // __fspath__ raised itself propagates.
+  if (!text && !PyErr_ExceptionMatches(PyExc_TypeError)) throw py::error_already_set();
+  if (!text || !PyUnicode_Check(text.ptr())) {
+    const char* type = text ? Py_TYPE(text.ptr())->tp_name : Py_TYPE(path.ptr())->tp_name;
+    PyErr_Clear();
+    PyErr_Format(PyExc_TypeError, "%s must be a str path or an os.PathLike of one, not %.100s",
+                 what, type);
+    throw py::error_already_set();
+  }
+  py::object& owned = text;
   // UTF-8, strictly: a lone surrogate raises UnicodeEncodeError.
-  return text.attr("encode")("utf-8").cast<std::string>();
+  return owned.attr("encode")("utf-8").cast<std::string>();
 }
 
-std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention,
-                                         int64_t invitation_ttl_s, int64_t idempotency_window_s,
-                                         size_t idempotency_slots, size_t reservation_slots,
-                                         size_t ledger_retention, py::object journal,
-                                         const std::string& durability, int64_t group_commit_ms,
+// A count option (feed_retention ...): an int; a negative one is refused
+// here, before it could wrap to a huge size_t (ValidateOptions checks the rest).
+size_t CountOption(const char* name, int64_t value) {
+  if (value < 0) {
+    ThrowIfError(absl::InvalidArgumentError(
+        absl::StrCat("Engine option ", name, " must be at least 1; got ", value)));
+  }
+  return static_cast<size_t>(value);
+}
+
+std::unique_ptr<EngineHandle> MakeEngine(py::object clock,
+                                         AmountOf<"feed_retention"> feed_retention,
+                                         AmountOf<"invitation_ttl_s"> invitation_ttl_s,
+                                         AmountOf<"idempotency_window_s"> idempotency_window_s,
+                                         AmountOf<"idempotency_slots"> idempotency_slots,
+                                         AmountOf<"reservation_slots"> reservation_slots,
+                                         AmountOf<"ledger_retention"> ledger_retention,
+                                         py::object journal, const std::string& durability,
+                                         AmountOf<"group_commit_ms"> group_commit_ms,
                                          const std::string& on_damage, py::object snapshot) {
   Engine::Options options;
-  ClockChoice choice = ClockArg(clock);
-  options.clock = choice.clock;
-  options.feed_retention = feed_retention;
-  options.invitation_ttl_s = invitation_ttl_s;
-  options.idempotency_window_s = idempotency_window_s;
-  options.idempotency_slots = idempotency_slots;
-  options.reservation_slots = reservation_slots;
-  options.ledger_retention = ledger_retention;
+  options.feed_retention = CountOption("feed_retention", feed_retention.value);
+  options.invitation_ttl_s = invitation_ttl_s.value;
+  options.idempotency_window_s = idempotency_window_s.value;
+  options.idempotency_slots = CountOption("idempotency_slots", idempotency_slots.value);
+  options.reservation_slots = CountOption("reservation_slots", reservation_slots.value);
+  options.ledger_retention = CountOption("ledger_retention", ledger_retention.value);
   // P3: the journal directory, and how far each change is flushed.
-  if (!journal.is_none()) options.journal = PathArg(journal);
+  if (!journal.is_none()) options.journal = PathArg(journal, "journal");
   if (durability == "sync") {
     options.durability = Durability::kSync;
   } else if (durability == "group") {
@@ -127,7 +150,7 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention
     ThrowIfError(absl::InvalidArgumentError(
         absl::StrCat("durability must be 'sync', 'group' or 'none'; got '", durability, "' (P3)")));
   }
-  options.group_commit_ms = group_commit_ms;
+  options.group_commit_ms = group_commit_ms.value;
   if (on_damage == "truncate") {
     options.on_journal_damage = OnJournalDamage::kTruncate;
   } else if (on_damage != "refuse") {
@@ -135,12 +158,16 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention
         absl::StrCat("on_damage must be 'refuse' or 'truncate'; got '", on_damage, "' (P3)")));
   }
   ThrowIfError(Engine::ValidateOptions(options));
+  // The clock last: the constructor calls it once, and a refused option must
+  // not have called it.
+  ClockChoice choice = ClockArg(clock);
+  options.clock = choice.clock;
   auto handle = std::make_unique<EngineHandle>();
   if (snapshot.is_none()) {
     // Opening a journal recovers it: file work, without the GIL.
     handle->engine = ValueOrThrow(WithoutGil([&] { return Engine::Open(std::move(options)); }));
   } else {
-    const std::string path = PathArg(snapshot);
+    const std::string path = PathArg(snapshot, "path");
     handle->engine =
         ValueOrThrow(WithoutGil([&] { return LoadSnapshot(path, std::move(options)); }));
   }
@@ -151,8 +178,9 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock, size_t feed_retention
 void BindTenancy(py::class_<EngineHandle>& c) {
   c.def(
       "create_account",
-      [](Self h, std::string name, Id owner, py::object plan, std::optional<std::string> key,
-         std::string member_default_scope, std::string staff_member_role) {
+      [](Self h, std::string name, IdOf<"owner"> owner, py::object plan,
+         std::optional<std::string> key, std::string member_default_scope,
+         std::string staff_member_role) {
         AccountSpec spec =
             AccountSpecArg(std::move(name), owner, plan, key.value_or(""),
                            std::move(member_default_scope), std::move(staff_member_role));
@@ -161,7 +189,7 @@ void BindTenancy(py::class_<EngineHandle>& c) {
       py::arg("name"), py::arg("owner"), py::kw_only(), py::arg("plan") = "starter",
       py::arg("key") = py::none(), py::arg("member_default_scope") = "all",
       py::arg("staff_member_role") = "admin");
-  c.def("_account", [](Self h, Id account) {
+  c.def("_account", [](Self h, IdOf<"account"> account) {
     AccountInfo a = ValueOrThrow(h->engine->account(account.value));
     return py::make_tuple(
         a.id, a.name, a.key.empty() ? py::object(py::none()) : py::str(a.key),
@@ -169,7 +197,7 @@ void BindTenancy(py::class_<EngineHandle>& c) {
                    : py::object(py::none()),
         a.owner, a.workspace_count);
   });
-  c.def("set_plan", [](Self h, Id actor, Id account, py::object plan) {
+  c.def("set_plan", [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, py::object plan) {
     Plan p = RequiredPlanArg(plan);
     ThrowIfError(
         WithoutGil([&] { return h->engine->set_plan(actor.value, account.value, std::move(p)); }));
@@ -180,30 +208,34 @@ void BindTenancy(py::class_<EngineHandle>& c) {
   c.def("user", [](Self h, std::string key) { return ValueOrThrow(h->engine->user(key)); });
   c.def(
       "add_staff",
-      [](Self h, Id actor, Id account, Id user, std::string role, py::object scope) {
+      [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, IdOf<"user"> user, std::string role,
+         py::object scope) {
         std::optional<StaffScope> s = ScopeArg(scope);
         ThrowIfError(WithoutGil(
             [&] { return h->engine->add_staff(actor.value, account.value, user.value, role, s); }));
       },
       py::arg("actor"), py::arg("account"), py::arg("user"), py::arg("role"), py::kw_only(),
       py::arg("scope") = py::none());
-  c.def("set_staff_scope", [](Self h, Id actor, Id account, Id user, py::object scope) {
+  c.def("set_staff_scope", [](Self h, IdOf<"actor"> actor, IdOf<"account"> account,
+                              IdOf<"user"> user, py::object scope) {
     StaffScope s = RequiredScopeArg(scope);
     ThrowIfError(WithoutGil(
         [&] { return h->engine->set_staff_scope(actor.value, account.value, user.value, s); }));
   });
-  c.def("remove_staff", [](Self h, Id actor, Id account, Id user) {
+  c.def("remove_staff", [](Self h, IdOf<"actor"> actor, IdOf<"account"> account,
+                           IdOf<"user"> user) {
     ThrowIfError(WithoutGil(
         [&] { return h->engine->remove_staff(actor.value, account.value, user.value); }));
   });
-  c.def("staff", [](Self h, Id account, Id user) {
+  c.def("staff", [](Self h, IdOf<"account"> account, IdOf<"user"> user) {
     auto [role, scope] = ValueOrThrow(h->engine->staff(account.value, user.value));
     return py::make_tuple(role, ScopeValue(scope));
   });
   c.def(
       "create_workspace",
-      [](Self h, Id actor, Id account, std::string name, std::optional<std::string> slug,
-         const std::string& type, std::optional<Id> parent, std::optional<Id> owner) {
+      [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, std::string name,
+         std::optional<std::string> slug, const std::string& type,
+         std::optional<IdOf<"parent">> parent, std::optional<IdOf<"owner">> owner) {
         WorkspaceSpec spec =
             WorkspaceSpecArg(std::move(name), std::move(slug), type, parent, owner);
         return ValueOrThrow(WithoutGil(
@@ -212,32 +244,35 @@ void BindTenancy(py::class_<EngineHandle>& c) {
       py::arg("actor"), py::arg("account"), py::arg("name"), py::kw_only(),
       py::arg("slug") = py::none(), py::arg("type") = "simple", py::arg("parent") = py::none(),
       py::arg("owner") = py::none());
-  c.def("slug_available", [](Self h, Id account, std::string slug) {
+  c.def("slug_available", [](Self h, IdOf<"account"> account, std::string slug) {
     return h->engine->slug_available(account.value, slug);
   });
-  c.def("_workspace", [](Self h, Id workspace) {
+  c.def("_workspace", [](Self h, IdOf<"workspace"> workspace) {
     return WorkspaceTuple(ValueOrThrow(h->engine->workspace(workspace.value)));
   });
-  c.def("rename_workspace", [](Self h, Id actor, Id workspace, std::string name) {
+  c.def("rename_workspace", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
+                               std::string name) {
     ThrowIfError(WithoutGil(
         [&] { return h->engine->rename_workspace(actor.value, workspace.value, name); }));
   });
-  c.def("set_status", [](Self h, Id actor, Id workspace, const std::string& status) {
+  c.def("set_status", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
+                         const std::string& status) {
     WorkspaceStatus s = WorkspaceStatusArg(status);
     ThrowIfError(
         WithoutGil([&] { return h->engine->set_status(actor.value, workspace.value, s); }));
   });
-  c.def("set_setting", [](Self h, Id actor, Id workspace, std::string name, py::object value) {
+  c.def("set_setting", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
+                          std::string name, py::object value) {
     SettingValue v = SettingArg(value);
     ThrowIfError(
         WithoutGil([&] { return h->engine->set_setting(actor.value, workspace.value, name, v); }));
   });
-  c.def("settings", [](Self h, Id workspace) {
+  c.def("settings", [](Self h, IdOf<"workspace"> workspace) {
     return SettingsDict(ValueOrThrow(h->engine->settings(workspace.value)));
   });
   c.def(
       "delete_workspace",
-      [](Self h, Id actor, Id workspace, std::string confirm) {
+      [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, std::string confirm) {
         ThrowIfError(WithoutGil(
             [&] { return h->engine->delete_workspace(actor.value, workspace.value, confirm); }));
       },
@@ -245,27 +280,31 @@ void BindTenancy(py::class_<EngineHandle>& c) {
 }
 
 void BindPeople(py::class_<EngineHandle>& c) {
-  c.def("add_member", [](Self h, Id actor, Id workspace, Id user, std::string role) {
+  c.def("add_member", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
+                         IdOf<"user"> user, std::string role) {
     ThrowIfError(WithoutGil(
         [&] { return h->engine->add_member(actor.value, workspace.value, user.value, role); }));
   });
-  c.def("set_role", [](Self h, Id actor, Id workspace, Id user, std::string role) {
+  c.def("set_role", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, IdOf<"user"> user,
+                       std::string role) {
     ThrowIfError(WithoutGil(
         [&] { return h->engine->set_role(actor.value, workspace.value, user.value, role); }));
   });
-  c.def("remove_member", [](Self h, Id actor, Id workspace, Id user) {
+  c.def("remove_member", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
+                            IdOf<"user"> user) {
     ThrowIfError(WithoutGil(
         [&] { return h->engine->remove_member(actor.value, workspace.value, user.value); }));
   });
-  c.def("transfer_ownership", [](Self h, Id actor, Id workspace, Id new_owner) {
+  c.def("transfer_ownership", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
+                                 IdOf<"new_owner"> new_owner) {
     ThrowIfError(WithoutGil([&] {
       return h->engine->transfer_ownership(actor.value, workspace.value, new_owner.value);
     }));
   });
   c.def(
       "define_role",
-      [](Self h, Id actor, Id account, std::string name, std::vector<std::string> permissions,
-         std::optional<std::string> inherits) {
+      [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, std::string name,
+         std::vector<std::string> permissions, std::optional<std::string> inherits) {
         ThrowIfError(WithoutGil([&] {
           return h->engine->define_role(actor.value, account.value, name, permissions,
                                         inherits.value_or(""));
@@ -273,67 +312,72 @@ void BindPeople(py::class_<EngineHandle>& c) {
       },
       py::arg("actor"), py::arg("account"), py::arg("name"), py::arg("permissions"), py::kw_only(),
       py::arg("inherits") = py::none());
-  c.def("role_permissions", [](Self h, Id account, std::string role) {
+  c.def("role_permissions", [](Self h, IdOf<"account"> account, std::string role) {
     return ValueOrThrow(h->engine->role_permissions(account.value, role));
   });
-  c.def("create_team", [](Self h, Id actor, Id workspace, std::string name, std::string role) {
+  c.def("create_team", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
+                          std::string name, std::string role) {
     return ValueOrThrow(WithoutGil(
         [&] { return h->engine->create_team(actor.value, workspace.value, name, role); }));
   });
-  c.def("add_team_member", [](Self h, Id actor, Id team, Id user) {
+  c.def("add_team_member", [](Self h, IdOf<"actor"> actor, IdOf<"team"> team, IdOf<"user"> user) {
     ThrowIfError(WithoutGil(
         [&] { return h->engine->add_team_member(actor.value, team.value, user.value); }));
   });
-  c.def("remove_team_member", [](Self h, Id actor, Id team, Id user) {
+  c.def("remove_team_member", [](Self h, IdOf<"actor"> actor, IdOf<"team"> team,
+                                 IdOf<"user"> user) {
     ThrowIfError(WithoutGil(
         [&] { return h->engine->remove_team_member(actor.value, team.value, user.value); }));
   });
-  c.def("set_team_role", [](Self h, Id actor, Id team, std::string role) {
+  c.def("set_team_role", [](Self h, IdOf<"actor"> actor, IdOf<"team"> team, std::string role) {
     ThrowIfError(
         WithoutGil([&] { return h->engine->set_team_role(actor.value, team.value, role); }));
   });
-  c.def("delete_team", [](Self h, Id actor, Id team) {
+  c.def("delete_team", [](Self h, IdOf<"actor"> actor, IdOf<"team"> team) {
     ThrowIfError(WithoutGil([&] { return h->engine->delete_team(actor.value, team.value); }));
   });
-  c.def("_team", [](Self h, Id team) {
+  c.def("_team", [](Self h, IdOf<"team"> team) {
     TeamInfo t = ValueOrThrow(h->engine->team(team.value));
     return py::make_tuple(t.id, t.workspace, t.name, t.role, py::tuple(py::cast(t.members)));
   });
-  c.def("teams",
-        [](Self h, Id workspace) { return ValueOrThrow(h->engine->teams(workspace.value)); });
+  c.def("teams", [](Self h, IdOf<"workspace"> workspace) {
+    return ValueOrThrow(h->engine->teams(workspace.value));
+  });
 }
 
 void BindInvitations(py::class_<EngineHandle>& c) {
-  c.def("_invite", [](Self h, Id actor, Id workspace, std::string email, std::string role) {
+  c.def("_invite", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, std::string email,
+                      std::string role) {
     const Invitation i = ValueOrThrow(
         WithoutGil([&] { return h->engine->invite(actor.value, workspace.value, email, role); }));
     return InvitationTuple(i);
   });
   c.def("_invite_staff",
-        [](Self h, Id actor, Id account, std::string email, std::string role, py::object scope) {
+        [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, std::string email,
+           std::string role, py::object scope) {
           std::optional<StaffScope> s = ScopeArg(scope);
           const Invitation i = ValueOrThrow(WithoutGil(
               [&] { return h->engine->invite_staff(actor.value, account.value, email, role, s); }));
           return InvitationTuple(i);
         });
-  c.def("accept", [](Self h, std::string token, Id user) {
+  c.def("accept", [](Self h, std::string token, IdOf<"user"> user) {
     ThrowIfError(WithoutGil([&] { return h->engine->accept(token, user.value); }));
   });
-  c.def("_resend", [](Self h, Id actor, Id invitation) {
+  c.def("_resend", [](Self h, IdOf<"actor"> actor, IdOf<"invitation"> invitation) {
     const Invitation i =
         ValueOrThrow(WithoutGil([&] { return h->engine->resend(actor.value, invitation.value); }));
     return InvitationTuple(i);
   });
-  c.def("revoke_invitation", [](Self h, Id actor, Id invitation) {
+  c.def("revoke_invitation", [](Self h, IdOf<"actor"> actor, IdOf<"invitation"> invitation) {
     ThrowIfError(
         WithoutGil([&] { return h->engine->revoke_invitation(actor.value, invitation.value); }));
   });
-  c.def("_invitation", [](Self h, Id invitation) {
+  c.def("_invitation", [](Self h, IdOf<"invitation"> invitation) {
     const InvitationInfo i =
         ValueOrThrow(WithoutGil([&] { return h->engine->invitation(invitation.value); }));
     return InvitationInfoTuple(i);
   });
-  c.def("_invitations", [](Self h, Id workspace) {
+  c.def("_invitations", [](Self h, IdOf<"workspace"> workspace) {
     const std::vector<InvitationInfo> all =
         ValueOrThrow(WithoutGil([&] { return h->engine->invitations(workspace.value); }));
     py::list out;
@@ -343,14 +387,14 @@ void BindInvitations(py::class_<EngineHandle>& c) {
 }
 
 void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
-  c.def("switch_workspace", [](Self h, Id user, Id workspace) {
+  c.def("switch_workspace", [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace) {
     ThrowIfError(
         WithoutGil([&] { return h->engine->switch_workspace(user.value, workspace.value); }));
   });
-  c.def("active_workspace", [](Self h, Id user) {
+  c.def("active_workspace", [](Self h, IdOf<"user"> user) {
     return WithoutGil([&] { return h->engine->active_workspace(user.value); });
   });
-  c.def("touch_session", [](Self h, Id user) {
+  c.def("touch_session", [](Self h, IdOf<"user"> user) {
     ThrowIfError(WithoutGil([&] { return h->engine->touch_session(user.value); }));
   });
   c.def("expire_sessions", [](Self h) {
@@ -358,13 +402,14 @@ void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
   });
   c.def(
       "_check_pybind11",
-      [](Self h, Id user, Id workspace, uint32_t permission) {
+      [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace, uint32_t permission) {
         return h->engine->check(user.value, workspace.value, permission);
       },
       "check through pybind11's generic dispatch: the benchmark's comparison.");
   c.def(
       "_check_repeat",
-      [](Self h, Id user, Id workspace, uint32_t permission, Id times) {
+      [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace, uint32_t permission,
+         IdOf<"times"> times) {
         uint64_t allowed = 0;
         for (uint64_t i = 0; i < times.value; ++i) {
           allowed += h->engine->check(user.value, workspace.value, permission) ? 1 : 0;
@@ -387,25 +432,27 @@ void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
     ThrowIfError(status);
     return out;
   });
-  c.def("_explain", [](Self h, Id user, Id workspace, py::object permission) {
+  c.def("_explain", [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace,
+                       py::object permission) {
     Decision d = ValueOrThrow(
         h->engine->explain(user.value, workspace.value, PermissionArg(*h, permission)));
     return py::make_tuple(d.allowed, PathName(d.path),
                           d.role.empty() ? py::object(py::none()) : py::str(d.role),
                           OptionalId(d.via_workspace), OptionalId(d.via_team), d.reason);
   });
-  c.def("workspaces_for", [](Self h, Id user) { return h->engine->workspaces_for(user.value); });
-  c.def("members", [](Self h, Id workspace) {
+  c.def("workspaces_for",
+        [](Self h, IdOf<"user"> user) { return h->engine->workspaces_for(user.value); });
+  c.def("members", [](Self h, IdOf<"workspace"> workspace) {
     py::list out;
     for (const Member& m : ValueOrThrow(h->engine->members(workspace.value))) {
       out.append(py::make_tuple(m.user, m.role));
     }
     return out;
   });
-  c.def("who_can", [](Self h, Id workspace, py::object permission) {
+  c.def("who_can", [](Self h, IdOf<"workspace"> workspace, py::object permission) {
     return h->engine->who_can(workspace.value, PermissionArg(*h, permission));
   });
-  c.def("accessible", [](Self h, Id user, py::object permission) {
+  c.def("accessible", [](Self h, IdOf<"user"> user, py::object permission) {
     return h->engine->accessible(user.value, PermissionArg(*h, permission));
   });
 }
@@ -426,7 +473,8 @@ void BindCredits(py::class_<EngineHandle>& c) {
   });
   c.def(
       "grant",
-      [](Self h, Id actor, Id account, Amount amount, py::object meter, std::string bucket) {
+      [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, AmountOf<"amount"> amount,
+         py::object meter, std::string bucket) {
         const MeterId id = MeterArg(*h, meter);
         ThrowIfError(WithoutGil([&] {
           return h->engine->grant(actor.value, account.value, amount.value, id, bucket);
@@ -436,7 +484,8 @@ void BindCredits(py::class_<EngineHandle>& c) {
       py::arg("meter") = "credits", py::arg("bucket") = "regular");
   c.def(
       "transfer",
-      [](Self h, Id actor, Id account, Id workspace, Amount amount, py::object meter) {
+      [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, IdOf<"workspace"> workspace,
+         AmountOf<"amount"> amount, py::object meter) {
         const MeterId id = MeterArg(*h, meter);
         const BucketAmounts taken = ValueOrThrow(WithoutGil([&] {
           return h->engine->transfer(actor.value, account.value, workspace.value, amount.value, id);
@@ -447,7 +496,8 @@ void BindCredits(py::class_<EngineHandle>& c) {
       py::arg("meter") = "credits");
   c.def(
       "revoke",
-      [](Self h, Id actor, Id workspace, Amount amount, std::string bucket, py::object meter) {
+      [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, AmountOf<"amount"> amount,
+         std::string bucket, py::object meter) {
         const MeterId id = MeterArg(*h, meter);
         ThrowIfError(WithoutGil([&] {
           return h->engine->revoke(actor.value, workspace.value, amount.value, bucket, id);
@@ -457,30 +507,31 @@ void BindCredits(py::class_<EngineHandle>& c) {
       py::arg("bucket") = "regular", py::arg("meter") = "credits");
   c.def(
       "reserve",
-      [](Self h, Id workspace, Amount amount, py::object meter, Amount ttl_s) {
+      [](Self h, IdOf<"workspace"> workspace, AmountOf<"amount"> amount, py::object meter,
+         AmountOf<"ttl_s"> ttl_s) {
         const MeterId id = MeterArg(*h, meter);
         return ValueOrThrow(WithoutGil(
             [&] { return h->engine->reserve(workspace.value, amount.value, id, ttl_s.value); }));
       },
       py::arg("workspace"), py::arg("amount"), py::kw_only(), py::arg("meter") = "credits",
-      py::arg("ttl_s") = Amount{3600});
-  c.def("commit", [](Self h, Id reservation, Amount actual) {
+      py::arg("ttl_s") = 3600);
+  c.def("commit", [](Self h, IdOf<"reservation"> reservation, AmountOf<"actual"> actual) {
     ThrowIfError(WithoutGil([&] { return h->engine->commit(reservation.value, actual.value); }));
   });
-  c.def("release", [](Self h, Id reservation) {
+  c.def("release", [](Self h, IdOf<"reservation"> reservation) {
     ThrowIfError(WithoutGil([&] { return h->engine->release(reservation.value); }));
   });
   c.def("expire_reservations", [](Self h) {
     return ValueOrThrow(WithoutGil([&] { return h->engine->expire_reservations(); }));
   });
-  c.def("_reservation", [](Self h, Id reservation) {
+  c.def("_reservation", [](Self h, IdOf<"reservation"> reservation) {
     ReservationInfo r = ValueOrThrow(h->engine->reservation(reservation.value));
     return py::make_tuple(r.id, r.workspace, r.meter, py::make_tuple(r.held[0], r.held[1]),
                           r.expires_at_ns);
   });
   c.def(
       "balance",
-      [](Self h, Id workspace, py::object meter) {
+      [](Self h, IdOf<"workspace"> workspace, py::object meter) {
         const MeterId id = MeterArg(*h, meter);
         const Balance b = ValueOrThrow(h->engine->balance(workspace.value, id));
         py::dict d = BucketDict(ValueOrThrow(h->engine->meter(id)), b.buckets);
@@ -490,13 +541,13 @@ void BindCredits(py::class_<EngineHandle>& c) {
       py::arg("workspace"), py::kw_only(), py::arg("meter") = "credits");
   c.def(
       "consumed",
-      [](Self h, Id workspace, py::object meter) {
+      [](Self h, IdOf<"workspace"> workspace, py::object meter) {
         return ValueOrThrow(h->engine->balance(workspace.value, MeterArg(*h, meter))).consumed;
       },
       py::arg("workspace"), py::kw_only(), py::arg("meter") = "credits");
   c.def(
       "account_balance",
-      [](Self h, Id account, py::object meter) {
+      [](Self h, IdOf<"account"> account, py::object meter) {
         const MeterId id = MeterArg(*h, meter);
         const AccountBalance b = ValueOrThrow(h->engine->account_balance(account.value, id));
         py::dict d = BucketDict(ValueOrThrow(h->engine->meter(id)), b.buckets);
@@ -505,7 +556,8 @@ void BindCredits(py::class_<EngineHandle>& c) {
         return d;
       },
       py::arg("account"), py::kw_only(), py::arg("meter") = "credits");
-  c.def("_ledger", [](Self h, Id account, Id workspace, Amount since_ns, Id after_sequence) {
+  c.def("_ledger", [](Self h, IdOf<"account"> account, IdOf<"workspace"> workspace,
+                      AmountOf<"since"> since_ns, IdOf<"after_sequence"> after_sequence) {
     LedgerQuery query{account.value, workspace.value, since_ns.value, after_sequence.value};
     const std::vector<LedgerEntry> entries =
         ValueOrThrow(WithoutGil([&] { return h->engine->ledger(query); }));
@@ -515,9 +567,17 @@ void BindCredits(py::class_<EngineHandle>& c) {
   });
   c.def(
       "authorize_and_consume",
-      [](Self h, Id user, Id workspace, py::object permission, Amount amount, py::object meter) {
+      [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace, py::object permission,
+         AmountOf<"amount"> amount, py::object meter) {
         const PermissionId p = PermissionArg(*h, permission);
         const MeterId m = MeterArg(*h, meter);
+        // A debit, like consume: refused from inside a Python clock, with
+        // or without a journal (without one it would run, under the lock
+        // of the change that called the clock).
+        if (InsideClock()) {
+          RefuseInsideClock("authorize_and_consume");
+          throw py::error_already_set();
+        }
         // With a journal, a consume waits for its lock, whose holder may
         // need the GIL (a Python clock): release it then.
         auto run = [&] {
@@ -530,7 +590,7 @@ void BindCredits(py::class_<EngineHandle>& c) {
 }
 
 void BindFeedAndInvariants(py::class_<EngineHandle>& c) {
-  c.def("_changes_since", [](Self h, Id revision) {
+  c.def("_changes_since", [](Self h, IdOf<"revision"> revision) {
     const std::vector<AuditRecord> records =
         ValueOrThrow(WithoutGil([&] { return h->engine->changes_since(revision.value); }));
     py::list out;
@@ -555,6 +615,41 @@ void BindFeedAndInvariants(py::class_<EngineHandle>& c) {
   });
 }
 
+// pybind11's tp_dealloc of its instances (pybind11_object_dealloc), which
+// the Engine type's own wraps.
+destructor pybind11_dealloc = nullptr;
+
+// The Engine type takes part in garbage collection (its clock), but
+// pybind11's dealloc does not know it: it leaves the instance tracked while
+// it destroys the EngineHandle, and CPython's subtype_dealloc even tracks
+// it again before calling a GC base's tp_dealloc. That destruction runs
+// Python (the PythonClock drops its callable; pybind11 then clears weak
+// references, __dict__ and patients), so a collection could traverse a
+// half-destroyed instance with no references left, or tp_clear it and
+// deallocate it a second time. Untracked first, the collector never sees it.
+void EngineDealloc(PyObject* self) {
+  PyObject_GC_UnTrack(self);
+  pybind11_dealloc(self);
+}
+
+int EngineTraverse(PyObject* self, visitproc visit, void* arg) {
+  Py_VISIT(Py_TYPE(self));  // heap types own a reference to their type
+  // Any state the collector can see: not yet laid out, laid out but not
+  // constructed (__new__ alone, or inside __init__), constructed.
+  EngineHandle* handle = ConstructedHandle(self);
+  if (handle != nullptr && handle->python_clock != nullptr) {
+    return handle->python_clock->Visit(visit, arg);
+  }
+  return 0;
+}
+
+int EngineClear(PyObject* self) {
+  // The engine keeps working: a cleared clock keeps its last time.
+  EngineHandle* handle = ConstructedHandle(self);
+  if (handle != nullptr && handle->python_clock != nullptr) handle->python_clock->Clear();
+  return 0;
+}
+
 py::tuple JournalRecoveryTuple(const JournalRecovery& r) {
   py::list readable;
   for (const LostRecord& lost : r.readable) readable.append(py::make_tuple(lost.lsn, lost.what));
@@ -569,7 +664,7 @@ void BindJournalRepair(py::module_& module) {
   module.def(
       "_repair_journal",
       [](py::object path, bool dry_run) {
-        const std::string dir = PathArg(path);
+        const std::string dir = PathArg(path, "path");
         // File work (reading, copying, flushing): without the GIL.
         return JournalRecoveryTuple(
             ValueOrThrow(WithoutGil([&] { return RepairJournal(dir, dry_run); })));
@@ -583,22 +678,18 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
       py::custom_type_setup([](PyHeapTypeObject* heap_type) {
         // The engine may hold a Python clock, and the clock may refer back
         // to the engine (a bound method, a closure): let the collector see it.
+        // Called before PyType_Ready: tp_dealloc is still unset here (it
+        // would be inherited), and the base is pybind11's object type.
         PyTypeObject* type = &heap_type->ht_type;
         type->tp_flags |= Py_TPFLAGS_HAVE_GC;
-        type->tp_traverse = [](PyObject* self, visitproc visit, void* arg) {
-          Py_VISIT(Py_TYPE(self));  // heap types own a reference to their type
-          EngineHandle* handle = ConstructedHandle(self);
-          if (handle != nullptr && handle->python_clock != nullptr) {
-            return handle->python_clock->Visit(visit, arg);
-          }
-          return 0;
-        };
-        type->tp_clear = [](PyObject* self) {
-          EngineHandle* handle = ConstructedHandle(self);
-          if (handle != nullptr && handle->python_clock != nullptr) handle->python_clock->Clear();
-          return 0;
-        };
+        type->tp_traverse = EngineTraverse;
+        type->tp_clear = EngineClear;
+        pybind11_dealloc =
+            type->tp_dealloc != nullptr ? type->tp_dealloc : type->tp_base->tp_dealloc;
+        type->tp_dealloc = EngineDealloc;
       }));
+  if (pybind11_dealloc == nullptr)
+    py::pybind11_fail("tenantry: pybind11's instance tp_dealloc not found");
   SetEngineType(c);
   c.def(py::init(&MakeEngine), py::kw_only(), py::arg("clock") = py::none(),
         py::arg("feed_retention") = limits::kFeedRetentionDefault,
@@ -616,7 +707,7 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
   c.def(
       "save",
       [](Self h, py::object path) {
-        const std::string text = PathArg(path);
+        const std::string text = PathArg(path, "path");
         ThrowIfError(WithoutGil([&] { return SaveSnapshot(*h->engine, text); }));
       },
       py::arg("path"),
@@ -632,7 +723,7 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
   c.def("register_permission", [](Self h, std::string name) {
     return ValueOrThrow(WithoutGil([&] { return h->engine->register_permission(name); }));
   });
-  c.def("permission_name", [](Self h, Id permission) {
+  c.def("permission_name", [](Self h, IdOf<"permission"> permission) {
     if (permission.value > UINT32_MAX) {
       throw StatusError(absl::InvalidArgumentError(
           absl::StrCat("a permission id is below 2**32; got ", permission.value, " (M7)")));

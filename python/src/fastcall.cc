@@ -121,7 +121,7 @@ PyObject* ConsumeUnguarded(PyObject* self, PyObject* const* args, Py_ssize_t nar
   }
   if (InsideClock()) {
     // The clock runs under the engine's writer lock, which a consume may try.
-    PyErr_SetString(PyExc_RuntimeError, "a tenantry clock must not call back into consume");
+    RefuseInsideClock("consume");
     return nullptr;
   }
   absl::StatusOr<int64_t> available;

@@ -41,8 +41,18 @@ def _invalid(message: str) -> Exception:
     return error
 
 
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
 def _id_array(values: Any, what: str) -> "np.ndarray[Any, np.dtype[np.uint64]]":
-    """Ids from any buffer or sequence of ints as a contiguous uint64 array."""
+    """Ids from any buffer or sequence of ints as a contiguous uint64 array.
+
+    TypeError (naming ``what``) for anything that is not a sequence or an
+    array of integers: a scalar (an int, a float, None, a str, a bool) is a
+    wrong type, not an array of the wrong shape (A6)."""
+    if isinstance(values, (str, bytes)) or values is None:
+        raise TypeError(f"{what} must be a sequence or an array of integer ids, not {_type_name(values)}")
     if isinstance(values, (list, tuple)):
         # Python ints, checked one by one: NumPy would turn [2**64 - 1, 1] into
         # floats and [True, 1] into ints.
@@ -53,6 +63,8 @@ def _id_array(values: Any, what: str) -> "np.ndarray[Any, np.dtype[np.uint64]]":
                 raise _invalid(f"{what} must hold ints in [0, 2**64); got {int(value)} (A6)")
         return np.array([int(value) for value in values], dtype=np.uint64)
     array = np.asarray(values)
+    if array.ndim == 0:
+        raise TypeError(f"{what} must be a sequence or an array of integer ids, not {_type_name(values)}")
     if array.ndim != 1:
         raise _invalid(f"{what} must be one-dimensional; got {array.ndim} dimensions (A6)")
     if array.size == 0:
@@ -112,9 +124,11 @@ class Engine(_core.Engine):
         With ``journal`` this is recovery (P3): the snapshot, then the
         journal's records after it; the engine goes on journaling there.
         """
+        if path is None:  # None is "no snapshot" to the constructor: say it here
+            raise TypeError("path must be a str path or an os.PathLike of one, not NoneType")
         return cls(clock=clock, journal=journal, durability=durability,
-                   group_commit_ms=group_commit_ms, on_damage=on_damage,
-                   _snapshot=os.fspath(path), **options)
+                   group_commit_ms=group_commit_ms, on_damage=on_damage, _snapshot=path,
+                   **options)
 
     @property
     def journal_recovery(self) -> JournalRecovery:
@@ -187,28 +201,37 @@ class Engine(_core.Engine):
         without the GIL. ``users`` and ``workspaces`` are NumPy arrays (or any
         buffer or sequence) of ids of one length; ``permissions`` is one
         permission (name or id) for all, or an array of ids or a sequence of
-        names of the same length. Returns a NumPy bool array."""
+        names of the same length. Returns a NumPy bool array. A wrong type
+        (a float, None, a bool; a scalar where an array goes) is a
+        TypeError naming the argument; arrays of the wrong shape or with
+        ids out of range are InvalidArgument."""
         user_ids = _id_array(users, "users")
         workspace_ids = _id_array(workspaces, "workspaces")
         return self._check_many(user_ids, workspace_ids, self._permission_array(permissions, user_ids.size))
 
     def _permission_array(self, permissions: Any, count: int) -> "np.ndarray[Any, np.dtype[np.uint32]]":
-        if isinstance(permissions, (str, int, np.integer)):
-            return np.full(count, self._permission_id(permissions), dtype=np.uint32)
+        if isinstance(permissions, (str, int, np.integer)) and not isinstance(permissions, bool):
+            return np.full(count, self._permission_id(permissions, "permissions"), dtype=np.uint32)
         if isinstance(permissions, (list, tuple)):
-            return np.fromiter((self._permission_id(p) for p in permissions), dtype=np.uint32, count=len(permissions))
+            return np.fromiter((self._permission_id(p, "permissions", item=True) for p in permissions),
+                               dtype=np.uint32, count=len(permissions))
+        if permissions is None or isinstance(permissions, bytes) or np.ndim(permissions) == 0:
+            # A float, a bool, None ...: neither one permission nor an array of them.
+            raise TypeError("permissions must be a permission (a str or an int) or a sequence or an array "
+                            f"of them, not {_type_name(permissions)}")
         array = _id_array(permissions, "permissions")
         if array.size and int(array.max()) > _UINT32_MAX:
             raise _invalid(f"permissions must hold ids in [0, 2**32); got {int(array.max())} (A6)")
         return np.ascontiguousarray(array, dtype=np.uint32)
 
-    def _permission_id(self, value: Any) -> int:
+    def _permission_id(self, value: Any, what: str, item: bool = False) -> int:
         if isinstance(value, str):
             return self.permission(value)
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"a permission is a str or an int, not {type(value).__name__}")
+            kind = "hold permissions (a str or an int)" if item else "be a str or an int"
+            raise TypeError(f"{what} must {kind}, not {_type_name(value)}")
         if not 0 <= int(value) <= _UINT32_MAX:
-            raise _invalid(f"permission must be an int in [0, 2**32); got {int(value)} (A6)")
+            raise _invalid(f"{what} must be an int in [0, 2**32); got {int(value)} (A6)")
         return int(value)
 
     def explain(self, user: int, workspace: int, permission: Union[str, int]) -> Decision:

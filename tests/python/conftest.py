@@ -9,10 +9,17 @@
   exception class, ``code`` and ``rule``, and that it changed nothing.
 * ``run_isolated``: runs a Python snippet in a child interpreter, so a crash
   (a segfault, an abort, a deadlock) fails one test instead of the run.
+
+``TENANTRY_GC_THRESHOLD=n`` (opt-in; scripts/test.sh runs the suite once
+with 1) sets ``gc.set_threshold(n)`` for the whole session, before tenantry
+is imported, and in every ``run_isolated`` child: with 1, every allocation
+of a container starts a collection, so the garbage collector sees each
+object the module makes in every state it passes through (tests/python/test_gc.py).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -20,10 +27,25 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional
 
-import numpy as np
-import pytest
 
-import tenantry
+def _gc_threshold_from_environment() -> Optional[int]:
+    text = os.environ.get("TENANTRY_GC_THRESHOLD", "").strip()
+    if not text:
+        return None
+    threshold = int(text)
+    if threshold < 1:
+        raise ValueError(f"TENANTRY_GC_THRESHOLD must be an int >= 1; got {text!r}")
+    return threshold
+
+
+GC_THRESHOLD = _gc_threshold_from_environment()
+if GC_THRESHOLD is not None:
+    gc.set_threshold(GC_THRESHOLD)
+
+import numpy as np  # noqa: E402 (after the threshold, so that it covers the imports)
+import pytest  # noqa: E402
+
+import tenantry  # noqa: E402
 
 # Built-in role contents (M8), written out from the SPEC's words, as the C++
 # tests do (tests/people_test.cc), not read back from the engine.
@@ -247,7 +269,9 @@ def assert_refused(
 
 
 ISOLATED_PRELUDE = """
-import sys
+import gc, os, sys
+if os.environ.get("TENANTRY_GC_THRESHOLD", "").strip():
+    gc.set_threshold(int(os.environ["TENANTRY_GC_THRESHOLD"]))
 import tenantry
 """
 
@@ -300,3 +324,9 @@ def refused() -> Callable[..., BaseException]:
 @pytest.fixture
 def run_isolated() -> Callable[..., subprocess.CompletedProcess]:
     return run_isolated_code
+
+
+def pytest_report_header(config: Any) -> Optional[str]:
+    if GC_THRESHOLD is None:
+        return None
+    return f"tenantry: gc.set_threshold({GC_THRESHOLD}) for the session (TENANTRY_GC_THRESHOLD)"

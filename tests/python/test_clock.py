@@ -35,12 +35,24 @@ def test_I4_manual_clock_moves_only_when_told():
 
 def test_I4_manual_clock_arguments_are_checked():
     clock = tenantry.ManualClock(0)
-    for bad in [1.5, "1", None, 2**63]:
-        with pytest.raises(TypeError):
+    # A time is an int: a float, a str, None or a bool (once taken as 0 or 1)
+    # is a TypeError naming the argument; an int outside int64 is
+    # InvalidArgument, as for every tenantry amount.
+    for bad in [1.5, "1", None, True, False]:
+        with pytest.raises(TypeError, match="now_ns"):
             clock.set_ns(bad)
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match="delta_ns"):
             clock.advance_ns(bad)
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match="delta_s"):
+            clock.advance_s(bad)
+        with pytest.raises(TypeError, match="start_ns"):
+            tenantry.ManualClock(bad)
+    for bad in [2**63, -(2**63) - 1]:
+        with pytest.raises(tenantry.InvalidArgument, match="now_ns"):
+            clock.set_ns(bad)
+        with pytest.raises(tenantry.InvalidArgument, match="delta_ns"):
+            clock.advance_ns(bad)
+        with pytest.raises(tenantry.InvalidArgument, match="start_ns"):
             tenantry.ManualClock(bad)
     assert clock() == 0
 

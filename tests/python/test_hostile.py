@@ -296,9 +296,18 @@ def _is_falsy_non_int(value):
 
 
 def test_hostile_engine_options():
-    for kwargs in [{"feed_retention": -1}, {"feed_retention": 2**64}, {"invitation_ttl_s": "x"},
-                   {"reservation_slots": 1.5}, {"idempotency_window_s": None}, {"ledger_retention": -5},
-                   {"bogus": 1}, {"clock": "not callable"}]:
+    # A wrong type (a bool included: it was once taken as 1) is a TypeError
+    # naming the option; an int out of range is InvalidArgument naming it.
+    for kwargs in [{"invitation_ttl_s": "x"}, {"reservation_slots": 1.5}, {"idempotency_window_s": None},
+                   {"feed_retention": True}, {"idempotency_slots": True}, {"group_commit_ms": 1.0},
+                   {"ledger_retention": False}]:
+        with pytest.raises(TypeError, match=next(iter(kwargs))):
+            tenantry.Engine(**kwargs)
+    for kwargs in [{"feed_retention": -1}, {"feed_retention": 2**64}, {"ledger_retention": -5},
+                   {"reservation_slots": -(2**63)}, {"idempotency_slots": -1}]:
+        with pytest.raises(tenantry.InvalidArgument, match=next(iter(kwargs))):
+            tenantry.Engine(**kwargs)
+    for kwargs in [{"bogus": 1}, {"clock": "not callable"}, {"journal": 1.5}, {"journal": b"/tmp"}]:
         with pytest.raises(TypeError):
             tenantry.Engine(**kwargs)
     with pytest.raises(TypeError):
@@ -364,10 +373,14 @@ def test_hostile_check_many_arrays(h):
         (([None], ws, 0), TypeError),
         (([2**64], ws, 0), tenantry.InvalidArgument),
         ((["1"], ws, 0), TypeError),
-        ((5, ws, 0), tenantry.InvalidArgument),
-        ((one, 5, 0), tenantry.InvalidArgument),
-        ((None, ws, 0), tenantry.InvalidArgument),
-        (((x for x in one), ws, 0), tenantry.InvalidArgument),
+        # A scalar (or an iterator, which NumPy sees as one) is a wrong type.
+        ((5, ws, 0), TypeError),
+        ((one, 5, 0), TypeError),
+        ((None, ws, 0), TypeError),
+        (((x for x in one), ws, 0), TypeError),
+        ((one, "1", 0), TypeError),
+        ((1.5, ws, 0), TypeError),
+        ((np.int64(1), ws, 0), TypeError),
         ((one + one, ws, 0), tenantry.InvalidArgument),
         ((one, ws + ws, 0), tenantry.InvalidArgument),
         ((one, ws, [0, 0]), tenantry.InvalidArgument),
@@ -383,9 +396,12 @@ def test_hostile_check_many_arrays(h):
         ((one, ws, "no.such"), tenantry.NotFound),
         ((one, ws, HUGE), tenantry.NotFound),
         ((one, ws, "\ud800"), (TypeError, UnicodeError)),
-        ((one, ws, None), (TypeError, tenantry.InvalidArgument)),
-        ((one, ws, 0.5), (TypeError, tenantry.InvalidArgument)),
-        ((one, ws, object()), (TypeError, tenantry.InvalidArgument)),
+        ((one, ws, None), TypeError),
+        ((one, ws, 0.5), TypeError),
+        ((one, ws, True), TypeError),
+        ((one, ws, np.bool_(True)), TypeError),
+        ((one, ws, b"workspace.view"), TypeError),
+        ((one, ws, object()), TypeError),
         ((one, ws, np.array(["workspace.view"])), TypeError),
         ((one, ws), TypeError),
         ((), TypeError),
