@@ -367,6 +367,7 @@ TEST(JournalDamage, P3_RepairChecksThenCutsAndRefusesWhatItCannotRepair) {
   ASSERT_EQ(::mkdir(empty.c_str(), 0700), 0);
   TNY_EXPECT_REFUSED(RepairJournal(empty, false).status(), absl::StatusCode::kNotFound,
                      "holds no journal");
+  EXPECT_EQ(Entries(empty, "").size(), 2u);  // "." and "..": nothing left behind
   bytes = ReadAll(seg);
   bytes[20] ^= 0x01;
   WriteAll(seg, bytes);

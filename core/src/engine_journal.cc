@@ -5,6 +5,7 @@
 #include "engine_journal.h"
 
 #include <sodium.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
@@ -346,12 +347,18 @@ absl::Status JournalAccess::Attach(Engine& engine, const Engine::Options& option
 const JournalRecovery& Engine::journal_recovery() const { return impl_->journal_recovery; }
 
 absl::StatusOr<JournalRecovery> RepairJournal(const std::string& dir, bool dry_run) {
+  // Taking the lock makes LOCK; a directory that turns out to hold no
+  // journal is left as it was found.
+  const std::string lock = dir + "/LOCK";
+  const bool had_lock = ::access(lock.c_str(), F_OK) == 0;
   TNY_ASSIGN_OR_RETURN(std::unique_ptr<internal::Journal> journal,
                        internal::Journal::Open(dir, Durability::kSync,
                                                limits::kGroupCommitDefaultMs, /*create=*/false));
   // UINT64_MAX: every record is checked, none is kept in memory.
   TNY_ASSIGN_OR_RETURN(internal::JournalScan scan, journal->Scan(UINT64_MAX));
   if (scan.empty) {
+    journal.reset();
+    if (!had_lock) ::unlink(lock.c_str());
     return absl::NotFoundError(absl::StrCat("journal: '", dir, "' holds no journal (P3)"));
   }
   JournalRecovery report = internal::RecoveryOf(scan);
