@@ -97,6 +97,31 @@ TEST(People, M1_InvalidKeysRefused) {
   }
 }
 
+// Keys are checked eight bytes a step where they are ASCII: a control
+// character, DEL or a byte that is not UTF-8 is refused wherever it sits,
+// and an upper-case letter anywhere is lower-cased.
+TEST(People, M1_EveryByteOfAKeyIsChecked) {
+  Engine engine;
+  const std::string key = "ada.lovelace+analytical-engine@x.example";
+  for (size_t at = 0; at < key.size(); ++at) {
+    for (const char bad : {'\x01', '\x1f', '\x7f', '\xff', '\0'}) {
+      std::string refused = key;
+      refused[at] = bad;
+      TNY_EXPECT_REFUSED_UNCHANGED(engine, engine.create_user(refused), Code::kInvalidArgument,
+                                   "(M1)");
+    }
+    std::string upper = key;
+    upper[at] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[at])));
+    if (upper == key) continue;
+    const std::string suffix = absl::StrCat("\xC3\xA9", at);  // a non-ASCII tail, one per key
+    TNY_ASSERT_OK_AND_ASSIGN(UserId id, engine.create_user(upper + suffix));
+    TNY_ASSERT_OK_AND_ASSIGN(UserId found, engine.user(key + suffix));
+    EXPECT_EQ(found, id) << upper;
+    TNY_EXPECT_REFUSED_UNCHANGED(engine, engine.create_user(key + suffix), Code::kAlreadyExists,
+                                 "(M1)");
+  }
+}
+
 // ---- M2: staff ----
 
 TEST(People, M2_OwnerAndAdminAlwaysHaveScopeAll) {

@@ -250,6 +250,11 @@ absl::Status ValidatePlan(const Plan& plan) {
   if (plan.name.empty() || plan.name.size() > kPlanNameMaxBytes) {
     return absl::InvalidArgumentError("plan name must be 1-100 bytes (T2)");
   }
+  std::optional<std::u32string> decoded = DecodeUtf8(plan.name);
+  if (!decoded.has_value()) return absl::InvalidArgumentError("plan name is not UTF-8 (T2)");
+  for (char32_t cp : *decoded) {
+    if (cp < 0x20 || cp == 0x7F) return absl::InvalidArgumentError("control character (T2)");
+  }
   if (plan.workspace_limit < -1) {
     return absl::InvalidArgumentError("plan limit must be >= -1 (T2)");
   }

@@ -286,6 +286,28 @@ TEST(Tenancy, T2_InvalidPlanRefused) {
       Code::kInvalidArgument, "(T2)");
 }
 
+// A plan's name is kept as given and shown to every reader (account(), the
+// audit record, a snapshot): it must be text, so that each can take it.
+TEST(Tenancy, T2_PlanNameIsText) {
+  Engine engine;
+  TNY_ASSERT_OK_AND_ASSIGN(UserId owner, engine.create_user("owner@a.test"));
+  TNY_ASSERT_OK_AND_ASSIGN(AccountId account, engine.create_account(AccountNamed("Acme", owner)));
+  for (const std::string& name :
+       {std::string("\xff\xfe"), std::string("gold\x01"), std::string("go\0ld", 5),
+        std::string("tab\tbed"), std::string(101, 'p')}) {
+    TNY_EXPECT_REFUSED_UNCHANGED(engine,
+                                 engine.set_plan(owner, account, Plan::Custom(name, 3, false)),
+                                 Code::kInvalidArgument, "(T2)");
+    TNY_EXPECT_REFUSED_UNCHANGED(
+        engine, engine.create_account(AccountNamed("Bad", owner, Plan::Custom(name, 3, false))),
+        Code::kInvalidArgument, "(T2)");
+  }
+  // Any other text is kept as given, white space and all.
+  TNY_EXPECT_OK(engine.set_plan(owner, account, Plan::Custom(" Gold \xC2\xB7 2026 ", 3, false)));
+  TNY_ASSERT_OK_AND_ASSIGN(AccountInfo info, engine.account(account));
+  EXPECT_EQ(info.plan.name, " Gold \xC2\xB7 2026 ");
+}
+
 // ---- T3: names and slugs ----
 
 // A fresh engine with one enterprise account, for the name and slug rules.

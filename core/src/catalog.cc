@@ -146,4 +146,20 @@ absl::Status ValidatePermissionName(absl::string_view name) {
   return absl::OkStatus();
 }
 
+absl::Status ValidateRoleName(absl::string_view name) {
+  bool ok = !name.empty() && name.size() <= limits::kRoleNameMaxBytes;
+  for (char c : name) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-');
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("role name '", name.substr(0, 64), "' must be 1-64 of [a-z0-9_-] (M6)"));
+  }
+  if (BuiltinRoleNamed(name) != kNoRole) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("role name '", name, "' is a built-in role's (M6)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace tenantry::internal

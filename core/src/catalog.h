@@ -171,6 +171,19 @@ struct Catalog {
 // M7: `resource.action`, lower-case letters, digits and `_`, both parts non-empty.
 absl::Status ValidatePermissionName(absl::string_view name);
 
+// M6: a custom role's name is 1..kRoleNameMaxBytes of [a-z0-9_-] and not the
+// name of a built-in role.
+absl::Status ValidateRoleName(absl::string_view name);
+
+// M8: the workspace roles an account may give its staff members in their
+// scope (staff_member_role): admin, manager, member or viewer.
+inline bool IsStaffMemberRole(RoleId role) { return role >= kAdmin && role <= kViewer; }
+
+// M4: a workspace's one owner is made only by create_workspace and
+// transfer_ownership, so no team holds `owner` (M9) and no invitation offers
+// it (I1).
+inline bool IsDelegableRole(RoleId role) { return role != kOwner; }
+
 }  // namespace tenantry::internal
 
 #endif  // TENANTRY_CORE_SRC_CATALOG_H_

@@ -39,12 +39,15 @@ absl::StatusOr<int> ResolveBucket(const MeterTable& table, MeterId meter,
       absl::StrCat("meter '", def.name, "' has no bucket '", bucket.substr(0, 100), "' (C1)"));
 }
 
-bool ValidMeterName(absl::string_view name) {
-  if (name.empty() || name.size() > limits::kMeterNameMaxBytes) return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+absl::Status ValidateMeterName(absl::string_view name, absl::string_view what) {
+  bool ok = !name.empty() && name.size() <= limits::kMeterNameMaxBytes;
+  for (char c : name) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " '", name.substr(0, 100),
+                                                   "' must be 1 to ", limits::kMeterNameMaxBytes,
+                                                   " characters of [a-z0-9_] (C1)"));
   }
-  return true;
+  return absl::OkStatus();
 }
 
 // ---- ReservationTable ----

@@ -152,8 +152,9 @@ struct MeterTable {
 absl::StatusOr<MeterId> ResolveMeter(const MeterTable& table, MeterRef meter);
 // The index of `bucket` among the meter's buckets; NotFound naming C1.
 absl::StatusOr<int> ResolveBucket(const MeterTable& table, MeterId meter, absl::string_view bucket);
-// C1: a meter or bucket name is 1..kMeterNameMaxBytes of [a-z0-9_].
-bool ValidMeterName(absl::string_view name);
+// C1: a meter or bucket name is 1..kMeterNameMaxBytes of [a-z0-9_]. `what`
+// names it in the message ("meter name", "bucket name").
+absl::Status ValidateMeterName(absl::string_view name, absl::string_view what);
 
 // ---- Versioned credit state of accounts and workspaces ----
 
@@ -307,6 +308,26 @@ inline void ReadKeySlot(const KeySlot& s, uint64_t* tag, uint64_t* meta) {
 // Options::idempotency_window_s in nanoseconds, without overflow.
 inline int64_t KeyWindowNs(int64_t window_s) {
   return std::min<int64_t>(window_s, INT64_MAX / 1'000'000'000) * 1'000'000'000;
+}
+
+// C5: the refusals of a keyed consume that are remembered and replayed (an
+// answer about the balance or the workspace); any other refusal is about the
+// call and is not remembered.
+inline bool RemembersRefusal(absl::StatusCode code) {
+  return code == absl::StatusCode::kResourceExhausted ||
+         code == absl::StatusCode::kFailedPrecondition;
+}
+
+// C5: a remembered consume's result as its slot keeps it: the balance
+// available after it (at most a workspace's whole balance), or minus the code
+// of a remembered refusal.
+inline int64_t KeyResultOf(const absl::StatusOr<int64_t>& result) {
+  return result.ok() ? *result : -static_cast<int64_t>(result.status().code());
+}
+inline bool ValidKeyResult(int64_t result) {
+  if (result >= 0) return result <= limits::kMaxWorkspaceBalance;
+  return result >= -static_cast<int64_t>(absl::StatusCode::kUnauthenticated) &&
+         RemembersRefusal(static_cast<absl::StatusCode>(-result));
 }
 
 // A key is remembered while its first consume runs (pending), and once done

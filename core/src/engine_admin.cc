@@ -19,22 +19,6 @@
 namespace tenantry::internal {
 namespace {
 
-absl::Status ValidateRoleName(absl::string_view name) {
-  bool ok = !name.empty() && name.size() <= limits::kRoleNameMaxBytes;
-  for (char c : name) {
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-');
-  }
-  if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("role name '", name.substr(0, 64), "' must be 1-64 of [a-z0-9_-] (M6)"));
-  }
-  if (BuiltinRoleNamed(name) != kNoRole) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("role name '", name, "' is a built-in role's (M6)"));
-  }
-  return absl::OkStatus();
-}
-
 // The keyed hash of a token (BLAKE2b keyed with the engine's secret).
 std::array<uint8_t, 32> HashToken(absl::string_view token, const std::array<uint8_t, 32>& key) {
   std::array<uint8_t, 32> hash{};
@@ -177,7 +161,7 @@ absl::StatusOr<uint64_t> Writer::CreateTeam(UserId actor, WorkspaceId workspace,
   TNY_RETURN_IF_ERROR(Authorize(actor, *ws, perm::kMembersChangeRole));
   TNY_ASSIGN_OR_RETURN(std::string name, NormalizeName(raw_name, "team"));
   TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(ws->account, role_name));
-  if (role == kOwner) {
+  if (!IsDelegableRole(role)) {
     return absl::FailedPreconditionError(
         "a team cannot hold the owner role; a workspace has exactly one owner (M4, M9)");
   }
@@ -246,7 +230,7 @@ absl::Status Writer::SetTeamRole(UserId actor, TeamId team_id, absl::string_view
   const WorkspaceNode* ws = v_->workspaces.Find(team->workspace);
   TNY_RETURN_IF_ERROR(Authorize(actor, *ws, perm::kMembersChangeRole));
   TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(ws->account, role_name));
-  if (role == kOwner) {
+  if (!IsDelegableRole(role)) {
     return absl::FailedPreconditionError(
         "a team cannot hold the owner role; a workspace has exactly one owner (M4, M9)");
   }
@@ -332,7 +316,7 @@ absl::StatusOr<uint64_t> Writer::Invite(UserId actor, WorkspaceId workspace,
   TNY_RETURN_IF_ERROR(Authorize(actor, *ws, perm::kMembersInvite));
   TNY_ASSIGN_OR_RETURN(std::string email, NormalizeKey(raw_email));
   TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(ws->account, role_name));
-  if (role == kOwner) {
+  if (!IsDelegableRole(role)) {
     return absl::FailedPreconditionError(
         absl::StrCat("nobody can be invited as owner of workspace ", workspace,
                      "; use transfer_ownership (M4)"));

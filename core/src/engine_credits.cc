@@ -271,21 +271,13 @@ Pool* Writer::MutablePool(AccountId account, MeterId meter) {
 
 absl::StatusOr<uint64_t> Writer::DefineMeter(absl::string_view name,
                                              const std::vector<std::string>& buckets) {
-  if (!ValidMeterName(name)) {
-    return absl::InvalidArgumentError(absl::StrCat("meter name '", name.substr(0, 100),
-                                                   "' must be 1 to ", limits::kMeterNameMaxBytes,
-                                                   " characters of [a-z0-9_] (C1)"));
-  }
+  TNY_RETURN_IF_ERROR(ValidateMeterName(name, "meter name"));
   if (buckets.empty() || buckets.size() > static_cast<size_t>(kMaxBuckets)) {
     return absl::InvalidArgumentError(
         absl::StrCat("a meter has one or two buckets; got ", buckets.size(), " (C1)"));
   }
   for (const std::string& bucket : buckets) {
-    if (!ValidMeterName(bucket)) {
-      return absl::InvalidArgumentError(absl::StrCat("bucket name '", bucket.substr(0, 100),
-                                                     "' must be 1 to ", limits::kMeterNameMaxBytes,
-                                                     " characters of [a-z0-9_] (C1)"));
-    }
+    TNY_RETURN_IF_ERROR(ValidateMeterName(bucket, "bucket name"));
   }
   if (buckets.size() == 2 && buckets[0] == buckets[1]) {
     return absl::InvalidArgumentError(
@@ -804,14 +796,12 @@ absl::StatusOr<int64_t> Engine::ConsumeKeyed(WorkspaceId workspace, int64_t amou
       continue;  // `withdraw` frees the slot
     }
     absl::StatusOr<int64_t> result = ConsumeReleasingExpired(v, t, workspace, amount);
-    if (!result.ok() && result.status().code() != absl::StatusCode::kResourceExhausted &&
-        result.status().code() != absl::StatusCode::kFailedPrecondition) {
+    if (!result.ok() && !internal::RemembersRefusal(result.status().code())) {
       return result;  // `withdraw` frees the slot
     }
     slot.time_ns.store(now_ns, std::memory_order_relaxed);
     slot.amount.store(amount, std::memory_order_relaxed);
-    slot.result.store(result.ok() ? *result : -static_cast<int64_t>(result.status().code()),
-                      std::memory_order_relaxed);
+    slot.result.store(internal::KeyResultOf(result), std::memory_order_relaxed);
     withdraw.slot = nullptr;
     __atomic_store_n(&slot.words[1], internal::Meta(gen, KeyState::kDone), __ATOMIC_RELEASE);
     if (internal::JournalScope* journal = internal::CurrentJournal(*impl_); journal != nullptr) {

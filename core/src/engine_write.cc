@@ -23,9 +23,7 @@ const char* TypeName(WorkspaceType type) {
 }
 
 absl::Status ValidatePlan(const Plan& plan) {
-  if (plan.name.empty() || plan.name.size() > limits::kNameMaxCodePoints) {
-    return absl::InvalidArgumentError("plan name must be 1-100 bytes (T2)");
-  }
+  TNY_RETURN_IF_ERROR(ValidatePlanName(plan.name));
   if (plan.workspace_limit < Plan::kUnlimited) {
     return absl::InvalidArgumentError(absl::StrCat("plan workspace limit ", plan.workspace_limit,
                                                    " must be >= 0, or -1 for unlimited (T2)"));
@@ -243,7 +241,7 @@ absl::StatusOr<uint64_t> Writer::CreateAccount(const AccountSpec& spec) {
                                                    "' must be 'all' or 'none' (M2)"));
   }
   RoleId member_role = BuiltinRoleNamed(spec.staff_member_role);
-  if (member_role == kNoRole || member_role == kOwner || member_role == kClient) {
+  if (!IsStaffMemberRole(member_role)) {
     return absl::InvalidArgumentError(
         absl::StrCat("staff_member_role '", spec.staff_member_role.substr(0, 64),
                      "' must be one of admin, manager, member, viewer (M8)"));
@@ -254,7 +252,7 @@ absl::StatusOr<uint64_t> Writer::CreateAccount(const AccountSpec& spec) {
   a->name = name;
   a->key = key;
   a->plan_set = spec.plan.has_value();
-  a->plan = spec.plan.value_or(Plan::Custom("unset", 1, false));
+  a->plan = spec.plan.value_or(UnsetPlan());
   a->owner = spec.owner;
   a->member_default_all = spec.member_default_scope == "all";
   a->staff_member_role = member_role;

@@ -189,11 +189,22 @@ struct Version {
   uint64_t memberships = 0;
 };
 
+// T2: what an account made without a plan holds as its plan (plan_set is
+// false; it counts as limit 1, no agency, whatever this says).
+inline Plan UnsetPlan() { return Plan::Custom("unset", 1, false); }
+
 // S1 + T6: a session unused for longer than its workspace's
-// inactivity_timeout_s (0 = never) counts as cleared.
+// inactivity_timeout_s (0 = never) counts as cleared. Session times come from
+// the clock (or a file) and are not trusted to be near now: an idle time past
+// int64 is either far in the past (expired) or the future (not).
 inline bool SessionExpired(const UserNode& user, const WorkspaceNode& ws, int64_t now_ns) {
   const int64_t timeout_s = ws.settings.inactivity_timeout_s;
-  return timeout_s > 0 && now_ns - user.session_seen_ns > timeout_s * 1'000'000'000;
+  if (timeout_s <= 0) return false;
+  int64_t idle_ns = 0;
+  if (__builtin_sub_overflow(now_ns, user.session_seen_ns, &idle_ns)) {
+    return user.session_seen_ns < now_ns;
+  }
+  return idle_ns > timeout_s * 1'000'000'000;
 }
 
 // The permissions of a role in a version. Built-in roles come from a static

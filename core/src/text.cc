@@ -1,7 +1,9 @@
 // Copyright 2026 The tenantry Authors.
 #include "text.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -48,19 +50,102 @@ struct CodePoint {
   size_t end;
 };
 
+// The code points of a name; `what` names its owner ("workspace") in the
+// message, which is made only when there is one.
 absl::StatusOr<std::vector<CodePoint>> Decode(absl::string_view s, absl::string_view what) {
   std::vector<CodePoint> out;
+  out.reserve(s.size());  // at most one code point a byte: one allocation
   size_t i = 0;
   while (i < s.size()) {
     CodePoint cp{0, i, 0};
     if (!DecodeUtf8(s, &i, &cp.value)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, " is not valid UTF-8 (byte ", cp.begin, ") (T3)"));
+          absl::StrCat(what, " name is not valid UTF-8 (byte ", cp.begin, ") (T3)"));
     }
     cp.end = i;
     out.push_back(cp);
   }
   return out;
+}
+
+constexpr uint64_t kEveryByte = 0x0101010101010101;
+constexpr uint64_t kHighBits = 0x8080808080808080;
+
+// Eight bytes at once: whether all are printable ASCII (0x20..0x7E). A byte
+// below 0x20 borrows into its clear high bit when 0x20 is subtracted; one of
+// 0x7F or more has its high bit set, or sets it when 1 is added (the "has
+// less" and "has more" tests of Bit Twiddling Hacks; a borrow or carry only
+// crosses from a byte that is itself out of range).
+bool AllPrintableAscii(uint64_t word) {
+  const uint64_t below = (word - 0x20 * kEveryByte) & ~word;
+  const uint64_t above = (word + kEveryByte) | word;
+  return ((below | above) & kHighBits) == 0;
+}
+
+// Eight bytes at once: whether any is an ASCII upper-case letter (above 0x40
+// and below 0x5B; the bytes are known to be below 0x80, so nothing carries).
+bool AnyAsciiUpper(uint64_t word) {
+  const uint64_t above_at = word + (0x80 - 0x41) * kEveryByte;  // high bit: byte >= 'A'
+  const uint64_t above_z = word + (0x80 - 0x5B) * kEveryByte;   // high bit: byte > 'Z'
+  return (above_at & ~above_z & kHighBits) != 0;
+}
+
+uint64_t Load8(const char* p) {
+  uint64_t word = 0;
+  std::memcpy(&word, p, sizeof(word));
+  return word;
+}
+
+// The offset of the first byte of `s` that is not text (an invalid UTF-8
+// sequence, or a control character: `*control` says which), or s.size().
+size_t FirstNonText(absl::string_view s, bool* control) {
+  size_t i = 0;
+  while (i < s.size()) {
+    // Printable ASCII, most text by far, goes eight bytes a step (snapshot
+    // loads check every key and audit record); the rest one by one.
+    if (i + 8 <= s.size() && AllPrintableAscii(Load8(s.data() + i))) {
+      i += 8;
+      continue;
+    }
+    const size_t at = i;
+    const auto byte = static_cast<uint8_t>(s[i]);
+    // A multi-byte sequence is never a control character (overlong ones are
+    // invalid), so only ASCII bytes are compared.
+    if (byte < 0x80) {
+      if (byte < 0x20 || byte == 0x7F) {
+        *control = true;
+        return at;
+      }
+      ++i;
+      continue;
+    }
+    uint32_t cp = 0;
+    if (!DecodeUtf8(s, &i, &cp)) {
+      *control = false;
+      return at;
+    }
+  }
+  return s.size();
+}
+
+// M1: `raw` trimmed of ASCII white space into `*trimmed`, when that is a key
+// NormalizeKey accepts (its letters not yet lower-cased).
+absl::Status TrimKey(absl::string_view raw, absl::string_view* trimmed) {
+  if (raw.size() > limits::kTextMaxBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("user key is longer than ", limits::kKeyMaxBytes, " bytes (M1)"));
+  }
+  *trimmed = absl::StripAsciiWhitespace(raw);
+  if (trimmed->empty() || trimmed->size() > limits::kKeyMaxBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("user key must be 1-", limits::kKeyMaxBytes, " bytes after trimming (M1)"));
+  }
+  bool control = false;
+  if (FirstNonText(*trimmed, &control) != trimmed->size()) {
+    return absl::InvalidArgumentError(control ? "user key must not contain control characters (M1)"
+                                              : "user key is not valid UTF-8 (M1)");
+  }
+  return absl::OkStatus();
 }
 
 bool IsSlugChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }
@@ -72,7 +157,7 @@ absl::StatusOr<std::string> NormalizeName(absl::string_view raw, absl::string_vi
     return absl::InvalidArgumentError(absl::StrCat(what, " name is longer than ",
                                                    limits::kNameMaxCodePoints, " characters (T3)"));
   }
-  auto decoded = Decode(raw, absl::StrCat(what, " name"));
+  auto decoded = Decode(raw, what);
   if (!decoded.ok()) return decoded.status();
   const std::vector<CodePoint>& cps = *decoded;
   size_t first = 0, last = cps.size();
@@ -145,26 +230,50 @@ absl::StatusOr<std::string> DeriveSlug(absl::string_view name) {
 }
 
 absl::StatusOr<std::string> NormalizeKey(absl::string_view raw) {
-  if (raw.size() > limits::kTextMaxBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("user key is longer than ", limits::kKeyMaxBytes, " bytes (M1)"));
-  }
-  absl::string_view trimmed = absl::StripAsciiWhitespace(raw);
-  if (trimmed.empty() || trimmed.size() > limits::kKeyMaxBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("user key must be 1-", limits::kKeyMaxBytes, " bytes after trimming (M1)"));
-  }
-  size_t i = 0;
-  while (i < trimmed.size()) {
-    uint32_t cp = 0;
-    if (!DecodeUtf8(trimmed, &i, &cp)) {
-      return absl::InvalidArgumentError("user key is not valid UTF-8 (M1)");
-    }
-    if (cp < 0x20 || cp == 0x7F) {
-      return absl::InvalidArgumentError("user key must not contain control characters (M1)");
-    }
-  }
+  absl::string_view trimmed;
+  if (absl::Status status = TrimKey(raw, &trimmed); !status.ok()) return status;
   return absl::AsciiStrToLower(trimmed);
+}
+
+absl::Status ValidateStoredKey(absl::string_view key) {
+  absl::string_view trimmed;
+  if (absl::Status status = TrimKey(key, &trimmed); !status.ok()) return status;
+  // The key is text now, so a byte of 0x80 or more is part of a multi-byte
+  // sequence (never upper case ASCII); the tail goes one byte at a time.
+  const auto is_upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  bool upper = false;
+  size_t i = 0;
+  for (; i + 8 <= key.size() && !upper; i += 8) {
+    const uint64_t word = Load8(key.data() + i);
+    upper = (word & kHighBits) == 0 ? AnyAsciiUpper(word)
+                                    : std::any_of(key.begin() + i, key.begin() + i + 8, is_upper);
+  }
+  upper = upper || std::any_of(key.begin() + i, key.end(), is_upper);
+  if (trimmed.size() != key.size() || upper) {
+    return absl::InvalidArgumentError(
+        "key is not normalized: it has upper-case letters or surrounding white space (M1)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateText(absl::string_view text, size_t max_bytes, absl::string_view what,
+                          absl::string_view rule) {
+  if (text.empty() || text.size() > max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " must be 1-", max_bytes, " bytes; got ", text.size(), " (", rule, ")"));
+  }
+  bool control = false;
+  const size_t at = FirstNonText(text, &control);
+  if (at != text.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, control ? " must not contain control characters" : " is not valid UTF-8",
+                     " (byte ", at, ") (", rule, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidatePlanName(absl::string_view name) {
+  return ValidateText(name, limits::kPlanNameMaxBytes, "plan name", "T2");
 }
 
 }  // namespace tenantry::internal

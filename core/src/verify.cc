@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "access.h"
 #include "engine_impl.h"
 #include "epoch.h"
 #include "model.h"
@@ -73,6 +74,12 @@ absl::Status VerifyUser(const Version& v, const UserNode& u, uint64_t* direct) {
     const WorkspaceNode* ws = v.workspaces.Find(u.active_workspace);
     if (ws == nullptr || !ws->sessions.Contains(u.id) || !ws->active()) {
       return Broken(absl::StrCat("active workspace of user ", u.id, " is not a live session (S1)"));
+    }
+    // Every change that may take `workspace.switch` away re-checks the
+    // sessions it touches (Writer::FinishSessions), so none outlives it.
+    if (!Evaluate<false>(v, u.id, u.active_workspace, perm::kWorkspaceSwitch, nullptr)) {
+      return Broken(absl::StrCat("user ", u.id, " has a session in workspace ", u.active_workspace,
+                                 " without 'workspace.switch' there (S1)"));
     }
   }
   return absl::OkStatus();

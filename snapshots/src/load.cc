@@ -6,10 +6,12 @@
 // content, each with explicit depth and table limits), checksum, version;
 // then every node is rebuilt with its references and ranges checked (a
 // dangling id or an out-of-range value is DataLoss before anything uses it),
-// the indexes are derived from the primary state, and Engine::verify() checks
-// every invariant of the result. All nodes are made through one Txn, so a
-// failure anywhere frees everything made so far; the engine is returned only
-// whole.
+// every string checked by the engine's own rule for it (fields.h), the
+// indexes derived from the primary state, and Engine::verify() checks every
+// invariant of the result. A loaded engine holds only what the engine itself
+// could have made: every rule a change would have been refused for holds.
+// All nodes are made through one Txn, so a failure anywhere frees everything
+// made so far; the engine is returned only whole.
 #include <algorithm>
 #include <functional>
 #include <memory>
@@ -20,8 +22,9 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "access.h"
-#include "envelope.h"
 #include "engine_journal.h"
+#include "envelope.h"
+#include "fields.h"
 #include "status_macros.h"
 #include "tenantry/snapshot.h"
 #include "tenantry_generated.h"
@@ -53,17 +56,15 @@ using internal::UserNode;
 using internal::Version;
 using internal::WorkspaceNode;
 
+// DataLoss naming P2 beside the rule the message ends with, if any:
+// "... (T4)" becomes "... (T4, P2)".
 template <class... Args>
 absl::Status Bad(const Args&... args) {
-  return absl::DataLossError(absl::StrCat("snapshot: ", args..., " (P2)"));
+  return absl::DataLossError(internal::WithP2(absl::StrCat("snapshot: ", args...)));
 }
 
-// A string field: present, at most `max` bytes.
-absl::StatusOr<std::string> Text(const flatbuffers::String* s, size_t max, absl::string_view what) {
-  if (s == nullptr) return Bad(what, " is missing");
-  if (s->size() > max) return Bad(what, " has ", s->size(), " bytes; at most ", max);
-  return s->str();
-}
+// The snapshot as a whole, for refusals of its own fields.
+constexpr internal::Entity kTheSnapshot{"the snapshot", 0, false};
 
 template <class T>
 size_t SizeOf(const flatbuffers::Vector<T>* v) {
@@ -123,7 +124,12 @@ absl::StatusOr<const fb::Snapshot*> Open(const std::vector<uint8_t>& bytes, uint
   if (!inner.VerifyBuffer<fb::Snapshot>(nullptr)) {
     return Bad("the content's structure is damaged (Verifier)");
   }
-  return flatbuffers::GetRoot<fb::Snapshot>(content->data());
+  const auto* snapshot = flatbuffers::GetRoot<fb::Snapshot>(content->data());
+  // InspectSnapshot shows it: text, like everything a reader may be handed.
+  TNY_RETURN_IF_ERROR(internal::TextField(snapshot->writer(), "Snapshot.writer", kTheSnapshot,
+                                          limits::kSnapshotWriterMaxBytes, "P2")
+                          .status());
+  return snapshot;
 }
 
 class Loader {
@@ -152,12 +158,18 @@ class Loader {
   absl::Status Catalog();
   absl::Status Meters();
   absl::Status Accounts();
+  absl::Status Account(const fb::Account& in);
+  absl::Status Pools(const fb::Account& in, AccountNode* a);
   absl::Status Users();
   absl::Status Workspaces();
+  absl::Status Workspace(const fb::Workspace& in);
+  absl::Status Credits(const fb::Workspace& in, WorkspaceNode* ws);
   absl::Status Ancestors();
   absl::Status Roles();
   absl::Status Teams();
   absl::Status Invitations();
+  absl::Status Invitation(const fb::Invitation& in);
+  absl::Status InvitationShape(const InvitationNode& node) const;
   absl::Status Links();
   absl::Status ResolveRoles();
   // A workspace role id valid in `account`: built-in owner..client or one of
@@ -205,6 +217,10 @@ absl::Status Loader::Header() {
   if (SizeOf(s_.token_key()) != 32 || SizeOf(s_.key_hash_key()) != 16) {
     return Bad("the engine's keys are missing or malformed");
   }
+  // P3: absent in format 1000 files; 16 random bytes since 1001.
+  if (s_.lineage() != nullptr && s_.lineage()->size() != 16) {
+    return Bad("Snapshot.lineage has ", s_.lineage()->size(), " bytes, not 16 (P3)");
+  }
   return absl::OkStatus();
 }
 
@@ -217,14 +233,15 @@ absl::Status Loader::Catalog() {
   }
   auto* catalog = txn_.Make<internal::Catalog>();
   for (uint32_t i = 0; i < names->size(); ++i) {
-    TNY_ASSIGN_OR_RETURN(std::string name,
-                         Text(names->Get(i), limits::kPermissionNameMaxBytes, "a permission"));
+    TNY_ASSIGN_OR_RETURN(
+        std::string name,
+        internal::PermissionField(names->Get(i), "Snapshot.permissions", {"permission", i}));
     if (i < builtin.names.size() && name != builtin.names[i]) {
       return Bad("built-in permission ", i, " is '", name, "', this build has '", builtin.names[i],
-                 "'");
+                 "' (M7)");
     }
-    if (!internal::ValidatePermissionName(name).ok() || !catalog->ids.emplace(name, i).second) {
-      return Bad("permission ", i, " has a malformed or repeated name");
+    if (!catalog->ids.emplace(name, i).second) {
+      return Bad("permission ", i, " repeats the name '", name, "' (M7)");
     }
     catalog->names.push_back(std::move(name));
   }
@@ -242,24 +259,22 @@ absl::Status Loader::Meters() {
   absl::flat_hash_set<std::string> seen;
   for (uint32_t i = 0; i < meters->size(); ++i) {
     const fb::Meter* m = meters->Get(i);
+    const internal::Entity meter{"meter", i};
     internal::MeterDef def;
-    TNY_ASSIGN_OR_RETURN(def.name, Text(m->name(), limits::kMeterNameMaxBytes, "a meter name"));
+    TNY_ASSIGN_OR_RETURN(def.name,
+                         internal::MeterNameField(m->name(), "Meter.name", meter, "meter name"));
     const size_t buckets = SizeOf(m->buckets());
     if (buckets < 1 || buckets > static_cast<size_t>(kMaxBuckets)) {
-      return Bad("meter ", i, " has ", buckets, " buckets");
+      return Bad("meter ", i, " has ", buckets, " buckets (C1)");
     }
     for (const flatbuffers::String* b : *m->buckets()) {
-      TNY_ASSIGN_OR_RETURN(std::string bucket, Text(b, limits::kMeterNameMaxBytes, "a bucket"));
+      TNY_ASSIGN_OR_RETURN(std::string bucket,
+                           internal::MeterNameField(b, "Meter.buckets", meter, "bucket name"));
       def.buckets.push_back(std::move(bucket));
     }
-    if (!internal::ValidMeterName(def.name) || !seen.insert(def.name).second) {
-      return Bad("meter ", i, " has a malformed or repeated name");
-    }
-    for (const std::string& b : def.buckets) {
-      if (!internal::ValidMeterName(b)) return Bad("meter ", i, " has a malformed bucket");
-    }
+    if (!seen.insert(def.name).second) return Bad("meter ", i, " repeats a meter's name (C1)");
     if (buckets == 2 && def.buckets[0] == def.buckets[1]) {
-      return Bad("meter ", i, " repeats a bucket");
+      return Bad("meter ", i, " repeats a bucket (C1)");
     }
     if (i < builtin.meters.size() &&
         (def.name != builtin.meters[i].name || def.buckets != builtin.meters[i].buckets)) {
@@ -272,41 +287,69 @@ absl::Status Loader::Meters() {
 }
 
 absl::Status Loader::Accounts() {
-  for (const fb::Account* in : Tables(s_.accounts())) {
-    const AccountId id = in->id();
-    TNY_RETURN_IF_ERROR(FreshId(id, v_->next_account, v_->accounts, "account"));
-    auto* a = txn_.Make<AccountNode>();
-    a->id = id;
-    TNY_ASSIGN_OR_RETURN(a->name, Text(in->name(), limits::kTextMaxBytes, "an account name"));
-    TNY_ASSIGN_OR_RETURN(a->key, Text(in->key(), limits::kKeyMaxBytes, "an account key"));
-    if (in->plan() == nullptr) return Bad("account ", id, " has no plan");
-    TNY_ASSIGN_OR_RETURN(a->plan.name, Text(in->plan()->name(), limits::kTextMaxBytes, "a plan"));
-    a->plan.workspace_limit = in->plan()->workspace_limit();
-    a->plan.agency = in->plan()->agency();
-    if (a->plan.workspace_limit < Plan::kUnlimited) return Bad("account ", id, ": plan limit");
-    a->plan_set = in->plan_set();
-    a->owner = in->owner();
-    a->member_default_all = in->member_default_all();
-    a->staff_member_role = in->staff_member_role();
-    for (size_t p = 0; p < SizeOf(in->pools()); ++p) {
-      const fb::Pool* pool = in->pools()->Get(static_cast<uint32_t>(p));
-      if (pool->meter() >= v_->meters->meters.size() ||
-          internal::FindMeterEntry(a->pools, pool->meter()) != nullptr) {
-        return Bad("account ", id, " has a pool of an unknown or repeated meter");
-      }
-      if (pool->regular() < 0 || pool->extra() < 0 || pool->granted() < 0 ||
-          pool->consumed_by_deleted() < 0) {
-        return Bad("account ", id, " has a negative pool amount");
-      }
-      a->pools.push_back(internal::Pool{pool->meter(),
-                                        {pool->regular(), pool->extra()},
-                                        pool->granted(),
-                                        pool->consumed_by_deleted()});
+  for (const fb::Account* in : Tables(s_.accounts())) TNY_RETURN_IF_ERROR(Account(*in));
+  return absl::OkStatus();
+}
+
+absl::Status Loader::Account(const fb::Account& in) {
+  const AccountId id = in.id();
+  TNY_RETURN_IF_ERROR(FreshId(id, v_->next_account, v_->accounts, "account"));
+  const internal::Entity entity{"account", id};
+  auto* a = txn_.Make<AccountNode>();
+  a->id = id;
+  TNY_ASSIGN_OR_RETURN(a->name, internal::NameField(in.name(), "Account.name", entity, "account"));
+  // T1: the key is optional ("" or absent = none); one that is given is a key (M1).
+  if (in.key() != nullptr && in.key()->size() != 0) {
+    TNY_ASSIGN_OR_RETURN(a->key, internal::KeyField(in.key(), "Account.key", entity));
+  }
+  if (in.plan() == nullptr) return Bad("account ", id, " has no plan");
+  TNY_ASSIGN_OR_RETURN(a->plan.name,
+                       internal::PlanNameField(in.plan()->name(), "Plan.name", entity));
+  a->plan.workspace_limit = in.plan()->workspace_limit();
+  a->plan.agency = in.plan()->agency();
+  if (a->plan.workspace_limit < Plan::kUnlimited) return Bad("account ", id, ": plan limit (T2)");
+  a->plan_set = in.plan_set();
+  const Plan unset = internal::UnsetPlan();
+  if (!a->plan_set &&
+      (a->plan.name != unset.name || a->plan.workspace_limit != unset.workspace_limit ||
+       a->plan.agency != unset.agency)) {
+    return Bad("account ", id, " has no plan but holds plan '", a->plan.name, "' (T2)");
+  }
+  a->owner = in.owner();
+  a->member_default_all = in.member_default_all();
+  a->staff_member_role = in.staff_member_role();
+  if (!internal::IsStaffMemberRole(a->staff_member_role)) {
+    return Bad("Account.staff_member_role of account ", id, " is role ", a->staff_member_role,
+               "; one of admin, manager, member, viewer (M8)");
+  }
+  TNY_RETURN_IF_ERROR(Pools(in, a));
+  if (!a->key.empty() && !v_->account_keys.Set(txn_, a->key, id)) {
+    return Bad("account key '", a->key, "' is repeated (T1)");
+  }
+  v_->accounts.Set(txn_, id, a);
+  return absl::OkStatus();
+}
+
+absl::Status Loader::Pools(const fb::Account& in, AccountNode* a) {
+  for (size_t p = 0; p < SizeOf(in.pools()); ++p) {
+    const fb::Pool* pool = in.pools()->Get(static_cast<uint32_t>(p));
+    if (pool->meter() >= v_->meters->meters.size() ||
+        internal::FindMeterEntry(a->pools, pool->meter()) != nullptr) {
+      return Bad("account ", a->id, " has a pool of an unknown or repeated meter");
     }
-    if (!a->key.empty() && !v_->account_keys.Set(txn_, a->key, id)) {
-      return Bad("account key '", a->key, "' is repeated");
+    if (pool->regular() < 0 || pool->extra() < 0 || pool->granted() < 0 ||
+        pool->consumed_by_deleted() < 0) {
+      return Bad("account ", a->id, " has a negative pool amount");
     }
-    v_->accounts.Set(txn_, id, a);
+    // C1: a one-bucket meter is only ever granted to its one bucket.
+    if (v_->meters->meters[pool->meter()].buckets.size() == 1 && pool->extra() != 0) {
+      return Bad("Pool.extra of account ", a->id, " meter ", pool->meter(),
+                 " is not 0 for a one-bucket meter (C1)");
+    }
+    a->pools.push_back(internal::Pool{pool->meter(),
+                                      {pool->regular(), pool->extra()},
+                                      pool->granted(),
+                                      pool->consumed_by_deleted()});
   }
   return absl::OkStatus();
 }
@@ -317,10 +360,8 @@ absl::Status Loader::Users() {
     TNY_RETURN_IF_ERROR(FreshId(id, v_->next_user, v_->users, "user"));
     auto* u = txn_.Make<UserNode>();
     u->id = id;
-    TNY_ASSIGN_OR_RETURN(u->key, Text(in->key(), limits::kKeyMaxBytes, "a user key"));
-    if (u->key.empty() || !v_->user_keys.Set(txn_, u->key, id)) {
-      return Bad("user ", id, " has an empty or repeated key");
-    }
+    TNY_ASSIGN_OR_RETURN(u->key, internal::KeyField(in->key(), "User.key", {"user", id}));
+    if (!v_->user_keys.Set(txn_, u->key, id)) return Bad("user ", id, " repeats a key (M1)");
     // Exact: a user's grants live as long as the user (team grants, added
     // later, grow it a quarter at a time, like the writer's SetGrant).
     u->grants.reserve(SizeOf(in->grants()));
@@ -351,56 +392,65 @@ absl::Status Loader::Users() {
 }
 
 absl::Status Loader::Workspaces() {
-  for (const fb::Workspace* in : Tables(s_.workspaces())) {
-    const WorkspaceId id = in->id();
-    TNY_RETURN_IF_ERROR(FreshId(id, v_->next_workspace, v_->workspaces, "workspace"));
-    const AccountNode* account = v_->accounts.Find(in->account());
-    if (account == nullptr) return Bad("workspace ", id, " belongs to no account");
-    auto* ws = txn_.Make<WorkspaceNode>();
-    ws->id = id;
-    ws->account = in->account();
-    TNY_ASSIGN_OR_RETURN(ws->name, Text(in->name(), limits::kTextMaxBytes, "a workspace name"));
-    TNY_ASSIGN_OR_RETURN(ws->slug, Text(in->slug(), limits::kSlugMaxLength, "a slug"));
-    if (!internal::ValidateSlug(ws->slug).ok()) return Bad("workspace ", id, " has a bad slug");
-    if (in->type() > 1 || in->status() > 1) return Bad("workspace ", id, ": type or status");
-    ws->type = static_cast<WorkspaceType>(in->type());
-    ws->status = static_cast<WorkspaceStatus>(in->status());
-    ws->parent = in->parent();
-    ws->owner = in->owner();
-    if (v_->users.Find(ws->owner) == nullptr) return Bad("workspace ", id, " has no owner");
-    if (in->settings() != nullptr) {
-      ws->settings = Settings{in->settings()->beta_opt_in(), in->settings()->approval_timeout_s(),
-                              in->settings()->inactivity_timeout_s()};
-    }
-    const Settings& st = ws->settings;
-    if (st.approval_timeout_s < limits::kApprovalTimeoutMinS ||
-        st.approval_timeout_s > limits::kApprovalTimeoutMaxS || st.inactivity_timeout_s < 0 ||
-        st.inactivity_timeout_s > limits::kInactivityTimeoutMaxS) {
-      return Bad("workspace ", id, " has settings out of range (T6)");
-    }
-    for (size_t c = 0; c < SizeOf(in->credits()); ++c) {
-      const fb::Funding* f = in->credits()->Get(static_cast<uint32_t>(c));
-      const internal::CellValue value{f->regular(), f->extra(), f->held(), false};
-      if (f->meter() >= v_->meters->meters.size() ||
-          internal::FindMeterEntry(ws->credits, f->meter()) != nullptr || f->funded() < 0 ||
-          value.regular < 0 || value.extra < 0 || value.held < 0 ||
-          value.regular > limits::kMaxWorkspaceBalance ||
-          value.extra > limits::kMaxWorkspaceBalance || value.held > limits::kMaxWorkspaceBalance ||
-          value.total() > limits::kMaxWorkspaceBalance || value.total() > f->funded() ||
-          (v_->meters->meters[f->meter()].buckets.size() == 1 && value.extra != 0)) {
-        return Bad("workspace ", id, " has a malformed credit entry");
-      }
-      auto* cell = txn_.Make<internal::BalanceCell>();
-      cells[cell] = value;
-      ws->credits.push_back(internal::Funding{f->meter(), f->funded(), cell});
-    }
-    if (!Mutable(account)->slugs.Set(txn_, ws->slug, id)) {
-      return Bad("slug '", ws->slug, "' is repeated in account ", ws->account);
-    }
-    Mutable(account)->workspaces.Set(txn_, id, 1);
-    v_->workspaces.Set(txn_, id, ws);
-  }
+  for (const fb::Workspace* in : Tables(s_.workspaces())) TNY_RETURN_IF_ERROR(Workspace(*in));
   return Ancestors();
+}
+
+absl::Status Loader::Workspace(const fb::Workspace& in) {
+  const WorkspaceId id = in.id();
+  TNY_RETURN_IF_ERROR(FreshId(id, v_->next_workspace, v_->workspaces, "workspace"));
+  const AccountNode* account = v_->accounts.Find(in.account());
+  if (account == nullptr) return Bad("workspace ", id, " belongs to no account");
+  auto* ws = txn_.Make<WorkspaceNode>();
+  ws->id = id;
+  ws->account = in.account();
+  const internal::Entity entity{"workspace", id};
+  TNY_ASSIGN_OR_RETURN(ws->name,
+                       internal::NameField(in.name(), "Workspace.name", entity, "workspace"));
+  TNY_ASSIGN_OR_RETURN(ws->slug, internal::SlugField(in.slug(), "Workspace.slug", entity));
+  if (in.type() > 1 || in.status() > 1) return Bad("workspace ", id, ": type or status");
+  ws->type = static_cast<WorkspaceType>(in.type());
+  ws->status = static_cast<WorkspaceStatus>(in.status());
+  ws->parent = in.parent();
+  ws->owner = in.owner();
+  if (v_->users.Find(ws->owner) == nullptr) return Bad("workspace ", id, " has no owner");
+  if (in.settings() != nullptr) {
+    ws->settings = Settings{in.settings()->beta_opt_in(), in.settings()->approval_timeout_s(),
+                            in.settings()->inactivity_timeout_s()};
+  }
+  const Settings& st = ws->settings;
+  if (st.approval_timeout_s < limits::kApprovalTimeoutMinS ||
+      st.approval_timeout_s > limits::kApprovalTimeoutMaxS || st.inactivity_timeout_s < 0 ||
+      st.inactivity_timeout_s > limits::kInactivityTimeoutMaxS) {
+    return Bad("workspace ", id, " has settings out of range (T6)");
+  }
+  TNY_RETURN_IF_ERROR(Credits(in, ws));
+  if (!Mutable(account)->slugs.Set(txn_, ws->slug, id)) {
+    return Bad("slug '", ws->slug, "' is repeated in account ", ws->account, " (T3)");
+  }
+  Mutable(account)->workspaces.Set(txn_, id, 1);
+  v_->workspaces.Set(txn_, id, ws);
+  return absl::OkStatus();
+}
+
+absl::Status Loader::Credits(const fb::Workspace& in, WorkspaceNode* ws) {
+  for (size_t c = 0; c < SizeOf(in.credits()); ++c) {
+    const fb::Funding* f = in.credits()->Get(static_cast<uint32_t>(c));
+    const internal::CellValue value{f->regular(), f->extra(), f->held(), false};
+    if (f->meter() >= v_->meters->meters.size() ||
+        internal::FindMeterEntry(ws->credits, f->meter()) != nullptr || f->funded() < 0 ||
+        value.regular < 0 || value.extra < 0 || value.held < 0 ||
+        value.regular > limits::kMaxWorkspaceBalance ||
+        value.extra > limits::kMaxWorkspaceBalance || value.held > limits::kMaxWorkspaceBalance ||
+        value.total() > limits::kMaxWorkspaceBalance || value.total() > f->funded() ||
+        (v_->meters->meters[f->meter()].buckets.size() == 1 && value.extra != 0)) {
+      return Bad("workspace ", ws->id, " has a malformed credit entry (C1, C3)");
+    }
+    auto* cell = txn_.Make<internal::BalanceCell>();
+    cells[cell] = value;
+    ws->credits.push_back(internal::Funding{f->meter(), f->funded(), cell});
+  }
+  return absl::OkStatus();
 }
 
 // T4: parents exist, are agencies of the same account, and chains are at
@@ -450,7 +500,7 @@ absl::Status Loader::Roles() {
     auto* r = txn_.Make<RoleNode>();
     r->id = id;
     r->account = in->account();
-    TNY_ASSIGN_OR_RETURN(r->name, Text(in->name(), limits::kRoleNameMaxBytes, "a role name"));
+    TNY_ASSIGN_OR_RETURN(r->name, internal::RoleNameField(in->name(), "Role.name", {"role", id}));
     for (size_t k = 0; k < SizeOf(in->permissions()); ++k) {
       const uint32_t p = in->permissions()->Get(static_cast<uint32_t>(k));
       if (p >= v_->catalog->names.size()) return Bad("role ", id, " names an unknown permission");
@@ -511,6 +561,8 @@ absl::Status Loader::CheckScope(const std::vector<WorkspaceId>& ids, AccountId a
 }
 
 absl::Status Loader::Teams() {
+  // M9: a team's name is unique within its workspace.
+  absl::flat_hash_set<std::pair<WorkspaceId, std::string>> team_names;
   for (const fb::Team* in : Tables(s_.teams())) {
     const TeamId id = in->id();
     TNY_RETURN_IF_ERROR(FreshId(id, v_->next_team, v_->teams, "team"));
@@ -519,9 +571,17 @@ absl::Status Loader::Teams() {
     auto* t = txn_.Make<TeamNode>();
     t->id = id;
     t->workspace = in->workspace();
-    TNY_ASSIGN_OR_RETURN(t->name, Text(in->name(), limits::kTextMaxBytes, "a team name"));
+    TNY_ASSIGN_OR_RETURN(t->name,
+                         internal::NameField(in->name(), "Team.name", {"team", id}, "team"));
+    if (!team_names.emplace(t->workspace, t->name).second) {
+      return Bad("team ", id, " repeats the name of another team of workspace ", t->workspace,
+                 " (M9)");
+    }
     t->role = in->role();
     TNY_RETURN_IF_ERROR(CheckRole(t->role, ws->account, absl::StrCat("team ", id)));
+    if (!internal::IsDelegableRole(t->role)) {
+      return Bad("Team.role of team ", id, " is owner; a workspace has exactly one owner (M4, M9)");
+    }
     if (in->members() != nullptr && !Aligned(in->members())) {
       return Bad("team ", id, ": the member list is misaligned");
     }
@@ -545,55 +605,87 @@ absl::Status Loader::Teams() {
 }
 
 absl::Status Loader::Invitations() {
-  for (const fb::Invitation* in : Tables(s_.invitations())) {
-    const InvitationId id = in->id();
-    TNY_RETURN_IF_ERROR(FreshId(id, v_->next_invitation, v_->invitations, "invitation"));
-    const AccountNode* account = v_->accounts.Find(in->account());
-    if (account == nullptr || in->kind() > 1 || in->state() > 2 || SizeOf(in->token_hash()) != 32 ||
-        (in->invited_by() != kSystem && v_->users.Find(in->invited_by()) == nullptr)) {
-      return Bad("invitation ", id, " is malformed");
+  for (const fb::Invitation* in : Tables(s_.invitations())) TNY_RETURN_IF_ERROR(Invitation(*in));
+  return absl::OkStatus();
+}
+
+absl::Status Loader::Invitation(const fb::Invitation& in) {
+  const InvitationId id = in.id();
+  TNY_RETURN_IF_ERROR(FreshId(id, v_->next_invitation, v_->invitations, "invitation"));
+  const AccountNode* account = v_->accounts.Find(in.account());
+  if (account == nullptr || in.kind() > 1 || in.state() > 2 || SizeOf(in.token_hash()) != 32 ||
+      (in.invited_by() != kSystem && v_->users.Find(in.invited_by()) == nullptr)) {
+    return Bad("invitation ", id, " is malformed");
+  }
+  auto* node = txn_.Make<InvitationNode>();
+  node->id = id;
+  node->kind = static_cast<internal::InvitationKind>(in.kind());
+  node->account = in.account();
+  node->workspace = in.workspace();
+  TNY_ASSIGN_OR_RETURN(node->email,
+                       internal::KeyField(in.email(), "Invitation.email", {"invitation", id}));
+  node->role = in.role();
+  node->account_role = static_cast<AccountRole>(in.account_role());
+  node->scope_all = in.scope_all();
+  if (in.scope() != nullptr) {
+    if (!Aligned(in.scope()) || (node->scope_all && in.scope()->size() != 0)) {
+      return Bad("invitation ", id, ": its scope is misaligned, or lists workspaces with all");
     }
-    auto* node = txn_.Make<InvitationNode>();
-    node->id = id;
-    node->kind = static_cast<internal::InvitationKind>(in->kind());
-    node->account = in->account();
-    node->workspace = in->workspace();
-    TNY_ASSIGN_OR_RETURN(node->email, Text(in->email(), limits::kKeyMaxBytes, "an e-mail"));
-    node->role = in->role();
-    node->account_role = static_cast<AccountRole>(in->account_role());
-    node->scope_all = in->scope_all();
-    if (in->scope() != nullptr) {
-      if (!Aligned(in->scope()) || (node->scope_all && in->scope()->size() != 0)) {
-        return Bad("invitation ", id, ": its scope is misaligned, or lists workspaces with all");
-      }
-      node->scope.assign(in->scope()->begin(), in->scope()->end());
+    node->scope.assign(in.scope()->begin(), in.scope()->end());
+  }
+  // A staff invitation keeps the ids of workspaces deleted since it was
+  // made (accept drops them): ids that were issued are accepted.
+  TNY_RETURN_IF_ERROR(CheckScope(node->scope, node->account, absl::StrCat("invitation ", id),
+                                 /*allow_deleted=*/true));
+  std::copy(in.token_hash()->begin(), in.token_hash()->end(), node->token_hash.begin());
+  node->expires_at_ns = in.expires_at_ns();
+  node->state = static_cast<internal::InvitationState>(in.state());
+  node->invited_by = in.invited_by();
+  node->accepted_by = in.accepted_by();
+  TNY_RETURN_IF_ERROR(InvitationShape(*node));
+  if (node->kind == internal::InvitationKind::kWorkspace) {
+    Mutable(v_->workspaces.Find(node->workspace))->invitations.Set(txn_, id, 1);
+  } else {
+    Mutable(account)->staff_invitations.Set(txn_, id, 1);
+  }
+  v_->invitations.Set(txn_, id, node);
+  return absl::OkStatus();
+}
+
+// I1-I3: what invite, invite_staff, accept and revoke leave in an invitation.
+absl::Status Loader::InvitationShape(const InvitationNode& node) const {
+  const InvitationId id = node.id;
+  const bool accepted = node.state == internal::InvitationState::kAccepted;
+  const UserNode* by = node.accepted_by == 0 ? nullptr : v_->users.Find(node.accepted_by);
+  // I3: only the user whose key is the invited e-mail accepts, and only accept sets accepted_by.
+  if (accepted != (node.accepted_by != 0) ||
+      (accepted && (by == nullptr || by->key != node.email))) {
+    return Bad("Invitation.accepted_by of invitation ", id,
+               " is not the user of its e-mail, or is set while not accepted (I3)");
+  }
+  if (node.kind == internal::InvitationKind::kWorkspace) {
+    const WorkspaceNode* ws = v_->workspaces.Find(node.workspace);
+    if (ws == nullptr || ws->account != node.account) {
+      return Bad("invitation ", id, " names an unknown or foreign workspace");
     }
-    // A staff invitation keeps the ids of workspaces deleted since it was
-    // made (accept drops them): ids that were issued are accepted.
-    TNY_RETURN_IF_ERROR(CheckScope(node->scope, node->account, absl::StrCat("invitation ", id),
-                                   /*allow_deleted=*/true));
-    std::copy(in->token_hash()->begin(), in->token_hash()->end(), node->token_hash.begin());
-    node->expires_at_ns = in->expires_at_ns();
-    node->state = static_cast<internal::InvitationState>(in->state());
-    node->invited_by = in->invited_by();
-    node->accepted_by = in->accepted_by();
-    if (node->accepted_by != 0 && v_->users.Find(node->accepted_by) == nullptr) {
-      return Bad("invitation ", id, " was accepted by an unknown user");
+    TNY_RETURN_IF_ERROR(CheckRole(node.role, node.account, absl::StrCat("invitation ", id)));
+    if (!internal::IsDelegableRole(node.role)) {
+      return Bad("Invitation.role of invitation ", id, " is owner (M4, I1)");
     }
-    if (node->kind == internal::InvitationKind::kWorkspace) {
-      const WorkspaceNode* ws = v_->workspaces.Find(node->workspace);
-      if (ws == nullptr || ws->account != node->account) {
-        return Bad("invitation ", id, " names an unknown or foreign workspace");
-      }
-      TNY_RETURN_IF_ERROR(CheckRole(node->role, node->account, absl::StrCat("invitation ", id)));
-      Mutable(ws)->invitations.Set(txn_, id, 1);
-    } else {
-      if (node->account_role != AccountRole::kAdmin && node->account_role != AccountRole::kMember) {
-        return Bad("staff invitation ", id, " has account role ", in->account_role());
-      }
-      Mutable(account)->staff_invitations.Set(txn_, id, 1);
+    if (node.account_role != AccountRole::kNone || !node.scope_all || !node.scope.empty()) {
+      return Bad("workspace invitation ", id, " has an account role or a staff scope (I1)");
     }
-    v_->invitations.Set(txn_, id, node);
+    return absl::OkStatus();
+  }
+  if (node.account_role != AccountRole::kAdmin && node.account_role != AccountRole::kMember) {
+    return Bad("Invitation.account_role of staff invitation ", id, " is ",
+               static_cast<int>(node.account_role), "; admin (2) or member (3) (M2, I1)");
+  }
+  if (node.workspace != 0 || node.role != internal::kNoRole) {
+    return Bad("staff invitation ", id, " names a workspace or a workspace role (I1)");
+  }
+  if (node.account_role == AccountRole::kAdmin && !node.scope_all) {
+    return Bad("staff invitation ", id, " offers admin without the scope all (M2)");
   }
   return absl::OkStatus();
 }
@@ -646,7 +738,6 @@ absl::Status Loader::Links() {
   v_->accounts.ForEach([&](AccountId id, const AccountNode* a) {
     if (!status.ok()) return;
     if (v_->users.Find(a->owner) == nullptr) status = Bad("account ", id, " has no owner");
-    if (status.ok()) status = CheckRole(a->staff_member_role, id, absl::StrCat("account ", id));
   });
   return status;
 }
@@ -666,10 +757,29 @@ absl::Status Loader::Build() {
 
 // ---- The live tables and tails, into the new engine's Impl ----
 
+// C6: the funding a live reservation holds from, when the reservation is one
+// reserve() could have made: a positive hold of at most a balance, drawn from
+// the buckets its meter has, in a funded workspace of its account.
+absl::StatusOr<const internal::Funding*> HeldBy(const fb::Reservation& r, const Version& v) {
+  const WorkspaceNode* ws = v.workspaces.Find(r.workspace());
+  const internal::Funding* f =
+      ws == nullptr ? nullptr : internal::FindMeterEntry(ws->credits, r.meter());
+  if (f == nullptr || ws->account != r.account()) {
+    return Bad("reservation in slot ", r.index(), " names no funded workspace of its account (C6)");
+  }
+  if (r.held_regular() < 0 || r.held_extra() < 0 ||
+      r.held_regular() > limits::kMaxWorkspaceBalance ||
+      r.held_extra() > limits::kMaxWorkspaceBalance || r.held_regular() + r.held_extra() <= 0 ||
+      (v.meters->meters[r.meter()].buckets.size() == 1 && r.held_extra() != 0)) {
+    return Bad("Reservation.held_regular/held_extra of the reservation in slot ", r.index(),
+               " are not a positive hold from its meter's buckets (C1, C6)");
+  }
+  return f;
+}
+
 absl::Status RestoreReservations(const fb::Snapshot& s, Engine::Impl& impl, const Version& v,
                                  Loader& loader) {
   const auto* list = s.reservations();
-  if (SizeOf(list) == 0 && s.reservation_slots() == 0) return absl::OkStatus();
   if (s.reservation_slots() == 0 || s.reservation_slots() > limits::kReservationSlotsMax) {
     return Bad("reservation table size ", s.reservation_slots(), " is out of range");
   }
@@ -684,7 +794,8 @@ absl::Status RestoreReservations(const fb::Snapshot& s, Engine::Impl& impl, cons
   auto table = std::make_unique<internal::ReservationTable>(size);
   absl::flat_hash_map<internal::BalanceCell*, int64_t> held;
   int64_t next_expiry = INT64_MAX;
-  for (const fb::Reservation* r : *list) {
+  for (uint32_t i = 0; i < SizeOf(list); ++i) {
+    const fb::Reservation* r = list->Get(i);
     if (r->index() >= s.reservation_slots() || r->generation() == 0 ||
         r->generation() >= (uint64_t{1} << (64 - internal::kReservationIndexBits - 2))) {
       return Bad("reservation slot ", r->index(), " is out of range");
@@ -693,14 +804,14 @@ absl::Status RestoreReservations(const fb::Snapshot& s, Engine::Impl& impl, cons
     if (internal::StateOf(slot.state_gen.load()) == internal::SlotState::kLive) {
       return Bad("reservation slot ", r->index(), " is used twice");
     }
-    const WorkspaceNode* ws = v.workspaces.Find(r->workspace());
-    const internal::Funding* f =
-        ws == nullptr ? nullptr : internal::FindMeterEntry(ws->credits, r->meter());
-    if (f == nullptr || ws->account != r->account() || r->held_regular() < 0 ||
-        r->held_extra() < 0 || r->held_regular() + r->held_extra() <= 0) {
-      return Bad("reservation in slot ", r->index(), " is malformed or names no funded workspace");
+    TNY_ASSIGN_OR_RETURN(const internal::Funding* f, HeldBy(*r, v));
+    // Each hold is at most a balance, and their running sum is checked
+    // against the cell at every step, so it never overflows.
+    int64_t& on_cell = held[f->cell];
+    on_cell += r->held_regular() + r->held_extra();
+    if (on_cell > loader.cells[f->cell].held) {
+      return Bad("reservations hold more than their balance shows (C6)");
     }
-    held[f->cell] += r->held_regular() + r->held_extra();
     slot.workspace.store(r->workspace());
     slot.account.store(r->account());
     slot.meter.store(r->meter());
@@ -711,10 +822,6 @@ absl::Status RestoreReservations(const fb::Snapshot& s, Engine::Impl& impl, cons
     slot.expires_at_ns.store(r->expires_at_ns());
     slot.state_gen.store(internal::StateGen(r->generation(), internal::SlotState::kLive));
     next_expiry = std::min(next_expiry, r->expires_at_ns());
-  }
-  for (auto& [cell, amount] : held) {
-    internal::CellValue& c = loader.cells[cell];
-    if (amount > c.held) return Bad("reservations hold more than their balance shows (C6)");
   }
   table->RestoreFreeList();
   impl.reservations.store(table.release());
@@ -732,7 +839,6 @@ absl::Status RestoreReservations(const fb::Snapshot& s, Engine::Impl& impl, cons
 
 absl::Status RestoreKeys(const fb::Snapshot& s, Engine::Impl& impl) {
   const auto* list = s.keys();
-  if (SizeOf(list) == 0 && s.key_slots() == 0) return absl::OkStatus();
   const uint64_t size = s.key_slots();
   if (size < internal::kKeyProbeLength || size > internal::kMaxKeySlots ||
       (size & (size - 1)) != 0) {
@@ -745,13 +851,20 @@ absl::Status RestoreKeys(const fb::Snapshot& s, Engine::Impl& impl) {
                ") allow; load with idempotency_slots >= ", size);
   }
   auto table = std::make_unique<internal::KeyTable>(size);
-  for (const fb::IdempotencyKey* k : *list) {
+  for (uint32_t i = 0; i < SizeOf(list); ++i) {
+    const fb::IdempotencyKey* k = list->Get(i);
     if (k->index() >= size || k->generation() >= (uint64_t{1} << 62) || k->time_ns() < 0) {
       return Bad("idempotency slot ", k->index(), " is out of range");
     }
     internal::KeySlot& slot = table->slot(k->index());
     if (slot.words[1] != 0) return Bad("idempotency slot ", k->index(), " is used twice");
     const bool live = k->tag() != 0;
+    // C5: a remembered consume asked for a positive amount and got a balance
+    // or a remembered refusal (a retry replays both).
+    if (live && (k->amount() <= 0 || !internal::ValidKeyResult(k->result()))) {
+      return Bad("IdempotencyKey.amount/result of idempotency slot ", k->index(),
+                 " are not a consume's (C1, C5)");
+    }
     slot.words[0] = k->tag();
     slot.words[1] = internal::Meta(std::max<uint64_t>(k->generation(), 1),
                                    live ? internal::KeyState::kDone : internal::KeyState::kFree);
@@ -763,50 +876,123 @@ absl::Status RestoreKeys(const fb::Snapshot& s, Engine::Impl& impl) {
   return absl::OkStatus();
 }
 
-absl::Status RestoreTails(const fb::Snapshot& s, Engine::Impl& impl, const Version& v) {
-  internal::MutexLock ledger_lock(&impl.ledger_mu);
-  uint64_t last = s.ledger_dropped_through();
-  for (const fb::LedgerEntry* e : *s.ledger()) {
-    if (e->sequence() <= last || e->kind() > 6 || e->meter() >= v.meters->meters.size()) {
-      return Bad("ledger entry ", e->sequence(), " is out of order or malformed (C7)");
-    }
-    last = e->sequence();
-    LedgerEntry entry{e->sequence(),
-                      e->revision(),
-                      e->time_ns(),
-                      e->actor(),
-                      e->account(),
-                      e->workspace(),
-                      e->meter(),
-                      static_cast<LedgerKind>(e->kind()),
-                      {e->amount_regular(), e->amount_extra()},
-                      {e->returned_regular(), e->returned_extra()},
-                      e->reservation()};
-    impl.ledger.push_back(entry);
+// C7: an entry as the engine writes it (engine_credits.cc): the fields its
+// kind uses, ids that were issued, amounts that moved. Its revision is the
+// one current when it was made, not after the cut's; its time is the clock's.
+absl::Status CheckLedgerEntry(const fb::LedgerEntry& e, const Version& v) {
+  const uint64_t sequence = e.sequence();
+  if (e.kind() > static_cast<uint8_t>(LedgerKind::kReturnOnDelete) ||
+      e.meter() >= v.meters->meters.size() || e.revision() > v.revision ||
+      v.accounts.Find(e.account()) == nullptr ||
+      (e.actor() != kSystem && v.users.Find(e.actor()) == nullptr)) {
+    return Bad("ledger entry ", sequence,
+               " has an unknown kind, meter, account or actor, or a revision after the cut's (C7)");
   }
-  if (s.ledger_next_sequence() <= last) return Bad("the ledger's next sequence is behind (C7)");
+  const auto kind = static_cast<LedgerKind>(e.kind());
+  const bool settles =
+      kind == LedgerKind::kCommit || kind == LedgerKind::kRelease || kind == LedgerKind::kExpire;
+  const bool one_bucket = v.meters->meters[e.meter()].buckets.size() == 1;
+  if (e.amount_regular() < 0 || e.amount_extra() < 0 || e.returned_regular() < 0 ||
+      e.returned_extra() < 0 ||
+      (one_bucket && (e.amount_extra() != 0 || e.returned_extra() != 0))) {
+    return Bad("ledger entry ", sequence,
+               " moves a negative amount or a bucket its meter lacks (C1, C7)");
+  }
+  const bool workspace_ok = kind == LedgerKind::kGrant
+                                ? e.workspace() == 0
+                                : e.workspace() != 0 && e.workspace() < v.next_workspace;
+  const uint64_t index_mask = (uint64_t{1} << internal::kReservationIndexBits) - 1;
+  const bool settle_ok =
+      settles
+          ? e.actor() == kSystem && (e.reservation() & index_mask) != 0 &&
+                (kind == LedgerKind::kCommit || (e.amount_regular() == 0 && e.amount_extra() == 0))
+          : e.reservation() == 0 && e.returned_regular() == 0 && e.returned_extra() == 0;
+  if (!workspace_ok || !settle_ok) {
+    return Bad("ledger entry ", sequence, " of kind ", LedgerKindName(kind),
+               " has a workspace, reservation, actor or amount that kind never has (C7)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RestoreLedger(const fb::Snapshot& s, Engine::Impl& impl, const Version& v) {
+  internal::MutexLock ledger_lock(&impl.ledger_mu);
+  // C7: the entries in memory are consecutive, from the one after the last
+  // that left memory up to the one before the next sequence.
+  if (s.ledger_dropped_through() >= (uint64_t{1} << 62)) {
+    return Bad("Snapshot.ledger_dropped_through is out of range (C7)");
+  }
+  uint64_t next = s.ledger_dropped_through() + 1;
+  for (const fb::LedgerEntry* e : Tables(s.ledger())) {
+    if (e->sequence() != next) {
+      return Bad("LedgerEntry.sequence ", e->sequence(), " is not ", next,
+                 ": the ledger's sequences are consecutive (C7)");
+    }
+    TNY_RETURN_IF_ERROR(CheckLedgerEntry(*e, v));
+    ++next;
+    impl.ledger.push_back(LedgerEntry{e->sequence(),
+                                      e->revision(),
+                                      e->time_ns(),
+                                      e->actor(),
+                                      e->account(),
+                                      e->workspace(),
+                                      e->meter(),
+                                      static_cast<LedgerKind>(e->kind()),
+                                      {e->amount_regular(), e->amount_extra()},
+                                      {e->returned_regular(), e->returned_extra()},
+                                      e->reservation()});
+  }
+  if (s.ledger_next_sequence() != next) {
+    return Bad("Snapshot.ledger_next_sequence ", s.ledger_next_sequence(), " is not ", next,
+               ", the one after the last entry (C7)");
+  }
+  // The latest time among entries that left memory starts at 0 and only grows.
+  if (s.ledger_dropped_max_time_ns() < 0 ||
+      (s.ledger_dropped_through() == 0 && s.ledger_dropped_max_time_ns() != 0)) {
+    return Bad("Snapshot.ledger_dropped_max_time_ns is not a time of dropped entries (C7)");
+  }
   impl.ledger_next_sequence = s.ledger_next_sequence();
   impl.ledger_dropped_through = s.ledger_dropped_through();
   impl.ledger_dropped_max_time_ns = s.ledger_dropped_max_time_ns();
-  internal::MutexLock feed_lock(&impl.feed_mu);
-  uint64_t revision = s.feed_dropped_through();
-  for (const fb::Change* c : *s.feed()) {
-    if (c->revision() <= revision || c->revision() > v.revision || c->what() == nullptr ||
-        c->what()->size() > limits::kTextMaxBytes * 4) {
-      return Bad("feed record ", c->revision(), " is out of order or malformed (L1)");
-    }
-    revision = c->revision();
-    impl.feed.push_back(AuditRecord{c->revision(), c->time_ns(), c->actor(), c->account(),
-                                    c->workspace(), c->what()->str()});
+  return absl::OkStatus();
+}
+
+// L1: a record as Writer::Record makes it: the next revision, an actor that
+// is SYSTEM or a user, an account and a workspace that were issued, and text.
+absl::StatusOr<AuditRecord> AuditRecordOf(const fb::Change& c, const Version& v,
+                                          uint64_t revision) {
+  if (c.revision() != revision || revision > v.revision) {
+    return Bad("Change.revision ", c.revision(), " is not ", revision,
+               ": the feed holds every revision after feed_dropped_through up to the cut's (L1)");
   }
+  if ((c.actor() != kSystem && v.users.Find(c.actor()) == nullptr) ||
+      (c.account() != 0 && v.accounts.Find(c.account()) == nullptr) ||
+      c.workspace() >= v.next_workspace) {
+    return Bad("feed record ", revision, " names an unknown actor, account or workspace (L1)");
+  }
+  TNY_ASSIGN_OR_RETURN(std::string what,
+                       internal::TextField(c.what(), "Change.what", {"feed record", revision},
+                                           limits::kAuditTextMaxBytes, "L1"));
+  return AuditRecord{revision, c.time_ns(), c.actor(), c.account(), c.workspace(), std::move(what)};
+}
+
+absl::Status RestoreFeed(const fb::Snapshot& s, Engine::Impl& impl, const Version& v) {
+  internal::MutexLock feed_lock(&impl.feed_mu);
   if (s.feed_dropped_through() > v.revision) return Bad("the feed is ahead of the revision (L1)");
+  uint64_t revision = s.feed_dropped_through();
+  for (const fb::Change* c : Tables(s.feed())) {
+    TNY_ASSIGN_OR_RETURN(AuditRecord record, AuditRecordOf(*c, v, revision + 1));
+    impl.feed.push_back(std::move(record));
+    ++revision;
+  }
+  if (revision != v.revision) {
+    return Bad("the feed ends at revision ", revision, ", not at the cut's ", v.revision, " (L1)");
+  }
   impl.feed_dropped_through = s.feed_dropped_through();
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Engine>> LoadContent(const fb::Snapshot& s,
                                                     const Engine::Options& options) {
-  if (s.ledger() == nullptr || s.feed() == nullptr) return Bad("the ledger or feed is missing");
   Loader loader(s);
   TNY_RETURN_IF_ERROR(loader.Build());
   auto engine = std::make_unique<Engine>(options);
@@ -816,8 +1002,8 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadContent(const fb::Snapshot& s,
   // From here the engine owns every node; a failure drops the engine.
   std::copy(s.token_key()->begin(), s.token_key()->end(), impl.token_key.begin());
   std::copy(s.key_hash_key()->begin(), s.key_hash_key()->end(), impl.key_hash_key.begin());
-  if (s.reservations() != nullptr || s.reservation_slots() != 0) {
-    if (s.reservations() == nullptr) return Bad("the reservation list is missing");
+  // An absent list is an empty one (FlatBuffers writers may leave it out).
+  if (SizeOf(s.reservations()) != 0 || s.reservation_slots() != 0) {
     TNY_RETURN_IF_ERROR(RestoreReservations(s, impl, *v, loader));
   } else {
     for (auto& [cell, c] : loader.cells) {
@@ -837,11 +1023,9 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadContent(const fb::Snapshot& s,
       f.cell->consumed.store(f.funded - internal::Unpack(f.cell->LoadSeed()).total());
     }
   });
-  if (s.keys() != nullptr || s.key_slots() != 0) {
-    if (s.keys() == nullptr) return Bad("the idempotency list is missing");
-    TNY_RETURN_IF_ERROR(RestoreKeys(s, impl));
-  }
-  TNY_RETURN_IF_ERROR(RestoreTails(s, impl, *v));
+  if (SizeOf(s.keys()) != 0 || s.key_slots() != 0) TNY_RETURN_IF_ERROR(RestoreKeys(s, impl));
+  TNY_RETURN_IF_ERROR(RestoreLedger(s, impl, *v));
+  TNY_RETURN_IF_ERROR(RestoreFeed(s, impl, *v));
   if (absl::Status status = engine->verify(); !status.ok()) {
     return Bad("the state breaks an invariant: ", status.message());
   }

@@ -22,15 +22,26 @@
 // small and fast to load. Files hold fresh random keys, so regenerating
 // changes their bytes, not their shape.
 //
+// Then the p2-*.tny files: one of the seeds with one field edited and the
+// content signed again (snapshot_edit.h), holding what the loader once
+// accepted although the engine never would (P2: a string that is not
+// valid, trimmed, normalized text; a role, a result or a hold out of its
+// range). Each must be refused, but p2-loads-* must load, verify and read.
+//
 // Usage: make_load_corpus <directory>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "snapshot_edit.h"
 #include "tenantry/engine.h"
 #include "tenantry/snapshot.h"
 
@@ -278,6 +289,87 @@ constexpr File kFiles[] = {
     {"short_retention.tny", ShortRetention},
 };
 
+// ---- p2-*.tny: a seed with one field edited, signed again ----
+
+struct Edit {
+  const char* name;
+  const char* seed;   // one of kFiles
+  const char* table;  // a table of the schema
+  const char* field;  // one of its fields
+  int instance;       // which of its tables, in snapshot_edit.h's order
+  std::variant<int64_t, std::string> value;
+};
+
+const Edit kEdits[] = {
+    {"p2-workspace-name-invalid-utf8.tny", "seed_scenario.tny", "Workspace", "name", 0,
+     std::string("Northwind \xff\xfe")},
+    {"p2-user-key-upper-case.tny", "seed_scenario.tny", "User", "key", 0,
+     std::string("Olivia@Northwind.Agency")},
+    {"p2-audit-text-escape-sequence.tny", "seed_scenario.tny", "Change", "what", 0,
+     std::string("create_user \x1b[2J")},
+    {"p2-team-role-owner.tny", "seed_scenario.tny", "Team", "role", 0, int64_t{1}},
+    {"p2-staff-member-role-client.tny", "seed_scenario.tny", "Account", "staff_member_role", 0,
+     int64_t{6}},
+    {"p2-key-result-int64-min.tny", "seed_scenario.tny", "IdempotencyKey", "result", 0, INT64_MIN},
+    {"p2-reservation-hold-overflow.tny", "seed_scenario.tny", "Reservation", "held_extra", 0,
+     INT64_MAX},
+    // The session of `other` in Leaf, whose inactivity_timeout_s is 900: the
+    // loaded engine's active_workspace() must not overflow (S1).
+    {"p2-loads-session-seen-int64-min.tny", "meters_settings.tny", "User", "session_seen_ns", 2,
+     INT64_MIN},
+};
+
+std::vector<uint8_t> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+// The edited file, or exits naming what the seed lacks.
+std::vector<uint8_t> Edited(const std::vector<uint8_t>& file, const Edit& e) {
+  std::vector<uint8_t> content = edit::Dense(fbs::GetFile(file.data())->content()->data());
+  const reflection::Object* object = edit::FindObject(e.table);
+  const reflection::Field* field =
+      object == nullptr ? nullptr : object->fields()->LookupByKey(e.field);
+  const std::vector<size_t> tables = object == nullptr
+                                         ? std::vector<size_t>{}
+                                         : edit::TablesOf(content, edit::SnapshotObject(), *object);
+  if (field == nullptr || static_cast<size_t>(e.instance) >= tables.size()) {
+    std::fprintf(stderr, "make_load_corpus: %s: no %s.%s #%d in %s\n", e.name, e.table, e.field,
+                 e.instance, e.seed);
+    std::exit(1);
+  }
+  auto* table = reinterpret_cast<flatbuffers::Table*>(content.data() + tables[e.instance]);
+  if (const auto* text = std::get_if<std::string>(&e.value)) {
+    const flatbuffers::String* s = flatbuffers::GetFieldS(*table, *field);
+    edit::SetStringAt(
+        &content, static_cast<size_t>(reinterpret_cast<const uint8_t*>(s) - content.data()), *text);
+  } else {
+    flatbuffers::SetAnyFieldI(table, *field, std::get<int64_t>(e.value));
+  }
+  return edit::Seal(content);
+}
+
+void WriteEdits(const std::string& directory) {
+  for (const Edit& e : kEdits) {
+    const std::vector<uint8_t> bytes = Edited(ReadFile(directory + "/" + e.seed), e);
+    const std::string path = directory + "/" + e.name;
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(bytes.data()),
+                static_cast<std::streamsize>(bytes.size()));
+    }
+    // An edit the loader takes (or one it refuses, for p2-loads-*) proves nothing.
+    absl::StatusOr<std::unique_ptr<Engine>> loaded = LoadSnapshot(path);
+    const bool loads = std::string(e.name).rfind("p2-loads-", 0) == 0;
+    if (loaded.ok() != loads || (!loads && loaded.status().code() != absl::StatusCode::kDataLoss)) {
+      std::fprintf(stderr, "make_load_corpus: %s: %s\n", e.name,
+                   loaded.ok() ? "loads" : loaded.status().ToString().c_str());
+      std::exit(1);
+    }
+    std::printf("%s\n", path.c_str());
+  }
+}
+
 int Main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: make_load_corpus <directory>\n");
@@ -293,6 +385,7 @@ int Main(int argc, char** argv) {
     Must(LoadSnapshot(path).status(), path.c_str());
     std::printf("%s\n", path.c_str());
   }
+  WriteEdits(directory);
   return 0;
 }
 

@@ -19,6 +19,8 @@ inline constexpr size_t kSlugMaxLength = 50;
 inline constexpr size_t kTextMaxBytes = 4096;
 // M1: external keys (e-mail addresses are at most 254 octets).
 inline constexpr size_t kKeyMaxBytes = 320;
+// T2: plan names, in bytes of UTF-8.
+inline constexpr size_t kPlanNameMaxBytes = 100;
 
 // T4: depth of the tenant graph (a top-level workspace is depth 1), so a
 // check walks at most this many workspaces.
@@ -53,6 +55,9 @@ inline constexpr int64_t kInactivityTimeoutMaxS = 31536000;  // one year
 
 // L1: audit records kept in memory for `changes_since` by default.
 inline constexpr size_t kFeedRetentionDefault = 65536;
+// L1: what one audit record says (its operation and arguments: names, keys,
+// e-mails, role and meter names), in bytes; the engine's stay far below.
+inline constexpr size_t kAuditTextMaxBytes = 4 * kTextMaxBytes;
 
 // X2: changes in one `apply` batch.
 inline constexpr size_t kMaxBatchChanges = 10000000;
@@ -88,6 +93,8 @@ inline constexpr size_t kLedgerRetentionDefault = 65536;
 inline constexpr uint64_t kSnapshotMaxBytes = (uint64_t{1} << 31) - 64;
 inline constexpr uint32_t kSnapshotMaxDepth = 16;
 inline constexpr uint32_t kSnapshotMaxTables = 200'000'000;
+// P2: the version string of the tenantry that wrote a snapshot ("0.1.0").
+inline constexpr size_t kSnapshotWriterMaxBytes = 64;
 
 // P3: Durability::kGroup flushes the journal every this many milliseconds.
 inline constexpr int64_t kGroupCommitDefaultMs = 10;
