@@ -204,10 +204,10 @@ TEST_F(Damaged, P2_EveryByteAroundTheContentIsChecked) {
   const fbs::File* file = fbs::GetFile(good_.data());
   const size_t from = static_cast<size_t>(file->content()->data() - good_.data());
   const size_t to = from + file->content()->size();
-  const size_t version_at = static_cast<size_t>(
-      reinterpret_cast<const uint8_t*>(file) - good_.data() +
-      reinterpret_cast<const flatbuffers::Table*>(file)->GetOptionalFieldOffset(
-          fbs::File::VT_FORMAT_VERSION));
+  const size_t version_at =
+      static_cast<size_t>(reinterpret_cast<const uint8_t*>(file) - good_.data() +
+                          reinterpret_cast<const flatbuffers::Table*>(file)->GetOptionalFieldOffset(
+                              fbs::File::VT_FORMAT_VERSION));
   for (size_t at = 0; at < good_.size(); ++at) {
     if (at == from) at = to;
     if (at >= good_.size()) break;

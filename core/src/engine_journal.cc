@@ -380,9 +380,10 @@ std::string FormatJournalRecovery(const JournalRecovery& r) {
                   r.offset, "\n", "kept         lsn ", r.kept_through_lsn, " and before\n",
                   "lost         lsn ", r.kept_through_lsn + 1, " to ", r.lost_through_lsn, " (",
                   r.readable.size(), " readable, listed below; the others unreadable)\n");
-  absl::StrAppend(&out, r.truncated ? "cut          yes; the cut segments are kept in "
-                                    : "cut          no (dry run)",
-                  r.set_aside, "\n");
+  absl::StrAppend(
+      &out,
+      r.truncated ? "cut          yes; the cut segments are kept in " : "cut          no (dry run)",
+      r.set_aside, "\n");
   for (const LostRecord& lost : r.readable) {
     absl::StrAppend(&out, "lost lsn ", lost.lsn, "  ", lost.what, "\n");
   }

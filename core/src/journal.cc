@@ -456,7 +456,6 @@ void CollectPastDamage(const std::string& dir, const std::vector<uint64_t>& base
 
 }  // namespace
 
-
 absl::StatusOr<JournalScan> Journal::Scan(uint64_t after_lsn) const {
   JournalScan scan;
   TNY_ASSIGN_OR_RETURN(const std::vector<uint64_t> bases, ListSegments(dir_));

@@ -104,8 +104,7 @@ class Journal {
   // `create`: false for a journal that must exist already (NotFound).
   static absl::StatusOr<std::unique_ptr<Journal>> Open(const std::string& dir,
                                                        Durability durability,
-                                                       int64_t group_commit_ms,
-                                                       bool create = true);
+                                                       int64_t group_commit_ms, bool create = true);
   ~Journal();
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;

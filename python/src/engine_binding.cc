@@ -699,8 +699,8 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
         py::arg("reservation_slots") = limits::kReservationSlotsDefault,
         py::arg("ledger_retention") = limits::kLedgerRetentionDefault,
         py::arg("journal") = py::none(), py::arg("durability") = "sync",
-        py::arg("group_commit_ms") = limits::kGroupCommitDefaultMs,
-        py::arg("on_damage") = "refuse", py::arg("_snapshot") = py::none());
+        py::arg("group_commit_ms") = limits::kGroupCommitDefaultMs, py::arg("on_damage") = "refuse",
+        py::arg("_snapshot") = py::none());
   c.def_property_readonly("_journal_recovery", [](Self h) {
     return JournalRecoveryTuple(h->engine->journal_recovery());
   });

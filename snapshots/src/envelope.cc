@@ -29,9 +29,8 @@ size_t EncodeEnvelope(flatbuffers::FlatBufferBuilder& file, const uint8_t* conte
   return file.GetSize() - content_from_end;
 }
 
-bool IsExactEnvelope(const uint8_t* bytes, size_t size, const uint8_t* content,
-                     size_t content_size, uint32_t format_version,
-                     const std::array<uint8_t, 32>& checksum) {
+bool IsExactEnvelope(const uint8_t* bytes, size_t size, const uint8_t* content, size_t content_size,
+                     uint32_t format_version, const std::array<uint8_t, 32>& checksum) {
   if (content < bytes || content_size > size ||
       static_cast<size_t>(content - bytes) > size - content_size) {
     return false;

@@ -30,9 +30,8 @@ size_t EncodeEnvelope(flatbuffers::FlatBufferBuilder& file, const uint8_t* conte
 // content's bytes are not re-encoded. Every envelope ever written has this
 // layout (it has not changed since format 1000); a writer that changes it
 // must keep the old one acceptable here.
-bool IsExactEnvelope(const uint8_t* bytes, size_t size, const uint8_t* content,
-                     size_t content_size, uint32_t format_version,
-                     const std::array<uint8_t, 32>& checksum);
+bool IsExactEnvelope(const uint8_t* bytes, size_t size, const uint8_t* content, size_t content_size,
+                     uint32_t format_version, const std::array<uint8_t, 32>& checksum);
 
 }  // namespace tenantry::internal
 

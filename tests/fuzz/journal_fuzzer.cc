@@ -53,9 +53,9 @@ std::string Fingerprint(const Engine& e, WorkspaceId ws) {
 }
 
 struct Template {
-  std::string dir;           // a directory of this process's own
-  std::string segment_name;  // the one segment's file name
-  std::string bytes;         // the segment, cut after its records
+  std::string dir;              // a directory of this process's own
+  std::string segment_name;     // the one segment's file name
+  std::string bytes;            // the segment, cut after its records
   std::vector<size_t> records;  // each record's offset; record i has lsn i + 1
   // after[k]: the engine recovered from the first k records, undamaged.
   std::vector<std::string> after;
@@ -140,7 +140,9 @@ const Template& TheTemplate() {
     auto* made = new Template();
     // In memory when it can be (/dev/shm): every input rewrites the journal.
     const char* tmp = std::getenv("TMPDIR");
-    const std::string base = tmp != nullptr ? tmp : ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    const std::string base = tmp != nullptr                    ? tmp
+                             : ::access("/dev/shm", W_OK) == 0 ? "/dev/shm"
+                                                               : "/tmp";
     std::string pattern = base + "/tenantry-journal-fuzz-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) Finding("mkdtemp failed in " + base);
     made->dir = pattern;
@@ -261,7 +263,8 @@ void Run(const uint8_t* data, size_t size) {
     if (dry.status().code() != absl::StatusCode::kDataLoss) Finding(dry.status().ToString());
     return;
   }
-  if (!dry->damaged) Finding("refused, but the repair finds no damage: " + refused.status().ToString());
+  if (!dry->damaged)
+    Finding("refused, but the repair finds no damage: " + refused.status().ToString());
   uint64_t last = dry->kept_through_lsn;
   for (const LostRecord& lost : dry->readable) {
     if (lost.lsn <= last || lost.lsn > dry->lost_through_lsn) Finding("lost records out of order");

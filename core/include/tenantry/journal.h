@@ -58,9 +58,9 @@ struct JournalRecovery {
   // (RepairJournal's dry run).
   bool damaged = false;
   bool truncated = false;
-  std::string reason;       // "a damaged record followed by sound ones" ...
-  std::string segment;      // the segment file where the damage starts
-  uint64_t offset = 0;      // its byte offset there
+  std::string reason;             // "a damaged record followed by sound ones" ...
+  std::string segment;            // the segment file where the damage starts
+  uint64_t offset = 0;            // its byte offset there
   uint64_t kept_through_lsn = 0;  // the last record kept
   // Lost: every position from kept_through_lsn + 1 through lost_through_lsn
   // (the highest lsn found past the damage, or vouched for by a flush).
