@@ -296,12 +296,11 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
   if (dir.empty() || dir.size() > 4096 || dir.find('\0') != std::string::npos) {
     return absl::InvalidArgumentError("journal: the path must be 1 to 4096 bytes without NUL (P3)");
   }
-  struct stat existing {};
-  if (!create && ::stat(dir.c_str(), &existing) != 0) {
-    return absl::NotFoundError(absl::StrCat("journal: '", dir, "' does not exist (P3)"));
-  }
   if (!create) {
-    // Exists: the checks below tell a file from a directory.
+    // It must exist; the checks below tell a file from a directory.
+    if (::access(dir.c_str(), F_OK) != 0) {
+      return absl::NotFoundError(absl::StrCat("journal: '", dir, "' does not exist (P3)"));
+    }
   } else if (::mkdir(dir.c_str(), 0700) == 0) {
     // The new directory's entry is on disk before anything relies on it.
     const size_t slash = dir.find_last_of('/');
