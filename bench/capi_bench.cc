@@ -61,12 +61,14 @@ struct Data {
     tny_batch* batch = nullptr;
     Must(tny_batch_new(&batch), "batch");
     for (int i = 0; i < kWorkspaces * kUsersPerWorkspace; ++i) {
-      Must(tny_batch_create_user(batch, ("user" + std::to_string(i) + "@bench").c_str()), "user");
+      Must(tny_batch_create_user(batch,
+                                 (std::string("user") + std::to_string(i) + "@bench").c_str()),
+           "user");
     }
     users = Apply(engine, batch);
     Must(tny_batch_new(&batch), "batch");
     for (int w = 0; w < kWorkspaces; ++w) {
-      const std::string name = "Client " + std::to_string(w);
+      const std::string name = std::string("Client ") + std::to_string(w);
       tny_workspace_spec client = TNY_WORKSPACE_SPEC_INIT;
       client.name = name.c_str();
       client.parent = agency;

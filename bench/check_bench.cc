@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "tenantry/engine.h"
 
 namespace {
@@ -28,15 +29,15 @@ struct Scenario {
         kSystem, account, {"Agency", std::nullopt, tenantry::WorkspaceType::kAgency, 0, 0});
     tenantry::Batch batch;
     for (int i = 0; i < workspace_count * users_per_workspace; ++i) {
-      batch.create_user("user" + std::to_string(i) + "@bench");
+      batch.create_user(absl::StrCat("user", i, "@bench"));
     }
     std::vector<uint64_t> ids = *engine.apply(batch);
     users.assign(ids.begin(), ids.end());
     tenantry::Batch spaces;
     for (int w = 0; w < workspace_count; ++w) {
-      spaces.create_workspace(kSystem, account,
-                              {"Client " + std::to_string(w), std::nullopt,
-                               tenantry::WorkspaceType::kSimple, agency, 0});
+      spaces.create_workspace(
+          kSystem, account,
+          {absl::StrCat("Client ", w), std::nullopt, tenantry::WorkspaceType::kSimple, agency, 0});
     }
     std::vector<uint64_t> ws = *engine.apply(spaces);
     workspaces.assign(ws.begin(), ws.end());

@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "scale_data.h"
 #include "sqlite_baseline.h"
 #include "tenantry/engine.h"
@@ -104,10 +105,9 @@ void Setup(const Shape& shape, const std::string& files) {
     const Question& q = all[i];
     const bool sql = s->sqlite->Check(q.user, q.workspace, q.permission);
     if (sql != (q.answer != 0)) {
-      Fail("SQLite and tenantry disagree on check(" + std::to_string(q.user) + ", " +
-           std::to_string(q.workspace) + ", " + *built.permission_name(q.permission) +
-           "): tenantry " + std::to_string(q.answer) + ", SQLite " + std::to_string(sql) +
-           "; refusing to report");
+      Fail(absl::StrCat("SQLite and tenantry disagree on check(", q.user, ", ", q.workspace, ", ",
+                        *built.permission_name(q.permission), "): tenantry ", q.answer, ", SQLite ",
+                        sql ? 1 : 0, "; refusing to report"));
     }
     allowed += q.answer;
   }
@@ -122,7 +122,7 @@ void Setup(const Shape& shape, const std::string& files) {
   }();
   s->keep_files = !files.empty();
   const std::string stem =
-      s->keep_files ? dir + "/scale" : dir + "/tenantry-scale-" + std::to_string(::getpid());
+      s->keep_files ? dir + "/scale" : dir + absl::StrCat("/tenantry-scale-", ::getpid());
   s->snapshot = stem + ".tny";
   s->questions = stem + ".q";
   WriteQuestions(s->questions, all);

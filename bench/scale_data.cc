@@ -12,6 +12,8 @@
 #include <random>
 #include <unordered_set>
 
+#include "absl/strings/str_cat.h"
+
 namespace tenantry::bench {
 
 const char* const kRoleNames[kRoleCount] = {"owner",  "admin",  "manager", "member",
@@ -101,7 +103,7 @@ Data Build(const Shape& shape, uint64_t seed) {
   {
     Batch batch;
     for (int i = 0; i < shape.users; ++i) {
-      batch.create_user("user" + std::to_string(i) + "@bench.example");
+      batch.create_user(absl::StrCat("user", i, "@bench.example"));
       if (static_cast<int>(batch.size()) == shape.batch_size || i + 1 == shape.users) {
         d.changes += batch.size();
         std::vector<uint64_t> ids = ApplyOrDie(engine, batch, "users", &d.users_s);
@@ -116,7 +118,7 @@ Data Build(const Shape& shape, uint64_t seed) {
   {
     Batch batch;
     for (int a = 0; a < account_count; ++a) {
-      batch.create_account({"Agency " + std::to_string(a), d.users[a], Plan::Named("enterprise")});
+      batch.create_account({absl::StrCat("Agency ", a), d.users[a], Plan::Named("enterprise")});
     }
     d.changes += batch.size();
     std::vector<uint64_t> ids = ApplyOrDie(engine, batch, "accounts", &d.workspaces_s);
@@ -141,8 +143,8 @@ Data Build(const Shape& shape, uint64_t seed) {
     for (int a = 0; a < account_count; ++a) {
       for (int g = 0; g < kAgenciesPerAccount; ++g) {
         batch.create_workspace(kSystem, d.accounts[a],
-                               {"Agency " + std::to_string(a) + " office " + std::to_string(g),
-                                std::nullopt, WorkspaceType::kAgency, 0, 0});
+                               {absl::StrCat("Agency ", a, " office ", g), std::nullopt,
+                                WorkspaceType::kAgency, 0, 0});
       }
     }
     d.changes += batch.size();
@@ -158,10 +160,9 @@ Data Build(const Shape& shape, uint64_t seed) {
     for (int a = 0; a < account_count; ++a) {
       for (int g = 0; g < kAgenciesPerAccount; ++g) {
         for (int c = 0; c < kClientsPerAgency; ++c) {
-          batch.create_workspace(
-              kSystem, d.accounts[a],
-              {"Client " + std::to_string(a) + "-" + std::to_string(g) + "-" + std::to_string(c),
-               std::nullopt, WorkspaceType::kSimple, agencies[a][g], 0});
+          batch.create_workspace(kSystem, d.accounts[a],
+                                 {absl::StrCat("Client ", a, "-", g, "-", c), std::nullopt,
+                                  WorkspaceType::kSimple, agencies[a][g], 0});
         }
       }
     }

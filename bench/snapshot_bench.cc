@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "tenantry/engine.h"
 #include "tenantry/snapshot.h"
 
@@ -47,13 +48,13 @@ struct Data {
         kSystem, account, {"Agency", std::nullopt, tenantry::WorkspaceType::kAgency, 0, 0});
     tenantry::Batch users, spaces, members;
     for (int i = 0; i < kWorkspaces * kMembersPerWorkspace; ++i) {
-      users.create_user("user" + std::to_string(i) + "@bench");
+      users.create_user(absl::StrCat("user", i, "@bench"));
     }
     std::vector<uint64_t> user_ids = *engine.apply(users);
     for (int w = 0; w < kWorkspaces; ++w) {
-      spaces.create_workspace(kSystem, account,
-                              {"Client " + std::to_string(w), std::nullopt,
-                               tenantry::WorkspaceType::kSimple, agency, 0});
+      spaces.create_workspace(
+          kSystem, account,
+          {absl::StrCat("Client ", w), std::nullopt, tenantry::WorkspaceType::kSimple, agency, 0});
     }
     std::vector<uint64_t> ws = *engine.apply(spaces);
     const char* roles[] = {"viewer", "member", "manager", "client"};

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "epoch.h"
 #include "tenantry/engine.h"
 
@@ -59,7 +60,7 @@ TEST(Concurrency, X1_X2_BatchesAreNeverSeenHalfApplied) {
   const WorkspaceId to = *e.create_workspace(f.owner, f.account, {"To"});
   std::vector<UserId> ring;
   for (int i = 0; i < kRing; ++i) {
-    ring.push_back(*e.create_user("ring" + std::to_string(i) + "@x.test"));
+    ring.push_back(*e.create_user(absl::StrCat("ring", i, "@x.test")));
     ASSERT_TRUE(e.add_member(f.owner, f.ws, ring.back(), i == 0 ? "admin" : "viewer").ok());
   }
   const TeamId managers = *e.create_team(f.owner, team_space, "Managers", "manager");
@@ -165,8 +166,7 @@ TEST(Concurrency, X3_RacingWritersKeepSlugsUnique) {
       threads.emplace_back([&, t] {
         auto id = f.engine.create_workspace(
             f.owner, f.account,
-            {"Space " + std::to_string(round) + " by " + std::to_string(t),
-             "space-" + std::to_string(round)});
+            {absl::StrCat("Space ", round, " by ", t), absl::StrCat("space-", round)});
         if (id.ok()) {
           wins.fetch_add(1);
         } else {
@@ -186,7 +186,7 @@ TEST(Concurrency, M5_StaffAndClientRaceHasExactlyOneWinner) {
   Fixture f;
   constexpr int kRounds = 60;
   for (int round = 0; round < kRounds; ++round) {
-    UserId user = *f.engine.create_user("racer" + std::to_string(round) + "@x.test");
+    UserId user = *f.engine.create_user(absl::StrCat("racer", round, "@x.test"));
     std::atomic<int> staff_wins{0}, client_wins{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
@@ -209,7 +209,7 @@ TEST(Concurrency, M4_RacingOwnershipChangesKeepOneOwner) {
   Fixture f;
   std::vector<UserId> users;
   for (int i = 0; i < 4; ++i) {
-    users.push_back(*f.engine.create_user("m" + std::to_string(i) + "@x.test"));
+    users.push_back(*f.engine.create_user(absl::StrCat("m", i, "@x.test")));
     ASSERT_TRUE(f.engine.add_member(f.owner, f.ws, users.back(), "admin").ok());
   }
   std::vector<std::thread> threads;

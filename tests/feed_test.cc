@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "tenantry/engine.h"
 
 namespace tenantry {
@@ -31,7 +32,7 @@ TEST(Feed, L1_EveryChangeGetsARevisionAndAnAuditRecord) {
   EXPECT_EQ(feed[2].actor, owner);
   EXPECT_EQ(feed[2].account, account);
   EXPECT_EQ(feed[2].workspace, ws);
-  EXPECT_EQ(feed[4].what, "add_member user=" + std::to_string(bob) + " role=viewer");
+  EXPECT_EQ(feed[4].what, absl::StrCat("add_member user=", bob, " role=viewer"));
   EXPECT_EQ(feed[1].actor, kSystem);
 
   auto tail = *engine.changes_since(3);
@@ -57,7 +58,7 @@ TEST(Feed, L1_RetentionIsBoundedAndOlderRevisionsAreAnError) {
   Engine::Options options;
   options.feed_retention = 10;
   Engine engine(options);
-  for (int i = 0; i < 25; ++i) ASSERT_TRUE(engine.create_user("u" + std::to_string(i)).ok());
+  for (int i = 0; i < 25; ++i) ASSERT_TRUE(engine.create_user(absl::StrCat("u", i)).ok());
   auto recent = engine.changes_since(15);
   ASSERT_TRUE(recent.ok()) << recent.status();
   EXPECT_EQ(recent->size(), 10u);
@@ -137,8 +138,8 @@ TEST(Verify, PassesOnAConsistentEngine) {
       *engine.create_workspace(owner, account, {"HQ", std::nullopt, WorkspaceType::kAgency});
   for (int i = 0; i < 20; ++i) {
     WorkspaceId child = *engine.create_workspace(
-        owner, account, {"C" + std::to_string(i), std::nullopt, WorkspaceType::kSimple, agency});
-    UserId u = *engine.create_user("u" + std::to_string(i));
+        owner, account, {absl::StrCat("C", i), std::nullopt, WorkspaceType::kSimple, agency});
+    UserId u = *engine.create_user(absl::StrCat("u", i));
     ASSERT_TRUE(engine.add_member(owner, child, u, i % 2 ? "client" : "member").ok());
   }
   EXPECT_TRUE(engine.verify().ok()) << engine.verify();

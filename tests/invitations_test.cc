@@ -419,7 +419,7 @@ TEST(Invitations, I1_GarbageTokensAreNotFoundAndNeverCrash) {
       with_nul,
       SecretOf(a.token),
       std::string(1 << 20, 'A'),
-      "1." + std::string(1 << 20, 'A'),
+      absl::StrCat("1.", std::string(1 << 20, 'A')),
       std::string(250, '1') + ".abc",
       std::string("\xff\xfe.\x80", 4),
   };

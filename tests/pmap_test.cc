@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "txn.h"
 
 namespace tenantry::internal {
@@ -382,8 +383,8 @@ TEST(PMapTest, StringKeysAndValues) {
   TestTxn t(1);
   for (int i = 0; i < 2000; ++i) {
     // Long enough strings to live on the heap, so ASan sees their memory.
-    std::string key = "tenant/" + std::to_string(i * 7919 % 2000) + "/a-rather-long-suffix";
-    StrVal v{"value-" + std::to_string(i) + std::string(40, 'x'), static_cast<uint64_t>(i)};
+    std::string key = absl::StrCat("tenant/", i * 7919 % 2000, "/a-rather-long-suffix");
+    StrVal v{absl::StrCat("value-", i, std::string(40, 'x')), static_cast<uint64_t>(i)};
     EXPECT_EQ(m.Set(t, key, v), model.count(key) == 0);
     model[key] = v;
   }
@@ -476,7 +477,7 @@ TEST(PMapTest, PublishedVersionSurvivesLaterTransactions) {
   {
     TestTxn t(1);
     for (int i = 0; i < 2000; ++i) {
-      std::string k = "key-" + std::to_string(rng() % 5000) + std::string(20, 'k');
+      std::string k = absl::StrCat("key-", rng() % 5000, std::string(20, 'k'));
       StrVal v{std::to_string(i) + std::string(30, 'v'), static_cast<uint64_t>(i)};
       a.Set(t, k, v);
       model_a[k] = v;
@@ -490,11 +491,11 @@ TEST(PMapTest, PublishedVersionSurvivesLaterTransactions) {
   std::map<std::string, StrVal> model_b = model_a;
   TestTxn t(2);
   for (int i = 0; i < 20000; ++i) {
-    std::string k = "key-" + std::to_string(rng() % 6000) + std::string(20, 'k');
+    std::string k = absl::StrCat("key-", rng() % 6000, std::string(20, 'k'));
     if (rng() % 2 == 0) {
       EXPECT_EQ(b.Erase(t, k), model_b.erase(k) == 1);
     } else {
-      StrVal v{"new" + std::to_string(i), 1};
+      StrVal v{absl::StrCat("new", i), 1};
       EXPECT_EQ(b.Set(t, k, v), model_b.count(k) == 0);
       model_b[k] = v;
     }
@@ -522,7 +523,7 @@ TEST(PMapTest, AbortLeavesPublishedVersionAndFreesWhatItMade) {
   {
     TestTxn t(1);
     for (int i = 0; i < 1000; ++i) {
-      a.Set(t, "k" + std::to_string(i) + std::string(20, '.'), StrVal{std::string(30, 'a'), 1});
+      a.Set(t, absl::StrCat("k", i, std::string(20, '.')), StrVal{std::string(30, 'a'), 1});
     }
     t.Commit();
   }
@@ -530,9 +531,9 @@ TEST(PMapTest, AbortLeavesPublishedVersionAndFreesWhatItMade) {
   {
     PMap<std::string, StrVal> b = a;
     TestTxn t(2);
-    for (int i = 0; i < 1000; i += 2) b.Erase(t, "k" + std::to_string(i) + std::string(20, '.'));
+    for (int i = 0; i < 1000; i += 2) b.Erase(t, absl::StrCat("k", i, std::string(20, '.')));
     for (int i = 0; i < 3000; ++i) {
-      b.Set(t, "z" + std::to_string(i) + std::string(20, '.'), StrVal{std::string(30, 'b'), 2});
+      b.Set(t, absl::StrCat("z", i, std::string(20, '.')), StrVal{std::string(30, 'b'), 2});
     }
     b.Clear(t);
     b.Set(t, "again", StrVal{"x", 3});
@@ -661,7 +662,7 @@ struct Traits<PMap<K, V>> {
   using Model = std::map<K, V>;
   static Key RandomKey(std::mt19937_64& rng, uint64_t range) {
     if constexpr (std::is_same_v<K, std::string>) {
-      return "k" + std::to_string(rng() % range) + std::string(rng() % 24, '-');
+      return absl::StrCat("k", rng() % range, std::string(rng() % 24, '-'));
     } else {
       return rng() % range;
     }
@@ -701,7 +702,7 @@ struct Traits<PMap<K, V>> {
 template <class Map>
 void RunDifferential(uint64_t seed, int total_ops, uint64_t key_range) {
   using T = Traits<Map>;
-  SCOPED_TRACE("seed=" + std::to_string(seed) + " (rerun with TENANTRY_TEST_SEED)");
+  SCOPED_TRACE(absl::StrCat("seed=", seed, " (rerun with TENANTRY_TEST_SEED)"));
   std::mt19937_64 rng(seed);
 
   Map cur;  // The published version.
@@ -789,7 +790,7 @@ TYPED_TEST(DifferentialTest, MatchesStdMap) {
   const uint64_t seeds[] = {SeedFromEnvOr(20260101), std::random_device{}()};
   for (uint64_t seed : seeds) {
     for (uint64_t range : {300, 5000}) {
-      SCOPED_TRACE("key_range=" + std::to_string(range));
+      SCOPED_TRACE(absl::StrCat("key_range=", range));
       RunDifferential<TypeParam>(seed, 100000, range);
       if (testing::Test::HasFatalFailure()) return;
     }
