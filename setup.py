@@ -43,6 +43,9 @@ class CMakeBuild(build_ext):
             "-DTENANTRY_BUILD_BENCH=OFF",
             "-DTENANTRY_BUILD_DEMO=OFF",
             f"-DPython_EXECUTABLE={sys.executable}",
+            # Warnings are errors only where the project asks (its CI sets
+            # TENANTRY_WERROR=1), never for someone merely installing it.
+            f"-DTENANTRY_WERROR={'ON' if os.environ.get('TENANTRY_WERROR') == '1' else 'OFF'}",
         ]
         if shutil.which("ninja"):
             configure += ["-G", "Ninja"]
