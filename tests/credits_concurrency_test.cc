@@ -208,7 +208,7 @@ struct Fixture {
 
   absl::Status Revoke(WorkspaceId ws, int64_t amount, absl::string_view bucket, Tally& tally) {
     return Tracked(tally.out, amount,
-                   [&] { return engine.revoke(kSystem, ws, amount, bucket, kCredits); });
+                   [&] { return engine.revoke(kSystem, ws, amount, kCredits, bucket); });
   }
 
   // C8 from the outside: granted = pool + every live workspace's regular,

@@ -691,7 +691,7 @@ class Simulation {
                          meter.ToString(), ")");
     const uint64_t before = engine_->revision();
     Expect want = model_.Revoke(actor, ws, amount, bucket, meter);
-    absl::Status got = engine_->revoke(actor, ws, amount, bucket, Ref(meter));
+    absl::Status got = engine_->revoke(actor, ws, amount, Ref(meter), bucket);
     Settle(want, got, std::nullopt);
     if (failure_.empty() && got.ok()) CheckAudit(before, actor);
   }

@@ -445,7 +445,7 @@ TEST(Meters, C1_UnknownMeterIsNotFoundEverywhere) {
     CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.grant(kSystem, b.account, 5, m), Code::kNotFound, "(C1)");
     CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.transfer(kSystem, b.account, b.ops, 5, m),
                                      Code::kNotFound, "(C1)");
-    CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 5, "regular", m), Code::kNotFound,
+    CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 5, m, "regular"), Code::kNotFound,
                                      "(C1)");
     CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.consume(b.ops, 5, m), Code::kNotFound, "(C1)");
     CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.consume(b.ops, 5, m, "key"), Code::kNotFound, "(C1)");
@@ -467,13 +467,13 @@ TEST(Meters, C1_UnknownBucketIsNotFound) {
     SCOPED_TRACE(bucket);
     CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.grant(kSystem, b.account, 5, kCredits, bucket),
                                      Code::kNotFound, "(C1)");
-    CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 5, bucket, kCredits),
+    CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 5, kCredits, bucket),
                                      Code::kNotFound, "(C1)");
   }
   // minutes has one bucket: "extra" is unknown there.
   CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.grant(kSystem, b.account, 5, kMinutes, "extra"),
                                    Code::kNotFound, "(C1)");
-  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 5, "extra", kMinutes),
+  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 5, kMinutes, "extra"),
                                    Code::kNotFound, "(C1)");
 }
 
@@ -501,7 +501,7 @@ TEST(Meters, C1_MinutesHasOneBucketAndIsIndependentOfCredits) {
   // A minutes consume cannot reach credits' extra.
   CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.consume(b.ops, 36, kMinutes), Code::kResourceExhausted,
                                    "(C5)");
-  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 35, "regular", kMinutes));
+  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 35, kMinutes, "regular"));
   EXPECT_EQ(b.Pool(b.account, kMinutes).buckets, (Amounts{75, 0}));
   ExpectConserved(e, b.account, kMinutes);
   ExpectConserved(e, b.account, kCredits);
@@ -605,7 +605,7 @@ TEST(Credits, C1_NonPositiveAmountsAreRefusedEverywhere) {
                                      Code::kInvalidArgument, "(C1)");
     CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, amount), Code::kInvalidArgument,
                                      "(C1)");
-    CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, amount, "extra"),
+    CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, amount, kCredits, "extra"),
                                      Code::kInvalidArgument, "(C1)");
     CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.consume(b.ops, amount), Code::kInvalidArgument, "(C1)");
     CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.consume(b.ops, amount, kCredits, "k"),
@@ -909,11 +909,11 @@ TEST(Credits, C4_RevokeMovesTheNamedBucketBackToThePool) {
   ASSERT_NO_FATAL_FAILURE(b.Fund(b.ops, 30, 70));
   Engine& e = b.engine;
   const uint64_t rev = e.revision();
-  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 20, "regular"));
+  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 20, kCredits, "regular"));
   EXPECT_EQ(e.revision(), rev + 1);
   EXPECT_EQ(b.Bal(b.ops).buckets, (Amounts{10, 70}));
   EXPECT_EQ(b.Pool(b.account).buckets, (Amounts{20, 0}));
-  TNY_ASSERT_OK(e.revoke(b.owner, b.ops, 70, "extra"));
+  TNY_ASSERT_OK(e.revoke(b.owner, b.ops, 70, kCredits, "extra"));
   EXPECT_EQ(b.Bal(b.ops).buckets, (Amounts{10, 0}));
   EXPECT_EQ(b.Pool(b.account).buckets, (Amounts{20, 70}));
   TNY_ASSERT_OK(e.revoke(b.admin, b.ops, 10));  // "regular" by default
@@ -935,30 +935,58 @@ TEST(Credits, C4_RevokeMovesTheNamedBucketBackToThePool) {
   TNY_EXPECT_OK(e.verify());
 }
 
+// `revoke` takes (..., meter, bucket), as `grant` does. The old order
+// (..., bucket, meter) must not compile: a bucket name alone in fourth place
+// would otherwise name a meter.
+template <class... Args>
+concept CanRevoke = requires(Engine& e, Args... args) {
+  e.revoke(args...);
+};
+static_assert(CanRevoke<UserId, WorkspaceId, int64_t>);
+static_assert(CanRevoke<UserId, WorkspaceId, int64_t, MeterId>);
+static_assert(CanRevoke<UserId, WorkspaceId, int64_t, MeterRef>);
+static_assert(CanRevoke<UserId, WorkspaceId, int64_t, MeterId, const char*>);
+static_assert(!CanRevoke<UserId, WorkspaceId, int64_t, const char (&)[6]>);
+static_assert(!CanRevoke<UserId, WorkspaceId, int64_t, const char*>);
+static_assert(!CanRevoke<UserId, WorkspaceId, int64_t, absl::string_view>);
+static_assert(!CanRevoke<UserId, WorkspaceId, int64_t, std::string>);
+static_assert(!CanRevoke<UserId, WorkspaceId, int64_t, const char (&)[6], MeterId>);
+
+TEST(Credits, C4_RevokeTakesTheMeterBeforeTheBucketLikeGrant) {
+  Bank b;
+  ASSERT_NO_FATAL_FAILURE(b.Build());
+  ASSERT_NO_FATAL_FAILURE(b.Fund(b.ops, 30, 70));
+  Engine& e = b.engine;
+  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 5, MeterRef("credits"), "extra"));
+  EXPECT_EQ(b.Bal(b.ops).buckets, (Amounts{30, 65}));
+  TNY_ASSERT_OK(e.grant(kSystem, b.account, 5, kCredits, "extra"));
+  EXPECT_EQ(b.Pool(b.account).buckets, (Amounts{0, 10}));
+}
+
 TEST(Credits, C4_RevokeIsRefusedWhenTheNamedBucketHoldsLess) {
   Bank b;
   ASSERT_NO_FATAL_FAILURE(b.Build());
   ASSERT_NO_FATAL_FAILURE(b.Fund(b.ops, 10, 90));
   Engine& e = b.engine;
   // The workspace holds 100 in all, but the named bucket less.
-  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 11, "regular"),
+  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 11, kCredits, "regular"),
                                    Code::kResourceExhausted, "(C4)");
-  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 91, "extra"),
+  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 91, kCredits, "extra"),
                                    Code::kResourceExhausted, "(C4)");
-  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 100, "extra"),
+  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 100, kCredits, "extra"),
                                    Code::kResourceExhausted, "(C4)");
   // Held amounts are not in the buckets: a hold of the regular 10 leaves none.
   TNY_ASSERT_OK_AND_ASSIGN(ReservationId hold, b.Reserve(b.ops, 10));
   EXPECT_EQ(b.Bal(b.ops).buckets, (Amounts{0, 90}));
-  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 1, "regular"),
+  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.ops, 1, kCredits, "regular"),
                                    Code::kResourceExhausted, "(C4)");
   // Never funded: nothing to revoke.
-  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.client_b, 1, "regular"),
+  CREDITS_EXPECT_REFUSED_UNCHANGED(b, e.revoke(kSystem, b.client_b, 1, kCredits, "regular"),
                                    Code::kResourceExhausted, "(C4)");
   // Exactly what the bucket holds is fine.
-  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 90, "extra"));
+  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 90, kCredits, "extra"));
   TNY_ASSERT_OK(e.release(hold));
-  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 10, "regular"));
+  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 10, kCredits, "regular"));
   EXPECT_EQ(b.Bal(b.ops).available(), 0);
   ExpectConserved(e, b.account, kCredits);
   TNY_EXPECT_OK(e.verify());
@@ -1937,7 +1965,7 @@ TEST(Ledger, C7_EveryKindMakesAnEntryWithItsFields) {
   TNY_ASSERT_OK(e.transfer(b.admin, b.account, b.ops, 120).status());
   expect_entry(b.admin, b.ops, LedgerKind::kTransfer, {100, 20}, {0, 0}, 0);
   b.clock->advance_s(1);
-  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 10, "extra"));  // ops {100, 10}
+  TNY_ASSERT_OK(e.revoke(kSystem, b.ops, 10, kCredits, "extra"));  // ops {100, 10}
   expect_entry(kSystem, b.ops, LedgerKind::kRevoke, {0, 10}, {0, 0}, 0);
   b.clock->advance_s(1);
   TNY_ASSERT_OK(e.consume(b.ops, 5).status());  // no entry; ops {95, 10}
@@ -2226,8 +2254,8 @@ TEST(Credits, C8_ConservationHoldsThroughAMixedScenario) {
   conserved("reserves");
   TNY_ASSERT_OK(e.commit(r1, 30));
   TNY_ASSERT_OK(e.release(r3));
-  TNY_ASSERT_OK(e.revoke(kSystem, b.client_b, 100, "extra"));
-  TNY_ASSERT_OK(e.revoke(kSystem, b.agency, 40, "regular"));
+  TNY_ASSERT_OK(e.revoke(kSystem, b.client_b, 100, kCredits, "extra"));
+  TNY_ASSERT_OK(e.revoke(kSystem, b.agency, 40, kCredits, "regular"));
   conserved("settle and revoke");
   b.clock->advance_s(6);
   TNY_ASSERT_OK_AND_ASSIGN(uint64_t swept, e.expire_reservations());

@@ -6,6 +6,7 @@
 // against std::map. Meant to run under ASan as well: every test releases all
 // its nodes, so a leak or a use of a freed node fails it.
 
+#include "id_map.h"
 #include "pmap.h"
 
 #include <gtest/gtest.h>

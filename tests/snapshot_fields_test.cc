@@ -96,7 +96,7 @@ struct Fixture {
     TNY_ASSERT_OK_AND_ASSIGN(Invitation gone, e.invite(kSystem, w.ops, "gone@else.test"));
     TNY_ASSERT_OK(e.revoke_invitation(kSystem, gone.id));
     TNY_ASSERT_OK(e.set_setting(kSystem, w.client_a, "inactivity_timeout_s", int64_t{900}));
-    TNY_ASSERT_OK(e.revoke(kSystem, w.client_a, 10, "regular"));
+    TNY_ASSERT_OK(e.revoke(kSystem, w.client_a, 10, kCredits, "regular"));
     TNY_ASSERT_OK_AND_ASSIGN(ReservationId released, e.reserve(w.client_a, 5));
     TNY_ASSERT_OK(e.release(released));
     TNY_ASSERT_OK(e.reserve(w.client_a, 6, kCredits, 1).status());

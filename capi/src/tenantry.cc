@@ -1267,7 +1267,7 @@ tny_status tny_revoke(tny_engine* engine, uint64_t actor, uint64_t workspace, in
                       uint32_t meter, const char* bucket) noexcept {
   TNY_REQUIRE(engine);
   return Guard(__func__, [&]() -> tny_status {
-    return Report(Of(engine).revoke(actor, workspace, amount, BucketOf(bucket), meter));
+    return Report(Of(engine).revoke(actor, workspace, amount, meter, BucketOf(bucket)));
   });
 }
 

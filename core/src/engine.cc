@@ -1,7 +1,7 @@
 // Copyright 2026 The tenantry Authors.
 //
-// Engine lifecycle, the write path (one Writer, one publication per call or
-// batch) and the change feed.
+// Engine lifecycle, the API's changes (each encoded as an op and run by the
+// write path, write_path.cc) and the change feed.
 #include "tenantry/engine.h"
 
 #include <sodium.h>
@@ -12,12 +12,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine_impl.h"
+#include "engine_internal.h"
 #include "engine_journal.h"
 #include "epoch.h"
 #include "model.h"
 #include "ops.h"
 #include "status_macros.h"
 #include "test_hooks.h"
+#include "write_path.h"
 #include "writer.h"
 
 namespace tenantry {
@@ -110,128 +112,17 @@ uint64_t Engine::revision() const {
   return root_.load(std::memory_order_seq_cst)->revision;
 }
 
-absl::StatusOr<std::vector<uint64_t>> Engine::Run(absl::Span<const std::string> ops, bool batch,
-                                                  internal::RunOutput* out) {
-  return internal::JournalAccess::RunOps(*this, ops, batch, out, nullptr);
+namespace internal {
+void EngineInternal::InstallFirstVersion(Engine& engine, Version* version) {
+  auto* old = const_cast<Version*>(engine.root_.load(std::memory_order_seq_cst));
+  engine.root_.store(version, std::memory_order_seq_cst);
+  DestroyVersion(old);
 }
-
-absl::StatusOr<uint64_t> Engine::RunOp(const std::string& op, internal::RunOutput* out) {
-  TNY_ASSIGN_OR_RETURN(std::vector<uint64_t> results, Run({&op, 1}, false, out));
-  return results.front();
-}
+}  // namespace internal
 
 absl::StatusOr<std::vector<uint64_t>> Engine::apply(const Batch& batch) {
-  return Run(batch.changes_, true);
+  return internal::RunChanges(*this, batch.changes_, true);
 }
-
-namespace internal {
-
-std::atomic<const TestHook*> TestHooks::before_publish{nullptr};
-
-absl::StatusOr<std::vector<uint64_t>> JournalAccess::RunOps(Engine& engine,
-                                                            absl::Span<const std::string> ops,
-                                                            bool batch, RunOutput* out,
-                                                            const RunReplay* replay) {
-  Engine::Impl& impl = *engine.impl_;
-  if (ops.size() > limits::kMaxBatchChanges) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a batch holds at most ", limits::kMaxBatchChanges, " changes (X2)"));
-  }
-  // P3: the record's size is known before anything runs (ops, the time, at
-  // most one token hash per invitation change), so that the journal makes
-  // room before the transaction has any effect.
-  const size_t record_bytes = RunRecordBytes(ops);
-  const bool moves_credits = std::any_of(ops.begin(), ops.end(), [](const std::string& op) {
-    uint8_t code = 0;
-    return OpCodeOf(op, &code) && OpMovesCredits(code);
-  });
-  std::vector<uint64_t> results;
-  results.reserve(ops.size());
-  std::vector<AuditRecord> audit;
-  uint64_t lsn = 0;
-  {
-    MutexLock lock(&impl.write_mu);
-    // A transfer or revoke changes a balance cell while it runs: its record
-    // is ordered with consumption from the start (engine_impl.h).
-    std::optional<JournalScope> journal;
-    if (moves_credits) {
-      journal.emplace(impl, record_bytes);
-      TNY_RETURN_IF_ERROR(journal->status());
-    }
-    // Only writers store the root, and they hold write_mu, so this load sees
-    // the newest version.
-    const Version* base = engine.root_.load(std::memory_order_seq_cst);
-    const int64_t now_ns = replay != nullptr ? replay->now_ns : impl.clock->now_ns();
-    const int64_t ttl_s =
-        replay != nullptr ? replay->invitation_ttl_s : impl.options.invitation_ttl_s;
-    Writer writer(base, now_ns, impl.token_key, ttl_s);
-    if (replay != nullptr) writer.ReplayTokens(replay->token_hashes);
-    for (size_t i = 0; i < ops.size(); ++i) {
-      absl::StatusOr<uint64_t> result = Dispatch(writer, ops[i]);
-      if (result.ok() && !writer.replay_status().ok()) result = writer.replay_status();
-      if (replay == nullptr && result.status().code() == absl::StatusCode::kDataLoss) {
-        // A live op that does not decode was encoded from an argument out
-        // of its range (an enum value this build does not know).
-        uint8_t code = 0;
-        OpCodeOf(ops[i], &code);
-        result = absl::InvalidArgumentError(absl::StrCat(
-            "an argument of '", OpName(code), "' is out of range (an unknown enum value)"));
-      }
-      if (!result.ok()) {
-        writer.txn().Abort();
-        if (!batch) return result.status();
-        uint8_t code = 0;
-        OpCodeOf(ops[i], &code);
-        return absl::Status(result.status().code(), absl::StrCat("change #", i, " (", OpName(code),
-                                                                 ") failed; nothing was applied: ",
-                                                                 result.status().message()));
-      }
-      results.push_back(*result);
-    }
-    // Tests stall a writer here, holding the writer lock with the new
-    // version built but neither journaled nor published (X1).
-    RunTestHook(TestHooks::before_publish);
-    if (!journal.has_value()) {
-      journal.emplace(impl, record_bytes);
-      if (!journal->status().ok()) {
-        writer.txn().Abort();
-        return journal->status();
-      }
-    }
-    // The record first: a reader may see the new version as soon as it is
-    // published, and what a reader saw must survive a crash.
-    journal->Append(JournalRecordType::kRun, RunRecord(now_ns, ttl_s, writer.issued_hashes(), ops));
-    // Nothing after this point can fail: deleted workspaces' credits go
-    // back to their pools now (T7).
-    writer.FinishCredits(impl.reservations);
-    writer.FinishSessions();
-    // Publish: one seq_cst store of the root (X1, X2), then move the epoch
-    // and hand over what the new version replaced (X4; see epoch.h).
-    engine.root_.store(writer.version(), std::memory_order_seq_cst);
-    std::vector<Garbage> garbage = writer.txn().Commit();
-    Epochs::Retire(Epochs::Advance(), std::move(garbage));
-    audit = std::move(writer.audit());
-    SweepExpired(impl, writer.version()->revision, now_ns, true, &writer.ledger());
-    AppendLedger(impl, writer.ledger());
-    if (out != nullptr) {
-      out->invitation = writer.last_invitation();
-      out->taken = writer.last_taken();
-    }
-    MutexLock feed_lock(&impl.feed_mu);
-    for (AuditRecord& record : audit) impl.feed.push_back(std::move(record));
-    while (impl.feed.size() > impl.options.feed_retention) {
-      impl.feed_dropped_through = impl.feed.front().revision;
-      impl.feed.pop_front();
-    }
-    lsn = journal->lsn();
-  }
-  // Freeing outside the writer lock keeps the next writer from waiting on it.
-  Epochs::Reclaim();
-  TNY_RETURN_IF_ERROR(Acknowledge(impl, lsn));
-  return results;
-}
-
-}  // namespace internal
 
 absl::StatusOr<std::vector<AuditRecord>> Engine::changes_since(uint64_t revision) const {
   internal::MutexLock lock(&impl_->feed_mu);
@@ -251,114 +142,137 @@ absl::StatusOr<std::vector<AuditRecord>> Engine::changes_since(uint64_t revision
 // ---- The write API: each call is one change (an op) in its own transaction ----
 
 absl::StatusOr<PermissionId> Engine::register_permission(absl::string_view name) {
-  TNY_ASSIGN_OR_RETURN(uint64_t id, RunOp(internal::Encode<&Writer::RegisterPermission>(name)));
+  TNY_ASSIGN_OR_RETURN(uint64_t id,
+                       internal::RunOp(*this, internal::Encode<&Writer::RegisterPermission>(name)));
   return static_cast<PermissionId>(id);
 }
 
 absl::StatusOr<UserId> Engine::create_user(absl::string_view key) {
-  return RunOp(internal::Encode<&Writer::CreateUser>(key));
+  return internal::RunOp(*this, internal::Encode<&Writer::CreateUser>(key));
 }
 
 absl::StatusOr<AccountId> Engine::create_account(AccountSpec spec) {
-  return RunOp(internal::Encode<&Writer::CreateAccount>(spec));
+  return internal::RunOp(*this, internal::Encode<&Writer::CreateAccount>(spec));
 }
 
 absl::Status Engine::set_plan(UserId actor, AccountId account, Plan plan) {
-  return RunOp(internal::Encode<&Writer::SetPlan>(actor, account, plan)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::SetPlan>(actor, account, plan)).status();
 }
 
 absl::Status Engine::add_staff(UserId actor, AccountId account, UserId user, absl::string_view role,
                                std::optional<StaffScope> scope) {
-  return RunOp(internal::Encode<&Writer::AddStaff>(actor, account, user, role, scope)).status();
+  return internal::RunOp(*this,
+                         internal::Encode<&Writer::AddStaff>(actor, account, user, role, scope))
+      .status();
 }
 
 absl::Status Engine::set_staff_scope(UserId actor, AccountId account, UserId user,
                                      StaffScope scope) {
-  return RunOp(internal::Encode<&Writer::SetStaffScope>(actor, account, user, scope)).status();
+  return internal::RunOp(*this,
+                         internal::Encode<&Writer::SetStaffScope>(actor, account, user, scope))
+      .status();
 }
 
 absl::Status Engine::remove_staff(UserId actor, AccountId account, UserId user) {
-  return RunOp(internal::Encode<&Writer::RemoveStaff>(actor, account, user)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::RemoveStaff>(actor, account, user))
+      .status();
 }
 
 absl::StatusOr<WorkspaceId> Engine::create_workspace(UserId actor, AccountId account,
                                                      WorkspaceSpec spec) {
-  return RunOp(internal::Encode<&Writer::CreateWorkspace>(actor, account, spec));
+  return internal::RunOp(*this, internal::Encode<&Writer::CreateWorkspace>(actor, account, spec));
 }
 
 absl::Status Engine::rename_workspace(UserId actor, WorkspaceId workspace, absl::string_view name) {
-  return RunOp(internal::Encode<&Writer::RenameWorkspace>(actor, workspace, name)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::RenameWorkspace>(actor, workspace, name))
+      .status();
 }
 
 absl::Status Engine::set_status(UserId actor, WorkspaceId workspace, WorkspaceStatus status) {
-  return RunOp(internal::Encode<&Writer::SetStatus>(actor, workspace, status)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::SetStatus>(actor, workspace, status))
+      .status();
 }
 
 absl::Status Engine::set_setting(UserId actor, WorkspaceId workspace, absl::string_view name,
                                  SettingValue value) {
-  return RunOp(internal::Encode<&Writer::SetSetting>(actor, workspace, name, value)).status();
+  return internal::RunOp(*this,
+                         internal::Encode<&Writer::SetSetting>(actor, workspace, name, value))
+      .status();
 }
 
 absl::Status Engine::add_member(UserId actor, WorkspaceId workspace, UserId user,
                                 absl::string_view role) {
-  return RunOp(internal::Encode<&Writer::AddMember>(actor, workspace, user, role)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::AddMember>(actor, workspace, user, role))
+      .status();
 }
 
 absl::Status Engine::set_role(UserId actor, WorkspaceId workspace, UserId user,
                               absl::string_view role) {
-  return RunOp(internal::Encode<&Writer::SetRole>(actor, workspace, user, role)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::SetRole>(actor, workspace, user, role))
+      .status();
 }
 
 absl::Status Engine::remove_member(UserId actor, WorkspaceId workspace, UserId user) {
-  return RunOp(internal::Encode<&Writer::RemoveMember>(actor, workspace, user)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::RemoveMember>(actor, workspace, user))
+      .status();
 }
 
 absl::Status Engine::transfer_ownership(UserId actor, WorkspaceId workspace, UserId new_owner) {
-  return RunOp(internal::Encode<&Writer::TransferOwnership>(actor, workspace, new_owner)).status();
+  return internal::RunOp(*this,
+                         internal::Encode<&Writer::TransferOwnership>(actor, workspace, new_owner))
+      .status();
 }
 
 absl::Status Engine::switch_workspace(UserId user, WorkspaceId workspace) {
-  return RunOp(internal::Encode<&Writer::SwitchWorkspace>(user, workspace)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::SwitchWorkspace>(user, workspace))
+      .status();
 }
 
 absl::Status Engine::delete_workspace(UserId actor, WorkspaceId workspace,
                                       absl::string_view confirm) {
-  return RunOp(internal::Encode<&Writer::DeleteWorkspace>(actor, workspace, confirm)).status();
+  return internal::RunOp(*this,
+                         internal::Encode<&Writer::DeleteWorkspace>(actor, workspace, confirm))
+      .status();
 }
 
 absl::Status Engine::define_role(UserId actor, AccountId account, absl::string_view name,
                                  const std::vector<std::string>& permissions,
                                  absl::string_view inherits) {
-  return RunOp(internal::Encode<&Writer::DefineRole>(actor, account, name, permissions, inherits))
+  return internal::RunOp(*this, internal::Encode<&Writer::DefineRole>(actor, account, name,
+                                                                      permissions, inherits))
       .status();
 }
 
 absl::StatusOr<TeamId> Engine::create_team(UserId actor, WorkspaceId workspace,
                                            absl::string_view name, absl::string_view role) {
-  return RunOp(internal::Encode<&Writer::CreateTeam>(actor, workspace, name, role));
+  return internal::RunOp(*this,
+                         internal::Encode<&Writer::CreateTeam>(actor, workspace, name, role));
 }
 
 absl::Status Engine::add_team_member(UserId actor, TeamId team, UserId user) {
-  return RunOp(internal::Encode<&Writer::AddTeamMember>(actor, team, user)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::AddTeamMember>(actor, team, user))
+      .status();
 }
 
 absl::Status Engine::remove_team_member(UserId actor, TeamId team, UserId user) {
-  return RunOp(internal::Encode<&Writer::RemoveTeamMember>(actor, team, user)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::RemoveTeamMember>(actor, team, user))
+      .status();
 }
 
 absl::Status Engine::set_team_role(UserId actor, TeamId team, absl::string_view role) {
-  return RunOp(internal::Encode<&Writer::SetTeamRole>(actor, team, role)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::SetTeamRole>(actor, team, role)).status();
 }
 
 absl::Status Engine::delete_team(UserId actor, TeamId team) {
-  return RunOp(internal::Encode<&Writer::DeleteTeam>(actor, team)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::DeleteTeam>(actor, team)).status();
 }
 
 absl::StatusOr<Invitation> Engine::invite(UserId actor, WorkspaceId workspace,
                                           absl::string_view email, absl::string_view role) {
   internal::RunOutput out;
   TNY_RETURN_IF_ERROR(
-      RunOp(internal::Encode<&Writer::Invite>(actor, workspace, email, role), &out).status());
+      internal::RunOp(*this, internal::Encode<&Writer::Invite>(actor, workspace, email, role), &out)
+          .status());
   return std::move(out.invitation);
 }
 
@@ -367,31 +281,34 @@ absl::StatusOr<Invitation> Engine::invite_staff(UserId actor, AccountId account,
                                                 std::optional<StaffScope> scope) {
   internal::RunOutput out;
   TNY_RETURN_IF_ERROR(
-      RunOp(internal::Encode<&Writer::InviteStaff>(actor, account, email, role, scope), &out)
+      internal::RunOp(
+          *this, internal::Encode<&Writer::InviteStaff>(actor, account, email, role, scope), &out)
           .status());
   return std::move(out.invitation);
 }
 
 absl::Status Engine::accept(absl::string_view token, UserId user) {
-  return RunOp(internal::Encode<&Writer::Accept>(token, user)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::Accept>(token, user)).status();
 }
 
 absl::StatusOr<Invitation> Engine::resend(UserId actor, InvitationId invitation) {
   internal::RunOutput out;
-  TNY_RETURN_IF_ERROR(RunOp(internal::Encode<&Writer::Resend>(actor, invitation), &out).status());
+  TNY_RETURN_IF_ERROR(
+      internal::RunOp(*this, internal::Encode<&Writer::Resend>(actor, invitation), &out).status());
   return std::move(out.invitation);
 }
 
 absl::Status Engine::revoke_invitation(UserId actor, InvitationId invitation) {
-  return RunOp(internal::Encode<&Writer::RevokeInvitation>(actor, invitation)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::RevokeInvitation>(actor, invitation))
+      .status();
 }
 
 absl::Status Engine::touch_session(UserId user) {
-  return RunOp(internal::Encode<&Writer::TouchSession>(user)).status();
+  return internal::RunOp(*this, internal::Encode<&Writer::TouchSession>(user)).status();
 }
 
 absl::StatusOr<uint64_t> Engine::expire_sessions() {
-  return RunOp(internal::Encode<&Writer::ExpireSessions>());
+  return internal::RunOp(*this, internal::Encode<&Writer::ExpireSessions>());
 }
 
 // ---- Batch: the same changes, encoded for one `apply` ----

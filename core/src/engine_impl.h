@@ -91,6 +91,9 @@ void AppendLedger(Engine::Impl& impl, std::vector<LedgerEntry>& entries)
 uint64_t SweepExpired(Engine::Impl& impl, uint64_t revision, int64_t now_ns, bool only_if_due,
                       std::vector<LedgerEntry>* entries)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.write_mu);
+// C6: no live hold expires before impl.next_expiry_ns (lowered, never raised,
+// here; reset only by a sweep).
+void LowerNextExpiry(Engine::Impl& impl, int64_t expires_at_ns);
 // C6: a consume or reserve about to be refused calls this: when a hold has
 // expired and the writer lock is free (it never waits for it), the expired
 // holds are released. True when something was released (worth a retry).

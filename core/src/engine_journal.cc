@@ -13,9 +13,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine_impl.h"
+#include "engine_internal.h"
 #include "epoch.h"
 #include "ops.h"
 #include "status_macros.h"
+#include "write_path.h"
 
 namespace tenantry {
 
@@ -234,12 +236,12 @@ absl::Status DamageError(const std::string& dir, const JournalRecovery& report) 
       dir, "`, or open with on_journal_damage = truncate (P3)"));
 }
 
-absl::Status JournalAccess::Replay(Engine& engine, const JournalRecord& record) {
+absl::Status ReplayRecord(Engine& engine, const JournalRecord& record) {
   if (record.type == static_cast<uint8_t>(JournalRecordType::kRun)) {
     RunReplay replay;
     std::vector<std::string> ops;
     TNY_RETURN_IF_ERROR(DecodeRun(record, &replay, &ops));
-    absl::StatusOr<std::vector<uint64_t>> done = RunOps(engine, ops, true, nullptr, &replay);
+    absl::StatusOr<std::vector<uint64_t>> done = RunChanges(engine, ops, true, nullptr, &replay);
     if (!done.ok()) {
       return absl::DataLossError(absl::StrCat("journal: record ", record.lsn,
                                               " does not apply again: ", done.status().message(),
@@ -248,19 +250,20 @@ absl::Status JournalAccess::Replay(Engine& engine, const JournalRecord& record) 
     return absl::OkStatus();
   }
   ReadGuard guard;
-  return ReplayCredit(*engine.impl_, *root(engine), record);
+  return ApplyCreditRecord(EngineInternal::impl(engine), *EngineInternal::newest(engine), record);
 }
 
-void JournalAccess::FinishReplay(Engine& engine) {
+void FinishReplay(Engine& engine) {
   // Replayed holds took their slots directly: rebuild the free list.
-  if (ReservationTable* table = engine.impl_->reservations.load(std::memory_order_acquire)) {
+  if (ReservationTable* table =
+          EngineInternal::impl(engine).reservations.load(std::memory_order_acquire)) {
     table->RestoreFreeList();
   }
 }
 
-absl::Status JournalAccess::Attach(Engine& engine, const Engine::Options& options,
-                                   const Base* snapshot) {
-  Engine::Impl& impl = *engine.impl_;
+absl::Status AttachJournal(Engine& engine, const Engine::Options& options,
+                           const SnapshotBase* snapshot) {
+  Engine::Impl& impl = EngineInternal::impl(engine);
   TNY_ASSIGN_OR_RETURN(std::unique_ptr<Journal> journal,
                        Journal::Open(options.journal, options.durability, options.group_commit_ms));
   // Which records continue this engine: those after the snapshot's lsn in
@@ -316,7 +319,7 @@ absl::Status JournalAccess::Attach(Engine& engine, const Engine::Options& option
     const auto tail = std::find_if(scan.records.begin(), scan.records.end(),
                                    [after](const JournalRecord& r) { return r.lsn > after; });
     for (auto it = tail; it != scan.records.end(); ++it) {
-      TNY_RETURN_IF_ERROR(Replay(engine, *it));
+      TNY_RETURN_IF_ERROR(ReplayRecord(engine, *it));
     }
     FinishReplay(engine);
     // A snapshot was verified by its loader: only a replayed tail needs it.
@@ -338,7 +341,7 @@ absl::Status JournalAccess::Attach(Engine& engine, const Engine::Options& option
   if (snapshot != nullptr) identity.base_snapshot = snapshot->checksum;
   TNY_RETURN_IF_ERROR(journal->Start(scan, identity, 0));
   impl.journal = std::move(journal);
-  engine.journaled_ = true;
+  EngineInternal::MarkJournaled(engine);
   return absl::OkStatus();
 }
 
@@ -395,7 +398,7 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(Options options) {
   try {
     auto engine = std::make_unique<Engine>(options);
     if (options.journal.empty()) return engine;
-    TNY_RETURN_IF_ERROR(internal::JournalAccess::Attach(*engine, options, nullptr));
+    TNY_RETURN_IF_ERROR(internal::AttachJournal(*engine, options, nullptr));
     return engine;
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(

@@ -33,21 +33,6 @@
 
 namespace tenantry::internal {
 
-// What a Run hands back besides the ids: the invitation token the last op
-// issued, and the split of the last transfer.
-struct RunOutput {
-  Invitation invitation;
-  BucketAmounts taken{};
-};
-
-// A Run replayed from the journal: its recorded time, invitation lifetime
-// and token hashes.
-struct RunReplay {
-  int64_t now_ns = 0;
-  int64_t invitation_ttl_s = 0;
-  std::vector<std::array<uint8_t, 32>> token_hashes;
-};
-
 // The most bytes the Run record of `ops` takes.
 size_t RunRecordBytes(absl::Span<const std::string> ops);
 std::string RunRecord(int64_t now_ns, int64_t invitation_ttl_s,
@@ -106,34 +91,30 @@ absl::Status CommitAt(Engine::Impl& impl, ReservationId reservation, int64_t act
 absl::Status ReleaseAt(Engine::Impl& impl, ReservationId reservation, int64_t now_ns,
                        uint64_t revision, std::vector<LedgerEntry>* entries)
     ABSL_EXCLUSIVE_LOCKS_REQUIRED(impl.write_mu);
-// Replays a credit record (every type but kRun) onto `v`, the newest
+// Applies a credit record (every type but kRun) onto `v`, the newest
 // version. DataLoss when it does not decode or does not apply.
-absl::Status ReplayCredit(Engine::Impl& impl, const Version& v, const JournalRecord& record);
+absl::Status ApplyCreditRecord(Engine::Impl& impl, const Version& v, const JournalRecord& record);
 
-struct JournalAccess {
-  static absl::StatusOr<std::vector<uint64_t>> RunOps(Engine& engine,
-                                                      absl::Span<const std::string> ops, bool batch,
-                                                      RunOutput* out, const RunReplay* replay);
-  static Engine::Impl& impl(Engine& engine) { return *engine.impl_; }
-  static const Version* root(const Engine& engine) {
-    return engine.root_.load(std::memory_order_seq_cst);
-  }
-  // Replays one record onto an engine that has no journal attached yet.
-  // DataLoss naming the lsn when the record does not decode or apply.
-  static absl::Status Replay(Engine& engine, const JournalRecord& record);
-  // After replay: rebuilds what replay leaves approximate (free lists).
-  static void FinishReplay(Engine& engine);
-  // P3: gives `engine` the journal in options.journal. `snapshot` is the
-  // lineage, lsn and checksum of the snapshot the engine was loaded from
-  // (null: a new engine). Replays what the journal holds past it, then
-  // appends from there. DataLoss / FailedPrecondition as Engine::Open says.
-  struct Base {
-    std::array<uint8_t, 16> lineage{};
-    uint64_t lsn = 0;
-    std::array<uint8_t, 32> checksum{};
-  };
-  static absl::Status Attach(Engine& engine, const Engine::Options& options, const Base* snapshot);
+// Applies one record to an engine that has no journal attached yet: a Run
+// by running its changes again (write_path.h), a credit record by its own
+// decoder (credit_records.cc). DataLoss naming the lsn when the record does
+// not decode or apply.
+absl::Status ReplayRecord(Engine& engine, const JournalRecord& record);
+// After replay: rebuilds what replay leaves approximate (free lists).
+void FinishReplay(Engine& engine);
+
+// The lineage, lsn and checksum of the snapshot an engine was loaded from.
+struct SnapshotBase {
+  std::array<uint8_t, 16> lineage{};
+  uint64_t lsn = 0;
+  std::array<uint8_t, 32> checksum{};
 };
+// P3: gives `engine` the journal in options.journal. `snapshot` is the
+// snapshot the engine was loaded from (null: a new engine). Replays what the
+// journal holds past it, then appends from there. DataLoss /
+// FailedPrecondition as Engine::Open says.
+absl::Status AttachJournal(Engine& engine, const Engine::Options& options,
+                           const SnapshotBase* snapshot);
 
 }  // namespace tenantry::internal
 

@@ -32,7 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "tenantry/engine.h"
+#include "tenantry/journal.h"
 
 namespace tenantry::internal {
 

@@ -22,6 +22,7 @@
 
 #include "catalog.h"
 #include "credits.h"
+#include "id_map.h"
 #include "pmap.h"
 #include "tenantry/limits.h"
 #include "tenantry/types.h"

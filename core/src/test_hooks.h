@@ -22,7 +22,7 @@ struct TestHook {
 };
 
 struct TestHooks {
-  // Called by every change (engine.cc, JournalAccess::RunOps) once all its
+  // Called by every change (write_path.cc, RunChanges) once all its
   // ops have run: the new version is built, the writer lock is held, and
   // nothing is journaled or published yet. A hook that blocks stalls that
   // writer, and every other writer behind it, but no reader.

@@ -94,7 +94,7 @@ class Writer {
   // T7
   absl::Status DeleteWorkspace(UserId actor, WorkspaceId workspace, absl::string_view confirm);
 
-  // C1-C4: meters and the admin side of credits (engine_credits.cc).
+  // C1-C4: meters and the admin side of credits (writer_credits.cc).
   absl::StatusOr<uint64_t> DefineMeter(absl::string_view name,
                                        const std::vector<std::string>& buckets);
   absl::Status GrantCredits(UserId actor, AccountId account, int64_t amount, MeterRef meter,
@@ -109,7 +109,7 @@ class Writer {
   // publishing: nothing after it can fail.
   void FinishCredits(const std::atomic<ReservationTable*>& reservations);
   // C7: ledger entries of this transaction, sequence not yet assigned.
-  std::vector<LedgerEntry>& ledger() { return ledger_; }
+  std::vector<LedgerEntry>& ledger_entries() { return ledger_; }
   // C3: what the latest Transfer took from each pool bucket.
   const BucketAmounts& last_taken() const { return last_taken_; }
   int64_t now_ns() const { return now_ns_; }
@@ -170,7 +170,7 @@ class Writer {
   void RevalidateSession(UserId user);
   void Record(UserId actor, AccountId account, WorkspaceId workspace, std::string what);
   // C7: a ledger entry of the change just recorded (its revision).
-  void Ledger(LedgerKind kind, UserId actor, AccountId account, WorkspaceId workspace,
+  void AddLedgerEntry(LedgerKind kind, UserId actor, AccountId account, WorkspaceId workspace,
               MeterId meter, const BucketAmounts& amounts);
   Pool* MutablePool(AccountId account, MeterId meter);
 

@@ -500,7 +500,7 @@ void BindCredits(py::class_<EngineHandle>& c) {
          std::string bucket, py::object meter) {
         const MeterId id = MeterArg(*h, meter);
         ThrowIfError(WithoutGil([&] {
-          return h->engine->revoke(actor.value, workspace.value, amount.value, bucket, id);
+          return h->engine->revoke(actor.value, workspace.value, amount.value, id, bucket);
         }));
       },
       py::arg("actor"), py::arg("workspace"), py::arg("amount"), py::kw_only(),

@@ -1,6 +1,8 @@
 // Copyright 2026 The tenantry Authors.
 //
 // The file side of snapshots: atomic replacement (P1) and bounded reads (P2).
+#include "file.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -10,7 +12,6 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "access.h"
 #include "tenantry/limits.h"
 
 namespace tenantry::internal {

@@ -21,10 +21,11 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "access.h"
+#include "engine_internal.h"
 #include "engine_journal.h"
 #include "envelope.h"
 #include "fields.h"
+#include "file.h"
 #include "status_macros.h"
 #include "tenantry/snapshot.h"
 #include "tenantry_generated.h"
@@ -33,16 +34,6 @@
 #include "writer.h"
 
 namespace tenantry {
-namespace internal {
-
-void SnapshotAccess::Install(Engine& engine, Version* version) {
-  auto* old = const_cast<Version*>(engine.root_.load(std::memory_order_seq_cst));
-  engine.root_.store(version, std::memory_order_seq_cst);
-  DestroyVersion(old);
-}
-
-}  // namespace internal
-
 namespace {
 
 namespace fb = ::tenantry::fbs;
@@ -876,7 +867,7 @@ absl::Status RestoreKeys(const fb::Snapshot& s, Engine::Impl& impl) {
   return absl::OkStatus();
 }
 
-// C7: an entry as the engine writes it (engine_credits.cc): the fields its
+// C7: an entry as the engine writes it (writer_credits.cc, engine_settle.cc): the fields its
 // kind uses, ids that were issued, amounts that moved. Its revision is the
 // one current when it was made, not after the cut's; its time is the clock's.
 absl::Status CheckLedgerEntry(const fb::LedgerEntry& e, const Version& v) {
@@ -996,9 +987,9 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadContent(const fb::Snapshot& s,
   Loader loader(s);
   TNY_RETURN_IF_ERROR(loader.Build());
   auto engine = std::make_unique<Engine>(options);
-  Engine::Impl& impl = internal::SnapshotAccess::impl(*engine);
+  Engine::Impl& impl = internal::EngineInternal::impl(*engine);
   Version* v = loader.Release();
-  internal::SnapshotAccess::Install(*engine, v);
+  internal::EngineInternal::InstallFirstVersion(*engine, v);
   // From here the engine owns every node; a failure drops the engine.
   std::copy(s.token_key()->begin(), s.token_key()->end(), impl.token_key.begin());
   std::copy(s.key_hash_key()->begin(), s.key_hash_key()->end(), impl.key_hash_key.begin());
@@ -1044,7 +1035,7 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadSnapshot(const std::string& path,
     TNY_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, LoadContent(*snapshot, options));
     if (options.journal.empty()) return engine;
     // P3: recovery = this snapshot + the journal's tail.
-    internal::JournalAccess::Base base;
+    internal::SnapshotBase base;
     if (snapshot->lineage() != nullptr) {
       if (snapshot->lineage()->size() != base.lineage.size())
         return Bad("the lineage is malformed");
@@ -1053,7 +1044,7 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadSnapshot(const std::string& path,
     base.lsn = snapshot->journal_lsn();
     const fb::File* file = fb::GetFile(bytes.data());
     std::copy(file->checksum()->begin(), file->checksum()->end(), base.checksum.begin());
-    TNY_RETURN_IF_ERROR(internal::JournalAccess::Attach(*engine, options, &base));
+    TNY_RETURN_IF_ERROR(internal::AttachJournal(*engine, options, &base));
     return engine;
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(absl::StrCat("out of memory loading '", path, "' (P2)"));

@@ -28,9 +28,10 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
-#include "access.h"
+#include "engine_internal.h"
 #include "envelope.h"
 #include "epoch.h"
+#include "file.h"
 #include "mutex.h"
 #include "status_macros.h"
 #include "tenantry/snapshot.h"
@@ -131,7 +132,7 @@ void CopyKeys(internal::KeyTable* table, int64_t now_ns, int64_t window_ns, Cut*
 }
 
 absl::StatusOr<Cut> TakeCut(const Engine& engine) {
-  Engine::Impl& impl = internal::SnapshotAccess::impl(engine);
+  Engine::Impl& impl = internal::EngineInternal::impl(engine);
   Cut cut;
   internal::MutexLock lock(&impl.write_mu);
   // P3: with a journal the cut is exact. Its lock keeps every consume,
@@ -145,7 +146,7 @@ absl::StatusOr<Cut> TakeCut(const Engine& engine) {
     TNY_ASSIGN_OR_RETURN(cut.journal_lsn, impl.journal->Rotate());
   }
   cut.lineage = impl.lineage;
-  cut.v = internal::SnapshotAccess::root(engine);
+  cut.v = internal::EngineInternal::newest(engine);
   cut.taken_at_ns = impl.clock->now_ns();
   cut.token_key = impl.token_key;
   cut.key_hash_key = impl.key_hash_key;
@@ -309,7 +310,7 @@ absl::Status SaveSnapshot(const Engine& engine, const std::string& path) {
     internal::ReadGuard guard;
     // One save at a time on a journaled engine: each drops the journal's
     // records up to its own cut once it is on disk.
-    Engine::Impl& impl = internal::SnapshotAccess::impl(engine);
+    Engine::Impl& impl = internal::EngineInternal::impl(engine);
     std::optional<internal::MutexLock> saving;
     if (impl.journal != nullptr) saving.emplace(&impl.save_mu);
     TNY_ASSIGN_OR_RETURN(const Cut cut, TakeCut(engine));

@@ -236,7 +236,7 @@ void MoveMeters(Engine& e, const Meters& m) {
   Must(e.transfer(m.owner, m.account, m.leaf, 80, "tokens").status(), "transfer tokens");
   Must(e.transfer(m.owner, m.account, m.top, 200, "sms").status(), "transfer sms");
   Must(e.transfer(m.other, m.second, m.lone, 40).status(), "transfer credits");
-  Must(e.revoke(m.owner, m.top, 50, "included", "sms"), "revoke");
+  Must(e.revoke(m.owner, m.top, 50, "sms", "included"), "revoke");
   Must(e.consume(m.leaf, 75, "tokens").status(), "consume across buckets");
   Must(e.consume(m.lone, 3, kCredits, "once").status(), "keyed consume");
   const ReservationId released = Must(e.reserve(m.top, 20, "sms"), "reserve");

@@ -36,28 +36,11 @@
 
 namespace tenantry {
 
-// P3: how far a journaled change is flushed before its call returns. In
-// every mode a change is in the journal (the kernel's page cache) before it
-// is acknowledged, so a process that is killed loses nothing acknowledged;
-// the modes differ in what a machine crash (power, kernel) can lose.
-enum class Durability : uint8_t {
-  kSync = 0,   // flushed (fdatasync) before acknowledged: loses nothing
-  kGroup = 1,  // flushed every Options::group_commit_ms: loses at most that
-  kNone = 2,   // flushed when the kernel writes back (and on close): may
-               // lose the kernel's writeback window (about 30 s on Linux)
-};
-
-// The name of a durability mode: "sync", "group", "none".
-TENANTRY_API const char* DurabilityName(Durability durability);
-
 namespace internal {
-class Writer;
-class Journal;
-struct RunOutput;
-struct JournalAccess;
-class SnapshotAccess;  // snapshots/: reads and builds whole versions (P1, P2)
+// The one way into an Engine for the rest of the project (the write path,
+// the journal, snapshots): core/src/engine_internal.h.
+class EngineInternal;
 struct Version;
-struct Target;
 }  // namespace internal
 
 // A list of changes applied by `Engine::apply` as one: all become visible
@@ -314,8 +297,17 @@ class TENANTRY_API Engine {
                                          int64_t amount, MeterRef meter = kCredits);
   // C4: moves `amount` from the workspace's named bucket back to the pool;
   // ResourceExhausted if that bucket holds less. Needs credits.transfer.
+  // The meter comes before the bucket, as in `grant`.
   absl::Status revoke(UserId actor, WorkspaceId workspace, int64_t amount,
-                      absl::string_view bucket = "regular", MeterRef meter = kCredits);
+                      MeterRef meter = kCredits, absl::string_view bucket = "regular");
+  // Before 0.2 `revoke` took (..., bucket, meter). A bucket name alone in
+  // fourth place would now silently name a meter, so a string there does
+  // not compile: pass the meter first (`revoke(a, w, n, kCredits, "extra")`)
+  // or a MeterRef.
+  template <size_t N>
+  absl::Status revoke(UserId, WorkspaceId, int64_t, const char (&)[N]) = delete;
+  absl::Status revoke(UserId, WorkspaceId, int64_t, absl::string_view) = delete;
+  absl::Status revoke(UserId, WorkspaceId, int64_t, const std::string&) = delete;
 
   // C5: debits `amount`, regular first, then extra, in one atomic step; never
   // below zero: ResourceExhausted, nothing debited, if the buckets hold less.
@@ -388,23 +380,7 @@ class TENANTRY_API Engine {
   Stats stats() const;
 
  private:
-  friend class internal::Writer;
-  friend class internal::SnapshotAccess;
-  friend struct internal::JournalAccess;
-  // Runs ops (internal/ops.h) in one transaction and publishes once (all or
-  // nothing). `batch` prefixes a failure with the failing change's index and
-  // name. `out` receives the last op's token and bucket split.
-  absl::StatusOr<std::vector<uint64_t>> Run(absl::Span<const std::string> ops, bool batch,
-                                            internal::RunOutput* out = nullptr);
-  absl::StatusOr<uint64_t> RunOp(const std::string& op, internal::RunOutput* out = nullptr);
-  // C5: a consume with an idempotency key (lock-free).
-  absl::StatusOr<int64_t> ConsumeKeyed(WorkspaceId workspace, int64_t amount, MeterRef meter,
-                                       absl::string_view key);
-  // C5, C6: a consume that, about to be refused, first releases expired
-  // holds (never waiting for the writer lock) and tries once more.
-  absl::StatusOr<int64_t> ConsumeReleasingExpired(const internal::Version& v,
-                                                  const internal::Target& t, WorkspaceId workspace,
-                                                  int64_t amount);
+  friend class internal::EngineInternal;
 
  public:
   class Impl;

@@ -23,6 +23,20 @@
 
 namespace tenantry {
 
+// P3: how far a journaled change is flushed before its call returns. In
+// every mode a change is in the journal (the kernel's page cache) before it
+// is acknowledged, so a process that is killed loses nothing acknowledged;
+// the modes differ in what a machine crash (power, kernel) can lose.
+enum class Durability : uint8_t {
+  kSync = 0,   // flushed (fdatasync) before acknowledged: loses nothing
+  kGroup = 1,  // flushed every Options::group_commit_ms: loses at most that
+  kNone = 2,   // flushed when the kernel writes back (and on close): may
+               // lose the kernel's writeback window (about 30 s on Linux)
+};
+
+// The name of a durability mode: "sync", "group", "none".
+TENANTRY_API const char* DurabilityName(Durability durability);
+
 // P3: what opening a journal does when it is damaged before its end.
 enum class OnJournalDamage : uint8_t {
   // DataLoss naming the damage and the records past it; nothing changes.

@@ -1,32 +1,21 @@
 // Copyright 2026 The tenantry Authors.
 //
-// What the snapshot code reaches inside an Engine (a friend of it), and the
-// file helpers both directions share.
-#ifndef TENANTRY_SNAPSHOTS_SRC_ACCESS_H_
-#define TENANTRY_SNAPSHOTS_SRC_ACCESS_H_
+// The file helpers both directions of a snapshot share (file.cc). What the
+// snapshot code reaches inside an Engine it reaches through
+// core/src/engine_internal.h.
+#ifndef TENANTRY_SNAPSHOTS_SRC_FILE_H_
+#define TENANTRY_SNAPSHOTS_SRC_FILE_H_
 
-#include <atomic>
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine_impl.h"
-#include "model.h"
-#include "tenantry/engine.h"
 
 namespace tenantry::internal {
-
-class SnapshotAccess {
- public:
-  static Engine::Impl& impl(const Engine& engine) { return *engine.impl_; }
-  static const Version* root(const Engine& engine) {
-    return engine.root_.load(std::memory_order_seq_cst);
-  }
-  // Replaces the empty first version of an engine nobody else can see yet.
-  static void Install(Engine& engine, Version* version);
-};
 
 // The tenantry version that writes snapshots ("0.1.0").
 extern const char kWriterVersion[];
@@ -42,4 +31,4 @@ absl::StatusOr<std::vector<uint8_t>> ReadWholeFile(const std::string& path);
 
 }  // namespace tenantry::internal
 
-#endif  // TENANTRY_SNAPSHOTS_SRC_ACCESS_H_
+#endif  // TENANTRY_SNAPSHOTS_SRC_FILE_H_

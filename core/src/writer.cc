@@ -1,7 +1,10 @@
 // Copyright 2026 The tenantry Authors.
 //
-// The changes. Each validates everything it needs (existence, M10
-// authorization, the rule itself) before it mutates anything.
+// The Writer's changes to the tenant graph and its people (writer.h):
+// tenancy (T1-T8), members and staff (M1-M10), sessions. Each validates
+// everything it needs (existence, M10 authorization, the rule itself)
+// before it mutates anything. Roles, teams, invitations and deletion are in
+// writer_admin.cc, credits in writer_credits.cc.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
