@@ -1,7 +1,7 @@
 // Copyright 2026 The tenantry Authors.
 //
 // The C ABI's hot calls through the shared library libtenantry.so.1, as a
-// service in Go, Rust or C calls them: `tny_check` per call (SPEC section 12:
+// service in Go, Rust or C calls them: `tny_check` per call (docs/rules.md §12:
 // <= 50 ns) and `tny_check_many` per item. The data (an agency with 10,000
 // client workspaces and 100,000 memberships) is built through the C batch
 // API, whose load rate is reported too. The full-scale suite (5,000,000

@@ -74,8 +74,8 @@ void BM_AddMemberSingle(benchmark::State& state) {
 }
 BENCHMARK(BM_AddMemberSingle)->Arg(100)->Arg(10000)->Unit(benchmark::kMicrosecond);
 
-// The same while a reader thread checks continuously (SPEC: "while readers
-// run"); the reader's check rate is reported too.
+// The same while a reader thread checks continuously (docs/rules.md §12: "while readers
+// run unslowed"); the reader's check rate is reported too.
 void BM_AddMemberWithReader(benchmark::State& state) {
   Graph g(10000, 100000);
   const tenantry::PermissionId view = *g.engine.permission("contacts.view");
@@ -132,7 +132,7 @@ BENCHMARK(BM_AddMemberBatch)->Arg(100000)->Unit(benchmark::kMillisecond)->Iterat
 // Heap bytes per membership, all indexes included (the user's grant array,
 // the workspace's member B+tree, the tries above them), measured with
 // glibc's mallinfo2 around adding `range(0)` memberships to an existing graph:
-// 5 per user, as in SPEC section 12's shape (5,000,000 for 1,000,000 users).
+// 5 per user, as in docs/rules.md section 12's shape (5,000,000 for 1,000,000 users).
 void BM_MemoryPerMembership(benchmark::State& state) {
   const int memberships = static_cast<int>(state.range(0));
   const int per_user = 5;

@@ -1,7 +1,7 @@
 // Copyright 2026 The tenantry Authors.
 //
 // check() micro-benchmarks on a small seed-shaped engine. The full-scale
-// suite (SPEC section 12 at 100,000 workspaces) lives beside it.
+// suite (docs/rules.md section 12 at 100,000 workspaces) lives beside it.
 #include <benchmark/benchmark.h>
 
 #include <random>

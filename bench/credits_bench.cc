@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// Credits micro-benchmarks (SPEC section 12: `consume`, one thread, <= 25 ns).
+// Credits micro-benchmarks (docs/rules.md §12: `consume`, one thread, <= 25 ns).
 // Workspaces are funded once with limits::kMaxWorkspaceBalance (2^42 - 1
 // units), more than any run can spend at one unit per call, so no top-up
 // runs inside the timed loop; a refused call stops the benchmark with an

@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// The journal's costs (SPEC P3), each without a journal and with one in each
+// The journal's costs (P3), each without a journal and with one in each
 // durability mode (sync: fdatasync before a call returns, concurrent callers
 // sharing one; group: a background flush every 10 ms; none: never flushed,
 // the kernel writes back):

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Python benchmark of tenantry: the cost of a check seen from Python.
 
-What it measures (SPEC section 12, the two Python rows):
+What it measures (docs/rules.md section 12, the two Python rows):
 
 * ``engine.check(u, w, p)`` called in a Python loop, against the floor the
-  SPEC judges it by: a no-op C callable taking the same three ints through
+  target (docs/rules.md §12) names: a no-op C callable taking the same three ints through
   CPython's fast-call convention, measured in the same run. There are two
   floors. ``engine._noop_check(u, w, p)`` is a no-op C *method* of the engine
   with exactly check's call shape (attribute lookup on the instance, method
@@ -18,7 +18,7 @@ What it measures (SPEC section 12, the two Python rows):
   precomputed answers ``d[(u, w, p)]``, SQLite answering the same question
   with one indexed query per check, ``engine.consume(ws, 1)`` on a workspace
   with a huge balance, and ``engine.check_many`` on NumPy uint64 arrays of
-  1,000 and 100,000 items (ns per item; SPEC target <= 40 ns): the 1,000-item
+  1,000 and 100,000 items (ns per item; target <= 40 ns): the 1,000-item
   calls cycle through 100 consecutive slices of the random sample (new
   questions every call), a last row asks the same 1,000 every call (warm),
   and ``engine._check_many`` (the compiled call, without the Python
@@ -54,7 +54,7 @@ How:
   scope "all", 3 with listed workspaces, agencies and clients); every
   other user is a member of about 5 workspaces, mostly of one home account,
   with built-in roles (admin, manager, member, viewer, and client, mostly in
-  client sub-workspaces). The full SPEC scale (100,000 workspaces,
+  client sub-workspaces). The full scale of the targets (100,000 workspaces,
   1,000,000 users, 5,000,000 memberships) is built by bench/scale_bench,
   not here; ``--snapshot`` runs these rows on it (below).
 * The same data goes into SQLite (``:memory:``, indexed tables
@@ -75,7 +75,7 @@ How:
   stops without reporting.
 
 The snapshot mode (``--snapshot PATH --questions PATH``) runs the same
-rows on the data set bench/scale_bench builds (the full SPEC scale by
+rows on the data set bench/scale_bench builds (the targets' full scale by
 default; see bench/scale_data.h for its shape, which adds teams and two
 custom roles to the one above) and keeps with ``--files=DIR``:
 
@@ -875,7 +875,7 @@ def main() -> None:
     empty = "empty loop (`pass`), {kind}"
     ratios: Dict[str, Dict[str, float]] = {}
     print()
-    print("| ratio (medians; mins in brackets) | warm | random | SPEC target |")
+    print("| ratio (medians; mins in brackets) | warm | random | target |")
     print("| --- | --- | --- | --- |")
     for label, key, a, b, target in (  # key: the ratio's name in the JSON result
         ("check / method floor", "check_over_method_floor", check, method, 1.5),

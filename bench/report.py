@@ -3,11 +3,12 @@
 
 Inputs: the Google Benchmark JSON of ``scale_bench`` (run with repetitions;
 the medians are used) and the JSON of ``python_bench.py --snapshot ...
---json``, both from the same run of ``scripts/bench.sh``. Every row of SPEC
-section 12 is put against its target, with the SQLite baseline's ratio where
-the question applies to it. ``bench/SHORTFALLS.md`` (written by hand: the
-profiles that explain a missed target and what would close it) is included
-as it is; ``bench/HISTORY.md`` keeps the earlier, smaller measurements.
+--json``, both from the same run of ``scripts/bench.sh``. Every row of
+docs/rules.md section 12 is put against its target, with the SQLite
+baseline's ratio where the question applies to it. ``bench/SHORTFALLS.md``
+(written by hand: the profiles that explain a missed target and what would
+close it) is included as it is; ``bench/HISTORY.md`` keeps the earlier,
+smaller measurements.
 
     python3 bench/report.py --scale S.json --python P.json \\
         --out bench/RESULTS.md --chart bench/results.png
@@ -120,7 +121,7 @@ def chart(path: str, memberships: float, rows: List[Tuple[str, float, Optional[f
     left.invert_yaxis()
     left.set_xscale("log")
     left.set_xlim(5, max(values) * 4)
-    left.set_xlabel("ns per check, median (log scale); red: SPEC target")
+    left.set_xlabel("ns per check, median (log scale); red: target")
     left.set_title(f"check latency, {memberships:,.0f} memberships")
 
     for label, one, two in scaling:
@@ -213,7 +214,7 @@ def main() -> None:
     w("")
     w("![check latency and thread scaling](results.png)")
     w("")
-    w("## SPEC section 12 at full scale")
+    w("## The targets (docs/rules.md section 12) at full scale")
     w("")
     w("| what | target | measured | verdict | SQLite, same questions | tenantry vs SQLite |")
     w("| --- | --- | --- | --- | --- | --- |")

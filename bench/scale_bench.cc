@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// The full-scale suite: every row of SPEC section 12 at the SPEC's scale
+// The full-scale suite: every row of docs/rules.md section 12 at its scale
 // (100,000 workspaces, 1,000,000 users, 5,000,000 memberships; see
 // scale_data.h for the shape), each beside the SQLite baseline where the
 // question makes sense for it (sqlite_baseline.h), in the same run.

@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// The data set of the full-scale suite (SPEC section 12: 100,000
+// The data set of the full-scale suite (docs/rules.md §12: 100,000
 // workspaces, 1,000,000 users, 5,000,000 memberships), built through the
 // batch API, and the questions asked of it. The same plain description of
 // the graph feeds the SQLite baseline (sqlite_baseline.h), so both answer

@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// Snapshot save and load throughput (SPEC section 12: >= 5,000,000
+// Snapshot save and load throughput (docs/rules.md §12: >= 5,000,000
 // memberships/s each) and file size per membership, on an agency-shaped
 // engine built through the batch API: 20,000 client workspaces, 10 members
 // each (200,000 memberships). The full-scale run (5,000,000) is issue 8's.

@@ -2,7 +2,7 @@
 //
 // The SQLite baseline of the full-scale suite: the same data in indexed
 // tables, one query per check, the way a service backed by a relational
-// store often answers today (SPEC section 12). In memory (":memory:"), so
+// store often answers today (docs/rules.md section 12). In memory (":memory:"), so
 // the comparison is with SQLite's query engine, not a disk.
 //
 // Tables: workspaces(id, account, parent), memberships(user, workspace,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the full-scale benchmark suite (SPEC section 12) and writes
+# Runs the full-scale benchmark suite (docs/rules.md section 12) and writes
 # bench/RESULTS.md and bench/results.png from it:
 #   1. bench/scale_bench (Google Benchmark, `bench` preset): builds 100,000
 #      workspaces / 1,000,000 users / 5,000,000 memberships through the batch

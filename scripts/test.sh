@@ -11,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
+# The repository is its own reference: nothing points outside it, and every
+# rule id a message names is in docs/rules.md. A second; before the builds.
+bash scripts/check_docs.sh
 
 jobs=$(nproc)
 run_preset() {

@@ -422,7 +422,7 @@ TEST(Credits, C5_ConcurrentConsumesNeverOverdraw) {
   }
 }
 
-// ---- C5: the anomaly of one CAS per bucket (research/concurrency.md) ----
+// ---- C5: the anomaly of one CAS per bucket (docs/credits-design.md) ----
 
 // regular 5, extra 2. A consumes 8: refused in every order, and changes
 // nothing. B consumes 3: succeeds in every order (regular 5 covers it),

@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// A deliberately simple reference model of credits (SPEC section 6, C1-C8,
+// A deliberately simple reference model of credits (docs/rules.md section 6, C1-C8,
 // with T5, T7 and A7 where they touch credits), for the seeded simulation in
 // credits_sim_test.cc. Plain maps, no atomics, no slots: what the rules say
 // and nothing else.

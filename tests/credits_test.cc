@@ -1,11 +1,11 @@
 // Copyright 2026 The tenantry Authors.
 //
-// SPEC section 6, credits and quotas (C1-C8), the combined check A7, and
+// docs/rules.md section 6, credits and quotas (C1-C8), the combined check A7, and
 // where credits meet tenancy: no consumption in an inactive workspace (T5)
 // and credits returned to the pool on delete (T7). Every rule is proved on
 // both sides: what is allowed, and what is refused with its exact code, a
 // message naming the rule, and no change at all (balances, pools, ledger,
-// reservations, revision and the rest of the visible state; SPEC section 10).
+// reservations, revision and the rest of the visible state; section 10).
 #include <algorithm>
 #include <cstdint>
 #include <iterator>

@@ -1,11 +1,11 @@
 // Copyright 2026 The tenantry Authors.
 //
-// SPEC section 1, deleting a workspace (T7): confirmation, the cascade to
+// docs/rules.md section 1, deleting a workspace (T7): confirmation, the cascade to
 // sub-workspaces and everything scoped to them, the only-workspace and
 // own-active-workspace refusals, authorization (M10), the freed slug (T3),
 // ids never reused, staff scopes, and independence of the rest (T8). Every
 // refusal is checked for its exact code, a message naming the rule and for
-// having changed nothing (SPEC section 10).
+// having changed nothing (section 10).
 #include <algorithm>
 #include <optional>
 #include <set>

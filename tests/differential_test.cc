@@ -1068,7 +1068,7 @@ class Harness {
       perms_[name] = *id;
     }
     EXPECT_FALSE(engine_.permission_name(reference::PermissionNames().size()).ok())
-        << "the engine's built-in catalog is larger than SPEC M7's";
+        << "the engine's built-in catalog is larger than M7's list";
     for (const char* name : {"starter", "growth", "scale", "enterprise", "platinum"}) {
       EXPECT_EQ(Plan::Named(name).workspace_limit, reference::NamedPlanLimit(name)) << name;
       EXPECT_EQ(Plan::Named(name).agency, reference::NamedPlanAgency(name)) << name;

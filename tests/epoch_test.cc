@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// Tests of the epoch-based reclamation domain (SPEC X1, X4, X5).
+// Tests of the epoch-based reclamation domain (X1, X4, X5).
 #include "epoch.h"
 
 #include <gtest/gtest.h>

@@ -1,10 +1,10 @@
 // Copyright 2026 The tenantry Authors.
 //
-// SPEC section 5, invitations (I1-I4), on a manual clock: tokens, expiry,
+// docs/rules.md section 5, invitations (I1-I4), on a manual clock: tokens, expiry,
 // resend and revoke, who may accept, and every rule checked again at accept
 // time (M5, M10). Every refusal is checked for its exact code, a message
 // naming the rule and for having changed nothing, invitations included
-// (SPEC section 10).
+// (section 10).
 #include <algorithm>
 #include <cstdint>
 #include <memory>

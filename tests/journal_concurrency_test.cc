@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// The journal under concurrency (SPEC P3, C8, X1), run under TSan: consumers,
+// The journal under concurrency (P3, C8, X1), run under TSan: consumers,
 // keyed consumers, reservations and writers at once, and saves taken while
 // they run; recovery gives exactly the engine that was running.
 #include <dirent.h>

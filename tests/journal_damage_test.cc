@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// A journal damaged before its end (SPEC P3). A torn tail, damage with
+// A journal damaged before its end (P3). A torn tail, damage with
 // nothing sound after it, is what a crash leaves and is dropped; damage
 // followed by a sound record is DataLoss in every durability mode, and the
 // refused open changes nothing. The explicit repair (OnJournalDamage::

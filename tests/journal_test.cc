@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// The journal (SPEC P3): every acknowledged change is in it; recovery is the
+// The journal (P3): every acknowledged change is in it; recovery is the
 // newest snapshot plus the journal's tail, stopping cleanly at a torn last
 // record; a snapshot truncates it; damage is DataLoss; a process killed
 // (SIGKILL) at any instant, while journaling or while saving, loses no

@@ -1,10 +1,10 @@
 // Copyright 2026 The tenantry Authors.
 //
-// SPEC section 2, people: users (M1), staff (M2), the role hierarchy (M3),
+// docs/rules.md section 2, people: users (M1), staff (M2), the role hierarchy (M3),
 // the one owner (M4), staff and clients (M5), the permission catalog (M7),
 // built-in role contents (M8) and authorized changes (M10). Each test names
 // the rule it proves; every refusal is checked for its exact code, for a
-// message naming the rule, and for having changed nothing (SPEC section 10).
+// message naming the rule, and for having changed nothing (section 10).
 #include <algorithm>
 #include <functional>
 #include <set>
@@ -35,7 +35,7 @@ Perms Plus(Perms base, std::initializer_list<const char*> more) {
   return base;
 }
 
-// M8, written out from the SPEC's words (not from the engine's tables).
+// M8, written out from the rule's words (not from the engine's tables).
 // viewer: every `*.view` except billing (white-label has none), and switching.
 const Perms kViewer = {
     "workspace.view", "workspace.switch",   "members.view",      "contacts.view",
@@ -770,7 +770,7 @@ TEST(People, M7_UpToMaxPermissions) {
     ASSERT_TRUE(id.ok()) << i << ": " << id.status();
     ASSERT_EQ(*id, i);
   }
-  EXPECT_GE(limits::kMaxPermissions, 1024u);  // SPEC: at least 1,024 in all
+  EXPECT_GE(limits::kMaxPermissions, 1024u);  // M7: at least 1,024 in all
   TNY_EXPECT_REFUSED_UNCHANGED(engine, engine.register_permission("app.one_too_many"),
                                Code::kResourceExhausted, "(M7)");
   // Known names still resolve, and register idempotently at the limit.

@@ -11,7 +11,7 @@
 namespace tenantry::reference {
 namespace {
 
-// The bounds SPEC section 1 and M1 give.
+// The bounds T3 and M1 give (docs/rules.md).
 constexpr size_t kNameMaxCodePoints = 100;  // T3
 constexpr size_t kSlugMinLength = 2;        // T3
 constexpr size_t kSlugMaxLength = 50;       // T3

@@ -2,13 +2,13 @@
 //
 // A reference model of the tenant graph and the access rules, for the
 // differential test: a second, deliberately simple implementation written
-// from SPEC sections 1-5 (T1-T5, T7, M1-M6, M8-M10, A1-A3, A5, S1, I1-I4)
+// from docs/rules.md sections 1-5 (T1-T5, T7, M1-M6, M8-M10, A1-A3, A5, S1, I1-I4)
 // and docs/decisions.md, docs/invitations.md. Plain std::map and std::set,
 // permissions by name, no concurrency, no versions, no cleverness: every
 // question is answered by walking the data.
 //
 // It decides (1) whether a change is accepted and with which status code
-// (SPEC section 10), checking in the engine's order (existence, then the
+// (section 10), checking in the engine's order (existence, then the
 // actor's authorization (M10), then the rule) so that when several refusals
 // apply the first one matches, and (2) `check` and `workspaces_for`. A
 // failed change changes nothing.
@@ -35,7 +35,7 @@
 
 namespace tenantry::reference {
 
-// M7: the built-in permission names, as SPEC M7 lists them.
+// M7: the built-in permission names, as M7 lists them.
 const std::vector<std::string>& PermissionNames();
 
 // M3, M8: the permissions of a workspace role ("owner" ... "viewer",

@@ -1,11 +1,11 @@
 // Copyright 2026 The tenantry Authors.
 //
-// SPEC section 2, custom roles (M6) and the permission catalog (M7), with
+// docs/rules.md section 2, custom roles (M6) and the permission catalog (M7), with
 // what they touch elsewhere: agency inheritance of client-family roles (A3),
 // staff and clients (M5), authorized changes and escalation (M10) and
 // sessions (S1). Each test names the rule it proves; every refusal is checked
 // for its exact code, a message naming the rule and for having changed
-// nothing, custom role contents included (SPEC section 10).
+// nothing, custom role contents included (section 10).
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -41,7 +41,7 @@ Perms Plus(Perms base, std::initializer_list<const char*> more) {
 
 std::vector<std::string> Sorted(const Perms& perms) { return {perms.begin(), perms.end()}; }
 
-// M8, from the SPEC's words.
+// M8, from the rule's words (docs/rules.md).
 const Perms kViewer = {
     "workspace.view", "workspace.switch",   "members.view",      "contacts.view",
     "campaigns.view", "calls.view",         "analytics.view",    "assistants.view",

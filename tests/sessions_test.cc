@@ -1,10 +1,10 @@
 // Copyright 2026 The tenantry Authors.
 //
-// SPEC section 4, the active workspace (S1), with the per-workspace user
+// docs/rules.md section 4, the active workspace (S1), with the per-workspace user
 // inactivity timeout (T6 inactivity_timeout_s) on a manual clock (I4):
 // expiry when read, touch_session, expire_sessions, timeout 0 = never, and
 // deletion (T7). Every refusal is checked for its exact code, a message
-// naming the rule and for having changed nothing (SPEC section 10).
+// naming the rule and for having changed nothing (section 10).
 #include <cstdint>
 #include <memory>
 #include <optional>

@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// Snapshots (SPEC section 9): P1 a round trip keeps everything, and the file
+// Snapshots (docs/rules.md section 9): P1 a round trip keeps everything, and the file
 // replaces the previous one atomically; P2 no damaged or hostile file loads
 // (every error is DataLoss, never a crash); P4 a newer major version is
 // refused with a clear message.

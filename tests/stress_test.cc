@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// The proofs of SPEC X1, X4 and X5 under load, and fork() while threads
+// The proofs of X1, X4 and X5 under load, and fork() while threads
 // read and write (docs/concurrency.md). Runs in every CI build and under
 // TSan (label concurrency); the counts are those of stress_scale.h, full in
 // the dev build and scaled down under the sanitizers.

@@ -1,10 +1,10 @@
 // Copyright 2026 The tenantry Authors.
 //
-// SPEC section 2, teams (M9), with what they touch elsewhere: agency
+// docs/rules.md section 2, teams (M9), with what they touch elsewhere: agency
 // inheritance (A3), the one owner (M4), staff and clients (M5), explain and
 // the lists (A4, A5), authorized changes (M10) and sessions (S1). Every
 // refusal is checked for its exact code, a message naming the rule and for
-// having changed nothing, teams included (SPEC section 10).
+// having changed nothing, teams included (section 10).
 #include <algorithm>
 #include <optional>
 #include <set>

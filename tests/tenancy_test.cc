@@ -1,10 +1,10 @@
 // Copyright 2026 The tenantry Authors.
 //
-// SPEC section 1, tenancy: accounts (T1), plans (T2), names and slugs (T3),
+// docs/rules.md section 1, tenancy: accounts (T1), plans (T2), names and slugs (T3),
 // the tenant graph (T4), status (T5), settings (T6) and independence (T8).
 // T7 (delete) is not implemented yet. Each test names the rule it proves;
 // every refusal is checked for its exact code, for a message naming the
-// rule, and for having changed nothing (SPEC section 10).
+// rule, and for having changed nothing (section 10).
 #include <set>
 #include <string>
 #include <utility>

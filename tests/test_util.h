@@ -2,7 +2,7 @@
 //
 // Small helpers shared by the engine's test suites: status macros (abseil
 // 20220623 has no status matchers), a fingerprint of the whole visible state
-// (to prove that a refused change changed nothing, SPEC section 10) and a
+// (to prove that a refused change changed nothing, docs/rules.md section 10) and a
 // fixture world: an enterprise account with an agency workspace, two client
 // sub-workspaces, a simple workspace, staff, workspace roles and a client.
 #ifndef TENANTRY_TESTS_TEST_UTIL_H_
@@ -64,7 +64,7 @@ absl::Status StatusOf(const absl::StatusOr<T>& status_or) {
   } while (false)
 
 // As TNY_EXPECT_REFUSED, and the engine's whole visible state, revision
-// included, is the same afterwards (SPEC section 10: a failed change changes
+// included, is the same afterwards (docs/rules.md section 10: a failed change changes
 // nothing).
 #define TNY_EXPECT_REFUSED_UNCHANGED(the_engine, expr, want_code, want_rule)  \
   do {                                                                        \

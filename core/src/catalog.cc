@@ -13,7 +13,7 @@ void AddNames(PermSet& set, std::initializer_list<std::string_view> names) {
   for (std::string_view name : names) set.Add(BuiltinPermission(name));
 }
 
-// M8, from the seeds. Each role holds every permission of the roles below it.
+// M8 (docs/rules.md). Each role holds every permission of the roles below it.
 std::array<PermSet, kBuiltinRoleCount> MakeBuiltinRoles() {
   std::array<PermSet, kBuiltinRoleCount> roles{};
   PermSet viewer;

@@ -48,7 +48,8 @@ using u128 = unsigned __int128;
 
 // What one workspace holds of one meter. Packed into 128 bits so that a
 // consume changes both buckets and the held amount in one compare-and-swap
-// (a CAS per bucket with rollback is wrong: ../shared/research/concurrency.md).
+// (a CAS per bucket with rollback is wrong: it refuses consumes that every serial
+// order accepts, and readers see half-done debits; docs/credits-design.md).
 // Layout: regular [0,42), extra [42,84), held [84,126), closed bit 126.
 struct CellValue {
   int64_t regular = 0;

@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// Process-wide epoch-based reclamation (SPEC X1, X4, X5); the interface and
+// Process-wide epoch-based reclamation (X1, X4, X5); the interface and
 // its contract are in epoch.h.
 //
 // Why it is safe. A writer publishes a new root R1 (replacing R0) with a

@@ -1,7 +1,7 @@
 // Copyright 2026 The tenantry Authors.
 //
 // Epoch-based reclamation: how retired versions are freed once no reader can
-// see them (SPEC X1, X4, X5). The design is in docs/concurrency.md.
+// see them (X1, X4, X5). The design is in docs/concurrency.md.
 //
 // Readers: a `ReadGuard` announces, in the calling thread's own slot (its own
 // cache line), the global epoch it observed, then the reader loads the

@@ -4,7 +4,7 @@
 // being built (owned by its Txn until published), applies changes to it, and
 // collects their audit records. Every change validates everything first and
 // only then mutates; when a change of a batch fails anyway, the whole Txn is
-// aborted, so a failed change changes nothing (SPEC section 10).
+// aborted, so a failed change changes nothing (docs/rules.md, section 10).
 //
 // Only one Writer exists per engine at a time (the engine's write mutex).
 #ifndef TENANTRY_CORE_SRC_WRITER_H_

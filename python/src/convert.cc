@@ -14,7 +14,7 @@
 namespace tenantry::python {
 namespace {
 
-// One row per status code the engine returns (SPEC section 10). The Python
+// One row per status code the engine returns (docs/rules.md, section 10). The Python
 // classes are created in this order by RegisterErrors; every other code
 // (internal, unknown ...) raises the base class tenantry.Error.
 struct ErrorClass {
@@ -242,7 +242,7 @@ void RegisterErrors(py::module_& module) {
   error_base = PyErr_NewExceptionWithDoc(
       "tenantry.Error",
       "The base of every tenantry error. `code` is the status code's name "
-      "(\"not_found\" ...); `rule` the SPEC rule id the message ends with, or None.",
+      "(\"not_found\" ...); `rule` the rule id the message ends with (docs/rules.md), or None.",
       PyExc_Exception, nullptr);
   if (error_base == nullptr) throw py::error_already_set();
   PyObject_SetAttrString(error_base, "code", py::str("unknown").ptr());

@@ -44,7 +44,7 @@ class StatusError : public std::exception {
   absl::Status status_;
 };
 
-// Creates tenantry.Error and one subclass per status code (SPEC section
+// Creates tenantry.Error and one subclass per status code (docs/rules.md, section
 // 10) as attributes of `module`, and installs the translator from
 // StatusError. Called once, from module init.
 void RegisterErrors(py::module_& module);

@@ -3,7 +3,7 @@
 // The hot calls, `Engine.check` and `Engine.consume`, as CPython fast-call
 // (METH_FASTCALL) methods: the arguments arrive as a C array, with no tuple,
 // no dict and none of pybind11's overload dispatch (about 4x the cost of the
-// call itself, SPEC section 12). They parse exactly as the pybind11 methods
+// call itself, docs/rules.md section 12). They parse exactly as the pybind11 methods
 // do (convert.h), so the two faces cannot drift apart.
 #include "fastcall.h"
 
@@ -152,7 +152,7 @@ PyObject* Consume(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObj
   return Guarded([&] { return ConsumeUnguarded(self, args, nargs, kwnames); });
 }
 
-// The floor SPEC section 12 measures `check` against: a C method taking the
+// The floor docs/rules.md section 12 measures `check` against: a C method taking the
 // same three arguments through the same fast-call convention, doing nothing.
 PyObject* NoopCheck(PyObject* /*self*/, PyObject* const* /*args*/, Py_ssize_t nargs,
                     PyObject* kwnames) {

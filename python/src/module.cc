@@ -11,7 +11,7 @@
 PYBIND11_MODULE(_core, module) {
   namespace python = tenantry::python;
   module.doc() = "tenantry's compiled core; import tenantry instead.";
-  // The one place the exception hierarchy is created and mapped (SPEC 10).
+  // The one place the exception hierarchy is created and mapped (docs/rules.md, section 10).
   python::RegisterErrors(module);
   module.attr("SYSTEM") = pybind11::int_(tenantry::kSystem);
   python::BindClock(module);

@@ -8,7 +8,7 @@
     engine.check(owner, ws, "workspace.delete")   # True
 
 Every error is a subclass of :class:`Error` with a ``code`` and the ``rule``
-its message names. See README.md and docs/ for the rules (SPEC ids).
+its message names. docs/rules.md lists every rule id.
 """
 
 from ._core import (

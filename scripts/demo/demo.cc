@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// The seed scenario (shared/seeds): an agency account with client
+// The seed scenario: an agency account with client
 // workspaces, staff with scope `all` and with specific workspaces, a client,
 // checks with their explanations, credits moving from the account's pool to
 // client workspaces and being consumed, and the measured check and consume

@@ -129,7 +129,7 @@ static void test_versions(void) {
 }
 
 static void test_status_numbers_are_fixed(void) {
-  /* SPEC section 10; these numbers never change (tenantry.h). */
+  /* docs/rules.md, section 10; these numbers never change (tenantry.h). */
   CHECK(TNY_OK == 0 && TNY_INVALID_ARGUMENT == 3 && TNY_NOT_FOUND == 5);
   CHECK(TNY_ALREADY_EXISTS == 6 && TNY_PERMISSION_DENIED == 7 && TNY_RESOURCE_EXHAUSTED == 8);
   CHECK(TNY_FAILED_PRECONDITION == 9 && TNY_INTERNAL == 13 && TNY_DATA_LOSS == 15);
@@ -284,7 +284,7 @@ static void test_T1_accounts(void) {
   EXPECT(TNY_NOT_FOUND, tny_account(w.e, 424242, &info));
   CHECK(info == NULL);
 
-  /* A failed change changes nothing (SPEC section 10). */
+  /* A failed change changes nothing (docs/rules.md, section 10). */
   OK(tny_revision(w.e, &revision_before));
   spec.name = "Other";
   spec.owner = w.outsider;
@@ -1433,7 +1433,7 @@ static void test_P3_journal_damage(void) {
   free(bytes);
 }
 
-/* ---- Out of memory: a failed change changes nothing (SPEC section 10) ---- */
+/* ---- Out of memory: a failed change changes nothing (docs/rules.md section 10) ---- */
 
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 /* Result blocks come from calloc; this one can be told to fail once. (The

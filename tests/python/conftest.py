@@ -4,7 +4,7 @@
 * ``engine``: an empty :class:`tenantry.Engine` on that clock.
 * ``world``: a seeded "agency" scenario on ``engine`` (see :func:`build_world`).
 * ``state``: a function returning everything a caller can observe of an
-  engine, to prove that a refused change changed nothing (SPEC section 10).
+  engine, to prove that a refused change changed nothing (docs/rules.md, section 10).
 * ``refused``: a function asserting that a call is refused with the right
   exception class, ``code`` and ``rule``, and that it changed nothing.
 * ``run_isolated``: runs a Python snippet in a child interpreter, so a crash
@@ -47,7 +47,7 @@ import pytest  # noqa: E402
 
 import tenantry  # noqa: E402
 
-# Built-in role contents (M8), written out from the SPEC's words, as the C++
+# Built-in role contents (M8), written out from the rule's words, as the C++
 # tests do (tests/people_test.cc), not read back from the engine.
 VIEWER = frozenset(
     {

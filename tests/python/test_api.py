@@ -1,4 +1,4 @@
-"""The package's public surface (SPEC section 11): what `import tenantry`
+"""The package's public surface (docs/rules.md, section 11): what `import tenantry`
 exports, that every public method of Engine and Batch is exercised by this
 suite, and the contract's signatures."""
 
@@ -59,7 +59,7 @@ SPEC_KEYWORDS = {
 
 
 def test_spec_keyword_arguments_are_accepted(world):
-    """Each keyword the SPEC's signatures name is accepted by that name."""
+    """Each keyword the contract's signatures name is accepted by that name."""
     e, S = world.engine, tenantry.SYSTEM
     e.grant(S, world.account, 100, meter="credits", bucket="regular")
     e.transfer(S, world.account, world.ops, 50, meter="credits")

@@ -1,4 +1,4 @@
-"""SPEC section 10: a wrong-typed argument is a TypeError that names the
+"""docs/rules.md section 10: a wrong-typed argument is a TypeError that names the
 argument, and the failed call changes nothing.
 
 Every public method taking an id or an amount (an int), a permission or a

@@ -1,4 +1,4 @@
-"""SPEC section 3, access checks, through the Python package: check (A1),
+"""docs/rules.md section 3, access checks, through the Python package: check (A1),
 isolation (A2), agency inheritance (A3), explain and the Decision value type
 (A4), the lists (A5) and authorize_and_consume (A7). check_many (A6) has
 its own file."""

@@ -1,4 +1,4 @@
-"""SPEC section 6, credits and quotas, through the Python package: meters
+"""docs/rules.md section 6, credits and quotas, through the Python package: meters
 (C1), grants (C2), transfer (C3), revoke (C4), consume (C5), reservations
 (C6), the ledger (C7) and conservation (C8); and the value types Meter,
 Reservation and LedgerEntry."""

@@ -1,4 +1,4 @@
-"""SPEC section 10, errors: the exception hierarchy, the `code` class
+"""docs/rules.md section 10, errors: the exception hierarchy, the `code` class
 attribute, and the `code` and `rule` of raised instances."""
 
 import pickle
@@ -74,7 +74,7 @@ def test_raised_errors_carry_code_and_rule(world):
 def test_errors_without_a_rule_have_rule_none(world):
     e = world.engine
     with pytest.raises(tenantry.InvalidArgument) as caught:
-        e.workspace(-1)  # an id out of range: a conversion error, no SPEC rule
+        e.workspace(-1)  # an id out of range: a conversion error, no rule id
     assert caught.value.code == "invalid_argument"
     assert caught.value.rule is None
     with pytest.raises(tenantry.InvalidArgument) as caught:

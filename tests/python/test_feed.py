@@ -1,4 +1,4 @@
-"""SPEC section 7, the audit trail and change feed (L1), the revision, and
+"""docs/rules.md section 7, the audit trail and change feed (L1), the revision, and
 verify() (C8); and the value type Change."""
 
 import dataclasses

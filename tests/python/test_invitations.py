@@ -1,4 +1,4 @@
-"""SPEC section 5, invitations (I1-I4), on a ManualClock: tokens, expiry,
+"""docs/rules.md section 5, invitations (I1-I4), on a ManualClock: tokens, expiry,
 resend and revoke, who may accept, every rule checked again at accept time
 (M5, M10); and the value types Invitation and InvitationInfo."""
 

@@ -1,4 +1,4 @@
-"""The journal from Python (SPEC P3): ``Engine(journal=dir)`` appends every
+"""The journal from Python (P3): ``Engine(journal=dir)`` appends every
 change before the call returns; a new engine on the directory recovers it;
 ``Engine.load(snapshot, journal=dir)`` is the snapshot plus the journal's
 tail; damage raises DataLoss; a process killed with SIGKILL loses nothing it

@@ -1,4 +1,4 @@
-"""A journal damaged before its end (SPEC P3), from Python.
+"""A journal damaged before its end (P3), from Python.
 
 A torn tail (damage with nothing sound after it) is dropped and reported;
 damage followed by a sound record is DataLoss in every durability mode and

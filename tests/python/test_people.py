@@ -1,4 +1,4 @@
-"""SPEC section 2, people, through the Python package: users (M1), staff
+"""docs/rules.md section 2, people, through the Python package: users (M1), staff
 (M2), the role hierarchy (M3), the one owner (M4), staff and clients (M5),
 custom roles (M6), the permission catalog (M7), role contents (M8), teams
 (M9) and authorized changes (M10); and the value type Team."""

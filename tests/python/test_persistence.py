@@ -1,4 +1,4 @@
-"""Snapshots from Python (SPEC section 9): ``Engine.save(path)`` and
+"""Snapshots from Python (docs/rules.md section 9): ``Engine.save(path)`` and
 ``Engine.load(path, clock=...)``. P1 a round trip keeps every observable
 fact; P2 a damaged or foreign file raises DataLoss and builds nothing; the
 GIL is released while a file is written or read."""

@@ -2,7 +2,7 @@
 random accounts, agency and simple workspaces with client sub-workspaces,
 members, staff with scopes, teams and inactive workspaces, all made by
 SYSTEM. After every graph, check() must equal a small pure-Python
-reference model of the SPEC's rules (A1, A2, A3, M2, M3, M8, M9, T5), and
+reference model of the rules (A1, A2, A3, M2, M3, M8, M9, T5), and
 check == explain().allowed == (user in who_can) == (ws in accessible)."""
 
 import itertools
@@ -25,7 +25,7 @@ STAFF_MEMBER_ROLES = ["admin", "manager", "member", "viewer"]
 
 
 class Model:
-    """The SPEC's access rules, written from its words."""
+    """The access rules, written from their words in docs/rules.md."""
 
     def __init__(self):
         self.accounts = {}  # id -> {"owner", "staff": {user: (role, scope)}, "smr", "mds"}

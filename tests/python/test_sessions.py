@@ -1,4 +1,4 @@
-"""SPEC section 4, the active workspace (S1), with the per-workspace user
+"""docs/rules.md section 4, the active workspace (S1), with the per-workspace user
 inactivity timeout (T6) on a ManualClock (I4): switch_workspace,
 active_workspace, touch_session, expire_sessions."""
 

@@ -1,4 +1,4 @@
-"""SPEC section 1, tenancy, through the Python package: accounts (T1), plans
+"""docs/rules.md section 1, tenancy, through the Python package: accounts (T1), plans
 (T2), names and slugs (T3), the tenant graph (T4), status (T5), settings
 (T6), deletion (T7), independence (T8); and the value types Account, Plan
 and Workspace."""

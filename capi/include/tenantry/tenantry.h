@@ -56,7 +56,7 @@
  * for speed: it returns no status, and tny_check(NULL, ...) denies (0).
  *
  * Errors. Every fallible function returns a tny_status. TNY_OK is 0; the other
- * numbers are those of SPEC section 10 (they are abseil's canonical codes),
+ * numbers are abseil's canonical codes (docs/rules.md, section 10, lists them),
  * fixed forever and never reused. tny_status_str() names a status;
  * tny_last_error() gives the message of the calling thread's last failure,
  * which names the rule, e.g. "slug 'ab-' must not end with a hyphen (T3)".
@@ -76,7 +76,8 @@
  * callback in tny_engine_options (nanoseconds since the Unix epoch). The
  * callback may be called from any thread at once, also from inside reads.
  *
- * The rule ids in brackets (T3, M10, C5 ...) are those of tenantry's SPEC.
+ * The rule ids in brackets (T3, M10, C5 ...) are listed, one line each, in the
+ * project's docs/rules.md.
  */
 #ifndef TENANTRY_TENANTRY_H_
 #define TENANTRY_TENANTRY_H_

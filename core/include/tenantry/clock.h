@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// Time comes from a replaceable clock (SPEC I4). The engine never reads the
+// Time comes from a replaceable clock (I4). The engine never reads the
 // wall clock except through `SystemClock`.
 #ifndef TENANTRY_CLOCK_H_
 #define TENANTRY_CLOCK_H_

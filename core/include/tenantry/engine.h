@@ -11,8 +11,9 @@
 // serialized, each gets a revision and an audit record (X3, L1), and a failed
 // change changes nothing.
 //
-// Errors are absl::Status codes as SPEC section 10 gives them; every message
-// names the rule it enforces, e.g. "slug 'ab-' must not end with a hyphen (T3)".
+// Errors are absl::Status codes as section 10 of docs/rules.md lists them; every
+// message names the rule it enforces by its id, listed there too, e.g. "slug 'ab-'
+// must not end with a hyphen (T3)".
 #ifndef TENANTRY_ENGINE_H_
 #define TENANTRY_ENGINE_H_
 

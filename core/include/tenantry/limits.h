@@ -41,7 +41,7 @@ inline constexpr size_t kMaxTeamsPerWorkspace = 10000;
 // I2: default invitation lifetime (7 days).
 inline constexpr int64_t kInvitationTtlDefaultS = 7 * 24 * 3600;
 inline constexpr int64_t kInvitationTtlMaxS = 365 * 24 * 3600;
-// I1: random bytes in a token (256 bits; the SPEC asks for at least 128).
+// I1: random bytes in a token (256 bits; I1 asks for at least 128).
 inline constexpr size_t kTokenSecretBytes = 32;
 
 // Staff scope (M2): specific workspaces listed for one staff member.

@@ -1,6 +1,6 @@
 // Copyright 2026 The tenantry Authors.
 //
-// Snapshots (SPEC section 9, P1, P2, P4): an engine's whole state in one
+// Snapshots (P1, P2, P4): an engine's whole state in one
 // FlatBuffers file (snapshots/tenantry.fbs), and back.
 //
 // Thread-safety: SaveSnapshot may run while any thread reads or changes the
