@@ -33,6 +33,11 @@ run_preset tsan
 # inside std::string, for one). About 10 minutes on 2 cores.
 run_preset ci-release
 
+# README's C++ path: a program that builds tenantry as its CMake subproject
+# (add_subdirectory) in Release, only what it links (~1 minute on 2 cores).
+echo "== tenantry tests: a C++ program with tenantry as its CMake subproject"
+bash tests/consumer/subproject/run.sh build/subproject
+
 # Issue 7: the libFuzzer targets (tests/fuzz), clang with ASan+UBSan. Each
 # runs once over its checked-in corpus (ctest), then fuzzes for 60 s on a
 # copy of it, so that CI never writes into the checked-in corpus. A finding
