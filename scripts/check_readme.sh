@@ -56,6 +56,7 @@ check_c() {
   echo "== tenantry README: Example (C), hello.c compiled and run in an empty directory"
   local dir out
   dir=$(mktemp -d)
+  # shellcheck disable=SC2064 # the directory now: `dir` is local
   trap "rm -rf '$dir'" EXIT
   block "Example (C)" c 1 >"$dir/hello.c"
   # A newcomer's shell: no pkg-config path of ours.
@@ -75,6 +76,7 @@ check_python() {
   python=$(cd "$(dirname "$python")" && pwd)/$(basename "$python")
   echo "== tenantry README: Example (Python), run in an empty directory"
   dir=$(mktemp -d)
+  # shellcheck disable=SC2064 # the directory now: `dir` is local
   trap "rm -rf '$dir'" EXIT
   block "Example (Python)" python 1 >"$dir/example.py"
   (cd "$dir" && "$python" example.py)

@@ -20,7 +20,8 @@ def blocks_under(lines: list[str], title: str, lang: str) -> list[str]:
     """The bodies of the ```lang blocks in the section headed `title`."""
     level = 0  # the section's heading level once inside it
     blocks: list[str] = []
-    fence, info, body = "", "", []  # the open block's fence, info string, lines
+    fence, info = "", ""  # the open block's fence and info string
+    body: list[str] = []  # and its lines so far
     for line in lines:
         if fence:
             closing = FENCE.match(line)

@@ -78,7 +78,7 @@ python=$(TENANTRY_WERROR=1 bash scripts/venv.sh --fresh)
 # Run from outside the source tree, so that only the installed package can be imported.
 (cd build && "../$python" -m mypy.stubtest --allowlist ../python/tenantry/stubtest-allowlist.txt tenantry &&
   "../$python" -m mypy --strict -p tenantry &&
-  "../$python" -m mypy --strict ../scripts/demo.py ../bench/python_bench.py ../bench/report.py)
+  "../$python" -m mypy --strict ../scripts/demo.py ../scripts/readme_blocks.py ../bench/python_bench.py ../bench/report.py)
 TENANTRY_EXPECT_INSTALLED=1 "$python" -m pytest -p no:cacheprovider tests/python
 # README's Python example as written, in an empty directory.
 bash scripts/check_readme.sh python "$python"
