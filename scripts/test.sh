@@ -2,12 +2,14 @@
 # Quick-start command 2: installs what is missing, then builds and runs every
 # test: the GoogleTest suites through ctest (Debug with assertions), again
 # under ASan+UBSan, the concurrency suites under TSan, and all of them in the
-# optimized build (ci-release: the release preset, warnings as errors like
-# every build CI makes); then the libFuzzer
+# optimized build (README's C install command as written, which builds the
+# release preset; any warning it prints fails CI); README's C example and a
+# C++ program with tenantry as its CMake subproject; then the libFuzzer
 # targets over their corpora and for a bounded time; then the Python
 # package, pip-installed into a fresh venv: its stubs checked against the
-# module (mypy.stubtest) and the pytest suite. First, the core is compiled
-# with clang's -Wthread-safety (lock annotations checked).
+# module (mypy.stubtest), the pytest suite and README's Python example.
+# First, the core is compiled with clang's -Wthread-safety (lock annotations
+# checked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
@@ -31,10 +33,21 @@ cmake --build --preset lint -j "$jobs"
 run_preset dev
 run_preset asan
 run_preset tsan
-# The optimized build a user makes (`cmake --preset release`), with its tests,
-# warnings as errors: -O3 shows warnings -O0 never does (GCC 12's -Wrestrict
-# inside std::string, for one). About 10 minutes on 2 cores.
-run_preset ci-release
+# README's C example, exactly as written (scripts/check_readme.sh): its install
+# command builds the release preset, tests included, from scratch and installs
+# into /opt/tenantry (root, or sudo); a warning in that build fails CI, since
+# -O3 shows warnings -O0 never does (GCC 12's -Wrestrict inside std::string,
+# for one). Then the program and its compile line, in an empty directory.
+# The same -O3 build's tests run next: nothing is built twice. About 5
+# minutes on 2 idle cores.
+bash scripts/check_readme.sh c
+echo "== tenantry tests: preset 'release' (the build README's install command made)"
+ctest --preset release -j "$jobs" --timeout 900
+
+# README's C++ path: a program that builds tenantry as its CMake subproject
+# (add_subdirectory) in Release, only what it links (~1 minute on 2 cores).
+echo "== tenantry tests: a C++ program with tenantry as its CMake subproject"
+bash tests/consumer/subproject/run.sh build/subproject
 
 # Issue 7: the libFuzzer targets (tests/fuzz), clang with ASan+UBSan. Each
 # runs once over its checked-in corpus (ctest), then fuzzes for 60 s on a
@@ -68,8 +81,10 @@ python=$(TENANTRY_WERROR=1 bash scripts/venv.sh --fresh)
 # Run from outside the source tree, so that only the installed package can be imported.
 (cd build && "../$python" -m mypy.stubtest --allowlist ../python/tenantry/stubtest-allowlist.txt tenantry &&
   "../$python" -m mypy --strict -p tenantry &&
-  "../$python" -m mypy --strict ../scripts/demo.py ../bench/python_bench.py ../bench/report.py)
+  "../$python" -m mypy --strict ../scripts/demo.py ../scripts/readme_blocks.py ../bench/python_bench.py ../bench/report.py)
 TENANTRY_EXPECT_INSTALLED=1 "$python" -m pytest -p no:cacheprovider tests/python
+# README's Python example as written, in an empty directory.
+bash scripts/check_readme.sh python "$python"
 # The whole suite again with gc.set_threshold(1) for the session and its child
 # interpreters (tests/python/conftest.py): a collection at every allocation of
 # a container, so the collector meets every object of the module in each state
