@@ -2,7 +2,7 @@
 //
 // Process-wide hooks that let a test stop the engine where no API can, to
 // prove what readers do meanwhile (X1: a writer stopped in the middle
-// of a change cannot stall them; tests/stress_test.cc). Every hook is null
+// of a change cannot stall them; tests/concurrency/stress_test.cc). Every hook is null
 // unless a test installs one. Only writers call hooks, never a read path,
 // and an empty hook costs one acquire load and a null test.
 #ifndef TENANTRY_CORE_SRC_TEST_HOOKS_H_

@@ -2,7 +2,7 @@
 //
 // Editing a snapshot's content field by field, through the binary schema
 // (tenantry.bfbs, embedded by the tenantry_snapshot_schema library) and
-// FlatBuffers reflection: for tests/snapshot_fields_test.cc, which edits
+// FlatBuffers reflection: for tests/rules/snapshot_fields_test.cc, which edits
 // every field of a rich snapshot, and for load_fuzzer's structure-aware
 // mutator. An edited content is signed again (Seal) as save.cc signs it, so
 // that the edit reaches the loader's checks instead of the checksum.

@@ -48,7 +48,7 @@ import pytest  # noqa: E402
 import tenantry  # noqa: E402
 
 # Built-in role contents (M8), written out from the rule's words, as the C++
-# tests do (tests/people_test.cc), not read back from the engine.
+# tests do (tests/rules/people_test.cc), not read back from the engine.
 VIEWER = frozenset(
     {
         "workspace.view", "workspace.switch", "members.view", "contacts.view",

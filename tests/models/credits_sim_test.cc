@@ -33,7 +33,7 @@
 // meters, buckets; amounts 0, negative, INT64_MIN/MAX, 2^42-1 +- 2.
 //
 // Replay a failure with what it prints:
-//   TNY_SIM_SEED=<seed> TNY_SIM_STEPS=<steps> ./credits_test --gtest_filter='CreditsSimulation.*'
+//   TNY_SIM_SEED=<seed> TNY_SIM_STEPS=<steps> build/dev/tests/credits_sim_test --gtest_filter='CreditsSimulation.*'
 // TNY_SIM_TRACE=1 prints every step with its outcome; TNY_SIM_STATS=1 counts
 // the outcomes by the rule the model applied (coverage); TNY_SIM_KEY_SLOTS=n
 // runs with n idempotency slots (see CreditsSimulationTightKeys).
@@ -440,7 +440,7 @@ class Simulation {
     };
     // While expired holds wait unswept, only calls no sweep can change.
     // Not here: consumes (and authorize_and_consume) and reserves, which
-    // release expired holds before refusing (tests/credits_test.cc proves
+    // release expired holds before refusing (tests/rules/credits_test.cc proves
     // that), and revoke, whose bucket a sweep inside it may refill first.
     static const Weighted kLazy[] = {
         {Kind::kGrant, 20},  {Kind::kTransfer, 20}, {Kind::kSetStatus, 10},
