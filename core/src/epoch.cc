@@ -34,6 +34,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -194,6 +195,9 @@ void ForkChild() {
 uint64_t Epochs::Advance() { return g_epoch.fetch_add(1, std::memory_order_seq_cst) + 1; }
 
 void Epochs::Retire(uint64_t epoch, std::vector<Garbage> garbage) {
+  // Paired with Reclaim's bound: garbage is tagged with an epoch Advance
+  // has reached, never a future one (which no scan could ever pass).
+  assert(epoch != 0 && epoch <= g_epoch.load(std::memory_order_seq_cst));
   if (garbage.empty()) return;
   // Outside the mutex: a read of each block's header, a few ns a node.
   size_t bytes = 0;
@@ -217,6 +221,8 @@ size_t Epochs::Reclaim() {
   {
     std::lock_guard<std::mutex> lock(domain.mu);
     while (!domain.queue.empty() && domain.queue.front().epoch <= bound) {
+      // Paired with Retire's sorted insert: batches leave in epoch order.
+      assert(ready.empty() || ready.back().epoch <= domain.queue.front().epoch);
       domain.pending -= domain.queue.front().garbage.size();
       domain.pending_bytes -= domain.queue.front().bytes;
       ready.push_back(std::move(domain.queue.front()));

@@ -24,6 +24,7 @@
 #define TENANTRY_CORE_SRC_EPOCH_H_
 
 #include <atomic>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -66,6 +67,10 @@ struct alignas(64) Slot {
   // Next slot in the list. Written before the slot is published and never
   // changed afterwards.
   Slot* next = nullptr;
+  // Debug builds: the last epoch announced in this slot, by any owner. The
+  // global epoch only moves forward, so each announcement is at least the
+  // one before (ownership passes through in_use's release/acquire).
+  uint64_t last_announced = 0;
 };
 
 // The global epoch. It starts at 1 so that 0 can mean "idle" in a slot.
@@ -84,6 +89,10 @@ inline ReadGuard::ReadGuard() {
     // Acquire: if we read an epoch produced by Advance(), the root store that
     // preceded it happens before our root load (see the top of epoch.cc).
     const uint64_t e = epoch_detail::g_epoch.load(std::memory_order_acquire);
+#ifndef NDEBUG
+    assert(e >= s->last_announced && "epochs only move forward");
+    s->last_announced = e;
+#endif
     // seq_cst: the announcement is ordered before the caller's seq_cst load
     // of the root, which is the reader's half of the Dekker argument.
     s->announced.store(e, std::memory_order_seq_cst);

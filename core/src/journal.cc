@@ -652,6 +652,9 @@ absl::Status Journal::Reserve(size_t payload_bytes) {
 uint64_t Journal::Append(uint8_t type, absl::string_view payload) {
   const uint64_t lsn = last_lsn_.load(std::memory_order_relaxed) + 1;
   const auto body = static_cast<uint32_t>(1 + payload.size());
+  // Paired with Reserve: the room for this record was made before the
+  // change ran (nothing may fail here).
+  assert(body <= kMaxRecordBytes && offset_ + Padded(kRecordHeader + body) <= mapped_);
   char* p = map_ + offset_;
   std::memcpy(p + 8, &lsn, 8);
   p[kRecordHeader] = static_cast<char>(type);
@@ -661,6 +664,17 @@ uint64_t Journal::Append(uint8_t type, absl::string_view payload) {
   std::memcpy(p + 4, &crc, 4);
   // The size last: until it is stored the record reads as the end.
   __atomic_store_n(reinterpret_cast<uint32_t*>(p), body, __ATOMIC_RELEASE);
+#ifndef NDEBUG
+  // Paired with Scan: what was written reads back, through the very function
+  // recovery uses, as this record and nothing else.
+  {
+    JournalRecord back;
+    size_t next = 0;
+    assert(ReadRecord(map_, mapped_, offset_, lsn, &back, &next));
+    assert(back.type == type && back.payload == payload);
+    assert(next == offset_ + Padded(kRecordHeader + body));
+  }
+#endif
   offset_ += Padded(kRecordHeader + body);
   last_lsn_.store(lsn, std::memory_order_release);
   return lsn;

@@ -3,6 +3,7 @@
 // Decoding and running ops (ops.h).
 #include "ops.h"
 
+#include <cassert>
 #include <tuple>
 #include <utility>
 
@@ -56,6 +57,10 @@ absl::StatusOr<uint64_t> Call(Writer& writer, R (Writer::*method)(P...), OpReade
 }  // namespace
 
 absl::StatusOr<uint64_t> Dispatch(Writer& writer, absl::string_view op) {
+  // Paired with RunChanges (write_path.cc): every change runs inside the
+  // writer's open transaction, which ends once, in Commit or Abort, after
+  // the last change.
+  assert(writer.txn().open());
   uint8_t code = 0;
   if (!OpCodeOf(op, &code)) return Undecodable(0);
   OpReader in(op.substr(1));

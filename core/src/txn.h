@@ -61,6 +61,7 @@ class Txn {
   // records it as created.
   template <class T, class... Args>
   T* Make(Args&&... args) {
+    assert(!finished_ && "a Txn changes nothing after Commit() or Abort()");
     T* node = new T(std::forward<Args>(args)...);
     node->gen = gen_;
     created_.push_back({node, &DeleteAs<T>});
@@ -71,6 +72,7 @@ class Txn {
   // stamped with gen(), with the deleter that frees it.
   template <class T>
   void Adopt(T* node, Deleter deleter) {
+    assert(!finished_);
     assert(node->gen == gen_);
     created_.push_back({node, deleter});
   }
@@ -78,6 +80,10 @@ class Txn {
   // Copies a published node (or returns it if this transaction owns it).
   template <class T>
   T* Writable(const T* node) {
+    assert(!finished_);
+    // Paired with Make: a node this transaction did not make is published,
+    // hence of an older gen, never a newer one.
+    assert(node != nullptr && node->gen <= gen_);
     if (Owns(node)) return const_cast<T*>(node);
     T* copy = Make<T>(*node);
     copy->gen = gen_;
@@ -94,7 +100,9 @@ class Txn {
   }
   template <class T>
   void ReplacedWith(const T* node, Deleter deleter) {
+    assert(!finished_);
     if (node == nullptr) return;
+    assert(node->gen <= gen_);
     auto* p = const_cast<T*>(node);
     if (node->gen == gen_) {
       dropped_.push_back({p, deleter});
@@ -125,6 +133,8 @@ class Txn {
   }
 
   size_t created_count() const { return created_.size(); }
+  // Until Commit() or Abort(): the Writer asserts it before every change.
+  bool open() const { return !finished_; }
 
  private:
   uint64_t gen_;

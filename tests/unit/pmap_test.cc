@@ -6,7 +6,6 @@
 // against std::map. Meant to run under ASan as well: every test releases all
 // its nodes, so a leak or a use of a freed node fails it.
 
-#include "id_map.h"
 #include "pmap.h"
 
 #include <gtest/gtest.h>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "id_map.h"
 #include "txn.h"
 
 namespace tenantry::internal {
@@ -117,6 +117,51 @@ std::vector<std::pair<K, V>> Contents(const std::map<K, V>& m) {
 
 // ---------------------------------------------------------------------------
 // IdMap
+
+// The paired assertions of a transaction (txn.h): nothing changes through a
+// Txn once it has ended, and a published node is never of a newer gen.
+struct PlainNode {
+  uint64_t gen = 0;
+};
+#ifndef NDEBUG
+TEST(TxnDeathTest, ChangesAfterCommitOrAbortAssert) {
+  EXPECT_DEATH(
+      {
+        Txn txn(2);
+        txn.Commit();
+        txn.Make<PlainNode>();
+      },
+      "Commit\\(\\) or Abort\\(\\)");
+  EXPECT_DEATH(
+      {
+        Txn txn(2);
+        const PlainNode published{1};
+        txn.Abort();
+        txn.Writable(&published);
+      },
+      "finished_");
+  EXPECT_DEATH(
+      {
+        Txn txn(2);
+        const PlainNode future{3};
+        txn.Writable(&future);
+      },
+      "gen <= gen_");
+}
+#endif
+
+TEST(TxnTest, OpenUntilCommitOrAbort) {
+  Txn committed(2);
+  EXPECT_TRUE(committed.open());
+  PlainNode* made = committed.Make<PlainNode>();
+  EXPECT_EQ(made->gen, 2u);
+  committed.Commit();
+  EXPECT_FALSE(committed.open());
+  Txn aborted(3);
+  aborted.Make<PlainNode>();
+  aborted.Abort();
+  EXPECT_FALSE(aborted.open());
+}
 
 TEST(IdMapTest, EmptyFindsNothing) {
   IdMap<uint64_t> m;
