@@ -28,4 +28,14 @@ cmake --build "$build" -j "$(nproc)"
 expected="carla may trigger runs in acme: 1; credits left: 35"
 out=$("$build/app")
 [ "$out" = "$expected" ] || { echo "subproject consumer printed: $out" >&2; exit 1; }
+# Installing the program installs none of tenantry's files (TENANTRY_INSTALL
+# is off in a subproject).
+staged=$(mktemp -d)
+trap 'rm -rf "$staged"' EXIT
+cmake --install "$build" --prefix "$staged" >/dev/null
+if [ -n "$(find "$staged" -type f | head -1)" ]; then
+  echo "subproject consumer: installing the program installed tenantry's files:" >&2
+  find "$staged" -type f >&2
+  exit 1
+fi
 echo "subproject consumer: ok ($out)"
