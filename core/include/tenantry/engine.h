@@ -92,7 +92,7 @@ class TENANTRY_API Engine {
  public:
   struct Options {
     // Time for audit records and sessions (I4). Null = the system clock.
-    std::shared_ptr<const Clock> clock;
+    std::shared_ptr<const Clock> clock{};
     // L1: audit records kept for `changes_since`; older ones leave memory.
     size_t feed_retention = limits::kFeedRetentionDefault;
     // I2: how long an invitation (or a resent one) stays acceptable.
@@ -110,7 +110,7 @@ class TENANTRY_API Engine {
     size_t ledger_retention = limits::kLedgerRetentionDefault;
     // P3: the journal, a directory ("" = none; created 0700 if missing).
     // Engines with a journal are made by Engine::Open or LoadSnapshot.
-    std::string journal;
+    std::string journal{};
     Durability durability = Durability::kSync;
     // kGroup: how often the journal is flushed (1..limits::kGroupCommitMaxMs).
     int64_t group_commit_ms = limits::kGroupCommitDefaultMs;

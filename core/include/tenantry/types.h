@@ -32,7 +32,7 @@ inline constexpr UserId kSystem = ~uint64_t{0};
 
 // T2: a plan caps the number of workspaces and may allow agency workspaces.
 struct TENANTRY_API Plan {
-  std::string name;
+  std::string name{};
   // Workspaces allowed in the account, sub-workspaces included; -1 = unlimited.
   int64_t workspace_limit = 1;
   // T4: whether agency workspaces may be created.
@@ -51,7 +51,7 @@ enum class WorkspaceStatus : uint8_t { kActive = 0, kInactive = 1 };
 // M2: a staff member's workspace scope.
 struct StaffScope {
   bool all = false;
-  std::vector<WorkspaceId> workspaces;  // when !all; empty = no workspace
+  std::vector<WorkspaceId> workspaces{};  // when !all; empty = no workspace
 
   static StaffScope All() { return {true, {}}; }
   static StaffScope Of(std::vector<WorkspaceId> ids) { return {false, std::move(ids)}; }
@@ -67,18 +67,18 @@ using SettingValue = std::variant<bool, int64_t>;
 
 // T1, M2, M8: what an account starts with.
 struct AccountSpec {
-  std::string name;
+  std::string name{};
   UserId owner = 0;  // an existing user; becomes the account's staff owner
   std::optional<Plan> plan = Plan::Named("starter");  // nullopt = unset (limit 1)
-  std::string key;                                    // optional external key, unique
+  std::string key{};                                  // optional external key, unique
   std::string member_default_scope = "all";           // "all" or "none"
   std::string staff_member_role = "admin";            // workspace role of staff `member`s
 };
 
 // T3, T4: how a workspace is created.
 struct WorkspaceSpec {
-  std::string name;
-  std::optional<std::string> slug;  // derived from the name when absent
+  std::string name{};
+  std::optional<std::string> slug{};  // derived from the name when absent
   WorkspaceType type = WorkspaceType::kSimple;
   WorkspaceId parent = 0;  // an agency workspace of the same account, or 0
   UserId owner = 0;        // 0 = the actor (the account owner when the actor is SYSTEM)
