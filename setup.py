@@ -2,9 +2,11 @@
 
 CMake builds the pybind11 module `tenantry._core`, the shared engine
 library `libtenantry_engine.so` (the module finds it beside itself through
-its $ORIGIN run path) and the C ABI `libtenantry.so` (for ctypes and cffi
-users, sharing that engine library); this file copies the three into the wheel next to the
-pure-Python package from python/tenantry. Offline on Debian 12:
+its $ORIGIN run path), the C ABI `libtenantry.so` (for ctypes and cffi
+users, sharing that engine library) and the operator's tool `bin/tenantry`
+(run path $ORIGIN/..; pyproject.toml's console script `tenantry` execs it);
+this file copies the four into the wheel next to the pure-Python package
+from python/tenantry. Offline on Debian 12:
 
     /usr/bin/python3 -m venv --system-site-packages .venv
     .venv/bin/pip install --no-build-isolation .
@@ -66,10 +68,15 @@ class CMakeBuild(build_ext):
             built = glob.glob(os.path.join(package_dir, "_core*.so"))
             built += glob.glob(os.path.join(package_dir, "libtenantry_engine.so.*"))
             built += glob.glob(os.path.join(package_dir, "libtenantry.so.*"))
-            if len(built) < 3:
-                raise RuntimeError(f"CMake did not build _core, libtenantry_engine and libtenantry in {package_dir}")
+            tool = os.path.join(package_dir, "bin", "tenantry")
+            if len(built) < 3 or not os.access(tool, os.X_OK):
+                raise RuntimeError(
+                    f"CMake did not build _core, libtenantry_engine, libtenantry and bin/tenantry in {package_dir}")
             for path in built:
                 shutil.copy2(path, target)
+            # The tool keeps its directory: its run path finds the engine library one up.
+            os.makedirs(os.path.join(target, "bin"), exist_ok=True)
+            shutil.copy2(tool, os.path.join(target, "bin", "tenantry"))  # copy2 keeps the executable bit
 
 
 setup(ext_modules=[CMakeExtension("tenantry._core")], cmdclass={"build_ext": CMakeBuild})

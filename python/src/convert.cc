@@ -413,34 +413,41 @@ bool ParseInterned(py::dict& cache, PyObject* value, const char* what, uint64_t 
 
 }  // namespace
 
+// Names are looked up through EngineNow: a lookup runs no Python code, and a
+// pybind11 method's lease may be on an engine another thread began to close.
 bool ParsePermission(EngineHandle& handle, PyObject* value, PermissionId* out) {
-  const Engine& engine = *handle.engine;
   return ParseInterned<PermissionId>(
       handle.permission_ids, value, "permission", uint64_t{1} << 32,
-      [&engine](absl::string_view name) { return engine.permission(name); }, out);
+      [&handle](absl::string_view name) -> absl::StatusOr<PermissionId> {
+        const Engine* engine = handle.EngineNow();
+        if (engine == nullptr) return EngineClosed();
+        return engine->permission(name);
+      },
+      out);
 }
 
 bool ParseMeter(EngineHandle& handle, PyObject* value, MeterId* out) {
-  const Engine& engine = *handle.engine;
   return ParseInterned<MeterId>(
       handle.meter_ids, value, "meter", limits::kMaxMeters,
-      [&engine](absl::string_view name) -> absl::StatusOr<MeterId> {
-        absl::StatusOr<MeterInfo> info = engine.meter(name);
+      [&handle](absl::string_view name) -> absl::StatusOr<MeterId> {
+        const Engine* engine = handle.EngineNow();
+        if (engine == nullptr) return EngineClosed();
+        absl::StatusOr<MeterInfo> info = engine->meter(name);
         if (!info.ok()) return info.status();
         return info->id;
       },
       out);
 }
 
-PermissionId PermissionArg(EngineHandle& handle, py::handle value) {
+PermissionId PermissionArg(const EngineLease& engine, py::handle value) {
   PermissionId id = 0;
-  if (!ParsePermission(handle, value.ptr(), &id)) throw py::error_already_set();
+  if (!ParsePermission(engine.handle(), value.ptr(), &id)) throw py::error_already_set();
   return id;
 }
 
-MeterId MeterArg(EngineHandle& handle, py::handle value) {
+MeterId MeterArg(const EngineLease& engine, py::handle value) {
   MeterId id = 0;
-  if (!ParseMeter(handle, value.ptr(), &id)) throw py::error_already_set();
+  if (!ParseMeter(engine.handle(), value.ptr(), &id)) throw py::error_already_set();
   return id;
 }
 

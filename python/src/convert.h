@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "engine_handle.h"
 #include "pybind11/pybind11.h"
 #include "tenantry/engine.h"
 
@@ -111,23 +112,6 @@ inline bool ParseIdFast(PyObject* value, const char* what, uint64_t* out) {
 bool ParseAmount(PyObject* value, const char* what, int64_t* out);
 // A UTF-8 view of a str (valid while `value` lives). TypeError otherwise.
 bool ParseString(PyObject* value, const char* what, absl::string_view* out);
-
-// The engine behind a Python `tenantry.Engine`, with the interned names the
-// Python side has asked for (so that a permission or meter given by name
-// costs one dict lookup after the first time). Owned by its Python object.
-class PythonClock;
-
-struct EngineHandle {
-  std::unique_ptr<Engine> engine;
-  // The engine's clock when it is a Python callable (owned by the engine),
-  // so that the garbage collector can see through it (cycles such as a
-  // clock that is a bound method of an object holding the engine).
-  PythonClock* python_clock = nullptr;
-  // Permission and meter names already resolved (permissions and meters are
-  // never unregistered, so an entry never goes stale).
-  py::dict permission_ids;
-  py::dict meter_ids;
-};
 
 // The EngineHandle of `self` when it is a constructed tenantry._core.Engine
 // (or subclass); otherwise nullptr with RuntimeError or TypeError set. An
@@ -218,17 +202,17 @@ auto WithoutGil(Call&& call) -> decltype(call()) {
   return result;
 }
 
-// `self` in the pybind11 methods of tenantry._core.Engine: checked by
-// HandleOf, so a method of an instance whose __init__ never ran raises
-// instead of touching memory pybind11 would hand out uninitialized.
-struct Self {
-  EngineHandle* handle = nullptr;
-  EngineHandle* operator->() const { return handle; }
-  EngineHandle& operator*() const { return *handle; }
-};
+// `self` in the pybind11 methods of tenantry._core.Engine: a lease on its
+// engine (engine_handle.h), taken when pybind11 calls the method, after
+// every argument is converted. The instance is checked by HandleOf first,
+// so a method of an instance whose __init__ never ran raises instead of
+// touching memory pybind11 would hand out uninitialized; a closed engine
+// raises FailedPrecondition.
+using Self = EngineLease;
 
 // A permission argument: an interned id (an int) or a name (a str; NotFound
-// when the name is unknown). Returns false with a Python error set.
+// when the name is unknown; EngineClosed() once the engine is closed).
+// Returns false with a Python error set.
 bool ParsePermission(EngineHandle& handle, PyObject* value, PermissionId* out);
 // ParsePermission with an interned id (the hot case) decided inline.
 inline bool ParsePermissionFast(EngineHandle& handle, PyObject* value, PermissionId* out) {
@@ -239,28 +223,39 @@ inline bool ParsePermissionFast(EngineHandle& handle, PyObject* value, Permissio
   }
   return ParsePermission(handle, value, out);
 }
-// A meter argument: an id (int) or a name (str; NotFound when unknown).
+// A meter argument: an id (int) or a name (str; NotFound when unknown;
+// EngineClosed() once the engine is closed).
 bool ParseMeter(EngineHandle& handle, PyObject* value, MeterId* out);
 
 // The same parsers for pybind11 bindings: they throw instead of returning false.
-PermissionId PermissionArg(EngineHandle& handle, py::handle value);
-MeterId MeterArg(EngineHandle& handle, py::handle value);
+PermissionId PermissionArg(const EngineLease& engine, py::handle value);
+MeterId MeterArg(const EngineLease& engine, py::handle value);
 
 }  // namespace tenantry::python
 
 namespace pybind11::detail {
 
+// `Self`: the caster keeps the checked handle, and hands pybind11 a new
+// lease when it calls the method (cast_op), built in the parameter itself
+// (a prvalue: the lease is never copied or moved).
 template <>
-struct type_caster<tenantry::python::Self> {
-  PYBIND11_TYPE_CASTER(tenantry::python::Self, const_name("Engine"));
+class type_caster<tenantry::python::EngineLease> {
+ public:
+  static constexpr auto name = const_name("Engine");
+  template <typename>
+  using cast_op_type = tenantry::python::EngineLease;
+
   bool load(handle src, bool /*convert*/) {
-    value.handle = tenantry::python::HandleOf(src.ptr());
-    if (value.handle == nullptr) throw error_already_set();
+    handle_ = tenantry::python::HandleOf(src.ptr());
+    if (handle_ == nullptr) throw error_already_set();
     return true;
   }
-  static handle cast(tenantry::python::Self, return_value_policy, handle) {
-    return none().release();
+  explicit operator tenantry::python::EngineLease() {
+    return tenantry::python::EngineLease(*handle_);
   }
+
+ private:
+  tenantry::python::EngineHandle* handle_ = nullptr;
 };
 
 // Ids and amounts in pybind11 signatures: the same rules as ParseId and

@@ -162,17 +162,15 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock,
   // not have called it.
   ClockChoice choice = ClockArg(clock);
   options.clock = choice.clock;
-  auto handle = std::make_unique<EngineHandle>();
+  std::unique_ptr<Engine> engine;
   if (snapshot.is_none()) {
     // Opening a journal recovers it: file work, without the GIL.
-    handle->engine = ValueOrThrow(WithoutGil([&] { return Engine::Open(std::move(options)); }));
+    engine = ValueOrThrow(WithoutGil([&] { return Engine::Open(std::move(options)); }));
   } else {
     const std::string path = PathArg(snapshot, "path");
-    handle->engine =
-        ValueOrThrow(WithoutGil([&] { return LoadSnapshot(path, std::move(options)); }));
+    engine = ValueOrThrow(WithoutGil([&] { return LoadSnapshot(path, std::move(options)); }));
   }
-  handle->python_clock = choice.python;
-  return handle;
+  return std::make_unique<EngineHandle>(std::move(engine), choice.python);
 }
 
 void BindTenancy(py::class_<EngineHandle>& c) {
@@ -184,13 +182,13 @@ void BindTenancy(py::class_<EngineHandle>& c) {
         AccountSpec spec =
             AccountSpecArg(std::move(name), owner, plan, key.value_or(""),
                            std::move(member_default_scope), std::move(staff_member_role));
-        return ValueOrThrow(WithoutGil([&] { return h->engine->create_account(std::move(spec)); }));
+        return ValueOrThrow(WithoutGil([&] { return h->create_account(std::move(spec)); }));
       },
       py::arg("name"), py::arg("owner"), py::kw_only(), py::arg("plan") = "starter",
       py::arg("key") = py::none(), py::arg("member_default_scope") = "all",
       py::arg("staff_member_role") = "admin");
   c.def("_account", [](Self h, IdOf<"account"> account) {
-    AccountInfo a = ValueOrThrow(h->engine->account(account.value));
+    AccountInfo a = ValueOrThrow(h->account(account.value));
     return py::make_tuple(
         a.id, a.name, a.key.empty() ? py::object(py::none()) : py::str(a.key),
         a.plan_set ? py::object(py::make_tuple(a.plan.name, a.plan.workspace_limit, a.plan.agency))
@@ -199,36 +197,35 @@ void BindTenancy(py::class_<EngineHandle>& c) {
   });
   c.def("set_plan", [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, py::object plan) {
     Plan p = RequiredPlanArg(plan);
-    ThrowIfError(
-        WithoutGil([&] { return h->engine->set_plan(actor.value, account.value, std::move(p)); }));
+    ThrowIfError(WithoutGil([&] { return h->set_plan(actor.value, account.value, std::move(p)); }));
   });
   c.def("create_user", [](Self h, std::string key) {
-    return ValueOrThrow(WithoutGil([&] { return h->engine->create_user(key); }));
+    return ValueOrThrow(WithoutGil([&] { return h->create_user(key); }));
   });
-  c.def("user", [](Self h, std::string key) { return ValueOrThrow(h->engine->user(key)); });
+  c.def("user", [](Self h, std::string key) { return ValueOrThrow(h->user(key)); });
   c.def(
       "add_staff",
       [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, IdOf<"user"> user, std::string role,
          py::object scope) {
         std::optional<StaffScope> s = ScopeArg(scope);
         ThrowIfError(WithoutGil(
-            [&] { return h->engine->add_staff(actor.value, account.value, user.value, role, s); }));
+            [&] { return h->add_staff(actor.value, account.value, user.value, role, s); }));
       },
       py::arg("actor"), py::arg("account"), py::arg("user"), py::arg("role"), py::kw_only(),
       py::arg("scope") = py::none());
   c.def("set_staff_scope", [](Self h, IdOf<"actor"> actor, IdOf<"account"> account,
                               IdOf<"user"> user, py::object scope) {
     StaffScope s = RequiredScopeArg(scope);
-    ThrowIfError(WithoutGil(
-        [&] { return h->engine->set_staff_scope(actor.value, account.value, user.value, s); }));
+    ThrowIfError(
+        WithoutGil([&] { return h->set_staff_scope(actor.value, account.value, user.value, s); }));
   });
-  c.def("remove_staff", [](Self h, IdOf<"actor"> actor, IdOf<"account"> account,
-                           IdOf<"user"> user) {
-    ThrowIfError(WithoutGil(
-        [&] { return h->engine->remove_staff(actor.value, account.value, user.value); }));
-  });
+  c.def("remove_staff",
+        [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, IdOf<"user"> user) {
+          ThrowIfError(
+              WithoutGil([&] { return h->remove_staff(actor.value, account.value, user.value); }));
+        });
   c.def("staff", [](Self h, IdOf<"account"> account, IdOf<"user"> user) {
-    auto [role, scope] = ValueOrThrow(h->engine->staff(account.value, user.value));
+    auto [role, scope] = ValueOrThrow(h->staff(account.value, user.value));
     return py::make_tuple(role, ScopeValue(scope));
   });
   c.def(
@@ -238,43 +235,41 @@ void BindTenancy(py::class_<EngineHandle>& c) {
          std::optional<IdOf<"parent">> parent, std::optional<IdOf<"owner">> owner) {
         WorkspaceSpec spec =
             WorkspaceSpecArg(std::move(name), std::move(slug), type, parent, owner);
-        return ValueOrThrow(WithoutGil(
-            [&] { return h->engine->create_workspace(actor.value, account.value, spec); }));
+        return ValueOrThrow(
+            WithoutGil([&] { return h->create_workspace(actor.value, account.value, spec); }));
       },
       py::arg("actor"), py::arg("account"), py::arg("name"), py::kw_only(),
       py::arg("slug") = py::none(), py::arg("type") = "simple", py::arg("parent") = py::none(),
       py::arg("owner") = py::none());
   c.def("slug_available", [](Self h, IdOf<"account"> account, std::string slug) {
-    return h->engine->slug_available(account.value, slug);
+    return h->slug_available(account.value, slug);
   });
   c.def("_workspace", [](Self h, IdOf<"workspace"> workspace) {
-    return WorkspaceTuple(ValueOrThrow(h->engine->workspace(workspace.value)));
+    return WorkspaceTuple(ValueOrThrow(h->workspace(workspace.value)));
   });
-  c.def("rename_workspace", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
-                               std::string name) {
-    ThrowIfError(WithoutGil(
-        [&] { return h->engine->rename_workspace(actor.value, workspace.value, name); }));
-  });
+  c.def("rename_workspace",
+        [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, std::string name) {
+          ThrowIfError(
+              WithoutGil([&] { return h->rename_workspace(actor.value, workspace.value, name); }));
+        });
   c.def("set_status", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
                          const std::string& status) {
     WorkspaceStatus s = WorkspaceStatusArg(status);
-    ThrowIfError(
-        WithoutGil([&] { return h->engine->set_status(actor.value, workspace.value, s); }));
+    ThrowIfError(WithoutGil([&] { return h->set_status(actor.value, workspace.value, s); }));
   });
   c.def("set_setting", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
                           std::string name, py::object value) {
     SettingValue v = SettingArg(value);
-    ThrowIfError(
-        WithoutGil([&] { return h->engine->set_setting(actor.value, workspace.value, name, v); }));
+    ThrowIfError(WithoutGil([&] { return h->set_setting(actor.value, workspace.value, name, v); }));
   });
   c.def("settings", [](Self h, IdOf<"workspace"> workspace) {
-    return SettingsDict(ValueOrThrow(h->engine->settings(workspace.value)));
+    return SettingsDict(ValueOrThrow(h->settings(workspace.value)));
   });
   c.def(
       "delete_workspace",
       [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, std::string confirm) {
-        ThrowIfError(WithoutGil(
-            [&] { return h->engine->delete_workspace(actor.value, workspace.value, confirm); }));
+        ThrowIfError(
+            WithoutGil([&] { return h->delete_workspace(actor.value, workspace.value, confirm); }));
       },
       py::arg("actor"), py::arg("workspace"), py::kw_only(), py::arg("confirm"));
 }
@@ -282,66 +277,65 @@ void BindTenancy(py::class_<EngineHandle>& c) {
 void BindPeople(py::class_<EngineHandle>& c) {
   c.def("add_member", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
                          IdOf<"user"> user, std::string role) {
-    ThrowIfError(WithoutGil(
-        [&] { return h->engine->add_member(actor.value, workspace.value, user.value, role); }));
+    ThrowIfError(
+        WithoutGil([&] { return h->add_member(actor.value, workspace.value, user.value, role); }));
   });
   c.def("set_role", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, IdOf<"user"> user,
                        std::string role) {
-    ThrowIfError(WithoutGil(
-        [&] { return h->engine->set_role(actor.value, workspace.value, user.value, role); }));
+    ThrowIfError(
+        WithoutGil([&] { return h->set_role(actor.value, workspace.value, user.value, role); }));
   });
-  c.def("remove_member", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
-                            IdOf<"user"> user) {
-    ThrowIfError(WithoutGil(
-        [&] { return h->engine->remove_member(actor.value, workspace.value, user.value); }));
-  });
-  c.def("transfer_ownership", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
-                                 IdOf<"new_owner"> new_owner) {
-    ThrowIfError(WithoutGil([&] {
-      return h->engine->transfer_ownership(actor.value, workspace.value, new_owner.value);
-    }));
-  });
+  c.def("remove_member",
+        [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, IdOf<"user"> user) {
+          ThrowIfError(WithoutGil(
+              [&] { return h->remove_member(actor.value, workspace.value, user.value); }));
+        });
+  c.def("transfer_ownership",
+        [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, IdOf<"new_owner"> new_owner) {
+          ThrowIfError(WithoutGil([&] {
+            return h->transfer_ownership(actor.value, workspace.value, new_owner.value);
+          }));
+        });
   c.def(
       "define_role",
       [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, std::string name,
          std::vector<std::string> permissions, std::optional<std::string> inherits) {
         ThrowIfError(WithoutGil([&] {
-          return h->engine->define_role(actor.value, account.value, name, permissions,
-                                        inherits.value_or(""));
+          return h->define_role(actor.value, account.value, name, permissions,
+                                inherits.value_or(""));
         }));
       },
       py::arg("actor"), py::arg("account"), py::arg("name"), py::arg("permissions"), py::kw_only(),
       py::arg("inherits") = py::none());
   c.def("role_permissions", [](Self h, IdOf<"account"> account, std::string role) {
-    return ValueOrThrow(h->engine->role_permissions(account.value, role));
+    return ValueOrThrow(h->role_permissions(account.value, role));
   });
   c.def("create_team", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
                           std::string name, std::string role) {
-    return ValueOrThrow(WithoutGil(
-        [&] { return h->engine->create_team(actor.value, workspace.value, name, role); }));
+    return ValueOrThrow(
+        WithoutGil([&] { return h->create_team(actor.value, workspace.value, name, role); }));
   });
   c.def("add_team_member", [](Self h, IdOf<"actor"> actor, IdOf<"team"> team, IdOf<"user"> user) {
-    ThrowIfError(WithoutGil(
-        [&] { return h->engine->add_team_member(actor.value, team.value, user.value); }));
-  });
-  c.def("remove_team_member", [](Self h, IdOf<"actor"> actor, IdOf<"team"> team,
-                                 IdOf<"user"> user) {
-    ThrowIfError(WithoutGil(
-        [&] { return h->engine->remove_team_member(actor.value, team.value, user.value); }));
-  });
-  c.def("set_team_role", [](Self h, IdOf<"actor"> actor, IdOf<"team"> team, std::string role) {
     ThrowIfError(
-        WithoutGil([&] { return h->engine->set_team_role(actor.value, team.value, role); }));
+        WithoutGil([&] { return h->add_team_member(actor.value, team.value, user.value); }));
+  });
+  c.def(
+      "remove_team_member", [](Self h, IdOf<"actor"> actor, IdOf<"team"> team, IdOf<"user"> user) {
+        ThrowIfError(
+            WithoutGil([&] { return h->remove_team_member(actor.value, team.value, user.value); }));
+      });
+  c.def("set_team_role", [](Self h, IdOf<"actor"> actor, IdOf<"team"> team, std::string role) {
+    ThrowIfError(WithoutGil([&] { return h->set_team_role(actor.value, team.value, role); }));
   });
   c.def("delete_team", [](Self h, IdOf<"actor"> actor, IdOf<"team"> team) {
-    ThrowIfError(WithoutGil([&] { return h->engine->delete_team(actor.value, team.value); }));
+    ThrowIfError(WithoutGil([&] { return h->delete_team(actor.value, team.value); }));
   });
   c.def("_team", [](Self h, IdOf<"team"> team) {
-    TeamInfo t = ValueOrThrow(h->engine->team(team.value));
+    TeamInfo t = ValueOrThrow(h->team(team.value));
     return py::make_tuple(t.id, t.workspace, t.name, t.role, py::tuple(py::cast(t.members)));
   });
   c.def("teams", [](Self h, IdOf<"workspace"> workspace) {
-    return ValueOrThrow(h->engine->teams(workspace.value));
+    return ValueOrThrow(h->teams(workspace.value));
   });
 }
 
@@ -349,7 +343,7 @@ void BindInvitations(py::class_<EngineHandle>& c) {
   c.def("_invite", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, std::string email,
                       std::string role) {
     const Invitation i = ValueOrThrow(
-        WithoutGil([&] { return h->engine->invite(actor.value, workspace.value, email, role); }));
+        WithoutGil([&] { return h->invite(actor.value, workspace.value, email, role); }));
     return InvitationTuple(i);
   });
   c.def("_invite_staff",
@@ -357,29 +351,28 @@ void BindInvitations(py::class_<EngineHandle>& c) {
            std::string role, py::object scope) {
           std::optional<StaffScope> s = ScopeArg(scope);
           const Invitation i = ValueOrThrow(WithoutGil(
-              [&] { return h->engine->invite_staff(actor.value, account.value, email, role, s); }));
+              [&] { return h->invite_staff(actor.value, account.value, email, role, s); }));
           return InvitationTuple(i);
         });
   c.def("accept", [](Self h, std::string token, IdOf<"user"> user) {
-    ThrowIfError(WithoutGil([&] { return h->engine->accept(token, user.value); }));
+    ThrowIfError(WithoutGil([&] { return h->accept(token, user.value); }));
   });
   c.def("_resend", [](Self h, IdOf<"actor"> actor, IdOf<"invitation"> invitation) {
     const Invitation i =
-        ValueOrThrow(WithoutGil([&] { return h->engine->resend(actor.value, invitation.value); }));
+        ValueOrThrow(WithoutGil([&] { return h->resend(actor.value, invitation.value); }));
     return InvitationTuple(i);
   });
   c.def("revoke_invitation", [](Self h, IdOf<"actor"> actor, IdOf<"invitation"> invitation) {
-    ThrowIfError(
-        WithoutGil([&] { return h->engine->revoke_invitation(actor.value, invitation.value); }));
+    ThrowIfError(WithoutGil([&] { return h->revoke_invitation(actor.value, invitation.value); }));
   });
   c.def("_invitation", [](Self h, IdOf<"invitation"> invitation) {
     const InvitationInfo i =
-        ValueOrThrow(WithoutGil([&] { return h->engine->invitation(invitation.value); }));
+        ValueOrThrow(WithoutGil([&] { return h->invitation(invitation.value); }));
     return InvitationInfoTuple(i);
   });
   c.def("_invitations", [](Self h, IdOf<"workspace"> workspace) {
     const std::vector<InvitationInfo> all =
-        ValueOrThrow(WithoutGil([&] { return h->engine->invitations(workspace.value); }));
+        ValueOrThrow(WithoutGil([&] { return h->invitations(workspace.value); }));
     py::list out;
     for (const InvitationInfo& i : all) out.append(InvitationInfoTuple(i));
     return out;
@@ -388,22 +381,20 @@ void BindInvitations(py::class_<EngineHandle>& c) {
 
 void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
   c.def("switch_workspace", [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace) {
-    ThrowIfError(
-        WithoutGil([&] { return h->engine->switch_workspace(user.value, workspace.value); }));
+    ThrowIfError(WithoutGil([&] { return h->switch_workspace(user.value, workspace.value); }));
   });
   c.def("active_workspace", [](Self h, IdOf<"user"> user) {
-    return WithoutGil([&] { return h->engine->active_workspace(user.value); });
+    return WithoutGil([&] { return h->active_workspace(user.value); });
   });
   c.def("touch_session", [](Self h, IdOf<"user"> user) {
-    ThrowIfError(WithoutGil([&] { return h->engine->touch_session(user.value); }));
+    ThrowIfError(WithoutGil([&] { return h->touch_session(user.value); }));
   });
-  c.def("expire_sessions", [](Self h) {
-    return ValueOrThrow(WithoutGil([&] { return h->engine->expire_sessions(); }));
-  });
+  c.def("expire_sessions",
+        [](Self h) { return ValueOrThrow(WithoutGil([&] { return h->expire_sessions(); })); });
   c.def(
       "_check_pybind11",
       [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace, uint32_t permission) {
-        return h->engine->check(user.value, workspace.value, permission);
+        return h->check(user.value, workspace.value, permission);
       },
       "check through pybind11's generic dispatch: the benchmark's comparison.");
   c.def(
@@ -412,7 +403,7 @@ void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
          IdOf<"times"> times) {
         uint64_t allowed = 0;
         for (uint64_t i = 0; i < times.value; ++i) {
-          allowed += h->engine->check(user.value, workspace.value, permission) ? 1 : 0;
+          allowed += h->check(user.value, workspace.value, permission) ? 1 : 0;
         }
         return allowed;
       },
@@ -427,33 +418,32 @@ void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
     absl::Span<const WorkspaceId> w(workspaces.data(), static_cast<size_t>(workspaces.size()));
     absl::Span<const PermissionId> p(permissions.data(), static_cast<size_t>(permissions.size()));
     // The arrays stay referenced by this frame; the batch runs without the GIL.
-    const absl::Status status = WithoutGil(
-        [&] { return h->engine->check_many(u, w, p, absl::MakeSpan(results, u.size())); });
+    const absl::Status status =
+        WithoutGil([&] { return h->check_many(u, w, p, absl::MakeSpan(results, u.size())); });
     ThrowIfError(status);
     return out;
   });
   c.def("_explain", [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace,
                        py::object permission) {
-    Decision d = ValueOrThrow(
-        h->engine->explain(user.value, workspace.value, PermissionArg(*h, permission)));
+    Decision d =
+        ValueOrThrow(h->explain(user.value, workspace.value, PermissionArg(h, permission)));
     return py::make_tuple(d.allowed, PathName(d.path),
                           d.role.empty() ? py::object(py::none()) : py::str(d.role),
                           OptionalId(d.via_workspace), OptionalId(d.via_team), d.reason);
   });
-  c.def("workspaces_for",
-        [](Self h, IdOf<"user"> user) { return h->engine->workspaces_for(user.value); });
+  c.def("workspaces_for", [](Self h, IdOf<"user"> user) { return h->workspaces_for(user.value); });
   c.def("members", [](Self h, IdOf<"workspace"> workspace) {
     py::list out;
-    for (const Member& m : ValueOrThrow(h->engine->members(workspace.value))) {
+    for (const Member& m : ValueOrThrow(h->members(workspace.value))) {
       out.append(py::make_tuple(m.user, m.role));
     }
     return out;
   });
   c.def("who_can", [](Self h, IdOf<"workspace"> workspace, py::object permission) {
-    return h->engine->who_can(workspace.value, PermissionArg(*h, permission));
+    return h->who_can(workspace.value, PermissionArg(h, permission));
   });
   c.def("accessible", [](Self h, IdOf<"user"> user, py::object permission) {
-    return h->engine->accessible(user.value, PermissionArg(*h, permission));
+    return h->accessible(user.value, PermissionArg(h, permission));
   });
 }
 
@@ -465,20 +455,19 @@ py::dict BucketDict(const MeterInfo& meter, const BucketAmounts& amounts) {
 
 void BindCredits(py::class_<EngineHandle>& c) {
   c.def("define_meter", [](Self h, std::string name, std::vector<std::string> buckets) {
-    ValueOrThrow(WithoutGil([&] { return h->engine->define_meter(name, buckets); }));
+    ValueOrThrow(WithoutGil([&] { return h->define_meter(name, buckets); }));
   });
   c.def("_meter", [](Self h, py::object meter) {
-    MeterInfo m = ValueOrThrow(h->engine->meter(MeterArg(*h, meter)));
+    MeterInfo m = ValueOrThrow(h->meter(MeterArg(h, meter)));
     return py::make_tuple(m.id, m.name, py::tuple(py::cast(m.buckets)));
   });
   c.def(
       "grant",
       [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, AmountOf<"amount"> amount,
          py::object meter, std::string bucket) {
-        const MeterId id = MeterArg(*h, meter);
-        ThrowIfError(WithoutGil([&] {
-          return h->engine->grant(actor.value, account.value, amount.value, id, bucket);
-        }));
+        const MeterId id = MeterArg(h, meter);
+        ThrowIfError(WithoutGil(
+            [&] { return h->grant(actor.value, account.value, amount.value, id, bucket); }));
       },
       py::arg("actor"), py::arg("account"), py::arg("amount"), py::kw_only(),
       py::arg("meter") = "credits", py::arg("bucket") = "regular");
@@ -486,11 +475,11 @@ void BindCredits(py::class_<EngineHandle>& c) {
       "transfer",
       [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, IdOf<"workspace"> workspace,
          AmountOf<"amount"> amount, py::object meter) {
-        const MeterId id = MeterArg(*h, meter);
+        const MeterId id = MeterArg(h, meter);
         const BucketAmounts taken = ValueOrThrow(WithoutGil([&] {
-          return h->engine->transfer(actor.value, account.value, workspace.value, amount.value, id);
+          return h->transfer(actor.value, account.value, workspace.value, amount.value, id);
         }));
-        return BucketDict(ValueOrThrow(h->engine->meter(id)), taken);
+        return BucketDict(ValueOrThrow(h->meter(id)), taken);
       },
       py::arg("actor"), py::arg("account"), py::arg("workspace"), py::arg("amount"), py::kw_only(),
       py::arg("meter") = "credits");
@@ -498,10 +487,9 @@ void BindCredits(py::class_<EngineHandle>& c) {
       "revoke",
       [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, AmountOf<"amount"> amount,
          std::string bucket, py::object meter) {
-        const MeterId id = MeterArg(*h, meter);
-        ThrowIfError(WithoutGil([&] {
-          return h->engine->revoke(actor.value, workspace.value, amount.value, id, bucket);
-        }));
+        const MeterId id = MeterArg(h, meter);
+        ThrowIfError(WithoutGil(
+            [&] { return h->revoke(actor.value, workspace.value, amount.value, id, bucket); }));
       },
       py::arg("actor"), py::arg("workspace"), py::arg("amount"), py::kw_only(),
       py::arg("bucket") = "regular", py::arg("meter") = "credits");
@@ -509,32 +497,31 @@ void BindCredits(py::class_<EngineHandle>& c) {
       "reserve",
       [](Self h, IdOf<"workspace"> workspace, AmountOf<"amount"> amount, py::object meter,
          AmountOf<"ttl_s"> ttl_s) {
-        const MeterId id = MeterArg(*h, meter);
-        return ValueOrThrow(WithoutGil(
-            [&] { return h->engine->reserve(workspace.value, amount.value, id, ttl_s.value); }));
+        const MeterId id = MeterArg(h, meter);
+        return ValueOrThrow(
+            WithoutGil([&] { return h->reserve(workspace.value, amount.value, id, ttl_s.value); }));
       },
       py::arg("workspace"), py::arg("amount"), py::kw_only(), py::arg("meter") = "credits",
       py::arg("ttl_s") = 3600);
   c.def("commit", [](Self h, IdOf<"reservation"> reservation, AmountOf<"actual"> actual) {
-    ThrowIfError(WithoutGil([&] { return h->engine->commit(reservation.value, actual.value); }));
+    ThrowIfError(WithoutGil([&] { return h->commit(reservation.value, actual.value); }));
   });
   c.def("release", [](Self h, IdOf<"reservation"> reservation) {
-    ThrowIfError(WithoutGil([&] { return h->engine->release(reservation.value); }));
+    ThrowIfError(WithoutGil([&] { return h->release(reservation.value); }));
   });
-  c.def("expire_reservations", [](Self h) {
-    return ValueOrThrow(WithoutGil([&] { return h->engine->expire_reservations(); }));
-  });
+  c.def("expire_reservations",
+        [](Self h) { return ValueOrThrow(WithoutGil([&] { return h->expire_reservations(); })); });
   c.def("_reservation", [](Self h, IdOf<"reservation"> reservation) {
-    ReservationInfo r = ValueOrThrow(h->engine->reservation(reservation.value));
+    ReservationInfo r = ValueOrThrow(h->reservation(reservation.value));
     return py::make_tuple(r.id, r.workspace, r.meter, py::make_tuple(r.held[0], r.held[1]),
                           r.expires_at_ns);
   });
   c.def(
       "balance",
       [](Self h, IdOf<"workspace"> workspace, py::object meter) {
-        const MeterId id = MeterArg(*h, meter);
-        const Balance b = ValueOrThrow(h->engine->balance(workspace.value, id));
-        py::dict d = BucketDict(ValueOrThrow(h->engine->meter(id)), b.buckets);
+        const MeterId id = MeterArg(h, meter);
+        const Balance b = ValueOrThrow(h->balance(workspace.value, id));
+        py::dict d = BucketDict(ValueOrThrow(h->meter(id)), b.buckets);
         d["held"] = b.held;
         return d;
       },
@@ -542,15 +529,15 @@ void BindCredits(py::class_<EngineHandle>& c) {
   c.def(
       "consumed",
       [](Self h, IdOf<"workspace"> workspace, py::object meter) {
-        return ValueOrThrow(h->engine->balance(workspace.value, MeterArg(*h, meter))).consumed;
+        return ValueOrThrow(h->balance(workspace.value, MeterArg(h, meter))).consumed;
       },
       py::arg("workspace"), py::kw_only(), py::arg("meter") = "credits");
   c.def(
       "account_balance",
       [](Self h, IdOf<"account"> account, py::object meter) {
-        const MeterId id = MeterArg(*h, meter);
-        const AccountBalance b = ValueOrThrow(h->engine->account_balance(account.value, id));
-        py::dict d = BucketDict(ValueOrThrow(h->engine->meter(id)), b.buckets);
+        const MeterId id = MeterArg(h, meter);
+        const AccountBalance b = ValueOrThrow(h->account_balance(account.value, id));
+        py::dict d = BucketDict(ValueOrThrow(h->meter(id)), b.buckets);
         d["granted"] = b.granted;
         d["consumed_by_deleted"] = b.consumed_by_deleted;
         return d;
@@ -560,7 +547,7 @@ void BindCredits(py::class_<EngineHandle>& c) {
                       AmountOf<"since"> since_ns, IdOf<"after_sequence"> after_sequence) {
     LedgerQuery query{account.value, workspace.value, since_ns.value, after_sequence.value};
     const std::vector<LedgerEntry> entries =
-        ValueOrThrow(WithoutGil([&] { return h->engine->ledger(query); }));
+        ValueOrThrow(WithoutGil([&] { return h->ledger(query); }));
     py::list out;
     for (const LedgerEntry& e : entries) out.append(LedgerTuple(e));
     return out;
@@ -569,8 +556,8 @@ void BindCredits(py::class_<EngineHandle>& c) {
       "authorize_and_consume",
       [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace, py::object permission,
          AmountOf<"amount"> amount, py::object meter) {
-        const PermissionId p = PermissionArg(*h, permission);
-        const MeterId m = MeterArg(*h, meter);
+        const PermissionId p = PermissionArg(h, permission);
+        const MeterId m = MeterArg(h, meter);
         // A debit, like consume: refused from inside a Python clock, with
         // or without a journal (without one it would run, under the lock
         // of the change that called the clock).
@@ -581,9 +568,9 @@ void BindCredits(py::class_<EngineHandle>& c) {
         // With a journal, a consume waits for its lock, whose holder may
         // need the GIL (a Python clock): release it then.
         auto run = [&] {
-          return h->engine->authorize_and_consume(user.value, workspace.value, p, amount.value, m);
+          return h->authorize_and_consume(user.value, workspace.value, p, amount.value, m);
         };
-        return ValueOrThrow(h->engine->has_journal() ? WithoutGil(run) : run());
+        return ValueOrThrow(h->has_journal() ? WithoutGil(run) : run());
       },
       py::arg("user"), py::arg("workspace"), py::arg("permission"), py::arg("amount"),
       py::kw_only(), py::arg("meter") = "credits");
@@ -592,7 +579,7 @@ void BindCredits(py::class_<EngineHandle>& c) {
 void BindFeedAndInvariants(py::class_<EngineHandle>& c) {
   c.def("_changes_since", [](Self h, IdOf<"revision"> revision) {
     const std::vector<AuditRecord> records =
-        ValueOrThrow(WithoutGil([&] { return h->engine->changes_since(revision.value); }));
+        ValueOrThrow(WithoutGil([&] { return h->changes_since(revision.value); }));
     py::list out;
     for (const AuditRecord& r : records) out.append(ChangeTuple(r));
     return out;
@@ -601,11 +588,11 @@ void BindFeedAndInvariants(py::class_<EngineHandle>& c) {
     // A copy, taken with the GIL: another thread may append to the Python
     // Batch (reallocating its changes) while this one applies without it.
     const Batch copy = batch;
-    return ValueOrThrow(WithoutGil([&] { return h->engine->apply(copy); }));
+    return ValueOrThrow(WithoutGil([&] { return h->apply(copy); }));
   });
-  c.def("verify", [](Self h) { ThrowIfError(WithoutGil([&] { return h->engine->verify(); })); });
+  c.def("verify", [](Self h) { ThrowIfError(WithoutGil([&] { return h->verify(); })); });
   c.def("stats", [](Self h) {
-    const Engine::Stats s = h->engine->stats();
+    const Engine::Stats s = h->stats();
     py::dict d;
     d["accounts"] = s.accounts;
     d["users"] = s.users;
@@ -658,6 +645,36 @@ py::tuple JournalRecoveryTuple(const JournalRecovery& r) {
                         FormatJournalRecovery(r));
 }
 
+// The handle of `self` for the methods that take no lease (closing).
+EngineHandle& HandleArg(py::handle self) {
+  EngineHandle* handle = HandleOf(self.ptr());
+  if (handle == nullptr) throw py::error_already_set();
+  return *handle;
+}
+
+// Engine.close() and the context manager (engine_handle.h says how a close
+// meets the calls in flight). None of these takes a lease: close waits for
+// every lease to end.
+void BindClose(py::class_<EngineHandle>& c) {
+  c.def(
+      "close", [](py::handle self) { HandleArg(self).Close(); },
+      "Flushes the journal (whatever the durability), releases its directory lock and frees\n"
+      "the engine, once the calls in flight on other threads have returned. Idempotent; any\n"
+      "use afterwards raises FailedPrecondition (engine is closed).");
+  c.def_property_readonly(
+      "closed", [](py::handle self) { return HandleArg(self).closed(); },
+      "True once close() has been called.");
+  c.def("__enter__", [](py::object self) {
+    if (HandleArg(self).closed()) throw StatusError(EngineClosed());
+    return self;
+  });
+  c.def(
+      "__exit__",
+      [](py::handle self, py::object /*exc_type*/, py::object /*exc_value*/,
+         py::object /*traceback*/) { HandleArg(self).Close(); },
+      py::arg("exc_type"), py::arg("exc_value"), py::arg("traceback"));
+}
+
 }  // namespace
 
 void BindJournalRepair(py::module_& module) {
@@ -701,34 +718,34 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
         py::arg("journal") = py::none(), py::arg("durability") = "sync",
         py::arg("group_commit_ms") = limits::kGroupCommitDefaultMs, py::arg("on_damage") = "refuse",
         py::arg("_snapshot") = py::none());
-  c.def_property_readonly("_journal_recovery", [](Self h) {
-    return JournalRecoveryTuple(h->engine->journal_recovery());
-  });
+  BindClose(c);
+  c.def_property_readonly("_journal_recovery",
+                          [](Self h) { return JournalRecoveryTuple(h->journal_recovery()); });
   c.def(
       "save",
       [](Self h, py::object path) {
         const std::string text = PathArg(path, "path");
-        ThrowIfError(WithoutGil([&] { return SaveSnapshot(*h->engine, text); }));
+        ThrowIfError(WithoutGil([&] { return SaveSnapshot(*h, text); }));
       },
       py::arg("path"),
       "P1: writes one consistent cut of the engine to `path` (a temporary file, flushed,\n"
       "renamed, the directory flushed), while reads and writes go on. The file holds the\n"
       "engine's secrets: protect it. NotFound / PermissionDenied / ResourceExhausted for\n"
       "the file system's refusals.");
-  c.def_property_readonly("revision", [](Self h) { return h->engine->revision(); });
+  c.def_property_readonly("revision", [](Self h) { return h->revision(); });
   c.def("permission", [](Self h, py::object name) {
     if (!py::isinstance<py::str>(name)) throw py::type_error("permission name must be a str");
-    return PermissionArg(*h, name);
+    return PermissionArg(h, name);
   });
   c.def("register_permission", [](Self h, std::string name) {
-    return ValueOrThrow(WithoutGil([&] { return h->engine->register_permission(name); }));
+    return ValueOrThrow(WithoutGil([&] { return h->register_permission(name); }));
   });
   c.def("permission_name", [](Self h, IdOf<"permission"> permission) {
     if (permission.value > UINT32_MAX) {
       throw StatusError(absl::InvalidArgumentError(
           absl::StrCat("a permission id is below 2**32; got ", permission.value, " (M7)")));
     }
-    return ValueOrThrow(h->engine->permission_name(static_cast<PermissionId>(permission.value)));
+    return ValueOrThrow(h->permission_name(static_cast<PermissionId>(permission.value)));
   });
   BindTenancy(c);
   BindPeople(c);

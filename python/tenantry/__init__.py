@@ -7,6 +7,9 @@
     ws = engine.create_workspace(owner, account, "Marketing")
     engine.check(owner, ws, "workspace.delete")   # True
 
+An engine with a journal holds its directory until ``engine.close()`` or
+the end of a ``with tenantry.Engine(journal=...) as engine:`` block.
+
 Every error is a subclass of :class:`Error` with a ``code`` and the ``rule``
 its message names. docs/rules.md lists every rule id.
 """

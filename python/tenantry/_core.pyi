@@ -1,7 +1,8 @@
 """Type stubs of tenantry._core, the compiled half of the package (thin: conversions only)."""
 
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from types import TracebackType
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -14,6 +15,7 @@ _Clock = Callable[[], int]
 _Permission = Union[str, int]
 _Scope = Union[str, Sequence[int], None]
 _PlanArg = Union[str, Plan, None]
+_Engine = TypeVar("_Engine", bound="Engine")
 
 def _noop(a: object, b: object, c: object, /) -> bool: ...
 
@@ -106,6 +108,17 @@ class Engine:
         group_commit_ms: int = ...,
         on_damage: str = ...,
         _snapshot: Optional[Union[str, os.PathLike[str]]] = None,
+    ) -> None: ...
+    # lifetime: close() and the context manager
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def __enter__(self: _Engine) -> _Engine: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
     ) -> None: ...
     @property
     def revision(self) -> int: ...

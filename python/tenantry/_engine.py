@@ -107,6 +107,14 @@ class Engine(_core.Engine):
     the cut segments aside and reports it (``journal_recovery``; see also
     :func:`tenantry.repair_journal`). A directory another engine holds, or
     a journal that continues a snapshot, raises :class:`tenantry.FailedPrecondition`.
+
+    ``close()`` flushes the journal (whatever the durability), releases its
+    directory (another engine may open it at once) and frees the engine; so
+    does leaving a ``with tenantry.Engine(...) as engine:`` block. It waits
+    for calls in flight on other threads to return, and is idempotent. Any
+    use of a closed engine raises :class:`tenantry.FailedPrecondition`
+    ("engine is closed"); ``closed`` says whether it is. Without ``close``,
+    the engine is freed when it is garbage-collected.
     """
 
     @classmethod
@@ -138,6 +146,8 @@ class Engine(_core.Engine):
         return _recovery(self._journal_recovery)
 
     def __repr__(self) -> str:
+        if self.closed:
+            return "<tenantry.Engine closed>"
         stats = self.stats()
         return (
             f"<tenantry.Engine revision={self.revision} accounts={stats['accounts']} "

@@ -10,6 +10,7 @@
 //   tenantry journal repair DIR   cut a damaged journal at its damage (P3):
 //                                 the cut segments kept in DIR/lost-<lsn>,
 //                                 every lost position reported
+//   tenantry --help               this list (on stdout; status 0)
 //
 // Exit status: 0 ok, 1 the file is refused (the reason on stderr) or, for
 // `journal check`, damaged; 2 usage.
@@ -38,14 +39,18 @@ namespace {
 
 using tenantry::SnapshotInfo;
 
-int Usage() {
-  std::fprintf(stderr,
-               "usage: tenantry inspect FILE\n"
-               "       tenantry verify FILE\n"
-               "       tenantry dump --json [--progress] FILE\n"
-               "       tenantry journal check DIR\n"
-               "       tenantry journal repair DIR\n");
-  return 2;
+// The usage, on stderr with status 2 for a wrong command line, or on
+// stdout with status 0 when asked for (--help).
+int Usage(std::FILE* out = stderr) {
+  std::fputs(
+      "usage: tenantry inspect FILE\n"
+      "       tenantry verify FILE\n"
+      "       tenantry dump --json [--progress] FILE\n"
+      "       tenantry journal check DIR\n"
+      "       tenantry journal repair DIR\n"
+      "       tenantry --help\n",
+      out);
+  return out == stdout ? 0 : 2;
 }
 
 int Refused(const absl::Status& status) {
@@ -272,6 +277,7 @@ int Journal(const std::string& dir, bool repair) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) return Usage(stdout);
   if (args.size() == 2 && args[0] == "inspect") return Inspect(args[1]);
   if (args.size() == 2 && args[0] == "verify") return Verify(args[1]);
   if (args.size() == 3 && args[0] == "journal" && (args[1] == "check" || args[1] == "repair")) {

@@ -254,6 +254,7 @@ def test_every_public_method_has_a_hostile_spec():
     public = {n for n in dir(tenantry.Engine) if not n.startswith("_")}
     no_parameters = {"expire_sessions", "expire_reservations", "verify", "stats", "revision", "journal_recovery"}
     no_parameters.add("check_many")  # arrays: test_hostile_check_many_arrays
+    no_parameters |= {"close", "closed"}  # test_close.py
     assert public - no_parameters == set(SPECS)
 
 
@@ -458,7 +459,8 @@ def test_fast_calls_on_an_engine_whose_init_never_ran_raise(run_isolated):
 
 
 def test_methods_on_an_engine_whose_init_never_ran_raise(run_isolated):
-    for call in ["e.stats()", "repr(e)", "e.verify()", "e.revision", "e.check_many([1], [1], 0)"]:
+    for call in ["e.stats()", "repr(e)", "e.verify()", "e.revision", "e.check_many([1], [1], 0)", "e.close()",
+                 "e.closed", "e.__enter__()"]:
         try:
             result = run_isolated(
                 f"""

@@ -36,6 +36,17 @@ def test_typing_files_and_engine_library_are_installed() -> None:
     assert list(PACKAGE_DIR.glob("_core*.so")), "the compiled module is missing"
 
 
+def test_the_tool_finds_the_engine_library_of_its_package() -> None:
+    # bin/tenantry (the `tenantry` command's tool) has the run path $ORIGIN/..:
+    # wherever pip puts the package, the tool loads the package's library.
+    tool = PACKAGE_DIR / "bin" / "tenantry"
+    assert tool.is_file() and os.access(tool, os.X_OK), tool
+    ldd = subprocess.run(["ldd", str(tool)], capture_output=True, text=True, check=True, timeout=60)
+    resolved = [line.split("=>")[1].split("(")[0].strip() for line in ldd.stdout.splitlines()
+                if "libtenantry_engine" in line]
+    assert [os.path.realpath(path) for path in resolved] == [str(PACKAGE_DIR / ENGINE_LIBRARY)], ldd.stdout
+
+
 def test_one_engine_library_loaded_from_the_package() -> None:
     maps = pathlib.Path("/proc/self/maps").read_text()
     loaded = {line.split()[-1] for line in maps.splitlines() if "libtenantry_engine" in line}

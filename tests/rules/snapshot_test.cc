@@ -421,6 +421,9 @@ TEST(Snapshot, P2_OperatorToolInspectsVerifiesAndDumps) {
     EXPECT_THAT(refused.out, ::testing::HasSubstr("(P2)")) << command;
   }
   EXPECT_EQ(Tool("frobnicate").status, 2);
+  ToolRun help = Tool("--help");  // asked for: the usage, status 0
+  EXPECT_EQ(help.status, 0);
+  EXPECT_THAT(help.out, ::testing::StartsWith("usage: tenantry inspect FILE"));
   std::remove(path.c_str());
 }
 
