@@ -7,9 +7,11 @@
 #                                  the repository root (a fresh build/release
 #                                  and /opt/tenantry), then hello.c and its
 #                                  compile-and-run block in an empty directory
-#   check_readme.sh python PYTHON  "## Example (Python)": its python block, run
-#                                  by PYTHON (a venv with tenantry installed)
-#                                  in an empty directory
+#   check_readme.sh python         "## Example (Python)": its install block
+#                                  from the repository root (a fresh .venv;
+#                                  the pip build reuses build/pip-*), then its
+#                                  python block, run by .venv/bin/python in an
+#                                  empty directory
 #
 # The C part leaves build/release built, so that CI runs its tests next
 # (`ctest --preset release`) without building -O3 twice, and fails if the
@@ -70,23 +72,26 @@ check_c() {
 }
 
 check_python() {
-  local python=$1 dir
-  [ -x "$python" ] || { echo "check_readme: no python at '$python'" >&2; exit 1; }
-  # Absolute, without resolving the venv's symlink (that would leave the venv).
-  python=$(cd "$(dirname "$python")" && pwd)/$(basename "$python")
+  local install dir
+  install=$(block "Example (Python)" sh 1)
+  [[ $install == *".venv/bin/pip install"* ]] ||
+    { echo "check_readme: the Python install block no longer installs into .venv" >&2; exit 1; }
+  echo "== tenantry README: Example (Python), its install block"
+  rm -rf .venv
+  bash -e -c "$install"
   echo "== tenantry README: Example (Python), run in an empty directory"
   dir=$(mktemp -d)
   # shellcheck disable=SC2064 # the directory now: `dir` is local
   trap "rm -rf '$dir'" EXIT
   block "Example (Python)" python 1 >"$dir/example.py"
-  (cd "$dir" && "$python" example.py)
+  (cd "$dir" && "$root/.venv/bin/python" example.py)
 }
 
 case "${1:-}" in
   c) check_c ;;
-  python) check_python "${2:?usage: check_readme.sh python PYTHON}" ;;
+  python) check_python ;;
   *)
-    echo "usage: check_readme.sh c | python PYTHON" >&2
+    echo "usage: check_readme.sh c | python" >&2
     exit 2
     ;;
 esac

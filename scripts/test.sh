@@ -84,7 +84,7 @@ python=$(TENANTRY_WERROR=1 bash scripts/venv.sh --fresh)
   "../$python" -m mypy --strict ../scripts/demo.py ../scripts/readme_blocks.py ../bench/python_bench.py ../bench/report.py)
 TENANTRY_EXPECT_INSTALLED=1 "$python" -m pytest -p no:cacheprovider tests/python
 # README's Python example as written, in an empty directory.
-bash scripts/check_readme.sh python "$python"
+bash scripts/check_readme.sh python
 # The whole suite again with gc.set_threshold(1) for the session and its child
 # interpreters (tests/python/conftest.py): a collection at every allocation of
 # a container, so the collector meets every object of the module in each state
