@@ -19,6 +19,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "tenantry/engine.h"
 #include "tenantry/snapshot.h"
@@ -56,18 +57,27 @@ using tenantry::Engine;
 
 // ---- Errors ----
 
-// The calling thread's last failure. `fallback` is used when even the
-// message could not be stored (out of memory).
+// The calling thread's last failure: its message and its rule ids
+// ("C5,C6"). `fallback` is used when even the message could not be stored
+// (out of memory); the ids are then "".
 thread_local std::string tls_error;
+thread_local std::string tls_rules;
 thread_local const char* tls_fallback = nullptr;
 
+void RecordingFailed() noexcept {
+  tls_rules.clear();
+  tls_fallback = "out of memory while recording an error";
+}
+
+// A failure of the C layer itself (a NULL, an exception): it names no rule.
 tny_status Fail(tny_status status, absl::string_view a, absl::string_view b = {},
                 absl::string_view c = {}, absl::string_view d = {}) noexcept {
   try {
     tls_error = absl::StrCat(a, b, c, d);
+    tls_rules.clear();
     tls_fallback = nullptr;
   } catch (...) {
-    tls_fallback = "out of memory while recording an error";
+    RecordingFailed();
   }
   return status;
 }
@@ -95,9 +105,17 @@ tny_status CodeOf(absl::StatusCode code) noexcept {
   }
 }
 
+// The engine's failure: its message, and its rule ids from the payload.
 tny_status Report(const absl::Status& status) noexcept {
   if (status.ok()) return TNY_OK;
-  return Fail(CodeOf(status.code()), status.message());
+  try {
+    tls_error = std::string(status.message());
+    tls_rules = absl::StrJoin(tenantry::RulesOf(status), ",");
+    tls_fallback = nullptr;
+  } catch (...) {
+    RecordingFailed();
+  }
+  return CodeOf(status.code());
 }
 
 tny_status NullArgument(const char* function, const char* argument) noexcept {
@@ -535,32 +553,18 @@ const char* tny_version(void) noexcept { return TNY_VERSION_STRING; }
 uint32_t tny_abi_version(void) noexcept { return TNY_ABI_VERSION; }
 
 const char* tny_status_str(tny_status status) noexcept {
-  switch (status) {
-    case TNY_OK:
-      return "ok";
-    case TNY_INVALID_ARGUMENT:
-      return "invalid_argument";
-    case TNY_NOT_FOUND:
-      return "not_found";
-    case TNY_ALREADY_EXISTS:
-      return "already_exists";
-    case TNY_PERMISSION_DENIED:
-      return "permission_denied";
-    case TNY_RESOURCE_EXHAUSTED:
-      return "resource_exhausted";
-    case TNY_FAILED_PRECONDITION:
-      return "failed_precondition";
-    case TNY_INTERNAL:
-      return "internal";
-    case TNY_DATA_LOSS:
-      return "data_loss";
-  }
-  return "unknown";
+  // A tny_status is abseil's number, and the engine names it; a number
+  // that is not one of tny_status's (CodeOf does not give it back) is not.
+  const auto code = static_cast<absl::StatusCode>(status);
+  if (CodeOf(code) != status) return "unknown";
+  return tenantry::StatusCodeName(code);
 }
 
 const char* tny_last_error(void) noexcept {
   return tls_fallback != nullptr ? tls_fallback : tls_error.c_str();
 }
+
+const char* tny_last_error_rules(void) noexcept { return tls_rules.c_str(); }
 
 void tny_free(void* block) noexcept { std::free(block); }
 
