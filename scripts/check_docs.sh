@@ -7,7 +7,15 @@
 #   2. every rule id an engine message names (a string literal in core/,
 #      capi/, snapshots/ or python/ holding "(T3)", "(C5, C6)", "(A1-A3)",
 #      ", P2)", or a bare "M6" handed to a helper that formats the message)
-#      has its line in docs/rules.md ("- **T3** ...").
+#      has its line in docs/rules.md ("- **T3** ...");
+#   3. no status is made with its rule ids written into the message by hand
+#      ("(T3)" at the end of an absl::...Error(...)'s message, or of the
+#      message of the Python package's _invalid): tenantry::Refusal appends
+#      them and carries them as the status's payload (tenantry/status.h),
+#      which C++ (RulesOf), C (tny_last_error_rules) and Python (Error.rules)
+#      read. The tests check the same at run time: every refusal they see
+#      carries exactly the ids its message ends with (TNY_EXPECT_REFUSED,
+#      TNY_EXPECT_RULES_CARRIED, tests/python/conftest.py's assert_refused).
 # Each problem is printed as file:line; the exit status is 1 if there is any.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,8 +103,34 @@ if [[ $checked -eq 0 ]]; then
   status=1
 fi
 
+# ---- 3. Rule ids are made by Refusal, so that they are the payload too ----
+# A call whose message (the last string of its arguments) ends with a rule
+# bracket, literally or as " (", rule, ")".
+by_hand=$(
+  {
+    git ls-files -z -- 'core/*.cc' 'core/*.h' 'capi/*.cc' 'snapshots/*.cc' 'snapshots/*.h' \
+      'python/*.cc' 'python/*.h' |
+      xargs -0 perl -0777 -ne '
+        while (/\babsl::(?:\w+Error|Status)\s*\(((?:[^;"]|"(?:[^"\\]|\\.)*")*?)\)\s*;/g) {
+          my ($args, $at) = ($1, $-[0]);
+          next unless $args =~ /\([A-Z][0-9]{1,2}(?:, [A-Z][0-9]{1,2})*\)"[\s)]*$/ ||
+                      $args =~ /" \(",\s*\w+,\s*"\)"[\s)]*$/;
+          print "$ARGV:", 1 + (substr($_, 0, $at) =~ tr/\n//), "\n";
+        }'
+    git grep -n -E '_invalid\(f?"[^"]*\([A-Z][0-9]{1,2}(, [A-Z][0-9]{1,2})*\)"\)' -- 'python/*.py' |
+      cut -d: -f1,2 || true
+  }
+)
+if [[ -n $by_hand ]]; then
+  echo "check_docs: these statuses write their rule ids into the message by hand; make them" \
+    "with tenantry::Refusal(code, {\"T3\"}, message) (Python: _invalid(message, \"A6\"))," \
+    "so that the ids are also the status's payload:" >&2
+  sed 's/^/  /' <<<"$by_hand" >&2
+  status=1
+fi
+
 if [[ $status -eq 0 ]]; then
   echo "check_docs: ok (nothing points outside the repository; $checked rule ids named" \
-    "in messages, all among the ${#listed[@]} of $rules)"
+    "in messages, all among the ${#listed[@]} of $rules; every rule id made by Refusal)"
 fi
 exit "$status"

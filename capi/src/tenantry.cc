@@ -19,9 +19,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "tenantry/engine.h"
 #include "tenantry/snapshot.h"
+#include "tenantry/status.h"
 
 static_assert(TNY_SYSTEM == tenantry::kSystem);
 static_assert(TNY_METER_CREDITS == tenantry::kCredits && TNY_METER_MINUTES == tenantry::kMinutes);
@@ -55,18 +57,27 @@ using tenantry::Engine;
 
 // ---- Errors ----
 
-// The calling thread's last failure. `fallback` is used when even the
-// message could not be stored (out of memory).
+// The calling thread's last failure: its message and its rule ids
+// ("C5,C6"). `fallback` is used when even the message could not be stored
+// (out of memory); the ids are then "".
 thread_local std::string tls_error;
+thread_local std::string tls_rules;
 thread_local const char* tls_fallback = nullptr;
 
+void RecordingFailed() noexcept {
+  tls_rules.clear();
+  tls_fallback = "out of memory while recording an error";
+}
+
+// A failure of the C layer itself (a NULL, an exception): it names no rule.
 tny_status Fail(tny_status status, absl::string_view a, absl::string_view b = {},
                 absl::string_view c = {}, absl::string_view d = {}) noexcept {
   try {
     tls_error = absl::StrCat(a, b, c, d);
+    tls_rules.clear();
     tls_fallback = nullptr;
   } catch (...) {
-    tls_fallback = "out of memory while recording an error";
+    RecordingFailed();
   }
   return status;
 }
@@ -94,13 +105,17 @@ tny_status CodeOf(absl::StatusCode code) noexcept {
   }
 }
 
+// The engine's failure: its message, and its rule ids from the payload.
 tny_status Report(const absl::Status& status) noexcept {
   if (status.ok()) return TNY_OK;
-  return Fail(CodeOf(status.code()), status.message());
-}
-
-tny_status Invalid(absl::string_view a, absl::string_view b = {}, absl::string_view c = {}) {
-  return Fail(TNY_INVALID_ARGUMENT, a, b, c);
+  try {
+    tls_error = std::string(status.message());
+    tls_rules = absl::StrJoin(tenantry::RulesOf(status), ",");
+    tls_fallback = nullptr;
+  } catch (...) {
+    RecordingFailed();
+  }
+  return CodeOf(status.code());
 }
 
 tny_status NullArgument(const char* function, const char* argument) noexcept {
@@ -297,7 +312,10 @@ tny_status PutBlock(absl::StatusOr<T> result, Pack pack, Out** out) {
 // ---- Arguments ----
 
 absl::StatusOr<tenantry::Plan> PlanOf(const tny_plan& plan) {
-  if (plan.name == nullptr) return absl::InvalidArgumentError("plan name must not be NULL (T2)");
+  if (plan.name == nullptr) {
+    return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {"T2"},
+                             "plan name must not be NULL");
+  }
   absl::StatusOr<bool> custom = Flag(plan.custom, "plan.custom");
   if (!custom.ok()) return custom.status();
   if (!*custom) return tenantry::Plan::Named(plan.name);
@@ -313,13 +331,14 @@ absl::StatusOr<std::optional<tenantry::StaffScope>> ScopeOf(const tny_scope* sco
   if (!all.ok()) return all.status();
   if (*all) return tenantry::StaffScope::All();
   if (scope->count > tenantry::limits::kMaxScopeWorkspaces) {
-    return absl::InvalidArgumentError(absl::StrCat("a staff scope holds at most ",
-                                                   tenantry::limits::kMaxScopeWorkspaces,
-                                                   " workspaces; got ", scope->count, " (M2)"));
+    return tenantry::Refusal(
+        absl::StatusCode::kInvalidArgument, {"M2"},
+        absl::StrCat("a staff scope holds at most ", tenantry::limits::kMaxScopeWorkspaces,
+                     " workspaces; got ", scope->count));
   }
   if (scope->count > 0 && scope->workspaces == nullptr) {
-    return absl::InvalidArgumentError(
-        "scope.workspaces must not be NULL when scope.count > 0 (M2)");
+    return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {"M2"},
+                             "scope.workspaces must not be NULL when scope.count > 0");
   }
   std::vector<uint64_t> ids;
   if (scope->count > 0) ids.assign(scope->workspaces, scope->workspaces + scope->count);
@@ -327,7 +346,9 @@ absl::StatusOr<std::optional<tenantry::StaffScope>> ScopeOf(const tny_scope* sco
 }
 
 absl::StatusOr<tenantry::StaffScope> RequiredScopeOf(const tny_scope* scope) {
-  if (scope == nullptr) return absl::InvalidArgumentError("scope must not be NULL (M2)");
+  if (scope == nullptr) {
+    return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {"M2"}, "scope must not be NULL");
+  }
   absl::StatusOr<std::optional<tenantry::StaffScope>> result = ScopeOf(scope);
   if (!result.ok()) return result.status();
   return **std::move(result);
@@ -337,7 +358,10 @@ absl::StatusOr<tenantry::AccountSpec> AccountSpecOf(const tny_account_spec& in) 
   if (absl::Status s = Version(in.version, TNY_ACCOUNT_SPEC_VERSION, "tny_account_spec"); !s.ok()) {
     return s;
   }
-  if (in.name == nullptr) return absl::InvalidArgumentError("spec.name must not be NULL (T1)");
+  if (in.name == nullptr) {
+    return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {"T1"},
+                             "spec.name must not be NULL");
+  }
   absl::StatusOr<bool> no_plan = Flag(in.no_plan, "spec.no_plan (T2)");
   if (!no_plan.ok()) return no_plan.status();
   tenantry::AccountSpec spec;
@@ -359,17 +383,20 @@ absl::StatusOr<tenantry::AccountSpec> AccountSpecOf(const tny_account_spec& in) 
 absl::StatusOr<tenantry::WorkspaceType> TypeOf(int32_t type) {
   if (type == TNY_WORKSPACE_SIMPLE) return tenantry::WorkspaceType::kSimple;
   if (type == TNY_WORKSPACE_AGENCY) return tenantry::WorkspaceType::kAgency;
-  return absl::InvalidArgumentError(
+  return tenantry::Refusal(
+      absl::StatusCode::kInvalidArgument, {"T4"},
       absl::StrCat("a workspace type is TNY_WORKSPACE_SIMPLE (0) or TNY_WORKSPACE_AGENCY (1); got ",
-                   type, " (T4)"));
+                   type));
 }
 
 absl::StatusOr<tenantry::WorkspaceStatus> StatusOf(int32_t status) {
   if (status == TNY_WORKSPACE_ACTIVE) return tenantry::WorkspaceStatus::kActive;
   if (status == TNY_WORKSPACE_INACTIVE) return tenantry::WorkspaceStatus::kInactive;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "a workspace status is TNY_WORKSPACE_ACTIVE (0) or TNY_WORKSPACE_INACTIVE (1); got ", status,
-      " (T5)"));
+  return tenantry::Refusal(
+      absl::StatusCode::kInvalidArgument, {"T5"},
+      absl::StrCat(
+          "a workspace status is TNY_WORKSPACE_ACTIVE (0) or TNY_WORKSPACE_INACTIVE (1); got ",
+          status));
 }
 
 absl::StatusOr<tenantry::WorkspaceSpec> WorkspaceSpecOf(const tny_workspace_spec& in) {
@@ -377,7 +404,10 @@ absl::StatusOr<tenantry::WorkspaceSpec> WorkspaceSpecOf(const tny_workspace_spec
       !s.ok()) {
     return s;
   }
-  if (in.name == nullptr) return absl::InvalidArgumentError("spec.name must not be NULL (T3)");
+  if (in.name == nullptr) {
+    return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {"T3"},
+                             "spec.name must not be NULL");
+  }
   absl::StatusOr<tenantry::WorkspaceType> type = TypeOf(in.type);
   if (!type.ok()) return type.status();
   tenantry::WorkspaceSpec spec;
@@ -394,19 +424,19 @@ absl::StatusOr<tenantry::WorkspaceSpec> WorkspaceSpecOf(const tny_workspace_spec
 absl::StatusOr<std::vector<std::string>> StringsOf(const char* const* items, size_t count,
                                                    size_t max, const char* what, const char* rule) {
   if (count > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("at most ", max, " ", what, "; got ", count, " (", rule, ")"));
+    return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {rule},
+                             absl::StrCat("at most ", max, " ", what, "; got ", count));
   }
   if (count > 0 && items == nullptr) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " must not be NULL when count > 0 (", rule, ")"));
+    return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {rule},
+                             absl::StrCat(what, " must not be NULL when count > 0"));
   }
   std::vector<std::string> out;
   out.reserve(count);
   for (size_t i = 0; i < count; ++i) {
     if (items[i] == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, "[", i, "] must not be NULL (", rule, ")"));
+      return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {rule},
+                               absl::StrCat(what, "[", i, "] must not be NULL"));
     }
     out.emplace_back(items[i]);
   }
@@ -457,8 +487,8 @@ absl::StatusOr<Engine::Options> OptionsOf(const tny_engine_options* in) {
   if (in->clock != nullptr) {
     options.clock = std::make_shared<CallbackClock>(in->clock, in->clock_context);
   } else if (in->clock_context != nullptr) {
-    return absl::InvalidArgumentError(
-        "tny_engine_options.clock_context is set but clock is NULL (I4)");
+    return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {"I4"},
+                             "tny_engine_options.clock_context is set but clock is NULL");
   }
   Field(in->feed_retention, &options.feed_retention);
   Field(in->idempotency_slots, &options.idempotency_slots);
@@ -480,19 +510,21 @@ absl::StatusOr<Engine::Options> OptionsOf(const tny_engine_options* in) {
       return s;
     }
     if (in->durability < TNY_DURABILITY_SYNC || in->durability > TNY_DURABILITY_NONE) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tny_engine_options.durability must be TNY_DURABILITY_SYNC, _GROUP or _NONE; got ",
-          in->durability, " (P3)"));
+      return tenantry::Refusal(
+          absl::StatusCode::kInvalidArgument, {"P3"},
+          absl::StrCat(
+              "tny_engine_options.durability must be TNY_DURABILITY_SYNC, _GROUP or _NONE; got ",
+              in->durability));
     }
     options.durability = static_cast<tenantry::Durability>(in->durability);
   }
   if (in->version >= 3) {
     if (in->on_journal_damage != TNY_JOURNAL_DAMAGE_REFUSE &&
         in->on_journal_damage != TNY_JOURNAL_DAMAGE_TRUNCATE) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tny_engine_options.on_journal_damage must be TNY_JOURNAL_DAMAGE_REFUSE or _TRUNCATE; "
-          "got ",
-          in->on_journal_damage, " (P3)"));
+      return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {"P3"},
+                               absl::StrCat("tny_engine_options.on_journal_damage must be "
+                                            "TNY_JOURNAL_DAMAGE_REFUSE or _TRUNCATE; got ",
+                                            in->on_journal_damage));
     }
     options.on_journal_damage = static_cast<tenantry::OnJournalDamage>(in->on_journal_damage);
   }
@@ -521,32 +553,18 @@ const char* tny_version(void) noexcept { return TNY_VERSION_STRING; }
 uint32_t tny_abi_version(void) noexcept { return TNY_ABI_VERSION; }
 
 const char* tny_status_str(tny_status status) noexcept {
-  switch (status) {
-    case TNY_OK:
-      return "ok";
-    case TNY_INVALID_ARGUMENT:
-      return "invalid_argument";
-    case TNY_NOT_FOUND:
-      return "not_found";
-    case TNY_ALREADY_EXISTS:
-      return "already_exists";
-    case TNY_PERMISSION_DENIED:
-      return "permission_denied";
-    case TNY_RESOURCE_EXHAUSTED:
-      return "resource_exhausted";
-    case TNY_FAILED_PRECONDITION:
-      return "failed_precondition";
-    case TNY_INTERNAL:
-      return "internal";
-    case TNY_DATA_LOSS:
-      return "data_loss";
-  }
-  return "unknown";
+  // A tny_status is abseil's number, and the engine names it; a number
+  // that is not one of tny_status's (CodeOf does not give it back) is not.
+  const auto code = static_cast<absl::StatusCode>(status);
+  if (CodeOf(code) != status) return "unknown";
+  return tenantry::StatusCodeName(code);
 }
 
 const char* tny_last_error(void) noexcept {
   return tls_fallback != nullptr ? tls_fallback : tls_error.c_str();
 }
+
+const char* tny_last_error_rules(void) noexcept { return tls_rules.c_str(); }
 
 void tny_free(void* block) noexcept { std::free(block); }
 
@@ -823,8 +841,10 @@ tny_status tny_setting(const tny_engine* engine, uint64_t workspace, const char*
     } else if (setting == "inactivity_timeout_s") {
       *out_value = settings.inactivity_timeout_s;
     } else {
-      return Invalid("unknown setting '", setting.substr(0, 64),
-                     "'; one of beta_opt_in, approval_timeout_s, inactivity_timeout_s (T6)");
+      return Report(tenantry::Refusal(
+          absl::StatusCode::kInvalidArgument, {"T6"},
+          absl::StrCat("unknown setting '", setting.substr(0, 64),
+                       "'; one of beta_opt_in, approval_timeout_s, inactivity_timeout_s")));
     }
     return TNY_OK;
   });
@@ -1286,7 +1306,10 @@ tny_status tny_consume_keyed(tny_engine* engine, uint64_t workspace, int64_t amo
   TNY_REQUIRE(engine);
   TNY_REQUIRE(key);
   return Guard(__func__, [&]() -> tny_status {
-    if (*key == '\0') return Invalid("an idempotency key must not be empty (C5)");
+    if (*key == '\0') {
+      return Report(tenantry::Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
+                                      "an idempotency key must not be empty"));
+    }
     TNY_CONVERT(available, Of(engine).consume(workspace, amount, meter, key));
     if (out_available != nullptr) *out_available = available;
     return TNY_OK;

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "tenantry/status.h"
 
 namespace tenantry::internal {
 namespace {
@@ -127,21 +128,24 @@ Catalog Catalog::Builtin() {
 absl::StatusOr<PermissionId> Catalog::Find(absl::string_view name) const {
   auto it = ids.find(name);
   if (it == ids.end()) {
-    return absl::NotFoundError(
-        absl::StrCat("unknown permission '", name.substr(0, 128), "': not in the catalog (M7)"));
+    return Refusal(
+        absl::StatusCode::kNotFound, {"M7"},
+        absl::StrCat("unknown permission '", name.substr(0, 128), "': not in the catalog"));
   }
   return it->second;
 }
 
 absl::Status ValidatePermissionName(absl::string_view name) {
   if (name.size() > limits::kPermissionNameMaxBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("permission name is longer than ",
-                                                   limits::kPermissionNameMaxBytes, " bytes (M7)"));
+    return Refusal(
+        absl::StatusCode::kInvalidArgument, {"M7"},
+        absl::StrCat("permission name is longer than ", limits::kPermissionNameMaxBytes, " bytes"));
   }
   std::vector<absl::string_view> parts = absl::StrSplit(name, '.');
   if (parts.size() != 2 || !IsNamePart(parts[0]) || !IsNamePart(parts[1])) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("permission name '", name, "' must be resource.action of [a-z0-9_] (M7)"));
+    return Refusal(
+        absl::StatusCode::kInvalidArgument, {"M7"},
+        absl::StrCat("permission name '", name, "' must be resource.action of [a-z0-9_]"));
   }
   return absl::OkStatus();
 }
@@ -152,12 +156,12 @@ absl::Status ValidateRoleName(absl::string_view name) {
     ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-');
   }
   if (!ok) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("role name '", name.substr(0, 64), "' must be 1-64 of [a-z0-9_-] (M6)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M6"},
+                   absl::StrCat("role name '", name.substr(0, 64), "' must be 1-64 of [a-z0-9_-]"));
   }
   if (BuiltinRoleNamed(name) != kNoRole) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("role name '", name, "' is a built-in role's (M6)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M6"},
+                   absl::StrCat("role name '", name, "' is a built-in role's"));
   }
   return absl::OkStatus();
 }

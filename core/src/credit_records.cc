@@ -20,13 +20,14 @@
 #include "mutex.h"
 #include "ops.h"
 #include "tenantry/limits.h"
+#include "tenantry/status.h"
 
 namespace tenantry::internal {
 namespace {
 
 absl::Status Unapplicable(const JournalRecord& record, absl::string_view why) {
-  return absl::DataLossError(
-      absl::StrCat("journal: record ", record.lsn, " (type ", record.type, ") ", why, " (P3)"));
+  return Refusal(absl::StatusCode::kDataLoss, {"P3"},
+                 absl::StrCat("journal: record ", record.lsn, " (type ", record.type, ") ", why));
 }
 
 // The cell a record names in `v`; null when the workspace or its funding of

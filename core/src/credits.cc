@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "tenantry/status.h"
 
 namespace tenantry::internal {
 
@@ -20,13 +21,14 @@ MeterTable MeterTable::Builtin() {
 absl::StatusOr<MeterId> ResolveMeter(const MeterTable& table, MeterRef meter) {
   if (!meter.by_name()) {
     if (meter.id() < table.meters.size()) return meter.id();
-    return absl::NotFoundError(absl::StrCat("unknown meter id ", meter.id(), " (C1)"));
+    return Refusal(absl::StatusCode::kNotFound, {"C1"},
+                   absl::StrCat("unknown meter id ", meter.id()));
   }
   for (MeterId id = 0; id < table.meters.size(); ++id) {
     if (table.meters[id].name == meter.name()) return id;
   }
-  return absl::NotFoundError(
-      absl::StrCat("unknown meter '", meter.name().substr(0, 100), "' (C1)"));
+  return Refusal(absl::StatusCode::kNotFound, {"C1"},
+                 absl::StrCat("unknown meter '", meter.name().substr(0, 100), "'"));
 }
 
 absl::StatusOr<int> ResolveBucket(const MeterTable& table, MeterId meter,
@@ -35,17 +37,18 @@ absl::StatusOr<int> ResolveBucket(const MeterTable& table, MeterId meter,
   for (size_t i = 0; i < def.buckets.size(); ++i) {
     if (def.buckets[i] == bucket) return static_cast<int>(i);
   }
-  return absl::NotFoundError(
-      absl::StrCat("meter '", def.name, "' has no bucket '", bucket.substr(0, 100), "' (C1)"));
+  return Refusal(
+      absl::StatusCode::kNotFound, {"C1"},
+      absl::StrCat("meter '", def.name, "' has no bucket '", bucket.substr(0, 100), "'"));
 }
 
 absl::Status ValidateMeterName(absl::string_view name, absl::string_view what) {
   bool ok = !name.empty() && name.size() <= limits::kMeterNameMaxBytes;
   for (char c : name) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " '", name.substr(0, 100),
-                                                   "' must be 1 to ", limits::kMeterNameMaxBytes,
-                                                   " characters of [a-z0-9_] (C1)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"C1"},
+                   absl::StrCat(what, " '", name.substr(0, 100), "' must be 1 to ",
+                                limits::kMeterNameMaxBytes, " characters of [a-z0-9_]"));
   }
   return absl::OkStatus();
 }

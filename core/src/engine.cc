@@ -18,6 +18,7 @@
 #include "model.h"
 #include "ops.h"
 #include "status_macros.h"
+#include "tenantry/status.h"
 #include "test_hooks.h"
 #include "write_path.h"
 #include "writer.h"
@@ -129,9 +130,11 @@ absl::StatusOr<std::vector<AuditRecord>> Engine::changes_since(uint64_t revision
   if (revision < impl_->feed_dropped_through) {
     uint64_t oldest =
         impl_->feed.empty() ? impl_->feed_dropped_through + 1 : impl_->feed.front().revision;
-    return absl::FailedPreconditionError(absl::StrCat(
-        "changes after revision ", revision, " are no longer retained: the feed keeps the last ",
-        impl_->options.feed_retention, " changes, oldest retained revision ", oldest, " (L1)"));
+    return Refusal(
+        absl::StatusCode::kFailedPrecondition, {"L1"},
+        absl::StrCat("changes after revision ", revision,
+                     " are no longer retained: the feed keeps the last ",
+                     impl_->options.feed_retention, " changes, oldest retained revision ", oldest));
   }
   auto first =
       std::upper_bound(impl_->feed.begin(), impl_->feed.end(), revision,

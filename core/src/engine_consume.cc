@@ -24,6 +24,7 @@
 #include "model.h"
 #include "status_macros.h"
 #include "tenantry/engine.h"
+#include "tenantry/status.h"
 
 namespace tenantry {
 namespace internal {
@@ -120,15 +121,16 @@ std::optional<absl::StatusOr<int64_t>> AnswerOfFirstAttempt(const KeySlot& s, ui
     return std::nullopt;
   }
   if (first_amount != amount) {
-    return absl::StatusOr<int64_t>(absl::InvalidArgumentError(
-        absl::StrCat("idempotency key '", key.substr(0, 64), "' was first used with amount ",
-                     first_amount, ", not ", amount, " (C5)")));
+    return absl::StatusOr<int64_t>(
+        Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
+                absl::StrCat("idempotency key '", key.substr(0, 64),
+                             "' was first used with amount ", first_amount, ", not ", amount)));
   }
   if (result >= 0) return absl::StatusOr<int64_t>(result);
   return absl::StatusOr<int64_t>(
-      absl::Status(static_cast<absl::StatusCode>(-result),
-                   absl::StrCat("replay of the first consume with idempotency key '",
-                                key.substr(0, 64), "': it was refused (C5)")));
+      Refusal(static_cast<absl::StatusCode>(-result), {"C5"},
+              absl::StrCat("replay of the first consume with idempotency key '", key.substr(0, 64),
+                           "': it was refused")));
 }
 
 // C5, C6: a consume that, about to be refused, first releases expired holds
@@ -150,9 +152,9 @@ absl::StatusOr<int64_t> ConsumeKeyed(Engine::Impl& impl, const std::atomic<const
                                      WorkspaceId workspace, int64_t amount, MeterRef meter,
                                      absl::string_view key) {
   if (key.size() > limits::kIdempotencyKeyMaxBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("an idempotency key has at most ",
-                                                   limits::kIdempotencyKeyMaxBytes, " bytes; got ",
-                                                   key.size(), " (C5)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
+                   absl::StrCat("an idempotency key has at most ", limits::kIdempotencyKeyMaxBytes,
+                                " bytes; got ", key.size()));
   }
   ReadGuard guard;
   const Version& v = *root.load(std::memory_order_seq_cst);
@@ -180,10 +182,11 @@ absl::StatusOr<int64_t> ConsumeKeyed(Engine::Impl& impl, const std::atomic<const
       continue;
     }
     if (p.available == SIZE_MAX) {
-      return absl::ResourceExhaustedError(
+      return Refusal(
+          absl::StatusCode::kResourceExhausted, {"C5"},
           absl::StrCat("no free idempotency slot near this key's home (",
                        impl.options.idempotency_slots, " slots, window ", window_ns / 1'000'000'000,
-                       " s); raise Options::idempotency_slots (C5)"));
+                       " s); raise Options::idempotency_slots"));
     }
     KeySlot& slot = table.slot(p.available);
     const uint64_t gen = (p.seen_meta >> 2) + 1;
@@ -278,8 +281,9 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
                                               int64_t ttl_s) {
   if (amount <= 0) return internal::NonPositive("reserve", amount, "C1");
   if (ttl_s <= 0 || ttl_s > limits::kReservationTtlMaxS) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "reservation ttl_s must be 1 to ", limits::kReservationTtlMaxS, "; got ", ttl_s, " (C6)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"C6"},
+                   absl::StrCat("reservation ttl_s must be 1 to ", limits::kReservationTtlMaxS,
+                                "; got ", ttl_s));
   }
   if (ABSL_PREDICT_FALSE(journaled_) && internal::CurrentJournal(*impl_) == nullptr) {
     return internal::WithJournal(*impl_, 3 * internal::kCreditRecordMaxBytes,
@@ -298,10 +302,10 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
   uint32_t index;
   const uint64_t revision = v.revision;
   if (!table.Pop(&index) && !(internal::TryReleaseExpired(*impl_, revision) && table.Pop(&index))) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("all ", table.size(),
-                     " reservation slots are taken; expired holds free theirs when "
-                     "swept (expire_reservations) (C6)"));
+    return Refusal(absl::StatusCode::kResourceExhausted, {"C6"},
+                   absl::StrCat("all ", table.size(),
+                                " reservation slots are taken; expired holds free theirs when "
+                                "swept (expire_reservations)"));
   }
   internal::ReservationSlot& slot = table.slot(index);
   const uint64_t gen = internal::GenOf(slot.state_gen.load(std::memory_order_relaxed));

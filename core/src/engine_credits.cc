@@ -19,6 +19,7 @@
 #include "ops.h"
 #include "status_macros.h"
 #include "tenantry/engine.h"
+#include "tenantry/status.h"
 #include "write_path.h"
 #include "writer.h"
 
@@ -34,18 +35,20 @@ std::string Describe(const CellValue& c) {
 }  // namespace
 
 absl::Status NonPositive(const char* what, int64_t amount, const char* rule) {
-  return absl::InvalidArgumentError(
-      absl::StrCat(what, " amount must be positive; got ", amount, " (", rule, ")"));
+  return Refusal(absl::StatusCode::kInvalidArgument, {rule},
+                 absl::StrCat(what, " amount must be positive; got ", amount));
 }
 
 absl::Status Refused(const MeterTable& meters, WorkspaceId workspace, MeterId meter,
                      const CellValue& seen, int64_t amount, const char* what, const char* rule) {
   if (seen.closed) {
-    return absl::NotFoundError(absl::StrCat("workspace ", workspace, " was deleted (T7)"));
+    return Refusal(absl::StatusCode::kNotFound, {"T7"},
+                   absl::StrCat("workspace ", workspace, " was deleted"));
   }
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "workspace ", workspace, " has ", Describe(seen), " of meter '", meters.meters[meter].name,
-      "'; ", what, " of ", amount, " refused: insufficient credits (", rule, ")"));
+  return Refusal(absl::StatusCode::kResourceExhausted, {rule},
+                 absl::StrCat("workspace ", workspace, " has ", Describe(seen), " of meter '",
+                              meters.meters[meter].name, "'; ", what, " of ", amount,
+                              " refused: insufficient credits"));
 }
 
 absl::StatusOr<Target> FindTarget(const Version& v, WorkspaceId workspace, MeterRef meter,
@@ -53,7 +56,8 @@ absl::StatusOr<Target> FindTarget(const Version& v, WorkspaceId workspace, Meter
   Target t;
   t.ws = v.workspaces.Find(workspace);
   if (t.ws == nullptr) {
-    return absl::NotFoundError(absl::StrCat("unknown workspace ", workspace, " (", rule, ")"));
+    return Refusal(absl::StatusCode::kNotFound, {rule},
+                   absl::StrCat("unknown workspace ", workspace));
   }
   TNY_ASSIGN_OR_RETURN(t.meter, ResolveMeter(*v.meters, meter));
   const Funding* funding = FindMeterEntry(t.ws->credits, t.meter);
@@ -62,8 +66,8 @@ absl::StatusOr<Target> FindTarget(const Version& v, WorkspaceId workspace, Meter
 }
 
 absl::Status Inactive(WorkspaceId workspace, const char* what) {
-  return absl::FailedPreconditionError(
-      absl::StrCat("workspace ", workspace, " is inactive; ", what, " is refused (T5)"));
+  return Refusal(absl::StatusCode::kFailedPrecondition, {"T5"},
+                 absl::StrCat("workspace ", workspace, " is inactive; ", what, " is refused"));
 }
 
 }  // namespace internal
@@ -133,8 +137,10 @@ absl::StatusOr<Balance> Engine::balance(WorkspaceId workspace, MeterRef meter) c
   // what the cell read next shows as consumed.
   b.consumed = t.cell->consumed.load(std::memory_order_acquire);
   const internal::CellValue c = internal::Unpack(t.cell->LoadExact());
-  if (c.closed)
-    return absl::NotFoundError(absl::StrCat("workspace ", workspace, " was deleted (T7)"));
+  if (c.closed) {
+    return Refusal(absl::StatusCode::kNotFound, {"T7"},
+                   absl::StrCat("workspace ", workspace, " was deleted"));
+  }
   b.buckets = {c.regular, c.extra};
   b.held = c.held;
   return b;
@@ -144,7 +150,9 @@ absl::StatusOr<AccountBalance> Engine::account_balance(AccountId account, MeterR
   ReadGuard guard;
   const Version& v = Load(root_);
   const internal::AccountNode* a = v.accounts.Find(account);
-  if (a == nullptr) return absl::NotFoundError(absl::StrCat("unknown account ", account, " (C2)"));
+  if (a == nullptr) {
+    return Refusal(absl::StatusCode::kNotFound, {"C2"}, absl::StrCat("unknown account ", account));
+  }
   TNY_ASSIGN_OR_RETURN(MeterId m, internal::ResolveMeter(*v.meters, meter));
   AccountBalance b;
   if (const internal::Pool* pool = internal::FindMeterEntry(a->pools, m); pool != nullptr) {
@@ -161,10 +169,11 @@ absl::StatusOr<std::vector<LedgerEntry>> Engine::ledger(const LedgerQuery& query
   // with a silently shorter list.
   if (impl_->ledger_dropped_through > query.after_sequence &&
       impl_->ledger_dropped_max_time_ns >= query.since_ns) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "ledger entries up to sequence ", impl_->ledger_dropped_through,
-        " are no longer in memory (the ledger keeps the last ", impl_->options.ledger_retention,
-        "); ask with after_sequence or since_ns past them (C7)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"C7"},
+                   absl::StrCat("ledger entries up to sequence ", impl_->ledger_dropped_through,
+                                " are no longer in memory (the ledger keeps the last ",
+                                impl_->options.ledger_retention,
+                                "); ask with after_sequence or since_ns past them"));
   }
   std::vector<LedgerEntry> out;
   for (const LedgerEntry& e : impl_->ledger) {

@@ -17,6 +17,7 @@
 #include "epoch.h"
 #include "ops.h"
 #include "status_macros.h"
+#include "tenantry/status.h"
 #include "write_path.h"
 
 namespace tenantry {
@@ -88,7 +89,8 @@ absl::Status Acknowledge(Engine::Impl& impl, uint64_t lsn) {
   if (impl.journal == nullptr || lsn == 0) return absl::OkStatus();
   absl::Status s = impl.journal->Acknowledge(lsn);
   if (s.ok()) return s;
-  return absl::InternalError(
+  return WithMessage(
+      s, absl::StatusCode::kInternal,
       absl::StrCat("the change was applied and journaled, but flushing the journal failed, so it "
                    "is not known to be on disk: ",
                    s.message()));
@@ -135,8 +137,8 @@ absl::Status DecodeRun(const JournalRecord& record, RunReplay* replay,
   if (!in.Get(&replay->now_ns) || !in.Get(&replay->invitation_ttl_s) ||
       replay->invitation_ttl_s < 1 || replay->invitation_ttl_s > limits::kInvitationTtlMaxS ||
       !in.Get(&hashes) || hashes > record.payload.size() / 32) {
-    return absl::DataLossError(
-        absl::StrCat("journal: record ", record.lsn, " (a change) does not decode (P3)"));
+    return Refusal(absl::StatusCode::kDataLoss, {"P3"},
+                   absl::StrCat("journal: record ", record.lsn, " (a change) does not decode"));
   }
   replay->token_hashes.resize(hashes);
   for (auto& h : replay->token_hashes) {
@@ -145,8 +147,8 @@ absl::Status DecodeRun(const JournalRecord& record, RunReplay* replay,
     }
   }
   if (!in.Get(ops) || !in.done() || ops->empty()) {
-    return absl::DataLossError(
-        absl::StrCat("journal: record ", record.lsn, " (a change) does not decode (P3)"));
+    return Refusal(absl::StatusCode::kDataLoss, {"P3"},
+                   absl::StrCat("journal: record ", record.lsn, " (a change) does not decode"));
   }
   return absl::OkStatus();
 }
@@ -227,13 +229,16 @@ JournalRecovery RecoveryOf(const JournalScan& scan) {
 
 absl::Status DamageError(const std::string& dir, const JournalRecovery& report) {
   assert(report.damaged);
-  return absl::DataLossError(absl::StrCat(
-      "journal: segment '", report.segment, "' is damaged at offset ", report.offset,
-      " (after lsn ", report.kept_through_lsn, "): ", report.reason, "; lsn ",
-      report.kept_through_lsn + 1, " to ", report.lost_through_lsn, " (", report.readable.size(),
-      " still readable) would be lost. Nothing was changed. To keep the records before the "
-      "damage and set the rest aside, with a report: `tenantry journal repair ",
-      dir, "`, or open with on_journal_damage = truncate (P3)"));
+  return Refusal(
+      absl::StatusCode::kDataLoss, {"P3"},
+      absl::StrCat(
+          "journal: segment '", report.segment, "' is damaged at offset ", report.offset,
+          " (after lsn ", report.kept_through_lsn, "): ", report.reason, "; lsn ",
+          report.kept_through_lsn + 1, " to ", report.lost_through_lsn, " (",
+          report.readable.size(),
+          " still readable) would be lost. Nothing was changed. To keep the records before the "
+          "damage and set the rest aside, with a report: `tenantry journal repair ",
+          dir, "`, or open with on_journal_damage = truncate"));
 }
 
 absl::Status ReplayRecord(Engine& engine, const JournalRecord& record) {
@@ -243,9 +248,9 @@ absl::Status ReplayRecord(Engine& engine, const JournalRecord& record) {
     TNY_RETURN_IF_ERROR(DecodeRun(record, &replay, &ops));
     absl::StatusOr<std::vector<uint64_t>> done = RunChanges(engine, ops, true, nullptr, &replay);
     if (!done.ok()) {
-      return absl::DataLossError(absl::StrCat("journal: record ", record.lsn,
-                                              " does not apply again: ", done.status().message(),
-                                              " (P3)"));
+      return Refusal(absl::StatusCode::kDataLoss, {"P3"},
+                     absl::StrCat("journal: record ", record.lsn,
+                                  " does not apply again: ", done.status().message()));
     }
     return absl::OkStatus();
   }
@@ -282,34 +287,38 @@ absl::Status AttachJournal(Engine& engine, const Engine::Options& options,
     if (same_lineage) {
       after = snapshot->lsn;
       if (scan.first_base > after) {
-        return absl::DataLossError(
+        return Refusal(
+            absl::StatusCode::kDataLoss, {"P3"},
             absl::StrCat("journal: '", options.journal, "' starts after lsn ", scan.first_base,
                          " but the snapshot ends at lsn ", after,
                          ": the records between were dropped by a newer snapshot; load the newest "
-                         "snapshot (P3)"));
+                         "snapshot"));
       }
       if (scan.last_lsn < after) {
-        return absl::DataLossError(absl::StrCat("journal: '", options.journal, "' ends at lsn ",
-                                                scan.last_lsn, " before the snapshot (lsn ", after,
-                                                "): it lost records it had acknowledged (P3)"));
+        return Refusal(absl::StatusCode::kDataLoss, {"P3"},
+                       absl::StrCat("journal: '", options.journal, "' ends at lsn ", scan.last_lsn,
+                                    " before the snapshot (lsn ", after,
+                                    "): it lost records it had acknowledged"));
       }
     } else if (scan.first_base != 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "journal: '", options.journal, "' continues a snapshot at lsn ", scan.first_base,
-          snapshot == nullptr ? "; recover by loading that snapshot with this journal "
-                                "(LoadSnapshot, Engine.load, tny_load)"
-                              : " of another engine",
-          " (P3)"));
+      return Refusal(
+          absl::StatusCode::kFailedPrecondition, {"P3"},
+          absl::StrCat("journal: '", options.journal, "' continues a snapshot at lsn ",
+                       scan.first_base,
+                       snapshot == nullptr ? "; recover by loading that snapshot with this journal "
+                                             "(LoadSnapshot, Engine.load, tny_load)"
+                                           : " of another engine"));
     } else if (snapshot == nullptr ? scan.identity.base_snapshot != no_snapshot
                                    : scan.identity.base_snapshot != snapshot->checksum) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "journal: '", options.journal, "' was started on ",
-          scan.identity.base_snapshot == no_snapshot ? "an empty engine" : "another snapshot",
-          snapshot == nullptr ? "" : ", not on this snapshot",
-          snapshot == nullptr ? "; recover by loading that snapshot with this journal "
-                                "(LoadSnapshot, Engine.load, tny_load)"
-                              : "",
-          " (P3)"));
+      return Refusal(
+          absl::StatusCode::kFailedPrecondition, {"P3"},
+          absl::StrCat(
+              "journal: '", options.journal, "' was started on ",
+              scan.identity.base_snapshot == no_snapshot ? "an empty engine" : "another snapshot",
+              snapshot == nullptr ? "" : ", not on this snapshot",
+              snapshot == nullptr ? "; recover by loading that snapshot with this journal "
+                                    "(LoadSnapshot, Engine.load, tny_load)"
+                                  : ""));
     } else if (snapshot == nullptr) {
       // Recovery of an engine that never had a snapshot: its secrets come
       // from the journal.
@@ -362,7 +371,8 @@ absl::StatusOr<JournalRecovery> RepairJournal(const std::string& dir, bool dry_r
   if (scan.empty) {
     journal.reset();
     if (!had_lock) ::unlink(lock.c_str());
-    return absl::NotFoundError(absl::StrCat("journal: '", dir, "' holds no journal (P3)"));
+    return Refusal(absl::StatusCode::kNotFound, {"P3"},
+                   absl::StrCat("journal: '", dir, "' holds no journal"));
   }
   JournalRecovery report = internal::RecoveryOf(scan);
   if (scan.damaged && !dry_run) {
@@ -401,8 +411,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Open(Options options) {
     TNY_RETURN_IF_ERROR(internal::AttachJournal(*engine, options, nullptr));
     return engine;
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("journal: out of memory recovering '", options.journal, "' (P3)"));
+    return Refusal(absl::StatusCode::kResourceExhausted, {"P3"},
+                   absl::StrCat("journal: out of memory recovering '", options.journal, "'"));
   }
 }
 

@@ -12,6 +12,7 @@
 #include "model.h"
 #include "status_macros.h"
 #include "tenantry/engine.h"
+#include "tenantry/status.h"
 #include "text.h"
 #include "writer.h"
 
@@ -77,7 +78,8 @@ absl::StatusOr<std::string> Engine::permission_name(PermissionId permission) con
   ReadGuard guard;
   const auto& names = Load(root_).catalog->names;
   if (permission >= names.size()) {
-    return absl::NotFoundError(absl::StrCat("unknown permission id ", permission, " (M7)"));
+    return Refusal(absl::StatusCode::kNotFound, {"M7"},
+                   absl::StrCat("unknown permission id ", permission));
   }
   return names[permission];
 }
@@ -85,7 +87,9 @@ absl::StatusOr<std::string> Engine::permission_name(PermissionId permission) con
 absl::StatusOr<AccountInfo> Engine::account(AccountId id) const {
   ReadGuard guard;
   const internal::AccountNode* a = Load(root_).accounts.Find(id);
-  if (a == nullptr) return absl::NotFoundError(absl::StrCat("unknown account ", id, " (T1)"));
+  if (a == nullptr) {
+    return Refusal(absl::StatusCode::kNotFound, {"T1"}, absl::StrCat("unknown account ", id));
+  }
   return AccountInfo{a->id,
                      a->name,
                      a->key,
@@ -99,7 +103,10 @@ absl::StatusOr<UserId> Engine::user(absl::string_view raw_key) const {
   TNY_ASSIGN_OR_RETURN(std::string key, internal::NormalizeKey(raw_key));
   ReadGuard guard;
   const UserId* id = Load(root_).user_keys.Find(key);
-  if (id == nullptr) return absl::NotFoundError(absl::StrCat("no user with key '", key, "' (M1)"));
+  if (id == nullptr) {
+    return Refusal(absl::StatusCode::kNotFound, {"M1"},
+                   absl::StrCat("no user with key '", key, "'"));
+  }
   return *id;
 }
 
@@ -109,8 +116,8 @@ absl::StatusOr<std::pair<std::string, StaffScope>> Engine::staff(AccountId accou
   const internal::UserNode* u = Load(root_).users.Find(user);
   const internal::StaffEntry* s = u == nullptr ? nullptr : u->StaffIn(account);
   if (s == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("user ", user, " is not staff of account ", account, " (M2)"));
+    return Refusal(absl::StatusCode::kNotFound, {"M2"},
+                   absl::StrCat("user ", user, " is not staff of account ", account));
   }
   return std::make_pair(std::string(internal::AccountRoleName(s->role)),
                         StaffScope{s->scope_all, s->scope});
@@ -126,14 +133,18 @@ bool Engine::slug_available(AccountId account, absl::string_view slug) const {
 absl::StatusOr<WorkspaceInfo> Engine::workspace(WorkspaceId id) const {
   ReadGuard guard;
   const WorkspaceNode* ws = Load(root_).workspaces.Find(id);
-  if (ws == nullptr) return absl::NotFoundError(absl::StrCat("unknown workspace ", id, " (T4)"));
+  if (ws == nullptr) {
+    return Refusal(absl::StatusCode::kNotFound, {"T4"}, absl::StrCat("unknown workspace ", id));
+  }
   return InfoOf(*ws);
 }
 
 absl::StatusOr<Settings> Engine::settings(WorkspaceId id) const {
   ReadGuard guard;
   const WorkspaceNode* ws = Load(root_).workspaces.Find(id);
-  if (ws == nullptr) return absl::NotFoundError(absl::StrCat("unknown workspace ", id, " (T6)"));
+  if (ws == nullptr) {
+    return Refusal(absl::StatusCode::kNotFound, {"T6"}, absl::StrCat("unknown workspace ", id));
+  }
   return ws->settings;
 }
 
@@ -159,8 +170,8 @@ absl::StatusOr<std::vector<std::string>> Engine::role_permissions(AccountId acco
     const internal::AccountNode* a = v.accounts.Find(account);
     const internal::RoleId* custom = a == nullptr ? nullptr : a->roles.Find(std::string(role));
     if (custom == nullptr) {
-      return absl::NotFoundError(absl::StrCat("unknown role '", role.substr(0, 64), "' in account ",
-                                              account, " (M3, M6)"));
+      return Refusal(absl::StatusCode::kNotFound, {"M3", "M6"},
+                     absl::StrCat("unknown role '", role.substr(0, 64), "' in account ", account));
     }
     id = *custom;
   }
@@ -177,7 +188,9 @@ absl::StatusOr<TeamInfo> Engine::team(TeamId id) const {
   ReadGuard guard;
   const Version& v = Load(root_);
   const internal::TeamNode* team = v.teams.Find(id);
-  if (team == nullptr) return absl::NotFoundError(absl::StrCat("unknown team ", id, " (M9)"));
+  if (team == nullptr) {
+    return Refusal(absl::StatusCode::kNotFound, {"M9"}, absl::StrCat("unknown team ", id));
+  }
   TeamInfo info{team->id, team->workspace, team->name, internal::RoleName(v, team->role), {}};
   team->members.ForEach([&](UserId user, uint8_t) { info.members.push_back(user); });
   return info;
@@ -187,7 +200,8 @@ absl::StatusOr<std::vector<TeamId>> Engine::teams(WorkspaceId workspace) const {
   ReadGuard guard;
   const WorkspaceNode* ws = Load(root_).workspaces.Find(workspace);
   if (ws == nullptr) {
-    return absl::NotFoundError(absl::StrCat("unknown workspace ", workspace, " (M9)"));
+    return Refusal(absl::StatusCode::kNotFound, {"M9"},
+                   absl::StrCat("unknown workspace ", workspace));
   }
   std::vector<TeamId> ids;
   ws->teams.ForEach([&](TeamId id, uint8_t) { ids.push_back(id); });
@@ -223,7 +237,9 @@ absl::StatusOr<InvitationInfo> Engine::invitation(InvitationId id) const {
   ReadGuard guard;
   const Version& v = Load(root_);
   const internal::InvitationNode* node = v.invitations.Find(id);
-  if (node == nullptr) return absl::NotFoundError(absl::StrCat("unknown invitation ", id, " (I1)"));
+  if (node == nullptr) {
+    return Refusal(absl::StatusCode::kNotFound, {"I1"}, absl::StrCat("unknown invitation ", id));
+  }
   return InfoOf(v, *node, now_ns);
 }
 
@@ -233,7 +249,8 @@ absl::StatusOr<std::vector<InvitationInfo>> Engine::invitations(WorkspaceId work
   const Version& v = Load(root_);
   const WorkspaceNode* ws = v.workspaces.Find(workspace);
   if (ws == nullptr) {
-    return absl::NotFoundError(absl::StrCat("unknown workspace ", workspace, " (I1)"));
+    return Refusal(absl::StatusCode::kNotFound, {"I1"},
+                   absl::StrCat("unknown workspace ", workspace));
   }
   std::vector<InvitationInfo> out;
   ws->invitations.ForEach(
@@ -252,9 +269,9 @@ absl::Status Engine::check_many(absl::Span<const UserId> users,
                                 absl::Span<uint8_t> out) const {
   if (users.size() != workspaces.size() || users.size() != permissions.size() ||
       users.size() != out.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("check_many needs arrays of one length; got ", users.size(), ", ",
-                     workspaces.size(), ", ", permissions.size(), " and ", out.size(), " (A6)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"A6"},
+                   absl::StrCat("check_many needs arrays of one length; got ", users.size(), ", ",
+                                workspaces.size(), ", ", permissions.size(), " and ", out.size()));
   }
   ReadGuard guard;
   const Version& v = Load(root_);
@@ -311,7 +328,8 @@ absl::StatusOr<Decision> Engine::explain(UserId user, WorkspaceId workspace,
   ReadGuard guard;
   const Version& v = Load(root_);
   if (permission >= v.catalog->names.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("unknown permission id ", permission, " (M7)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M7"},
+                   absl::StrCat("unknown permission id ", permission));
   }
   Decision decision;
   Evaluate<true>(v, user, workspace, permission, &decision);
@@ -345,7 +363,8 @@ absl::StatusOr<std::vector<Member>> Engine::members(WorkspaceId workspace) const
   const Version& v = Load(root_);
   const WorkspaceNode* ws = v.workspaces.Find(workspace);
   if (ws == nullptr) {
-    return absl::NotFoundError(absl::StrCat("unknown workspace ", workspace, " (A5)"));
+    return Refusal(absl::StatusCode::kNotFound, {"A5"},
+                   absl::StrCat("unknown workspace ", workspace));
   }
   std::vector<Member> out;
   out.reserve(ws->members.size());

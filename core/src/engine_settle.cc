@@ -21,6 +21,7 @@
 #include "mutex.h"
 #include "status_macros.h"
 #include "tenantry/engine.h"
+#include "tenantry/status.h"
 
 namespace tenantry {
 namespace internal {
@@ -66,8 +67,8 @@ absl::StatusOr<uint64_t> FindLive(ReservationTable* table, ReservationId id, uin
   ReservationSlot* slot = table == nullptr ? nullptr : table->Find(id, index, &gen);
   const uint64_t state_gen = slot == nullptr ? 0 : slot->state_gen.load(std::memory_order_acquire);
   if (slot == nullptr || state_gen != StateGen(gen, SlotState::kLive)) {
-    return absl::NotFoundError(
-        absl::StrCat("reservation ", id, " is unknown, settled, released or expired (C6)"));
+    return Refusal(absl::StatusCode::kNotFound, {"C6"},
+                   absl::StrCat("reservation ", id, " is unknown, settled, released or expired"));
   }
   return state_gen;
 }
@@ -164,17 +165,19 @@ absl::Status CommitAt(Engine::Impl& impl, ReservationId reservation, int64_t act
     status = state_gen.status();
   } else if (table->slot(index).expires_at_ns.load(std::memory_order_relaxed) <= now_ns) {
     entries->push_back(Settle(*table, index, *state_gen, LedgerKind::kExpire, 0, now_ns, revision));
-    status = absl::FailedPreconditionError(
-        absl::StrCat("reservation ", reservation,
-                     " expired; an expired hold is never committable and was released (C6)"));
+    status =
+        Refusal(absl::StatusCode::kFailedPrecondition, {"C6"},
+                absl::StrCat("reservation ", reservation,
+                             " expired; an expired hold is never committable and was released"));
   } else {
     ReservationSlot& slot = table->slot(index);
     const int64_t held = slot.held_regular.load(std::memory_order_relaxed) +
                          slot.held_extra.load(std::memory_order_relaxed);
     if (actual < 0 || actual > held) {
-      status = absl::InvalidArgumentError(
-          absl::StrCat("commit of ", actual, " on reservation ", reservation, " which holds ", held,
-                       ": actual must be 0 to the held amount (C6)"));
+      status =
+          Refusal(absl::StatusCode::kInvalidArgument, {"C6"},
+                  absl::StrCat("commit of ", actual, " on reservation ", reservation,
+                               " which holds ", held, ": actual must be 0 to the held amount"));
     } else {
       entries->push_back(
           Settle(*table, index, *state_gen, LedgerKind::kCommit, actual, now_ns, revision));
@@ -297,7 +300,8 @@ absl::StatusOr<ReservationInfo> Engine::reservation(ReservationId reservation) c
   info.expires_at_ns = slot.expires_at_ns.load(std::memory_order_acquire);
   // Settled while being read: the fields may belong to the next holder.
   if (slot.state_gen.load(std::memory_order_acquire) != state_gen) {
-    return absl::NotFoundError(absl::StrCat("reservation ", reservation, " was just settled (C6)"));
+    return Refusal(absl::StatusCode::kNotFound, {"C6"},
+                   absl::StrCat("reservation ", reservation, " was just settled"));
   }
   return info;
 }

@@ -40,6 +40,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "status_macros.h"
+#include "tenantry/status.h"
 
 namespace tenantry::internal {
 
@@ -105,13 +106,14 @@ size_t Padded(size_t n) { return (n + 7) & ~size_t{7}; }
 
 absl::Status Errno(absl::string_view what, const std::string& path) {
   const int e = errno;
-  const std::string text =
-      absl::StrCat("journal: ", what, " '", path, "': ", std::strerror(e), " (P3)");
-  if (e == ENOSPC || e == EDQUOT) return absl::ResourceExhaustedError(text);
-  if (e == ENOENT || e == ENOTDIR || e == EACCES || e == EPERM || e == EROFS) {
-    return absl::FailedPreconditionError(text);
+  const std::string text = absl::StrCat("journal: ", what, " '", path, "': ", std::strerror(e));
+  absl::StatusCode code = absl::StatusCode::kInternal;
+  if (e == ENOSPC || e == EDQUOT) {
+    code = absl::StatusCode::kResourceExhausted;
+  } else if (e == ENOENT || e == ENOTDIR || e == EACCES || e == EPERM || e == EROFS) {
+    code = absl::StatusCode::kFailedPrecondition;
   }
-  return absl::InternalError(text);
+  return Refusal(code, {"P3"}, text);
 }
 
 std::string SegmentName(uint64_t base) { return absl::StrFormat("seg-%020u.tnyj", base); }
@@ -163,8 +165,8 @@ uint64_t DecodeMark(const char* header) {
 absl::Status DecodeHeader(const std::string& path, const char* in, size_t size, uint64_t base,
                           JournalIdentity* id) {
   if (size < kHeaderBytes) {
-    return absl::DataLossError(
-        absl::StrCat("journal: segment '", path, "' is shorter than its header (P3)"));
+    return Refusal(absl::StatusCode::kDataLoss, {"P3"},
+                   absl::StrCat("journal: segment '", path, "' is shorter than its header"));
   }
   uint32_t crc = 0, format = 0;
   uint64_t stored_base = 0;
@@ -172,17 +174,18 @@ absl::Status DecodeHeader(const std::string& path, const char* in, size_t size, 
   std::memcpy(&format, in + 4, 4);
   std::memcpy(&stored_base, in + 8, 8);
   if (std::memcmp(in, kMagic, 4) != 0 || crc != Crc32c(in, kHeaderCrcAt)) {
-    return absl::DataLossError(
-        absl::StrCat("journal: segment '", path, "' has a damaged header (P3)"));
+    return Refusal(absl::StatusCode::kDataLoss, {"P3"},
+                   absl::StrCat("journal: segment '", path, "' has a damaged header"));
   }
   if (format != kFormat) {
-    return absl::DataLossError(absl::StrCat("journal: segment '", path, "' has format ", format,
-                                            "; this reader knows ", kFormat, " (P3, P4)"));
+    return Refusal(absl::StatusCode::kDataLoss, {"P3", "P4"},
+                   absl::StrCat("journal: segment '", path, "' has format ", format,
+                                "; this reader knows ", kFormat));
   }
   if (stored_base != base) {
-    return absl::DataLossError(absl::StrCat("journal: segment '", path,
-                                            "' says it starts after lsn ", stored_base,
-                                            ", its name says ", base, " (P3)"));
+    return Refusal(absl::StatusCode::kDataLoss, {"P3"},
+                   absl::StrCat("journal: segment '", path, "' says it starts after lsn ",
+                                stored_base, ", its name says ", base));
   }
   std::memcpy(id->lineage.data(), in + 16, 16);
   std::memcpy(id->token_key.data(), in + 32, 32);
@@ -294,12 +297,14 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
                                                        Durability durability,
                                                        int64_t group_commit_ms, bool create) {
   if (dir.empty() || dir.size() > 4096 || dir.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError("journal: the path must be 1 to 4096 bytes without NUL (P3)");
+    return Refusal(absl::StatusCode::kInvalidArgument, {"P3"},
+                   "journal: the path must be 1 to 4096 bytes without NUL");
   }
   if (!create) {
     // It must exist; the checks below tell a file from a directory.
     if (::access(dir.c_str(), F_OK) != 0) {
-      return absl::NotFoundError(absl::StrCat("journal: '", dir, "' does not exist (P3)"));
+      return Refusal(absl::StatusCode::kNotFound, {"P3"},
+                     absl::StrCat("journal: '", dir, "' does not exist"));
     }
   } else if (::mkdir(dir.c_str(), 0700) == 0) {
     // The new directory's entry is on disk before anything relies on it.
@@ -313,16 +318,18 @@ absl::StatusOr<std::unique_ptr<Journal>> Journal::Open(const std::string& dir,
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) return Errno("cannot stat", dir);
   if (!S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("journal: '", dir, "' is not a directory; a journal is a directory (P3)"));
+    return Refusal(
+        absl::StatusCode::kInvalidArgument, {"P3"},
+        absl::StrCat("journal: '", dir, "' is not a directory; a journal is a directory"));
   }
   const std::string lock_path = dir + "/LOCK";
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0) return Errno("cannot open", lock_path);
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(lock_fd);
-    return absl::FailedPreconditionError(absl::StrCat(
-        "journal: '", dir, "' is in use by another engine (one engine per journal) (P3)"));
+    return Refusal(
+        absl::StatusCode::kFailedPrecondition, {"P3"},
+        absl::StrCat("journal: '", dir, "' is in use by another engine (one engine per journal)"));
   }
   return std::unique_ptr<Journal>(new Journal(dir, lock_fd, durability, group_commit_ms));
 }
@@ -627,10 +634,11 @@ absl::Status Journal::Start(const JournalScan& scan, const JournalIdentity& iden
 }
 
 absl::Status Journal::ForkedChild() const {
-  return absl::FailedPreconditionError(absl::StrCat(
-      "journal: this process is a fork of the one that journals into '", dir_,
-      "'; the journal's files belong to the parent, so a forked child may read the engine but not "
-      "change it, consume, reserve or save (P3)"));
+  return Refusal(
+      absl::StatusCode::kFailedPrecondition, {"P3"},
+      absl::StrCat("journal: this process is a fork of the one that journals into '", dir_,
+                   "'; the journal's files belong to the parent, so a forked child may read the "
+                   "engine but not change it, consume, reserve or save"));
 }
 
 absl::Status Journal::Reserve(size_t payload_bytes) {
@@ -643,8 +651,9 @@ absl::Status Journal::Reserve(size_t payload_bytes) {
   }
   const size_t need = offset_ + Padded(kRecordHeader + 1 + payload_bytes);
   if (payload_bytes + 1 > kMaxRecordBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("journal: a change of ", payload_bytes,
-                                                   " bytes is past the record limit (P3)"));
+    return Refusal(
+        absl::StatusCode::kInvalidArgument, {"P3"},
+        absl::StrCat("journal: a change of ", payload_bytes, " bytes is past the record limit"));
   }
   return Grow(need);
 }
@@ -713,9 +722,10 @@ absl::Status Journal::MarkFailed(absl::Status status) {
 }
 
 absl::Status Journal::FailedFlush() const {
-  return absl::InternalError(absl::StrCat(
-      "journal: a flush failed earlier (", failure_,
-      "); it takes no more changes: reopen the engine from its snapshot and journal (P3)"));
+  return Refusal(
+      absl::StatusCode::kInternal, {"P3"},
+      absl::StrCat("journal: a flush failed earlier (", failure_,
+                   "); it takes no more changes: reopen the engine from its snapshot and journal"));
 }
 
 absl::Status Journal::Acknowledge(uint64_t lsn) {

@@ -7,6 +7,8 @@
 #include <tuple>
 #include <utility>
 
+#include "tenantry/status.h"
+
 namespace tenantry::internal {
 
 const char* OpName(uint8_t code) {
@@ -24,8 +26,9 @@ const char* OpName(uint8_t code) {
 namespace {
 
 absl::Status Undecodable(uint8_t code) {
-  return absl::DataLossError(
-      absl::StrCat("journal: change '", OpName(code), "' (op ", code, ") does not decode (P3)"));
+  return Refusal(
+      absl::StatusCode::kDataLoss, {"P3"},
+      absl::StrCat("journal: change '", OpName(code), "' (op ", code, ") does not decode"));
 }
 
 // The shapes a Writer method returns, as the op's result.

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "tenantry/limits.h"
+#include "tenantry/status.h"
 
 namespace tenantry::internal {
 namespace {
@@ -59,8 +60,8 @@ absl::StatusOr<std::vector<CodePoint>> Decode(absl::string_view s, absl::string_
   while (i < s.size()) {
     CodePoint cp{0, i, 0};
     if (!DecodeUtf8(s, &i, &cp.value)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " name is not valid UTF-8 (byte ", cp.begin, ") (T3)"));
+      return Refusal(absl::StatusCode::kInvalidArgument, {"T3"},
+                     absl::StrCat(what, " name is not valid UTF-8 (byte ", cp.begin, ")"));
     }
     cp.end = i;
     out.push_back(cp);
@@ -132,18 +133,20 @@ size_t FirstNonText(absl::string_view s, bool* control) {
 // NormalizeKey accepts (its letters not yet lower-cased).
 absl::Status TrimKey(absl::string_view raw, absl::string_view* trimmed) {
   if (raw.size() > limits::kTextMaxBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("user key is longer than ", limits::kKeyMaxBytes, " bytes (M1)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M1"},
+                   absl::StrCat("user key is longer than ", limits::kKeyMaxBytes, " bytes"));
   }
   *trimmed = absl::StripAsciiWhitespace(raw);
   if (trimmed->empty() || trimmed->size() > limits::kKeyMaxBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("user key must be 1-", limits::kKeyMaxBytes, " bytes after trimming (M1)"));
+    return Refusal(
+        absl::StatusCode::kInvalidArgument, {"M1"},
+        absl::StrCat("user key must be 1-", limits::kKeyMaxBytes, " bytes after trimming"));
   }
   bool control = false;
   if (FirstNonText(*trimmed, &control) != trimmed->size()) {
-    return absl::InvalidArgumentError(control ? "user key must not contain control characters (M1)"
-                                              : "user key is not valid UTF-8 (M1)");
+    return Refusal(
+        absl::StatusCode::kInvalidArgument, {"M1"},
+        control ? "user key must not contain control characters" : "user key is not valid UTF-8");
   }
   return absl::OkStatus();
 }
@@ -154,8 +157,9 @@ bool IsSlugChar(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'
 
 absl::StatusOr<std::string> NormalizeName(absl::string_view raw, absl::string_view what) {
   if (raw.size() > limits::kTextMaxBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " name is longer than ",
-                                                   limits::kNameMaxCodePoints, " characters (T3)"));
+    return Refusal(
+        absl::StatusCode::kInvalidArgument, {"T3"},
+        absl::StrCat(what, " name is longer than ", limits::kNameMaxCodePoints, " characters"));
   }
   auto decoded = Decode(raw, what);
   if (!decoded.ok()) return decoded.status();
@@ -165,16 +169,18 @@ absl::StatusOr<std::string> NormalizeName(absl::string_view raw, absl::string_vi
   while (last > first && IsSpace(cps[last - 1].value)) --last;
   size_t count = last - first;
   if (count < limits::kNameMinCodePoints) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " name must not be empty (T3)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"T3"},
+                   absl::StrCat(what, " name must not be empty"));
   }
   if (count > limits::kNameMaxCodePoints) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " name has ", count, " characters; at most ", limits::kNameMaxCodePoints, " (T3)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"T3"},
+                   absl::StrCat(what, " name has ", count, " characters; at most ",
+                                limits::kNameMaxCodePoints));
   }
   for (size_t k = first; k < last; ++k) {
     if (cps[k].value < 0x20 || cps[k].value == 0x7F) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " name must not contain control characters (T3)"));
+      return Refusal(absl::StatusCode::kInvalidArgument, {"T3"},
+                     absl::StrCat(what, " name must not contain control characters"));
     }
   }
   return std::string(raw.substr(cps[first].begin, cps[last - 1].end - cps[first].begin));
@@ -183,23 +189,23 @@ absl::StatusOr<std::string> NormalizeName(absl::string_view raw, absl::string_vi
 absl::Status ValidateSlug(absl::string_view slug) {
   absl::string_view shown = slug.substr(0, 64);
   if (slug.size() < limits::kSlugMinLength || slug.size() > limits::kSlugMaxLength) {
-    return absl::InvalidArgumentError(absl::StrCat("slug '", shown, "' must be ",
-                                                   limits::kSlugMinLength, "-",
-                                                   limits::kSlugMaxLength, " characters (T3)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"T3"},
+                   absl::StrCat("slug '", shown, "' must be ", limits::kSlugMinLength, "-",
+                                limits::kSlugMaxLength, " characters"));
   }
   for (char c : slug) {
     if (!IsSlugChar(c)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("slug '", shown, "' may hold only a-z, 0-9 and '-' (T3)"));
+      return Refusal(absl::StatusCode::kInvalidArgument, {"T3"},
+                     absl::StrCat("slug '", shown, "' may hold only a-z, 0-9 and '-'"));
     }
   }
   if (slug.front() == '-') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("slug '", shown, "' must not start with a hyphen (T3)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"T3"},
+                   absl::StrCat("slug '", shown, "' must not start with a hyphen"));
   }
   if (slug.back() == '-') {
-    return absl::InvalidArgumentError(
-        absl::StrCat("slug '", shown, "' must not end with a hyphen (T3)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"T3"},
+                   absl::StrCat("slug '", shown, "' must not end with a hyphen"));
   }
   return absl::OkStatus();
 }
@@ -222,9 +228,9 @@ absl::StatusOr<std::string> DeriveSlug(absl::string_view name) {
   if (slug.size() > limits::kSlugMaxLength) slug.resize(limits::kSlugMaxLength);
   while (!slug.empty() && slug.back() == '-') slug.pop_back();
   if (slug.size() < limits::kSlugMinLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot derive a slug from the name '", name.substr(0, 100),
-                     "' (fewer than 2 of a-z, 0-9); pass a slug (T3)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"T3"},
+                   absl::StrCat("cannot derive a slug from the name '", name.substr(0, 100),
+                                "' (fewer than 2 of a-z, 0-9); pass a slug"));
   }
   return slug;
 }
@@ -250,8 +256,8 @@ absl::Status ValidateStoredKey(absl::string_view key) {
   }
   upper = upper || std::any_of(key.begin() + i, key.end(), is_upper);
   if (trimmed.size() != key.size() || upper) {
-    return absl::InvalidArgumentError(
-        "key is not normalized: it has upper-case letters or surrounding white space (M1)");
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M1"},
+                   "key is not normalized: it has upper-case letters or surrounding white space");
   }
   return absl::OkStatus();
 }
@@ -259,15 +265,16 @@ absl::Status ValidateStoredKey(absl::string_view key) {
 absl::Status ValidateText(absl::string_view text, size_t max_bytes, absl::string_view what,
                           absl::string_view rule) {
   if (text.empty() || text.size() > max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " must be 1-", max_bytes, " bytes; got ", text.size(), " (", rule, ")"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {rule},
+                   absl::StrCat(what, " must be 1-", max_bytes, " bytes; got ", text.size()));
   }
   bool control = false;
   const size_t at = FirstNonText(text, &control);
   if (at != text.size()) {
-    return absl::InvalidArgumentError(
+    return Refusal(
+        absl::StatusCode::kInvalidArgument, {rule},
         absl::StrCat(what, control ? " must not contain control characters" : " is not valid UTF-8",
-                     " (byte ", at, ") (", rule, ")"));
+                     " (byte ", at, ")"));
   }
   return absl::OkStatus();
 }

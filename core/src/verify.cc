@@ -12,26 +12,29 @@
 #include "epoch.h"
 #include "model.h"
 #include "tenantry/engine.h"
+#include "tenantry/status.h"
 #include "writer.h"
 
 namespace tenantry {
 namespace internal {
 namespace {
 
-absl::Status Broken(absl::string_view what) {
-  return absl::DataLossError(absl::StrCat("invariant broken: ", what));
+// DataLoss: an invariant does not hold; `what` says which, `rules` whose.
+absl::Status Broken(absl::Span<const absl::string_view> rules, absl::string_view what) {
+  return Refusal(absl::StatusCode::kDataLoss, rules, absl::StrCat("invariant broken: ", what));
 }
+absl::Status Broken(absl::string_view what) { return Broken({}, what); }
 
 absl::Status VerifyUser(const Version& v, const UserNode& u, uint64_t* direct) {
   const UserId* by_key = v.user_keys.Find(u.key);
   if (by_key == nullptr || *by_key != u.id) {
-    return Broken(absl::StrCat("user ", u.id, " is not indexed by its key (M1)"));
+    return Broken({"M1"}, absl::StrCat("user ", u.id, " is not indexed by its key"));
   }
   if (!std::is_sorted(u.grants.begin(), u.grants.end()) ||
       std::adjacent_find(u.grants.begin(), u.grants.end(), [](const Grant& a, const Grant& b) {
         return a.workspace == b.workspace && a.team == b.team;
       }) != u.grants.end()) {
-    return Broken(absl::StrCat("grants of user ", u.id, " are not sorted and unique (M3)"));
+    return Broken({"M3"}, absl::StrCat("grants of user ", u.id, " are not sorted and unique"));
   }
   for (const Grant& g : u.grants) {
     const WorkspaceNode* ws = v.workspaces.Find(g.workspace);
@@ -40,46 +43,47 @@ absl::Status VerifyUser(const Version& v, const UserNode& u, uint64_t* direct) {
           absl::StrCat("user ", u.id, " holds a role in missing workspace ", g.workspace));
     }
     if (IsClientRole(v, g.role) && u.StaffIn(ws->account) != nullptr) {
-      return Broken(absl::StrCat("user ", u.id, " is both staff and client in account ",
-                                 ws->account, " (M5)"));
+      return Broken({"M5"}, absl::StrCat("user ", u.id, " is both staff and client in account ",
+                                         ws->account));
     }
     if (g.team != 0) {
       const TeamNode* team = v.teams.Find(g.team);
       if (team == nullptr || team->workspace != g.workspace || team->role != g.role ||
           !team->members.Contains(u.id)) {
-        return Broken(absl::StrCat("team grant of user ", u.id, " in team ", g.team,
-                                   " differs from the team (M9)"));
+        return Broken({"M9"}, absl::StrCat("team grant of user ", u.id, " in team ", g.team,
+                                           " differs from the team"));
       }
       continue;
     }
     ++*direct;
     const RoleId* role = ws->members.Find(u.id);
     if (role == nullptr || *role != g.role) {
-      return Broken(absl::StrCat("membership of user ", u.id, " in workspace ", g.workspace,
-                                 " differs between the user and the workspace (M3)"));
+      return Broken({"M3"}, absl::StrCat("membership of user ", u.id, " in workspace ", g.workspace,
+                                         " differs between the user and the workspace"));
     }
   }
   for (const StaffEntry& s : u.staff) {
     const AccountNode* a = v.accounts.Find(s.account);
     const uint8_t* role = a == nullptr ? nullptr : a->staff.Find(u.id);
     if (role == nullptr || *role != static_cast<uint8_t>(s.role)) {
-      return Broken(absl::StrCat("staff entry of user ", u.id, " in account ", s.account,
-                                 " differs from the account's (M2)"));
+      return Broken({"M2"}, absl::StrCat("staff entry of user ", u.id, " in account ", s.account,
+                                         " differs from the account's"));
     }
     if (s.role != AccountRole::kMember && !s.scope_all) {
-      return Broken(absl::StrCat("owner or admin ", u.id, " without scope all (M2)"));
+      return Broken({"M2"}, absl::StrCat("owner or admin ", u.id, " without scope all"));
     }
   }
   if (u.active_workspace != 0) {
     const WorkspaceNode* ws = v.workspaces.Find(u.active_workspace);
     if (ws == nullptr || !ws->sessions.Contains(u.id) || !ws->active()) {
-      return Broken(absl::StrCat("active workspace of user ", u.id, " is not a live session (S1)"));
+      return Broken({"S1"},
+                    absl::StrCat("active workspace of user ", u.id, " is not a live session"));
     }
     // Every change that may take `workspace.switch` away re-checks the
     // sessions it touches (Writer::FinishSessions), so none outlives it.
     if (!Evaluate<false>(v, u.id, u.active_workspace, perm::kWorkspaceSwitch, nullptr)) {
-      return Broken(absl::StrCat("user ", u.id, " has a session in workspace ", u.active_workspace,
-                                 " without 'workspace.switch' there (S1)"));
+      return Broken({"S1"}, absl::StrCat("user ", u.id, " has a session in workspace ",
+                                         u.active_workspace, " without 'workspace.switch' there"));
     }
   }
   return absl::OkStatus();
@@ -88,14 +92,14 @@ absl::Status VerifyUser(const Version& v, const UserNode& u, uint64_t* direct) {
 absl::Status VerifyWorkspace(const Version& v, const WorkspaceNode& ws) {
   const AccountNode* a = v.accounts.Find(ws.account);
   if (a == nullptr || !a->workspaces.Contains(ws.id)) {
-    return Broken(absl::StrCat("workspace ", ws.id, " is not listed by its account (T1)"));
+    return Broken({"T1"}, absl::StrCat("workspace ", ws.id, " is not listed by its account"));
   }
   const WorkspaceId* by_slug = a->slugs.Find(ws.slug);
   if (by_slug == nullptr || *by_slug != ws.id) {
-    return Broken(absl::StrCat("workspace ", ws.id, " is not indexed by its slug (T3)"));
+    return Broken({"T3"}, absl::StrCat("workspace ", ws.id, " is not indexed by its slug"));
   }
   if (ws.depth < 1 || ws.depth > limits::kMaxDepth) {
-    return Broken(absl::StrCat("workspace ", ws.id, " has depth ", int{ws.depth}, " (T4)"));
+    return Broken({"T4"}, absl::StrCat("workspace ", ws.id, " has depth ", int{ws.depth}));
   }
   if (ws.parent != 0) {
     const WorkspaceNode* parent = v.workspaces.Find(ws.parent);
@@ -104,7 +108,7 @@ absl::Status VerifyWorkspace(const Version& v, const WorkspaceNode& ws) {
         parent->depth + 1 != ws.depth || ws.ancestors[0] != parent->id ||
         !std::equal(parent->ancestors.begin(), parent->ancestors.begin() + parent->depth - 1,
                     ws.ancestors.begin() + 1)) {
-      return Broken(absl::StrCat("workspace ", ws.id, " and its parent disagree (T4)"));
+      return Broken({"T4"}, absl::StrCat("workspace ", ws.id, " and its parent disagree"));
     }
   } else if (ws.depth != 1) {
     return Broken(absl::StrCat("top-level workspace ", ws.id, " has depth ", int{ws.depth}));
@@ -117,19 +121,19 @@ absl::Status VerifyWorkspace(const Version& v, const WorkspaceNode& ws) {
     const Grant* g = u == nullptr ? nullptr : u->DirectGrant(ws.id);
     if (g == nullptr || g->role != role) {
       status = Broken(
-          absl::StrCat("member ", user, " of workspace ", ws.id, " has no matching grant (M3)"));
+          {"M3"}, absl::StrCat("member ", user, " of workspace ", ws.id, " has no matching grant"));
     }
   });
   if (!status.ok()) return status;
   const RoleId* owner_role = ws.members.Find(ws.owner);
   if (owners != 1 || owner_role == nullptr || *owner_role != kOwner) {
-    return Broken(absl::StrCat("workspace ", ws.id, " has ", owners, " owners (M4)"));
+    return Broken({"M4"}, absl::StrCat("workspace ", ws.id, " has ", owners, " owners"));
   }
   ws.sessions.ForEach([&](UserId user, uint8_t) {
     const UserNode* u = v.users.Find(user);
     if (u == nullptr || u->active_workspace != ws.id) {
-      status = Broken(absl::StrCat("session of user ", user, " in workspace ", ws.id,
-                                   " is not the user's active workspace (S1)"));
+      status = Broken({"S1"}, absl::StrCat("session of user ", user, " in workspace ", ws.id,
+                                           " is not the user's active workspace"));
     }
   });
   return status;
@@ -143,19 +147,19 @@ absl::Status VerifyAccount(const Version& v, const AccountNode& a) {
     const UserNode* u = v.users.Find(user);
     const StaffEntry* s = u == nullptr ? nullptr : u->StaffIn(a.id);
     if (s == nullptr || static_cast<uint8_t>(s->role) != role) {
-      status =
-          Broken(absl::StrCat("staff ", user, " of account ", a.id, " has no matching entry (M2)"));
+      status = Broken({"M2"},
+                      absl::StrCat("staff ", user, " of account ", a.id, " has no matching entry"));
     }
   });
   if (!status.ok()) return status;
   const uint8_t* owner_role = a.staff.Find(a.owner);
   if (owners != 1 || owner_role == nullptr ||
       *owner_role != static_cast<uint8_t>(AccountRole::kOwner)) {
-    return Broken(absl::StrCat("account ", a.id, " has ", owners, " owners (M2)"));
+    return Broken({"M2"}, absl::StrCat("account ", a.id, " has ", owners, " owners"));
   }
   if (a.slugs.size() != a.workspaces.size()) {
-    return Broken(absl::StrCat("account ", a.id, " has ", a.slugs.size(), " slugs for ",
-                               a.workspaces.size(), " workspaces (T3)"));
+    return Broken({"T3"}, absl::StrCat("account ", a.id, " has ", a.slugs.size(), " slugs for ",
+                                       a.workspaces.size(), " workspaces"));
   }
   return absl::OkStatus();
 }
@@ -177,7 +181,7 @@ absl::Status VerifyCredits(const Version& v, const std::atomic<ReservationTable*
     if (StateOf(state_gen) != SlotState::kLive) continue;
     const int64_t held = slot.held_regular.load(std::memory_order_relaxed) +
                          slot.held_extra.load(std::memory_order_relaxed);
-    if (held <= 0) return Broken(absl::StrCat("reservation slot ", i, " holds ", held, " (C6)"));
+    if (held <= 0) return Broken({"C6"}, absl::StrCat("reservation slot ", i, " holds ", held));
     held_by_cell[slot.cell.load(std::memory_order_relaxed)] += held;
   }
   // Per (account, meter): what live workspaces were funded with.
@@ -189,7 +193,7 @@ absl::Status VerifyCredits(const Version& v, const std::atomic<ReservationTable*
     for (const Funding& f : ws->credits) {
       if (!status.ok()) return;
       if (f.meter >= meters.meters.size() || f.cell == nullptr || f.funded < 0) {
-        status = Broken(absl::StrCat("workspace ", id, " has a malformed credit entry (C1)"));
+        status = Broken({"C1"}, absl::StrCat("workspace ", id, " has a malformed credit entry"));
         return;
       }
       funded[{ws->account, f.meter}] += f.funded;
@@ -198,20 +202,20 @@ absl::Status VerifyCredits(const Version& v, const std::atomic<ReservationTable*
       const std::string where =
           absl::StrCat("workspace ", id, " meter '", meters.meters[f.meter].name, "'");
       if (c.closed)
-        status = Broken(absl::StrCat(where, ": a live workspace's cell is closed (T7)"));
+        status = Broken({"T7"}, absl::StrCat(where, ": a live workspace's cell is closed"));
       if (meters.meters[f.meter].buckets.size() == 1 && c.extra != 0) {
-        status = Broken(absl::StrCat(where, ": a one-bucket meter holds extra (C1)"));
+        status = Broken({"C1"}, absl::StrCat(where, ": a one-bucket meter holds extra"));
       }
       // What the workspace consumed is what it was funded with minus what it
       // still holds; the counter may lag a consume in flight, never lead.
       if (c.total() > f.funded || counted < 0 || counted > f.funded - c.total()) {
-        status = Broken(absl::StrCat(where, ": funded ", f.funded, " but holds ", c.total(),
-                                     " and counted ", counted, " consumed (C8)"));
+        status = Broken({"C8"}, absl::StrCat(where, ": funded ", f.funded, " but holds ", c.total(),
+                                             " and counted ", counted, " consumed"));
       }
       auto held = held_by_cell.find(f.cell);
       if (held != held_by_cell.end() && held->second > c.held) {
-        status = Broken(absl::StrCat(where, ": reservations hold ", held->second,
-                                     " but the balance shows ", c.held, " held (C6)"));
+        status = Broken({"C6"}, absl::StrCat(where, ": reservations hold ", held->second,
+                                             " but the balance shows ", c.held, " held"));
       }
       held_by_cell.erase(f.cell);
       held_seen.emplace_back(f.cell, c.held);
@@ -219,7 +223,7 @@ absl::Status VerifyCredits(const Version& v, const std::atomic<ReservationTable*
   });
   if (!status.ok()) return status;
   if (!held_by_cell.empty()) {
-    return Broken("a live reservation belongs to no live workspace (C6, T7)");
+    return Broken({"C6", "T7"}, "a live reservation belongs to no live workspace");
   }
   // Upper bound, from the slots read after the cells: a hold in a cell was
   // announced before its CAS and cannot be settled while we hold the writer
@@ -241,8 +245,8 @@ absl::Status VerifyCredits(const Version& v, const std::atomic<ReservationTable*
     auto it = may_hold.find(cell);
     const int64_t accounted = it == may_hold.end() ? 0 : it->second;
     if (held > accounted) {
-      return Broken(absl::StrCat("a balance shows ", held, " held but its reservations hold ",
-                                 accounted, " (C6)"));
+      return Broken({"C6"}, absl::StrCat("a balance shows ", held,
+                                         " held but its reservations hold ", accounted));
     }
   }
   v.accounts.ForEach([&](AccountId id, const AccountNode* a) {
@@ -255,15 +259,16 @@ absl::Status VerifyCredits(const Version& v, const std::atomic<ReservationTable*
           __int128{pool.granted} != __int128{pool.buckets[0]} + pool.buckets[1] + in_workspaces +
                                         pool.consumed_by_deleted) {
         status = Broken(
+            {"C8"},
             absl::StrCat("account ", id, " meter '", meters.meters[pool.meter].name, "': granted ",
                          pool.granted, " != pool ", pool.buckets[0], " + ", pool.buckets[1],
                          " + workspaces' funding ", static_cast<int64_t>(in_workspaces),
-                         " + consumed by deleted workspaces ", pool.consumed_by_deleted, " (C8)"));
+                         " + consumed by deleted workspaces ", pool.consumed_by_deleted));
       }
     }
   });
   if (!status.ok()) return status;
-  if (!funded.empty()) return Broken("a workspace holds credits its account never had (C8)");
+  if (!funded.empty()) return Broken({"C8"}, "a workspace holds credits its account never had");
   return absl::OkStatus();
 }
 
@@ -334,7 +339,7 @@ absl::Status Engine::verify() const {
     return Broken(absl::StrCat("membership count ", v.memberships, " but ", direct, " found"));
   }
   if (v.user_keys.size() != v.users.size()) {
-    return Broken("user key index and users differ in size (M1)");
+    return Broken({"M1"}, "user key index and users differ in size");
   }
   return VerifyCredits(v, impl_->reservations);
 }

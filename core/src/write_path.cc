@@ -19,6 +19,7 @@
 #include "mutex.h"
 #include "ops.h"
 #include "status_macros.h"
+#include "tenantry/status.h"
 #include "test_hooks.h"
 #include "writer.h"
 
@@ -31,8 +32,8 @@ absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<cons
                                                  const RunReplay* replay) {
   Engine::Impl& impl = EngineInternal::impl(engine);
   if (ops.size() > limits::kMaxBatchChanges) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a batch holds at most ", limits::kMaxBatchChanges, " changes (X2)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"X2"},
+                   absl::StrCat("a batch holds at most ", limits::kMaxBatchChanges, " changes"));
   }
   // P3: the record's size is known before anything runs (ops, the time, at
   // most one token hash per invitation change), so that the journal makes
@@ -79,9 +80,9 @@ absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<cons
         if (!batch) return result.status();
         uint8_t code = 0;
         OpCodeOf(ops[i], &code);
-        return absl::Status(result.status().code(), absl::StrCat("change #", i, " (", OpName(code),
-                                                                 ") failed; nothing was applied: ",
-                                                                 result.status().message()));
+        return WithMessage(result.status(), absl::StrCat("change #", i, " (", OpName(code),
+                                                         ") failed; nothing was applied: ",
+                                                         result.status().message()));
       }
       results.push_back(*result);
     }

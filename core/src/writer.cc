@@ -5,14 +5,16 @@
 // everything it needs (existence, M10 authorization, the rule itself)
 // before it mutates anything. Roles, teams, invitations and deletion are in
 // writer_admin.cc, credits in writer_credits.cc.
+#include "writer.h"
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "access.h"
 #include "status_macros.h"
+#include "tenantry/status.h"
 #include "text.h"
-#include "writer.h"
 
 namespace tenantry::internal {
 namespace {
@@ -28,8 +30,9 @@ const char* TypeName(WorkspaceType type) {
 absl::Status ValidatePlan(const Plan& plan) {
   TNY_RETURN_IF_ERROR(ValidatePlanName(plan.name));
   if (plan.workspace_limit < Plan::kUnlimited) {
-    return absl::InvalidArgumentError(absl::StrCat("plan workspace limit ", plan.workspace_limit,
-                                                   " must be >= 0, or -1 for unlimited (T2)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"T2"},
+                   absl::StrCat("plan workspace limit ", plan.workspace_limit,
+                                " must be >= 0, or -1 for unlimited"));
   }
   return absl::OkStatus();
 }
@@ -48,14 +51,16 @@ Writer::Writer(const Version* base, int64_t now_ns, const std::array<uint8_t, 32
 
 absl::StatusOr<const UserNode*> Writer::FindUser(UserId id, const char* rule) const {
   const UserNode* u = v_->users.Find(id);
-  if (u == nullptr) return absl::NotFoundError(absl::StrCat("unknown user ", id, " (", rule, ")"));
+  if (u == nullptr) {
+    return Refusal(absl::StatusCode::kNotFound, {rule}, absl::StrCat("unknown user ", id));
+  }
   return u;
 }
 
 absl::StatusOr<const WorkspaceNode*> Writer::FindWorkspace(WorkspaceId id, const char* rule) const {
   const WorkspaceNode* w = v_->workspaces.Find(id);
   if (w == nullptr) {
-    return absl::NotFoundError(absl::StrCat("unknown workspace ", id, " (", rule, ")"));
+    return Refusal(absl::StatusCode::kNotFound, {rule}, absl::StrCat("unknown workspace ", id));
   }
   return w;
 }
@@ -63,7 +68,7 @@ absl::StatusOr<const WorkspaceNode*> Writer::FindWorkspace(WorkspaceId id, const
 absl::StatusOr<const AccountNode*> Writer::FindAccount(AccountId id, const char* rule) const {
   const AccountNode* a = v_->accounts.Find(id);
   if (a == nullptr) {
-    return absl::NotFoundError(absl::StrCat("unknown account ", id, " (", rule, ")"));
+    return Refusal(absl::StatusCode::kNotFound, {rule}, absl::StrCat("unknown account ", id));
   }
   return a;
 }
@@ -79,9 +84,9 @@ absl::Status Writer::Authorize(UserId actor, const WorkspaceNode& ws,
                                PermissionId permission) const {
   if (actor == kSystem) return absl::OkStatus();
   if (Evaluate<false>(*v_, actor, ws.id, permission, nullptr)) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat(ActorName(actor), " lacks '",
-                                                  v_->catalog->names[permission], "' in workspace ",
-                                                  ws.id, " (M10)"));
+  return Refusal(absl::StatusCode::kPermissionDenied, {"M10"},
+                 absl::StrCat(ActorName(actor), " lacks '", v_->catalog->names[permission],
+                              "' in workspace ", ws.id));
 }
 
 absl::Status Writer::AuthorizeAccount(UserId actor, const AccountNode& account,
@@ -92,25 +97,27 @@ absl::Status Writer::AuthorizeAccount(UserId actor, const AccountNode& account,
   if (staff != nullptr && RolePerms(*v_, staff->grant_role).Has(permission)) {
     return absl::OkStatus();
   }
-  return absl::PermissionDeniedError(absl::StrCat(ActorName(actor), " lacks '",
-                                                  v_->catalog->names[permission], "' in account ",
-                                                  account.id, " (M10)"));
+  return Refusal(absl::StatusCode::kPermissionDenied, {"M10"},
+                 absl::StrCat(ActorName(actor), " lacks '", v_->catalog->names[permission],
+                              "' in account ", account.id));
 }
 
 absl::Status Writer::AuthorizeRole(UserId actor, const WorkspaceNode& ws, RoleId role) const {
   if (actor == kSystem) return absl::OkStatus();
   if (EffectivePerms(*v_, actor, ws).Includes(RolePerms(*v_, role))) return absl::OkStatus();
-  return absl::PermissionDeniedError(
+  return Refusal(
+      absl::StatusCode::kPermissionDenied, {"M10"},
       absl::StrCat(ActorName(actor), " cannot grant or change role '", RoleName(*v_, role),
-                   "' in workspace ", ws.id, ": it holds permissions the actor lacks there (M10)"));
+                   "' in workspace ", ws.id, ": it holds permissions the actor lacks there"));
 }
 
 absl::Status Writer::CheckStaffClient(const UserNode& user, const WorkspaceNode& ws,
                                       RoleId role) const {
   if (!IsClientRole(*v_, role) || user.StaffIn(ws.account) == nullptr) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "user ", user.id, " is staff of account ", ws.account,
-      " and cannot be a client in its workspace ", ws.id, "; staff and clients never mix (M5)"));
+  return Refusal(absl::StatusCode::kFailedPrecondition, {"M5"},
+                 absl::StrCat("user ", user.id, " is staff of account ", ws.account,
+                              " and cannot be a client in its workspace ", ws.id,
+                              "; staff and clients never mix"));
 }
 
 absl::StatusOr<RoleId> Writer::ParseWorkspaceRole(AccountId account, absl::string_view name) const {
@@ -119,19 +126,22 @@ absl::StatusOr<RoleId> Writer::ParseWorkspaceRole(AccountId account, absl::strin
   const AccountNode* a = v_->accounts.Find(account);
   const RoleId* custom = a == nullptr ? nullptr : a->roles.Find(std::string(name));
   if (custom != nullptr) return *custom;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown workspace role '", name.substr(0, 64),
-      "': not owner, admin, manager, member, viewer, client, nor a custom role of account ",
-      account, " (M3)"));
+  return Refusal(
+      absl::StatusCode::kInvalidArgument, {"M3"},
+      absl::StrCat(
+          "unknown workspace role '", name.substr(0, 64),
+          "': not owner, admin, manager, member, viewer, client, nor a custom role of account ",
+          account));
 }
 
 absl::Status Writer::CheckNotClient(const UserNode& user, AccountId account) const {
   for (const Grant& g : user.grants) {
     if (!IsClientRole(*v_, g.role)) continue;
     if (v_->workspaces.Find(g.workspace)->account == account) {
-      return absl::FailedPreconditionError(
+      return Refusal(
+          absl::StatusCode::kFailedPrecondition, {"M5"},
           absl::StrCat("user ", user.id, " is a client in workspace ", g.workspace, " of account ",
-                       account, " and cannot be staff there; staff and clients never mix (M5)"));
+                       account, " and cannot be staff there; staff and clients never mix"));
     }
   }
   return absl::OkStatus();
@@ -141,8 +151,9 @@ absl::StatusOr<std::vector<WorkspaceId>> Writer::ValidateScope(const AccountNode
                                                                const StaffScope& scope) const {
   if (scope.all) return std::vector<WorkspaceId>{};
   if (scope.workspaces.size() > limits::kMaxScopeWorkspaces) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "a staff scope lists at most ", limits::kMaxScopeWorkspaces, " workspaces (M2)"));
+    return Refusal(
+        absl::StatusCode::kInvalidArgument, {"M2"},
+        absl::StrCat("a staff scope lists at most ", limits::kMaxScopeWorkspaces, " workspaces"));
   }
   std::vector<WorkspaceId> ids = scope.workspaces;
   std::sort(ids.begin(), ids.end());
@@ -150,8 +161,9 @@ absl::StatusOr<std::vector<WorkspaceId>> Writer::ValidateScope(const AccountNode
   for (WorkspaceId id : ids) {
     TNY_ASSIGN_OR_RETURN(const WorkspaceNode* ws, FindWorkspace(id, "M2"));
     if (ws->account != account.id) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "workspace ", id, " of a staff scope is not in account ", account.id, " (M2, A2)"));
+      return Refusal(
+          absl::StatusCode::kInvalidArgument, {"M2", "A2"},
+          absl::StrCat("workspace ", id, " of a staff scope is not in account ", account.id));
     }
   }
   return ids;
@@ -196,8 +208,9 @@ absl::StatusOr<uint64_t> Writer::RegisterPermission(absl::string_view name) {
   TNY_RETURN_IF_ERROR(ValidatePermissionName(name));
   if (auto found = v_->catalog->Find(name); found.ok()) return *found;
   if (v_->catalog->names.size() >= limits::kMaxPermissions) {
-    return absl::ResourceExhaustedError(absl::StrCat("the catalog holds ", limits::kMaxPermissions,
-                                                     " permissions, its limit (M7)"));
+    return Refusal(
+        absl::StatusCode::kResourceExhausted, {"M7"},
+        absl::StrCat("the catalog holds ", limits::kMaxPermissions, " permissions, its limit"));
   }
   // One copy per transaction: a batch registering many names copies once.
   Catalog* catalog = txn_.Writable(v_->catalog);
@@ -212,7 +225,8 @@ absl::StatusOr<uint64_t> Writer::RegisterPermission(absl::string_view name) {
 absl::StatusOr<uint64_t> Writer::CreateUser(absl::string_view raw_key) {
   TNY_ASSIGN_OR_RETURN(std::string key, NormalizeKey(raw_key));
   if (v_->user_keys.Contains(key)) {
-    return absl::AlreadyExistsError(absl::StrCat("user key '", key, "' already exists (M1)"));
+    return Refusal(absl::StatusCode::kAlreadyExists, {"M1"},
+                   absl::StrCat("user key '", key, "' already exists"));
   }
   UserId id = v_->next_user++;
   UserNode* u = txn_.Make<UserNode>();
@@ -234,20 +248,21 @@ absl::StatusOr<uint64_t> Writer::CreateAccount(const AccountSpec& spec) {
   if (!spec.key.empty()) {
     TNY_ASSIGN_OR_RETURN(key, NormalizeKey(spec.key));
     if (v_->account_keys.Contains(key)) {
-      return absl::AlreadyExistsError(absl::StrCat("account key '", key, "' already exists (T1)"));
+      return Refusal(absl::StatusCode::kAlreadyExists, {"T1"},
+                     absl::StrCat("account key '", key, "' already exists"));
     }
   }
   if (spec.plan.has_value()) TNY_RETURN_IF_ERROR(ValidatePlan(*spec.plan));
   if (spec.member_default_scope != "all" && spec.member_default_scope != "none") {
-    return absl::InvalidArgumentError(absl::StrCat("member_default_scope '",
-                                                   spec.member_default_scope.substr(0, 64),
-                                                   "' must be 'all' or 'none' (M2)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M2"},
+                   absl::StrCat("member_default_scope '", spec.member_default_scope.substr(0, 64),
+                                "' must be 'all' or 'none'"));
   }
   RoleId member_role = BuiltinRoleNamed(spec.staff_member_role);
   if (!IsStaffMemberRole(member_role)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("staff_member_role '", spec.staff_member_role.substr(0, 64),
-                     "' must be one of admin, manager, member, viewer (M8)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M8"},
+                   absl::StrCat("staff_member_role '", spec.staff_member_role.substr(0, 64),
+                                "' must be one of admin, manager, member, viewer"));
   }
   AccountId id = v_->next_account++;
   AccountNode* a = txn_.Make<AccountNode>();
@@ -291,23 +306,25 @@ absl::Status Writer::AddStaff(UserId actor, AccountId account, UserId user,
   TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *a, perm::kAccountManageStaff));
   AccountRole role = AccountRoleNamed(role_name);
   if (role == AccountRole::kNone) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown account role '", role_name.substr(0, 64), "'; one of owner, admin, member (M2)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M2"},
+                   absl::StrCat("unknown account role '", role_name.substr(0, 64),
+                                "'; one of owner, admin, member"));
   }
   if (role == AccountRole::kOwner) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("account ", account, " already has its one owner (M2)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"M2"},
+                   absl::StrCat("account ", account, " already has its one owner"));
   }
   if (u->StaffIn(account) != nullptr) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("user ", user, " is already staff of account ", account, " (M2)"));
+    return Refusal(absl::StatusCode::kAlreadyExists, {"M2"},
+                   absl::StrCat("user ", user, " is already staff of account ", account));
   }
   TNY_RETURN_IF_ERROR(CheckNotClient(*u, account));
   // M2: owners and admins always have `all`; the account default is for members.
   StaffScope effective =
       scope.value_or(StaffScope{role == AccountRole::kAdmin || a->member_default_all, {}});
   if (role == AccountRole::kAdmin && !effective.all) {
-    return absl::InvalidArgumentError("owners and admins always have the scope 'all' (M2)");
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M2"},
+                   "owners and admins always have the scope 'all'");
   }
   TNY_ASSIGN_OR_RETURN(std::vector<WorkspaceId> ids, ValidateScope(*a, effective));
   RoleId grant_role = role == AccountRole::kAdmin ? kStaffAdmin : a->staff_member_role;
@@ -327,11 +344,12 @@ absl::Status Writer::SetStaffScope(UserId actor, AccountId account, UserId user,
   TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *a, perm::kAccountManageStaff));
   const StaffEntry* staff = u->StaffIn(account);
   if (staff == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("user ", user, " is not staff of account ", account, " (M2)"));
+    return Refusal(absl::StatusCode::kNotFound, {"M2"},
+                   absl::StrCat("user ", user, " is not staff of account ", account));
   }
   if (staff->role != AccountRole::kMember && !scope.all) {
-    return absl::InvalidArgumentError("owners and admins always have the scope 'all' (M2)");
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M2"},
+                   "owners and admins always have the scope 'all'");
   }
   TNY_ASSIGN_OR_RETURN(std::vector<WorkspaceId> ids, ValidateScope(*a, scope));
   UserNode* mutable_user = MutableUser(user);
@@ -352,12 +370,12 @@ absl::Status Writer::RemoveStaff(UserId actor, AccountId account, UserId user) {
   TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *a, perm::kAccountManageStaff));
   const StaffEntry* staff = u->StaffIn(account);
   if (staff == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("user ", user, " is not staff of account ", account, " (M2)"));
+    return Refusal(absl::StatusCode::kNotFound, {"M2"},
+                   absl::StrCat("user ", user, " is not staff of account ", account));
   }
   if (staff->role == AccountRole::kOwner) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the owner of account ", account, " cannot be removed (M2)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"M2"},
+                   absl::StrCat("the owner of account ", account, " cannot be removed"));
   }
   MutableAccount(account)->staff.Erase(txn_, user);
   std::vector<StaffEntry>& entries = MutableUser(user)->staff;
@@ -384,34 +402,35 @@ absl::StatusOr<uint64_t> Writer::CreateWorkspace(UserId actor, AccountId account
     TNY_ASSIGN_OR_RETURN(slug, DeriveSlug(name));
   }
   if (a->slugs.Contains(slug)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("slug '", slug, "' is already used in account ", account, " (T3)"));
+    return Refusal(absl::StatusCode::kAlreadyExists, {"T3"},
+                   absl::StrCat("slug '", slug, "' is already used in account ", account));
   }
   const int64_t limit = a->plan_set ? a->plan.workspace_limit : 1;
   const auto count = static_cast<int64_t>(a->workspaces.size());
   if (limit != Plan::kUnlimited && count >= limit) {
-    return absl::ResourceExhaustedError(absl::StrCat("plan '", a->plan.name, "' allows ", limit,
-                                                     " workspace(s) and account ", account, " has ",
-                                                     count, " (T2)"));
+    return Refusal(absl::StatusCode::kResourceExhausted, {"T2"},
+                   absl::StrCat("plan '", a->plan.name, "' allows ", limit,
+                                " workspace(s) and account ", account, " has ", count));
   }
   if (spec.type == WorkspaceType::kAgency && !(a->plan_set && a->plan.agency)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("plan '", a->plan.name, "' does not allow agency workspaces (T4)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"T4"},
+                   absl::StrCat("plan '", a->plan.name, "' does not allow agency workspaces"));
   }
   const WorkspaceNode* parent = nullptr;
   if (spec.parent != 0) {
     TNY_ASSIGN_OR_RETURN(parent, FindWorkspace(spec.parent, "T4"));
     if (parent->account != account) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("parent workspace ", spec.parent, " belongs to another account (T4, A2)"));
+      return Refusal(absl::StatusCode::kInvalidArgument, {"T4", "A2"},
+                     absl::StrCat("parent workspace ", spec.parent, " belongs to another account"));
     }
     if (parent->type != WorkspaceType::kAgency) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("parent workspace ", spec.parent, " is not an agency workspace (T4)"));
+      return Refusal(absl::StatusCode::kFailedPrecondition, {"T4"},
+                     absl::StrCat("parent workspace ", spec.parent, " is not an agency workspace"));
     }
     if (parent->depth >= limits::kMaxDepth) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the tenant graph is at most ", limits::kMaxDepth, " levels deep (T4)"));
+      return Refusal(
+          absl::StatusCode::kFailedPrecondition, {"T4"},
+          absl::StrCat("the tenant graph is at most ", limits::kMaxDepth, " levels deep"));
     }
   }
   UserId owner_id = spec.owner != 0 ? spec.owner : actor == kSystem ? a->owner : actor;
@@ -474,18 +493,21 @@ absl::Status Writer::SetSetting(UserId actor, WorkspaceId workspace, absl::strin
   const int64_t* as_int = std::get_if<int64_t>(&value);
   auto int_in = [&](int64_t* field, int64_t min, int64_t max) -> absl::Status {
     if (as_int == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("setting '", name, "' takes an integer (T6)"));
+      return Refusal(absl::StatusCode::kInvalidArgument, {"T6"},
+                     absl::StrCat("setting '", name, "' takes an integer"));
     }
     if (*as_int < min || *as_int > max) {
-      return absl::InvalidArgumentError(absl::StrCat("setting '", name, "' = ", *as_int,
-                                                     " is out of range ", min, "..", max, " (T6)"));
+      return Refusal(
+          absl::StatusCode::kInvalidArgument, {"T6"},
+          absl::StrCat("setting '", name, "' = ", *as_int, " is out of range ", min, "..", max));
     }
     *field = *as_int;
     return absl::OkStatus();
   };
   if (name == "beta_opt_in") {
     if (as_bool == nullptr) {
-      return absl::InvalidArgumentError("setting 'beta_opt_in' takes a boolean (T6)");
+      return Refusal(absl::StatusCode::kInvalidArgument, {"T6"},
+                     "setting 'beta_opt_in' takes a boolean");
     }
     settings.beta_opt_in = *as_bool;
   } else if (name == "approval_timeout_s") {
@@ -494,9 +516,9 @@ absl::Status Writer::SetSetting(UserId actor, WorkspaceId workspace, absl::strin
   } else if (name == "inactivity_timeout_s") {
     TNY_RETURN_IF_ERROR(int_in(&settings.inactivity_timeout_s, 0, limits::kInactivityTimeoutMaxS));
   } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("unknown setting '", name.substr(0, 64),
-                     "'; one of beta_opt_in, approval_timeout_s, inactivity_timeout_s (T6)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"T6"},
+                   absl::StrCat("unknown setting '", name.substr(0, 64),
+                                "'; one of beta_opt_in, approval_timeout_s, inactivity_timeout_s"));
   }
   MutableWorkspace(workspace)->settings = settings;
   std::string shown = as_bool != nullptr ? (*as_bool ? "true" : "false") : absl::StrCat(*as_int);
@@ -513,13 +535,14 @@ absl::Status Writer::AddMember(UserId actor, WorkspaceId workspace, UserId user,
   TNY_RETURN_IF_ERROR(Authorize(actor, *ws, perm::kMembersInvite));
   TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(ws->account, role_name));
   if (role == kOwner) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "workspace ", workspace, " has exactly one owner; use transfer_ownership (M4)"));
+    return Refusal(
+        absl::StatusCode::kFailedPrecondition, {"M4"},
+        absl::StrCat("workspace ", workspace, " has exactly one owner; use transfer_ownership"));
   }
   if (const Grant* g = u->DirectGrant(workspace); g != nullptr) {
-    return absl::AlreadyExistsError(absl::StrCat("user ", user, " already has role '",
-                                                 RoleName(*v_, g->role), "' in workspace ",
-                                                 workspace, " (M3)"));
+    return Refusal(absl::StatusCode::kAlreadyExists, {"M3"},
+                   absl::StrCat("user ", user, " already has role '", RoleName(*v_, g->role),
+                                "' in workspace ", workspace));
   }
   TNY_RETURN_IF_ERROR(CheckStaffClient(*u, *ws, role));
   TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, role));
@@ -537,13 +560,15 @@ absl::Status Writer::SetRole(UserId actor, WorkspaceId workspace, UserId user,
   TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(ws->account, role_name));
   const Grant* current = u->DirectGrant(workspace);
   if (current == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("user ", user, " is not a member of workspace ", workspace, " (M3)"));
+    return Refusal(absl::StatusCode::kNotFound, {"M3"},
+                   absl::StrCat("user ", user, " is not a member of workspace ", workspace));
   }
   if (current->role == kOwner || role == kOwner) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the owner of workspace ", workspace,
-        " changes only through transfer_ownership; nobody else can change the owner's role (M4)"));
+    return Refusal(
+        absl::StatusCode::kFailedPrecondition, {"M4"},
+        absl::StrCat(
+            "the owner of workspace ", workspace,
+            " changes only through transfer_ownership; nobody else can change the owner's role"));
   }
   TNY_RETURN_IF_ERROR(CheckStaffClient(*u, *ws, role));
   TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, current->role));
@@ -562,13 +587,14 @@ absl::Status Writer::RemoveMember(UserId actor, WorkspaceId workspace, UserId us
   if (actor != user) TNY_RETURN_IF_ERROR(Authorize(actor, *ws, perm::kMembersRemove));
   const Grant* current = u->DirectGrant(workspace);
   if (current == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("user ", user, " is not a member of workspace ", workspace, " (M3)"));
+    return Refusal(absl::StatusCode::kNotFound, {"M3"},
+                   absl::StrCat("user ", user, " is not a member of workspace ", workspace));
   }
   if (current->role == kOwner) {
-    return absl::FailedPreconditionError(
+    return Refusal(
+        absl::StatusCode::kFailedPrecondition, {"M4"},
         absl::StrCat("the owner of workspace ", workspace,
-                     " cannot be removed; hand ownership over with transfer_ownership first (M4)"));
+                     " cannot be removed; hand ownership over with transfer_ownership first"));
   }
   if (actor != user) TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, current->role));
   EraseGrant(user, workspace, 0);
@@ -582,14 +608,14 @@ absl::Status Writer::TransferOwnership(UserId actor, WorkspaceId workspace, User
   TNY_ASSIGN_OR_RETURN(const UserNode* u, FindUser(new_owner, "M4"));
   (void)u;
   if (actor != kSystem && actor != ws->owner) {
-    return absl::PermissionDeniedError(absl::StrCat(ActorName(actor),
-                                                    " is not the owner of workspace ", workspace,
-                                                    "; only the owner hands ownership over (M4)"));
+    return Refusal(absl::StatusCode::kPermissionDenied, {"M4"},
+                   absl::StrCat(ActorName(actor), " is not the owner of workspace ", workspace,
+                                "; only the owner hands ownership over"));
   }
   const UserId old_owner = ws->owner;
   if (new_owner == old_owner) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("user ", new_owner, " already owns workspace ", workspace, " (M4)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"M4"},
+                   absl::StrCat("user ", new_owner, " already owns workspace ", workspace));
   }
   SetGrant(old_owner, Grant{workspace, 0, kAdmin});
   SetGrant(new_owner, Grant{workspace, 0, kOwner});
@@ -606,12 +632,13 @@ absl::Status Writer::SwitchWorkspace(UserId user, WorkspaceId workspace) {
   TNY_ASSIGN_OR_RETURN(const UserNode* u, FindUser(user, "S1"));
   TNY_ASSIGN_OR_RETURN(const WorkspaceNode* ws, FindWorkspace(workspace, "S1"));
   if (!ws->active()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("workspace ", workspace, " is inactive; cannot switch into it (T5, S1)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"T5", "S1"},
+                   absl::StrCat("workspace ", workspace, " is inactive; cannot switch into it"));
   }
   if (!Evaluate<false>(*v_, user, workspace, perm::kWorkspaceSwitch, nullptr)) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("user ", user, " lacks 'workspace.switch' in workspace ", workspace, " (S1)"));
+    return Refusal(
+        absl::StatusCode::kPermissionDenied, {"S1"},
+        absl::StrCat("user ", user, " lacks 'workspace.switch' in workspace ", workspace));
   }
   const WorkspaceId previous = u->active_workspace;
   if (previous != 0 && previous != workspace) {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "access.h"
 #include "status_macros.h"
+#include "tenantry/status.h"
 #include "text.h"
 #include "writer.h"
 
@@ -33,14 +34,16 @@ std::array<uint8_t, 32> HashToken(absl::string_view token, const std::array<uint
 
 absl::StatusOr<const TeamNode*> Writer::FindTeam(TeamId id) const {
   const TeamNode* team = v_->teams.Find(id);
-  if (team == nullptr) return absl::NotFoundError(absl::StrCat("unknown team ", id, " (M9)"));
+  if (team == nullptr) {
+    return Refusal(absl::StatusCode::kNotFound, {"M9"}, absl::StrCat("unknown team ", id));
+  }
   return team;
 }
 
 absl::StatusOr<const InvitationNode*> Writer::FindInvitation(InvitationId id) const {
   const InvitationNode* node = v_->invitations.Find(id);
   if (node == nullptr) {
-    return absl::NotFoundError(absl::StrCat("unknown invitation ", id, " (I1)"));
+    return Refusal(absl::StatusCode::kNotFound, {"I1"}, absl::StrCat("unknown invitation ", id));
   }
   return node;
 }
@@ -83,9 +86,10 @@ absl::Status Writer::ResolveRoles(AccountId account) {
     const auto& [perms, client_like] = resolve(id);
     const RoleNode* role = v_->roles.Find(id);
     if (role->client_like != client_like) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "role '", role->name, "' would ", client_like ? "become" : "stop being",
-          " a client role; a role cannot move in or out of the client family (M5, M6)"));
+      return Refusal(
+          absl::StatusCode::kFailedPrecondition, {"M5", "M6"},
+          absl::StrCat("role '", role->name, "' would ", client_like ? "become" : "stop being",
+                       " a client role; a role cannot move in or out of the client family"));
     }
     if (role->perms == perms) continue;
     RoleNode* writable = txn_.Writable(role);
@@ -116,14 +120,15 @@ absl::Status Writer::DefineRole(UserId actor, AccountId account, absl::string_vi
   for (RoleId at = parent; id != kNoRole && at >= kFirstCustomRole;
        at = v_->roles.Find(at)->inherits) {
     if (at == id) {
-      return absl::FailedPreconditionError(absl::StrCat("role '", name, "' cannot inherit from '",
-                                                        inherits, "': that makes a cycle (M6)"));
+      return Refusal(absl::StatusCode::kFailedPrecondition, {"M6"},
+                     absl::StrCat("role '", name, "' cannot inherit from '", inherits,
+                                  "': that makes a cycle"));
     }
   }
   if (existing == nullptr && a->roles.size() >= limits::kMaxCustomRolesPerAccount) {
-    return absl::ResourceExhaustedError(absl::StrCat("account ", account, " has ",
-                                                     limits::kMaxCustomRolesPerAccount,
-                                                     " custom roles, its limit (M6)"));
+    return Refusal(absl::StatusCode::kResourceExhausted, {"M6"},
+                   absl::StrCat("account ", account, " has ", limits::kMaxCustomRolesPerAccount,
+                                " custom roles, its limit"));
   }
   RoleNode* role = nullptr;
   if (existing == nullptr) {
@@ -162,19 +167,20 @@ absl::StatusOr<uint64_t> Writer::CreateTeam(UserId actor, WorkspaceId workspace,
   TNY_ASSIGN_OR_RETURN(std::string name, NormalizeName(raw_name, "team"));
   TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(ws->account, role_name));
   if (!IsDelegableRole(role)) {
-    return absl::FailedPreconditionError(
-        "a team cannot hold the owner role; a workspace has exactly one owner (M4, M9)");
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"M4", "M9"},
+                   "a team cannot hold the owner role; a workspace has exactly one owner");
   }
   TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, role));
   if (ws->teams.size() >= limits::kMaxTeamsPerWorkspace) {
-    return absl::ResourceExhaustedError(absl::StrCat("workspace ", workspace, " has ",
-                                                     limits::kMaxTeamsPerWorkspace, " teams (M9)"));
+    return Refusal(
+        absl::StatusCode::kResourceExhausted, {"M9"},
+        absl::StrCat("workspace ", workspace, " has ", limits::kMaxTeamsPerWorkspace, " teams"));
   }
   bool taken = false;
   ws->teams.ForEach([&](TeamId id, uint8_t) { taken = taken || v_->teams.Find(id)->name == name; });
   if (taken) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("workspace ", workspace, " already has a team named '", name, "' (M9)"));
+    return Refusal(absl::StatusCode::kAlreadyExists, {"M9"},
+                   absl::StrCat("workspace ", workspace, " already has a team named '", name, "'"));
   }
   TeamId id = v_->next_team++;
   TeamNode* team = txn_.Make<TeamNode>();
@@ -196,8 +202,8 @@ absl::Status Writer::AddTeamMember(UserId actor, TeamId team_id, UserId user) {
   TNY_RETURN_IF_ERROR(Authorize(actor, *ws, perm::kMembersInvite));
   TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, team->role));
   if (team->members.Contains(user)) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("user ", user, " is already in team ", team_id, " (M9)"));
+    return Refusal(absl::StatusCode::kAlreadyExists, {"M9"},
+                   absl::StrCat("user ", user, " is already in team ", team_id));
   }
   TNY_RETURN_IF_ERROR(CheckStaffClient(*u, *ws, team->role));
   MutableTeam(team_id)->members.Set(txn_, user, 1);
@@ -215,7 +221,8 @@ absl::Status Writer::RemoveTeamMember(UserId actor, TeamId team_id, UserId user)
     TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, team->role));
   }
   if (!team->members.Contains(user)) {
-    return absl::NotFoundError(absl::StrCat("user ", user, " is not in team ", team_id, " (M9)"));
+    return Refusal(absl::StatusCode::kNotFound, {"M9"},
+                   absl::StrCat("user ", user, " is not in team ", team_id));
   }
   MutableTeam(team_id)->members.Erase(txn_, user);
   EraseGrant(user, team->workspace, team_id);
@@ -231,8 +238,8 @@ absl::Status Writer::SetTeamRole(UserId actor, TeamId team_id, absl::string_view
   TNY_RETURN_IF_ERROR(Authorize(actor, *ws, perm::kMembersChangeRole));
   TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(ws->account, role_name));
   if (!IsDelegableRole(role)) {
-    return absl::FailedPreconditionError(
-        "a team cannot hold the owner role; a workspace has exactly one owner (M4, M9)");
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"M4", "M9"},
+                   "a team cannot hold the owner role; a workspace has exactly one owner");
   }
   TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, team->role));
   TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, role));
@@ -288,8 +295,9 @@ void Writer::IssueToken(InvitationNode* node) {
     if (replay_next_ < replay_hashes_.size()) {
       node->token_hash = replay_hashes_[replay_next_++];
     } else {
-      replay_status_ = absl::DataLossError(
-          "journal: a change issued more invitation tokens than its record holds (P3)");
+      replay_status_ =
+          Refusal(absl::StatusCode::kDataLoss, {"P3"},
+                  "journal: a change issued more invitation tokens than its record holds");
     }
     last_invitation_ = Invitation{node->id, std::string(), node->expires_at_ns};
     return;
@@ -317,9 +325,9 @@ absl::StatusOr<uint64_t> Writer::Invite(UserId actor, WorkspaceId workspace,
   TNY_ASSIGN_OR_RETURN(std::string email, NormalizeKey(raw_email));
   TNY_ASSIGN_OR_RETURN(RoleId role, ParseWorkspaceRole(ws->account, role_name));
   if (!IsDelegableRole(role)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("nobody can be invited as owner of workspace ", workspace,
-                     "; use transfer_ownership (M4)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"M4"},
+                   absl::StrCat("nobody can be invited as owner of workspace ", workspace,
+                                "; use transfer_ownership"));
   }
   TNY_RETURN_IF_ERROR(AuthorizeRole(actor, *ws, role));
   // Refuse early what accept would refuse anyway (I3 re-checks at accept).
@@ -327,8 +335,9 @@ absl::StatusOr<uint64_t> Writer::Invite(UserId actor, WorkspaceId workspace,
     const UserNode* u = v_->users.Find(*existing);
     TNY_RETURN_IF_ERROR(CheckStaffClient(*u, *ws, role));
     if (u->DirectGrant(workspace) != nullptr) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "user ", *existing, " is already a member of workspace ", workspace, " (M3)"));
+      return Refusal(
+          absl::StatusCode::kAlreadyExists, {"M3"},
+          absl::StrCat("user ", *existing, " is already a member of workspace ", workspace));
     }
   }
   InvitationNode* node = txn_.Make<InvitationNode>();
@@ -357,22 +366,23 @@ absl::StatusOr<uint64_t> Writer::InviteStaff(UserId actor, AccountId account,
   TNY_ASSIGN_OR_RETURN(std::string email, NormalizeKey(raw_email));
   AccountRole role = AccountRoleNamed(role_name);
   if (role == AccountRole::kNone || role == AccountRole::kOwner) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a staff invitation names the account role admin or member, not '",
-                     role_name.substr(0, 64), "' (M2, I1)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M2", "I1"},
+                   absl::StrCat("a staff invitation names the account role admin or member, not '",
+                                role_name.substr(0, 64), "'"));
   }
   StaffScope effective =
       scope.value_or(StaffScope{role == AccountRole::kAdmin || a->member_default_all, {}});
   if (role == AccountRole::kAdmin && !effective.all) {
-    return absl::InvalidArgumentError("owners and admins always have the scope 'all' (M2)");
+    return Refusal(absl::StatusCode::kInvalidArgument, {"M2"},
+                   "owners and admins always have the scope 'all'");
   }
   TNY_ASSIGN_OR_RETURN(std::vector<WorkspaceId> ids, ValidateScope(*a, effective));
   if (const UserId* existing = v_->user_keys.Find(email); existing != nullptr) {
     const UserNode* u = v_->users.Find(*existing);
     TNY_RETURN_IF_ERROR(CheckNotClient(*u, account));
     if (u->StaffIn(account) != nullptr) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("user ", *existing, " is already staff of account ", account, " (M2)"));
+      return Refusal(absl::StatusCode::kAlreadyExists, {"M2"},
+                     absl::StrCat("user ", *existing, " is already staff of account ", account));
     }
   }
   InvitationNode* node = txn_.Make<InvitationNode>();
@@ -405,22 +415,26 @@ absl::Status Writer::Accept(absl::string_view token, UserId user) {
   }
   std::array<uint8_t, 32> hash = HashToken(token, token_key_);
   if (node == nullptr || sodium_memcmp(hash.data(), node->token_hash.data(), hash.size()) != 0) {
-    return absl::NotFoundError("the invitation token is not valid: unknown or superseded (I1, I2)");
+    return Refusal(absl::StatusCode::kNotFound, {"I1", "I2"},
+                   "the invitation token is not valid: unknown or superseded");
   }
   if (node->state == InvitationState::kRevoked) {
-    return absl::FailedPreconditionError(absl::StrCat("invitation ", id, " was revoked (I2)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"I2"},
+                   absl::StrCat("invitation ", id, " was revoked"));
   }
   if (node->state == InvitationState::kAccepted) {
-    return absl::FailedPreconditionError(absl::StrCat("invitation ", id, " was already used (I2)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"I2"},
+                   absl::StrCat("invitation ", id, " was already used"));
   }
   if (now_ns_ >= node->expires_at_ns) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("invitation ", id, " expired; ask for it to be resent (I2)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"I2"},
+                   absl::StrCat("invitation ", id, " expired; ask for it to be resent"));
   }
   TNY_ASSIGN_OR_RETURN(const UserNode* u, FindUser(user, "I3"));
   if (u->key != node->email) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "invitation ", id, " was sent to another e-mail address than user ", user, "'s (I3)"));
+    return Refusal(absl::StatusCode::kPermissionDenied, {"I3"},
+                   absl::StrCat("invitation ", id, " was sent to another e-mail address than user ",
+                                user, "'s"));
   }
   // I3: every rule is checked again now, including that the inviter may
   // still hand out this role (M10).
@@ -430,14 +444,15 @@ absl::Status Writer::Accept(absl::string_view token, UserId user) {
       absl::Status inviter = Authorize(node->invited_by, *ws, perm::kMembersInvite);
       if (inviter.ok()) inviter = AuthorizeRole(node->invited_by, *ws, node->role);
       if (!inviter.ok()) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "invitation ", id, " is no longer valid: its inviter may not grant it now (M10, I3)"));
+        return Refusal(absl::StatusCode::kPermissionDenied, {"M10", "I3"},
+                       absl::StrCat("invitation ", id,
+                                    " is no longer valid: its inviter may not grant it now"));
       }
     }
     TNY_RETURN_IF_ERROR(CheckStaffClient(*u, *ws, node->role));
     if (u->DirectGrant(ws->id) != nullptr) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("user ", user, " is already a member of workspace ", ws->id, " (M3)"));
+      return Refusal(absl::StatusCode::kAlreadyExists, {"M3"},
+                     absl::StrCat("user ", user, " is already a member of workspace ", ws->id));
     }
     SetGrant(user, Grant{ws->id, 0, node->role});
   } else {
@@ -445,14 +460,15 @@ absl::Status Writer::Accept(absl::string_view token, UserId user) {
     if (node->invited_by != kSystem) {
       absl::Status inviter = AuthorizeAccount(node->invited_by, *a, perm::kAccountManageStaff);
       if (!inviter.ok()) {
-        return absl::PermissionDeniedError(absl::StrCat(
-            "invitation ", id, " is no longer valid: its inviter may not add staff now (M10, I3)"));
+        return Refusal(absl::StatusCode::kPermissionDenied, {"M10", "I3"},
+                       absl::StrCat("invitation ", id,
+                                    " is no longer valid: its inviter may not add staff now"));
       }
     }
     TNY_RETURN_IF_ERROR(CheckNotClient(*u, a->id));
     if (u->StaffIn(a->id) != nullptr) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("user ", user, " is already staff of account ", a->id, " (M2)"));
+      return Refusal(absl::StatusCode::kAlreadyExists, {"M2"},
+                     absl::StrCat("user ", user, " is already staff of account ", a->id));
     }
     // Scope entries may name workspaces deleted since; keep those that remain.
     std::vector<WorkspaceId> scope;
@@ -477,10 +493,11 @@ absl::StatusOr<uint64_t> Writer::Resend(UserId actor, InvitationId id) {
   TNY_ASSIGN_OR_RETURN(const InvitationNode* node, FindInvitation(id));
   TNY_RETURN_IF_ERROR(AuthorizeInvitation(actor, *node));
   if (node->state != InvitationState::kPending) {
-    return absl::FailedPreconditionError(
+    return Refusal(
+        absl::StatusCode::kFailedPrecondition, {"I2"},
         absl::StrCat("invitation ", id, " was ",
                      node->state == InvitationState::kRevoked ? "revoked" : "already used",
-                     "; only a pending invitation can be resent (I2)"));
+                     "; only a pending invitation can be resent"));
   }
   // I2: a fresh token and expiry; the old token's hash is overwritten, so
   // the old token no longer matches anything.
@@ -493,8 +510,9 @@ absl::Status Writer::RevokeInvitation(UserId actor, InvitationId id) {
   TNY_ASSIGN_OR_RETURN(const InvitationNode* node, FindInvitation(id));
   TNY_RETURN_IF_ERROR(AuthorizeInvitation(actor, *node));
   if (node->state != InvitationState::kPending) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "invitation ", id, " is not pending; only a pending invitation can be revoked (I2)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"I2"},
+                   absl::StrCat("invitation ", id,
+                                " is not pending; only a pending invitation can be revoked"));
   }
   MutableInvitation(id)->state = InvitationState::kRevoked;
   Record(actor, node->account, node->workspace, absl::StrCat("revoke_invitation invitation=", id));
@@ -563,9 +581,9 @@ absl::Status Writer::DeleteWorkspace(UserId actor, WorkspaceId workspace,
   TNY_ASSIGN_OR_RETURN(const WorkspaceNode* ws, FindWorkspace(workspace, "T7"));
   TNY_RETURN_IF_ERROR(Authorize(actor, *ws, perm::kWorkspaceDelete));
   if (confirm != ws->name) {
-    return absl::InvalidArgumentError(absl::StrCat("confirmation '", confirm.substr(0, 100),
-                                                   "' is not the exact name of workspace ",
-                                                   workspace, " (T7)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"T7"},
+                   absl::StrCat("confirmation '", confirm.substr(0, 100),
+                                "' is not the exact name of workspace ", workspace));
   }
   // The subtree, parents before children (depth is bounded, T4).
   std::vector<WorkspaceId> doomed = {workspace};
@@ -575,9 +593,9 @@ absl::Status Writer::DeleteWorkspace(UserId actor, WorkspaceId workspace,
   }
   const AccountId account = ws->account;
   if (v_->accounts.Find(account)->workspaces.size() <= doomed.size()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("workspace ", workspace, " is the only workspace of account ", account,
-                     " (with its sub-workspaces); it cannot be deleted (T7)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"T7"},
+                   absl::StrCat("workspace ", workspace, " is the only workspace of account ",
+                                account, " (with its sub-workspaces); it cannot be deleted"));
   }
   if (actor != kSystem) {
     // An expired session (S1, T6) already counts as cleared.
@@ -587,9 +605,10 @@ absl::Status Writer::DeleteWorkspace(UserId actor, WorkspaceId workspace,
                                       : v_->workspaces.Find(caller->active_workspace);
     if (active != nullptr && !SessionExpired(*caller, *active, now_ns_) &&
         std::find(doomed.begin(), doomed.end(), active->id) != doomed.end()) {
-      return absl::FailedPreconditionError(
+      return Refusal(
+          absl::StatusCode::kFailedPrecondition, {"T7"},
           absl::StrCat("workspace ", caller->active_workspace,
-                       " is the caller's own active workspace; switch to another one first (T7)"));
+                       " is the caller's own active workspace; switch to another one first"));
     }
   }
   const size_t first_drain = drains_.size();
@@ -610,8 +629,8 @@ absl::Status Writer::TouchSession(UserId user) {
   const WorkspaceNode* ws =
       u->active_workspace == 0 ? nullptr : v_->workspaces.Find(u->active_workspace);
   if (ws == nullptr || SessionExpired(*u, *ws, now_ns_)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("user ", user, " has no active workspace (S1)"));
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"S1"},
+                   absl::StrCat("user ", user, " has no active workspace"));
   }
   MutableUser(user)->session_seen_ns = now_ns_;
   Record(user, ws->account, ws->id, absl::StrCat("touch_session user=", user));

@@ -17,6 +17,7 @@
 #include "credits.h"
 #include "model.h"
 #include "status_macros.h"
+#include "tenantry/status.h"
 #include "writer.h"
 
 namespace tenantry::internal {
@@ -47,25 +48,25 @@ absl::StatusOr<uint64_t> Writer::DefineMeter(absl::string_view name,
                                              const std::vector<std::string>& buckets) {
   TNY_RETURN_IF_ERROR(ValidateMeterName(name, "meter name"));
   if (buckets.empty() || buckets.size() > static_cast<size_t>(kMaxBuckets)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a meter has one or two buckets; got ", buckets.size(), " (C1)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"C1"},
+                   absl::StrCat("a meter has one or two buckets; got ", buckets.size()));
   }
   for (const std::string& bucket : buckets) {
     TNY_RETURN_IF_ERROR(ValidateMeterName(bucket, "bucket name"));
   }
   if (buckets.size() == 2 && buckets[0] == buckets[1]) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the buckets of meter '", name, "' must differ (C1)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"C1"},
+                   absl::StrCat("the buckets of meter '", name, "' must differ"));
   }
   if (absl::StatusOr<MeterId> existing = ResolveMeter(*v_->meters, name); existing.ok()) {
     if (v_->meters->meters[*existing].buckets == buckets) return *existing;
-    return absl::AlreadyExistsError(
-        absl::StrCat("meter '", name, "' exists with buckets ",
-                     absl::StrJoin(v_->meters->meters[*existing].buckets, ", "), " (C1)"));
+    return Refusal(absl::StatusCode::kAlreadyExists, {"C1"},
+                   absl::StrCat("meter '", name, "' exists with buckets ",
+                                absl::StrJoin(v_->meters->meters[*existing].buckets, ", ")));
   }
   if (v_->meters->meters.size() >= limits::kMaxMeters) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("an engine has at most ", limits::kMaxMeters, " meters (C1)"));
+    return Refusal(absl::StatusCode::kResourceExhausted, {"C1"},
+                   absl::StrCat("an engine has at most ", limits::kMaxMeters, " meters"));
   }
   MeterTable* table = txn_.Writable(v_->meters);
   table->meters.push_back(MeterDef{std::string(name), buckets});
@@ -88,9 +89,10 @@ absl::Status Writer::GrantCredits(UserId actor, AccountId account, int64_t amoun
   // Every bucket, and every sum of them, is at most `granted` (C8), so this
   // one check keeps all of them inside int64 (C1).
   if (__builtin_add_overflow(granted, amount, &unused)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "grant of ", amount, " would take account ", account, "'s total granted of meter '",
-        v_->meters->meters[m].name, "' past ", INT64_MAX, " (C1)"));
+    return Refusal(absl::StatusCode::kResourceExhausted, {"C1"},
+                   absl::StrCat("grant of ", amount, " would take account ", account,
+                                "'s total granted of meter '", v_->meters->meters[m].name,
+                                "' past ", INT64_MAX));
   }
   Pool* p = MutablePool(account, m);
   p->buckets[b] += amount;
@@ -111,18 +113,19 @@ absl::StatusOr<BucketAmounts> Writer::Transfer(UserId actor, AccountId account,
   TNY_ASSIGN_OR_RETURN(const AccountNode* a, FindAccount(account, "C3"));
   TNY_ASSIGN_OR_RETURN(const WorkspaceNode* ws, FindWorkspace(workspace, "C3"));
   if (ws->account != account) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("workspace ", workspace, " is not in account ", account, " (C3, A2)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"C3", "A2"},
+                   absl::StrCat("workspace ", workspace, " is not in account ", account));
   }
   TNY_ASSIGN_OR_RETURN(MeterId m, ResolveMeter(*v_->meters, meter));
   TNY_RETURN_IF_ERROR(AuthorizeAccount(actor, *a, perm::kCreditsTransfer));
   const Pool* pool = FindMeterEntry(a->pools, m);
   const BucketAmounts in_pool = pool == nullptr ? BucketAmounts{} : pool->buckets;
   if (in_pool[0] + in_pool[1] < amount) {
-    return absl::ResourceExhaustedError(
+    return Refusal(
+        absl::StatusCode::kResourceExhausted, {"C3"},
         absl::StrCat("account ", account, "'s pool of meter '", v_->meters->meters[m].name,
                      "' holds ", in_pool[0] + in_pool[1], " (regular ", in_pool[0], ", extra ",
-                     in_pool[1], "); transfer of ", amount, " refused: nothing moved (C3)"));
+                     in_pool[1], "); transfer of ", amount, " refused: nothing moved"));
   }
   const BucketAmounts taken = {std::min(in_pool[0], amount), amount - std::min(in_pool[0], amount)};
   const Funding* funding = FindMeterEntry(ws->credits, m);
@@ -153,10 +156,11 @@ absl::StatusOr<BucketAmounts> Writer::Transfer(UserId actor, AccountId account,
         c.extra += taken[1];
         return true;
       })) {
-    return absl::ResourceExhaustedError(
+    return Refusal(
+        absl::StatusCode::kResourceExhausted, {"C1"},
         absl::StrCat("workspace ", workspace, " would hold more than ",
                      limits::kMaxWorkspaceBalance, " of meter '", v_->meters->meters[m].name,
-                     "' (it has ", before.total(), "); transfer of ", amount, " refused (C1)"));
+                     "' (it has ", before.total(), "); transfer of ", amount, " refused"));
   }
   last_taken_ = taken;
   return taken;
@@ -177,9 +181,10 @@ absl::Status Writer::Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
   // (consumers may take more meanwhile). Past this check `amount` is at most
   // what the workspace was funded with, so the pool cannot overflow (C8).
   if (in_bucket < amount) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "workspace ", workspace, "'s bucket '", bucket, "' of meter '", v_->meters->meters[m].name,
-        "' holds ", in_bucket, "; revoke of ", amount, " refused (C4)"));
+    return Refusal(absl::StatusCode::kResourceExhausted, {"C4"},
+                   absl::StrCat("workspace ", workspace, "'s bucket '", bucket, "' of meter '",
+                                v_->meters->meters[m].name, "' holds ", in_bucket, "; revoke of ",
+                                amount, " refused"));
   }
   BalanceCell* cell = funding->cell;
   // As in Transfer: everything that allocates first, the CAS last.
@@ -199,10 +204,11 @@ absl::Status Writer::Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
         from -= amount;
         return true;
       })) {
-    return absl::ResourceExhaustedError(
+    return Refusal(
+        absl::StatusCode::kResourceExhausted, {"C4"},
         absl::StrCat("workspace ", workspace, "'s bucket '", bucket, "' of meter '",
                      v_->meters->meters[m].name, "' holds ", b == 0 ? before.regular : before.extra,
-                     "; revoke of ", amount, " refused (C4)"));
+                     "; revoke of ", amount, " refused"));
   }
   return absl::OkStatus();
 }

@@ -1,16 +1,19 @@
 // Copyright 2026 The tenantry Authors.
 #include "arguments.h"
 
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tenantry/status.h"
 
 namespace tenantry::python {
 namespace {
 
-[[noreturn]] void Invalid(std::string message) {
-  throw StatusError(absl::InvalidArgumentError(std::move(message)));
+// InvalidArgument naming `rule` (and its message ending " (T2)").
+[[noreturn]] void Invalid(absl::string_view rule, absl::string_view message) {
+  throw StatusError(Refusal(absl::StatusCode::kInvalidArgument, {rule}, message));
 }
 
 // A str argument inside a structured one, with ParseString's errors.
@@ -34,8 +37,8 @@ std::optional<Plan> PlanArg(py::handle plan) {
     throw py::error_already_set();
   }
   if (limit.value < Plan::kUnlimited) {
-    Invalid(absl::StrCat("plan.workspace_limit must be -1 (unlimited) or >= 0; got ", limit.value,
-                         " (T2)"));
+    Invalid("T2",
+            absl::StrCat("plan.workspace_limit must be -1 (unlimited) or >= 0; got ", limit.value));
   }
   py::object agency = plan.attr("agency");
   if (!PyBool_Check(agency.ptr())) throw py::type_error("plan.agency must be a bool (T4)");
@@ -54,8 +57,9 @@ std::optional<StaffScope> ScopeArg(py::handle scope) {
     const std::string text = Text(scope, "scope");
     if (text == "all") return StaffScope::All();
     if (text == "none") return StaffScope::Of({});
-    Invalid(absl::StrCat("a staff scope is \"all\", \"none\" or a list of workspace ids; got \"",
-                         text, "\" (M2)"));
+    Invalid("M2",
+            absl::StrCat("a staff scope is \"all\", \"none\" or a list of workspace ids; got \"",
+                         text, "\""));
   }
   if (!py::isinstance<py::iterable>(scope)) {
     throw py::type_error("scope must be \"all\", \"none\", None or an iterable of workspace ids");
@@ -65,8 +69,8 @@ std::optional<StaffScope> ScopeArg(py::handle scope) {
     uint64_t id = 0;
     if (!ParseId(item.ptr(), "a scope workspace id", &id)) throw py::error_already_set();
     if (ids.size() >= limits::kMaxScopeWorkspaces) {
-      Invalid(absl::StrCat("a staff scope holds at most ", limits::kMaxScopeWorkspaces,
-                           " workspaces (M2)"));
+      Invalid("M2", absl::StrCat("a staff scope holds at most ", limits::kMaxScopeWorkspaces,
+                                 " workspaces"));
     }
     ids.push_back(id);
   }
@@ -82,14 +86,14 @@ StaffScope RequiredScopeArg(py::handle scope) {
 WorkspaceType WorkspaceTypeArg(const std::string& type) {
   if (type == "simple") return WorkspaceType::kSimple;
   if (type == "agency") return WorkspaceType::kAgency;
-  Invalid(absl::StrCat("a workspace type is \"simple\" or \"agency\"; got \"", type, "\" (T4)"));
+  Invalid("T4", absl::StrCat("a workspace type is \"simple\" or \"agency\"; got \"", type, "\""));
 }
 
 WorkspaceStatus WorkspaceStatusArg(const std::string& status) {
   if (status == "active") return WorkspaceStatus::kActive;
   if (status == "inactive") return WorkspaceStatus::kInactive;
-  Invalid(
-      absl::StrCat("a workspace status is \"active\" or \"inactive\"; got \"", status, "\" (T5)"));
+  Invalid("T5",
+          absl::StrCat("a workspace status is \"active\" or \"inactive\"; got \"", status, "\""));
 }
 
 SettingValue SettingArg(py::handle value) {

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "tenantry/status.h"
 
 namespace tenantry::python {
 
@@ -66,9 +67,9 @@ namespace {
 int64_t Moved(int64_t now_ns, int64_t delta_ns) {
   int64_t moved = 0;
   if (__builtin_add_overflow(now_ns, delta_ns, &moved)) {
-    throw StatusError(
-        absl::InvalidArgumentError(absl::StrCat("ManualClock at ", now_ns, " ns cannot move by ",
-                                                delta_ns, " ns: the time would leave int64 (I4)")));
+    throw StatusError(Refusal(absl::StatusCode::kInvalidArgument, {"I4"},
+                              absl::StrCat("ManualClock at ", now_ns, " ns cannot move by ",
+                                           delta_ns, " ns: the time would leave int64")));
   }
   return moved;
 }
@@ -76,8 +77,9 @@ int64_t Moved(int64_t now_ns, int64_t delta_ns) {
 int64_t Seconds(int64_t delta_s) {
   int64_t delta_ns = 0;
   if (__builtin_mul_overflow(delta_s, int64_t{1'000'000'000}, &delta_ns)) {
-    throw StatusError(absl::InvalidArgumentError(
-        absl::StrCat("ManualClock cannot move by ", delta_s, " s: past int64 ns (I4)")));
+    throw StatusError(
+        Refusal(absl::StatusCode::kInvalidArgument, {"I4"},
+                absl::StrCat("ManualClock cannot move by ", delta_s, " s: past int64 ns")));
   }
   return delta_ns;
 }

@@ -3,13 +3,14 @@
 
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tenantry/status.h"
 
 namespace tenantry::python {
 namespace {
@@ -17,11 +18,11 @@ namespace {
 // One row per status code the engine returns (docs/rules.md, section 10). The Python
 // classes are created in this order by RegisterErrors; every other code
 // (internal, unknown ...) raises the base class tenantry.Error.
+// The `code` attribute is the code's name (tenantry::StatusCodeName).
 struct ErrorClass {
   absl::StatusCode code;
-  const char* name;       // the class name under `tenantry.`
-  const char* code_name;  // the `code` attribute
-  PyObject* extra_base;   // a builtin it also derives from, so that `except ValueError` works
+  const char* name;      // the class name under `tenantry.`
+  PyObject* extra_base;  // a builtin it also derives from, so that `except ValueError` works
   const char* doc;
 };
 
@@ -30,42 +31,22 @@ std::array<PyObject*, 7> error_classes{};
 
 std::array<ErrorClass, 7> ErrorTable() {
   return {{
-      {absl::StatusCode::kInvalidArgument, "InvalidArgument", "invalid_argument", PyExc_ValueError,
+      {absl::StatusCode::kInvalidArgument, "InvalidArgument", PyExc_ValueError,
        "An argument breaks a rule (T3, T6 ...): a malformed slug, name or amount."},
-      {absl::StatusCode::kNotFound, "NotFound", "not_found", PyExc_LookupError,
+      {absl::StatusCode::kNotFound, "NotFound", PyExc_LookupError,
        "An id, name, key or token that does not exist."},
-      {absl::StatusCode::kAlreadyExists, "AlreadyExists", "already_exists", nullptr,
+      {absl::StatusCode::kAlreadyExists, "AlreadyExists", nullptr,
        "A slug, key, member or name that is taken."},
-      {absl::StatusCode::kPermissionDenied, "PermissionDenied", "permission_denied", nullptr,
+      {absl::StatusCode::kPermissionDenied, "PermissionDenied", nullptr,
        "The actor lacks the permission the change needs (M10)."},
-      {absl::StatusCode::kFailedPrecondition, "FailedPrecondition", "failed_precondition", nullptr,
+      {absl::StatusCode::kFailedPrecondition, "FailedPrecondition", nullptr,
        "The state forbids the change: the only workspace, an inactive workspace, an expired "
        "invitation ..."},
-      {absl::StatusCode::kResourceExhausted, "ResourceExhausted", "resource_exhausted", nullptr,
+      {absl::StatusCode::kResourceExhausted, "ResourceExhausted", nullptr,
        "A plan limit or insufficient credits."},
-      {absl::StatusCode::kDataLoss, "DataLoss", "data_loss", nullptr,
+      {absl::StatusCode::kDataLoss, "DataLoss", nullptr,
        "A broken invariant, or a damaged snapshot or journal."},
   }};
-}
-
-// The rule id a message ends with: "... (T3)" gives "T3", "... (C5, C6)"
-// gives "C5, C6"; none gives None.
-PyObject* RuleOf(absl::string_view message) {
-  if (message.empty() || message.back() != ')') Py_RETURN_NONE;
-  const size_t open = message.rfind('(');
-  if (open == absl::string_view::npos) Py_RETURN_NONE;
-  absl::string_view inside = message.substr(open + 1, message.size() - open - 2);
-  if (inside.size() < 2 || !std::isupper(static_cast<unsigned char>(inside[0])) ||
-      !std::isdigit(static_cast<unsigned char>(inside[1]))) {
-    Py_RETURN_NONE;
-  }
-  return PyUnicode_FromStringAndSize(inside.data(), static_cast<Py_ssize_t>(inside.size()));
-}
-
-std::string CodeName(absl::StatusCode code) {
-  std::string name = absl::StatusCodeToString(code);  // "NOT_FOUND"
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return name;
 }
 
 bool RangeError(PyObject* value, const char* what, const char* range) {
@@ -241,11 +222,13 @@ EngineHandle* HandleOf(PyObject* self, bool type_checked) {
 void RegisterErrors(py::module_& module) {
   error_base = PyErr_NewExceptionWithDoc(
       "tenantry.Error",
-      "The base of every tenantry error. `code` is the status code's name "
-      "(\"not_found\" ...); `rule` the rule id the message ends with (docs/rules.md), or None.",
+      "The base of every tenantry error. `code` is the status code's name (\"not_found\" ...); "
+      "`rules` the ids of the rules the error enforces (docs/rules.md), the ones its message ends "
+      "with, as a tuple (empty when none); `rule` the same ids as one str (\"C5, C6\"), or None.",
       PyExc_Exception, nullptr);
   if (error_base == nullptr) throw py::error_already_set();
   PyObject_SetAttrString(error_base, "code", py::str("unknown").ptr());
+  PyObject_SetAttrString(error_base, "rules", py::tuple().ptr());
   PyObject_SetAttrString(error_base, "rule", Py_None);
   module.add_object("Error", py::handle(error_base));
 
@@ -258,21 +241,24 @@ void RegisterErrors(py::module_& module) {
     const std::string qualified = absl::StrCat("tenantry.", row.name);
     PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), row.doc, bases.ptr(), nullptr);
     if (cls == nullptr) throw py::error_already_set();
-    PyObject_SetAttrString(cls, "code", py::str(row.code_name).ptr());
+    PyObject_SetAttrString(cls, "code", py::str(StatusCodeName(row.code)).ptr());
     module.add_object(row.name, py::handle(cls));
     error_classes[i] = cls;
   }
 
   // The Python layer's own refusals go through the same path, so that they
-  // carry `code` and `rule` like the engine's.
+  // carry `code`, `rules` and `rule` like the engine's.
   module.def(
       "_invalid_argument",
-      [](const std::string& message) {
-        SetError(absl::InvalidArgumentError(message));
+      [](const std::string& message, const py::args& rules) {
+        std::vector<std::string> ids;
+        for (py::handle rule : rules) ids.push_back(py::cast<std::string>(rule));
+        const std::vector<absl::string_view> views(ids.begin(), ids.end());
+        SetError(Refusal(absl::StatusCode::kInvalidArgument, views, message));
         py::error_already_set raised;
         return raised.value();
       },
-      "The tenantry.InvalidArgument for `message` (not raised).");
+      "The tenantry.InvalidArgument for `message` naming `rules` (not raised).");
 
   // The one translator: every StatusError thrown by a binding becomes the
   // exception of its code.
@@ -296,8 +282,14 @@ void SetError(const absl::Status& status) {
       PyUnicode_DecodeUTF8(message.data(), static_cast<Py_ssize_t>(message.size()), "replace"));
   PyObject* error = PyObject_CallOneArg(cls, text.ptr());
   if (error == nullptr) return;  // the constructor's own error stays set
-  py::object rule = py::reinterpret_steal<py::object>(RuleOf(message));
-  PyObject_SetAttrString(error, "code", py::str(CodeName(status.code())).ptr());
+  // The rules from the status's payload (tenantry/status.h). `rule` keeps
+  // its first meaning, the ids as the message shows them ("C5, C6").
+  const std::vector<std::string> ids = RulesOf(status);
+  py::tuple rules(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) rules[i] = py::str(ids[i]);
+  py::object rule = ids.empty() ? py::none() : py::object(py::str(absl::StrJoin(ids, ", ")));
+  PyObject_SetAttrString(error, "code", py::str(StatusCodeName(status.code())).ptr());
+  PyObject_SetAttrString(error, "rules", rules.ptr());
   PyObject_SetAttrString(error, "rule", rule.ptr());
   PyErr_SetObject(cls, error);
   Py_DECREF(error);

@@ -51,7 +51,8 @@ class StatusError : public std::exception {
 void RegisterErrors(py::module_& module);
 
 // Sets the Python error for a failed status: the class of its code, the
-// message, and the attributes `code` ("not_found") and `rule` ("T3" or None).
+// message, and the attributes `code` ("not_found"), `rules` (("C5", "C6"),
+// from the status's payload: tenantry/status.h) and `rule` ("C5, C6" or None).
 void SetError(const absl::Status& status);
 
 inline void ThrowIfError(absl::Status status) {

@@ -22,6 +22,7 @@
 #include "pybind11/numpy.h"
 #include "pybind11/stl.h"
 #include "tenantry/snapshot.h"
+#include "tenantry/status.h"
 
 namespace tenantry::python {
 namespace {
@@ -147,15 +148,17 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock,
   } else if (durability == "none") {
     options.durability = Durability::kNone;
   } else {
-    ThrowIfError(absl::InvalidArgumentError(
-        absl::StrCat("durability must be 'sync', 'group' or 'none'; got '", durability, "' (P3)")));
+    ThrowIfError(Refusal(
+        absl::StatusCode::kInvalidArgument, {"P3"},
+        absl::StrCat("durability must be 'sync', 'group' or 'none'; got '", durability, "'")));
   }
   options.group_commit_ms = group_commit_ms.value;
   if (on_damage == "truncate") {
     options.on_journal_damage = OnJournalDamage::kTruncate;
   } else if (on_damage != "refuse") {
-    ThrowIfError(absl::InvalidArgumentError(
-        absl::StrCat("on_damage must be 'refuse' or 'truncate'; got '", on_damage, "' (P3)")));
+    ThrowIfError(
+        Refusal(absl::StatusCode::kInvalidArgument, {"P3"},
+                absl::StrCat("on_damage must be 'refuse' or 'truncate'; got '", on_damage, "'")));
   }
   ThrowIfError(Engine::ValidateOptions(options));
   // The clock last: the constructor calls it once, and a refused option must
@@ -742,8 +745,9 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
   });
   c.def("permission_name", [](Self h, IdOf<"permission"> permission) {
     if (permission.value > UINT32_MAX) {
-      throw StatusError(absl::InvalidArgumentError(
-          absl::StrCat("a permission id is below 2**32; got ", permission.value, " (M7)")));
+      throw StatusError(
+          Refusal(absl::StatusCode::kInvalidArgument, {"M7"},
+                  absl::StrCat("a permission id is below 2**32; got ", permission.value)));
     }
     return ValueOrThrow(h->permission_name(static_cast<PermissionId>(permission.value)));
   });

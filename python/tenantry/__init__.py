@@ -10,8 +10,9 @@
 An engine with a journal holds its directory until ``engine.close()`` or
 the end of a ``with tenantry.Engine(journal=...) as engine:`` block.
 
-Every error is a subclass of :class:`Error` with a ``code`` and the ``rule``
-its message names. docs/rules.md lists every rule id.
+Every error is a subclass of :class:`Error` with a ``code`` and the ``rules``
+its message names (a tuple of ids, such as ``("C5", "C6")``; ``rule`` is the
+same as one str, ``"C5, C6"``, or None). docs/rules.md lists every rule id.
 """
 
 from ._core import (

@@ -35,9 +35,10 @@ _UINT64_MAX = 2**64 - 1
 _UINT32_MAX = 2**32 - 1
 
 
-def _invalid(message: str) -> Exception:
-    """A tenantry.InvalidArgument with ``code`` and ``rule`` set, like the engine's."""
-    error: Exception = _core._invalid_argument(message)
+def _invalid(message: str, *rules: str) -> Exception:
+    """A tenantry.InvalidArgument naming ``rules``, with ``code``, ``rules`` and ``rule`` set,
+    like the engine's: the message gains " (A6)"."""
+    error: Exception = _core._invalid_argument(message, *rules)
     return error
 
 
@@ -60,19 +61,19 @@ def _id_array(values: Any, what: str) -> "np.ndarray[Any, np.dtype[np.uint64]]":
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise TypeError(f"{what} must hold integer ids, not {type(value).__name__}")
             if not 0 <= int(value) <= _UINT64_MAX:
-                raise _invalid(f"{what} must hold ints in [0, 2**64); got {int(value)} (A6)")
+                raise _invalid(f"{what} must hold ints in [0, 2**64); got {int(value)}", "A6")
         return np.array([int(value) for value in values], dtype=np.uint64)
     array = np.asarray(values)
     if array.ndim == 0:
         raise TypeError(f"{what} must be a sequence or an array of integer ids, not {_type_name(values)}")
     if array.ndim != 1:
-        raise _invalid(f"{what} must be one-dimensional; got {array.ndim} dimensions (A6)")
+        raise _invalid(f"{what} must be one-dimensional; got {array.ndim} dimensions", "A6")
     if array.size == 0:
         return np.empty(0, dtype=np.uint64)
     if array.dtype.kind not in "iu":
         raise TypeError(f"{what} must hold integer ids, not {array.dtype}")
     if array.dtype.kind == "i" and array.min() < 0:
-        raise _invalid(f"{what} must hold ids >= 0; got {int(array.min())} (A6)")
+        raise _invalid(f"{what} must hold ids >= 0; got {int(array.min())}", "A6")
     return np.ascontiguousarray(array, dtype=np.uint64)
 
 
@@ -231,7 +232,7 @@ class Engine(_core.Engine):
                             f"of them, not {_type_name(permissions)}")
         array = _id_array(permissions, "permissions")
         if array.size and int(array.max()) > _UINT32_MAX:
-            raise _invalid(f"permissions must hold ids in [0, 2**32); got {int(array.max())} (A6)")
+            raise _invalid(f"permissions must hold ids in [0, 2**32); got {int(array.max())}", "A6")
         return np.ascontiguousarray(array, dtype=np.uint32)
 
     def _permission_id(self, value: Any, what: str, item: bool = False) -> int:
@@ -241,7 +242,7 @@ class Engine(_core.Engine):
             kind = "hold permissions (a str or an int)" if item else "be a str or an int"
             raise TypeError(f"{what} must {kind}, not {_type_name(value)}")
         if not 0 <= int(value) <= _UINT32_MAX:
-            raise _invalid(f"{what} must be an int in [0, 2**32); got {int(value)} (A6)")
+            raise _invalid(f"{what} must be an int in [0, 2**32); got {int(value)}", "A6")
         return int(value)
 
     def explain(self, user: int, workspace: int, permission: Union[str, int]) -> Decision:

@@ -2,13 +2,14 @@
 #include "fields.h"
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "catalog.h"
 #include "credits.h"
+#include "tenantry/status.h"
 #include "text.h"
 
 namespace tenantry::internal {
@@ -18,10 +19,10 @@ namespace {
 absl::StatusOr<std::string> Checked(const flatbuffers::String* s, absl::string_view field,
                                     const Entity& entity,
                                     absl::FunctionRef<absl::Status(absl::string_view)> check) {
-  if (s == nullptr) return RefusedField(field, entity, "the field is missing");
+  if (s == nullptr) return RefusedField(field, entity, {}, "the field is missing");
   const absl::string_view raw(s->c_str(), s->size());
   if (absl::Status status = check(raw); !status.ok()) {
-    return RefusedField(field, entity, status.message());
+    return RefusedField(field, entity, status);
   }
   return std::string(raw);
 }
@@ -45,43 +46,35 @@ std::string Printable(absl::string_view reason) {
 
 }  // namespace
 
-std::string WithP2(absl::string_view message) {
-  const size_t open = message.rfind(" (");
-  if (message.empty() || message.back() != ')' || open == absl::string_view::npos) {
-    return absl::StrCat(message, " (P2)");
-  }
-  // The parenthesis names rules only when each of its items is a rule id
-  // ("T3", "M2, I1"); "(Verifier)" or "(byte 3)" are something else.
-  const absl::string_view inside = message.substr(open + 2, message.size() - open - 3);
-  bool rules = !inside.empty();
-  bool p2 = false;
-  for (absl::string_view id : absl::StrSplit(inside, ", ")) {
-    rules = rules && id.size() >= 2 && absl::ascii_isupper(static_cast<unsigned char>(id[0])) &&
-            std::all_of(id.begin() + 1, id.end(),
-                        [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); });
-    p2 = p2 || id == "P2";
-  }
-  if (!rules) return absl::StrCat(message, " (P2)");
-  if (p2) return std::string(message);
-  return absl::StrCat(message.substr(0, message.size() - 1), ", P2)");
+absl::Status RefusedSnapshot(absl::Span<const absl::string_view> rules, absl::string_view message) {
+  std::vector<absl::string_view> with_p2(rules.begin(), rules.end());
+  if (std::find(with_p2.begin(), with_p2.end(), "P2") == with_p2.end()) with_p2.push_back("P2");
+  return Refusal(absl::StatusCode::kDataLoss, with_p2, absl::StrCat("snapshot: ", message));
 }
 
-absl::Status RefusedField(absl::string_view field, const Entity& entity, absl::string_view reason) {
+absl::Status RefusedField(absl::string_view field, const Entity& entity,
+                          absl::Span<const absl::string_view> rules, absl::string_view reason) {
   const std::string who =
       entity.numbered ? absl::StrCat(entity.kind, " ", entity.id) : std::string(entity.kind);
-  return absl::DataLossError(
-      WithP2(absl::StrCat("snapshot: ", field, " of ", who, ": ", Printable(reason))));
+  return RefusedSnapshot(rules, absl::StrCat(field, " of ", who, ": ", Printable(reason)));
+}
+
+absl::Status RefusedField(absl::string_view field, const Entity& entity,
+                          const absl::Status& reason) {
+  const std::vector<std::string> rules = RulesOf(reason);
+  const std::vector<absl::string_view> ids(rules.begin(), rules.end());
+  return RefusedField(field, entity, ids, MessageWithoutRules(reason));
 }
 
 absl::StatusOr<std::string> NameField(const flatbuffers::String* s, absl::string_view field,
                                       const Entity& entity, absl::string_view noun) {
-  if (s == nullptr) return RefusedField(field, entity, "the field is missing");
+  if (s == nullptr) return RefusedField(field, entity, {}, "the field is missing");
   const absl::string_view raw(s->c_str(), s->size());
   absl::StatusOr<std::string> stored = NormalizeName(raw, noun);
-  if (!stored.ok()) return RefusedField(field, entity, stored.status().message());
+  if (!stored.ok()) return RefusedField(field, entity, stored.status());
   if (*stored != raw) {
-    return RefusedField(field, entity,
-                        absl::StrCat(noun, " name is not trimmed of surrounding white space (T3)"));
+    return RefusedField(field, entity, {"T3"},
+                        absl::StrCat(noun, " name is not trimmed of surrounding white space"));
   }
   return stored;
 }

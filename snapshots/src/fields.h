@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "flatbuffers/flatbuffers.h"
 
 namespace tenantry::internal {
@@ -32,13 +33,17 @@ struct Entity {
   bool numbered = true;
 };
 
-// P2 added to the rule a message ends with: "x (T3)" -> "x (T3, P2)"; a
-// message without one gets " (P2)".
-std::string WithP2(absl::string_view message);
+// DataLoss: "snapshot: " + `message`, naming `rules` and P2:
+// "snapshot: ... (T3, P2)", or "(P2)" alone when `rules` is empty.
+absl::Status RefusedSnapshot(absl::Span<const absl::string_view> rules, absl::string_view message);
 
-// DataLoss: `field` of `entity` holds what the engine refuses, for `reason`
-// (the engine's message, naming its rule).
-absl::Status RefusedField(absl::string_view field, const Entity& entity, absl::string_view reason);
+// DataLoss: `field` of `entity` holds what the engine refuses, for `reason`,
+// which names `rules`.
+absl::Status RefusedField(absl::string_view field, const Entity& entity,
+                          absl::Span<const absl::string_view> rules, absl::string_view reason);
+// The same for the engine's own refusal of the value: its rules gain P2.
+absl::Status RefusedField(absl::string_view field, const Entity& entity,
+                          const absl::Status& reason);
 
 // Each returns the field's value, or DataLoss when it is absent or is not a
 // value the engine stores there:

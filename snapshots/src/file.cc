@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "tenantry/limits.h"
+#include "tenantry/status.h"
 
 namespace tenantry::internal {
 
@@ -26,27 +27,32 @@ std::array<uint8_t, 32> Checksum(const uint8_t* data, size_t size) {
 
 namespace {
 
-absl::Status Errno(absl::string_view what, const std::string& path) {
-  const int error = errno;
-  const std::string message = absl::StrCat(what, " '", path, "': ", std::strerror(error), " (P1)");
+// The status code a failed system call's errno stands for.
+absl::StatusCode CodeOfErrno(int error) {
   switch (error) {
     case ENOENT:
-      return absl::NotFoundError(message);
+      return absl::StatusCode::kNotFound;
     case EACCES:
     case EPERM:
     case EROFS:
-      return absl::PermissionDeniedError(message);
+      return absl::StatusCode::kPermissionDenied;
     case ENOSPC:
     case EDQUOT:
-      return absl::ResourceExhaustedError(message);
+      return absl::StatusCode::kResourceExhausted;
     case ENAMETOOLONG:
     case ENOTDIR:
     case EISDIR:
     case ELOOP:
-      return absl::InvalidArgumentError(message);
+      return absl::StatusCode::kInvalidArgument;
     default:
-      return absl::InternalError(message);
+      return absl::StatusCode::kInternal;
   }
+}
+
+absl::Status Errno(absl::string_view what, const std::string& path) {
+  const int error = errno;
+  const std::string message = absl::StrCat(what, " '", path, "': ", std::strerror(error));
+  return Refusal(CodeOfErrno(error), {"P1"}, message);
 }
 
 // Closes on every path out.
@@ -73,13 +79,16 @@ std::string DirectoryOf(const std::string& path) {
 }
 
 absl::Status ValidatePath(const std::string& path) {
-  if (path.empty()) return absl::InvalidArgumentError("a snapshot path must not be empty (P1)");
+  if (path.empty()) {
+    return Refusal(absl::StatusCode::kInvalidArgument, {"P1"}, "a snapshot path must not be empty");
+  }
   if (path.find('\0') != std::string::npos) {
-    return absl::InvalidArgumentError("a snapshot path must not contain a NUL byte (P1)");
+    return Refusal(absl::StatusCode::kInvalidArgument, {"P1"},
+                   "a snapshot path must not contain a NUL byte");
   }
   if (path.size() > 4096) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a snapshot path has ", path.size(), " bytes; at most 4096 (P1)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"P1"},
+                   absl::StrCat("a snapshot path has ", path.size(), " bytes; at most 4096"));
   }
   return absl::OkStatus();
 }
@@ -90,8 +99,8 @@ absl::Status WriteFileAtomically(const std::string& path, const uint8_t* data, s
   if (absl::Status status = ValidatePath(path); !status.ok()) return status;
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("'", path, "' exists and is not a regular file (P1)"));
+    return Refusal(absl::StatusCode::kInvalidArgument, {"P1"},
+                   absl::StrCat("'", path, "' exists and is not a regular file"));
   }
   const std::string temporary = absl::StrCat(path, ".tmp-", ::getpid());
   {
@@ -137,12 +146,13 @@ absl::StatusOr<std::vector<uint8_t>> ReadWholeFile(const std::string& path) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return Errno("cannot stat", path);
   if (!S_ISREG(st.st_mode)) {
-    return absl::DataLossError(absl::StrCat("'", path, "' is not a regular file (P2)"));
+    return Refusal(absl::StatusCode::kDataLoss, {"P2"},
+                   absl::StrCat("'", path, "' is not a regular file"));
   }
   if (static_cast<uint64_t>(st.st_size) > limits::kSnapshotMaxBytes) {
-    return absl::DataLossError(absl::StrCat("'", path, "' has ", st.st_size,
-                                            " bytes; a snapshot has at most ",
-                                            limits::kSnapshotMaxBytes, " (P2)"));
+    return Refusal(absl::StatusCode::kDataLoss, {"P2"},
+                   absl::StrCat("'", path, "' has ", st.st_size, " bytes; a snapshot has at most ",
+                                limits::kSnapshotMaxBytes));
   }
   std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
   size_t done = 0;

@@ -28,6 +28,7 @@
 #include "file.h"
 #include "status_macros.h"
 #include "tenantry/snapshot.h"
+#include "tenantry/status.h"
 #include "tenantry_generated.h"
 #include "text.h"
 #include "txn.h"
@@ -47,11 +48,15 @@ using internal::UserNode;
 using internal::Version;
 using internal::WorkspaceNode;
 
-// DataLoss naming P2 beside the rule the message ends with, if any:
-// "... (T4)" becomes "... (T4, P2)".
+// DataLoss naming P2 beside `rules`: Bad({"T4"}, ...) ends "(T4, P2)",
+// Bad(...) "(P2)".
+template <class... Args>
+absl::Status Bad(std::initializer_list<absl::string_view> rules, const Args&... args) {
+  return internal::RefusedSnapshot(rules, absl::StrCat(args...));
+}
 template <class... Args>
 absl::Status Bad(const Args&... args) {
-  return absl::DataLossError(internal::WithP2(absl::StrCat("snapshot: ", args...)));
+  return internal::RefusedSnapshot({}, absl::StrCat(args...));
 }
 
 // The snapshot as a whole, for refusals of its own fields.
@@ -91,11 +96,11 @@ absl::StatusOr<const fb::Snapshot*> Open(const std::vector<uint8_t>& bytes, uint
   const fb::File* file = fb::GetFile(bytes.data());
   *version = file->format_version();
   if (*version / 1000 > kSnapshotFormatVersion / 1000) {
-    return Bad("format version ", *version, " is newer than this reader's ", kSnapshotFormatVersion,
-               " (major ", *version / 1000, " > ", kSnapshotFormatVersion / 1000,
-               "); upgrade tenantry to load it (P4)");
+    return Bad({"P4"}, "format version ", *version, " is newer than this reader's ",
+               kSnapshotFormatVersion, " (major ", *version / 1000, " > ",
+               kSnapshotFormatVersion / 1000, "); upgrade tenantry to load it");
   }
-  if (*version / 1000 < 1) return Bad("format version ", *version, " is not a known one (P4)");
+  if (*version / 1000 < 1) return Bad({"P4"}, "format version ", *version, " is not a known one");
   const flatbuffers::Vector<uint8_t>* content = file->content();
   const flatbuffers::Vector<uint8_t>* sum = file->checksum();
   if (content == nullptr || sum == nullptr || file->checksum_kind() != 1 || sum->size() != 32) {
@@ -210,7 +215,7 @@ absl::Status Loader::Header() {
   }
   // P3: absent in format 1000 files; 16 random bytes since 1001.
   if (s_.lineage() != nullptr && s_.lineage()->size() != 16) {
-    return Bad("Snapshot.lineage has ", s_.lineage()->size(), " bytes, not 16 (P3)");
+    return Bad({"P3"}, "Snapshot.lineage has ", s_.lineage()->size(), " bytes, not 16");
   }
   return absl::OkStatus();
 }
@@ -228,11 +233,11 @@ absl::Status Loader::Catalog() {
         std::string name,
         internal::PermissionField(names->Get(i), "Snapshot.permissions", {"permission", i}));
     if (i < builtin.names.size() && name != builtin.names[i]) {
-      return Bad("built-in permission ", i, " is '", name, "', this build has '", builtin.names[i],
-                 "' (M7)");
+      return Bad({"M7"}, "built-in permission ", i, " is '", name, "', this build has '",
+                 builtin.names[i], "'");
     }
     if (!catalog->ids.emplace(name, i).second) {
-      return Bad("permission ", i, " repeats the name '", name, "' (M7)");
+      return Bad({"M7"}, "permission ", i, " repeats the name '", name, "'");
     }
     catalog->names.push_back(std::move(name));
   }
@@ -256,16 +261,16 @@ absl::Status Loader::Meters() {
                          internal::MeterNameField(m->name(), "Meter.name", meter, "meter name"));
     const size_t buckets = SizeOf(m->buckets());
     if (buckets < 1 || buckets > static_cast<size_t>(kMaxBuckets)) {
-      return Bad("meter ", i, " has ", buckets, " buckets (C1)");
+      return Bad({"C1"}, "meter ", i, " has ", buckets, " buckets");
     }
     for (const flatbuffers::String* b : *m->buckets()) {
       TNY_ASSIGN_OR_RETURN(std::string bucket,
                            internal::MeterNameField(b, "Meter.buckets", meter, "bucket name"));
       def.buckets.push_back(std::move(bucket));
     }
-    if (!seen.insert(def.name).second) return Bad("meter ", i, " repeats a meter's name (C1)");
+    if (!seen.insert(def.name).second) return Bad({"C1"}, "meter ", i, " repeats a meter's name");
     if (buckets == 2 && def.buckets[0] == def.buckets[1]) {
-      return Bad("meter ", i, " repeats a bucket (C1)");
+      return Bad({"C1"}, "meter ", i, " repeats a bucket");
     }
     if (i < builtin.meters.size() &&
         (def.name != builtin.meters[i].name || def.buckets != builtin.meters[i].buckets)) {
@@ -298,24 +303,26 @@ absl::Status Loader::Account(const fb::Account& in) {
                        internal::PlanNameField(in.plan()->name(), "Plan.name", entity));
   a->plan.workspace_limit = in.plan()->workspace_limit();
   a->plan.agency = in.plan()->agency();
-  if (a->plan.workspace_limit < Plan::kUnlimited) return Bad("account ", id, ": plan limit (T2)");
+  if (a->plan.workspace_limit < Plan::kUnlimited) {
+    return Bad({"T2"}, "account ", id, ": plan limit");
+  }
   a->plan_set = in.plan_set();
   const Plan unset = internal::UnsetPlan();
   if (!a->plan_set &&
       (a->plan.name != unset.name || a->plan.workspace_limit != unset.workspace_limit ||
        a->plan.agency != unset.agency)) {
-    return Bad("account ", id, " has no plan but holds plan '", a->plan.name, "' (T2)");
+    return Bad({"T2"}, "account ", id, " has no plan but holds plan '", a->plan.name, "'");
   }
   a->owner = in.owner();
   a->member_default_all = in.member_default_all();
   a->staff_member_role = in.staff_member_role();
   if (!internal::IsStaffMemberRole(a->staff_member_role)) {
-    return Bad("Account.staff_member_role of account ", id, " is role ", a->staff_member_role,
-               "; one of admin, manager, member, viewer (M8)");
+    return Bad({"M8"}, "Account.staff_member_role of account ", id, " is role ",
+               a->staff_member_role, "; one of admin, manager, member, viewer");
   }
   TNY_RETURN_IF_ERROR(Pools(in, a));
   if (!a->key.empty() && !v_->account_keys.Set(txn_, a->key, id)) {
-    return Bad("account key '", a->key, "' is repeated (T1)");
+    return Bad({"T1"}, "account key '", a->key, "' is repeated");
   }
   v_->accounts.Set(txn_, id, a);
   return absl::OkStatus();
@@ -334,8 +341,8 @@ absl::Status Loader::Pools(const fb::Account& in, AccountNode* a) {
     }
     // C1: a one-bucket meter is only ever granted to its one bucket.
     if (v_->meters->meters[pool->meter()].buckets.size() == 1 && pool->extra() != 0) {
-      return Bad("Pool.extra of account ", a->id, " meter ", pool->meter(),
-                 " is not 0 for a one-bucket meter (C1)");
+      return Bad({"C1"}, "Pool.extra of account ", a->id, " meter ", pool->meter(),
+                 " is not 0 for a one-bucket meter");
     }
     a->pools.push_back(internal::Pool{pool->meter(),
                                       {pool->regular(), pool->extra()},
@@ -352,7 +359,7 @@ absl::Status Loader::Users() {
     auto* u = txn_.Make<UserNode>();
     u->id = id;
     TNY_ASSIGN_OR_RETURN(u->key, internal::KeyField(in->key(), "User.key", {"user", id}));
-    if (!v_->user_keys.Set(txn_, u->key, id)) return Bad("user ", id, " repeats a key (M1)");
+    if (!v_->user_keys.Set(txn_, u->key, id)) return Bad({"M1"}, "user ", id, " repeats a key");
     // Exact: a user's grants live as long as the user (team grants, added
     // later, grow it a quarter at a time, like the writer's SetGrant).
     u->grants.reserve(SizeOf(in->grants()));
@@ -413,11 +420,11 @@ absl::Status Loader::Workspace(const fb::Workspace& in) {
   if (st.approval_timeout_s < limits::kApprovalTimeoutMinS ||
       st.approval_timeout_s > limits::kApprovalTimeoutMaxS || st.inactivity_timeout_s < 0 ||
       st.inactivity_timeout_s > limits::kInactivityTimeoutMaxS) {
-    return Bad("workspace ", id, " has settings out of range (T6)");
+    return Bad({"T6"}, "workspace ", id, " has settings out of range");
   }
   TNY_RETURN_IF_ERROR(Credits(in, ws));
   if (!Mutable(account)->slugs.Set(txn_, ws->slug, id)) {
-    return Bad("slug '", ws->slug, "' is repeated in account ", ws->account, " (T3)");
+    return Bad({"T3"}, "slug '", ws->slug, "' is repeated in account ", ws->account);
   }
   Mutable(account)->workspaces.Set(txn_, id, 1);
   v_->workspaces.Set(txn_, id, ws);
@@ -435,7 +442,7 @@ absl::Status Loader::Credits(const fb::Workspace& in, WorkspaceNode* ws) {
         value.extra > limits::kMaxWorkspaceBalance || value.held > limits::kMaxWorkspaceBalance ||
         value.total() > limits::kMaxWorkspaceBalance || value.total() > f->funded() ||
         (v_->meters->meters[f->meter()].buckets.size() == 1 && value.extra != 0)) {
-      return Bad("workspace ", ws->id, " has a malformed credit entry (C1, C3)");
+      return Bad({"C1", "C3"}, "workspace ", ws->id, " has a malformed credit entry");
     }
     auto* cell = txn_.Make<internal::BalanceCell>();
     cells[cell] = value;
@@ -456,7 +463,7 @@ absl::Status Loader::Ancestors() {
       const WorkspaceNode* parent = v_->workspaces.Find(at);
       if (parent == nullptr || parent->account != ws->account ||
           parent->type != WorkspaceType::kAgency || depth >= limits::kMaxDepth) {
-        status = Bad("workspace ", id, " has a missing, foreign or too deep parent chain (T4)");
+        status = Bad({"T4"}, "workspace ", id, " has a missing, foreign or too deep parent chain");
         return;
       }
       ws->ancestors[depth - 1] = at;
@@ -521,7 +528,8 @@ absl::Status Loader::ResolveRoles() {
       const RoleNode* parent = v_->roles.Find(at);
       if (parent == nullptr || parent->account != role->account ||
           ++steps > limits::kMaxCustomRolesPerAccount) {
-        status = Bad("role ", id, " inherits from a missing or foreign role, or in a cycle (M6)");
+        status =
+            Bad({"M6"}, "role ", id, " inherits from a missing or foreign role, or in a cycle");
         return;
       }
       role->perms.AddAll(parent->own);
@@ -565,13 +573,14 @@ absl::Status Loader::Teams() {
     TNY_ASSIGN_OR_RETURN(t->name,
                          internal::NameField(in->name(), "Team.name", {"team", id}, "team"));
     if (!team_names.emplace(t->workspace, t->name).second) {
-      return Bad("team ", id, " repeats the name of another team of workspace ", t->workspace,
-                 " (M9)");
+      return Bad({"M9"}, "team ", id, " repeats the name of another team of workspace ",
+                 t->workspace);
     }
     t->role = in->role();
     TNY_RETURN_IF_ERROR(CheckRole(t->role, ws->account, absl::StrCat("team ", id)));
     if (!internal::IsDelegableRole(t->role)) {
-      return Bad("Team.role of team ", id, " is owner; a workspace has exactly one owner (M4, M9)");
+      return Bad({"M4", "M9"}, "Team.role of team ", id,
+                 " is owner; a workspace has exactly one owner");
     }
     if (in->members() != nullptr && !Aligned(in->members())) {
       return Bad("team ", id, ": the member list is misaligned");
@@ -589,7 +598,7 @@ absl::Status Loader::Teams() {
       grants.push_back(internal::Grant{t->workspace, id, t->role});
     }
     Mutable(ws)->teams.Set(txn_, id, 1);
-    if (ws->teams.size() > limits::kMaxTeamsPerWorkspace) return Bad("too many teams (M9)");
+    if (ws->teams.size() > limits::kMaxTeamsPerWorkspace) return Bad({"M9"}, "too many teams");
     v_->teams.Set(txn_, id, t);
   }
   return absl::OkStatus();
@@ -651,8 +660,8 @@ absl::Status Loader::InvitationShape(const InvitationNode& node) const {
   // I3: only the user whose key is the invited e-mail accepts, and only accept sets accepted_by.
   if (accepted != (node.accepted_by != 0) ||
       (accepted && (by == nullptr || by->key != node.email))) {
-    return Bad("Invitation.accepted_by of invitation ", id,
-               " is not the user of its e-mail, or is set while not accepted (I3)");
+    return Bad({"I3"}, "Invitation.accepted_by of invitation ", id,
+               " is not the user of its e-mail, or is set while not accepted");
   }
   if (node.kind == internal::InvitationKind::kWorkspace) {
     const WorkspaceNode* ws = v_->workspaces.Find(node.workspace);
@@ -661,22 +670,22 @@ absl::Status Loader::InvitationShape(const InvitationNode& node) const {
     }
     TNY_RETURN_IF_ERROR(CheckRole(node.role, node.account, absl::StrCat("invitation ", id)));
     if (!internal::IsDelegableRole(node.role)) {
-      return Bad("Invitation.role of invitation ", id, " is owner (M4, I1)");
+      return Bad({"M4", "I1"}, "Invitation.role of invitation ", id, " is owner");
     }
     if (node.account_role != AccountRole::kNone || !node.scope_all || !node.scope.empty()) {
-      return Bad("workspace invitation ", id, " has an account role or a staff scope (I1)");
+      return Bad({"I1"}, "workspace invitation ", id, " has an account role or a staff scope");
     }
     return absl::OkStatus();
   }
   if (node.account_role != AccountRole::kAdmin && node.account_role != AccountRole::kMember) {
-    return Bad("Invitation.account_role of staff invitation ", id, " is ",
-               static_cast<int>(node.account_role), "; admin (2) or member (3) (M2, I1)");
+    return Bad({"M2", "I1"}, "Invitation.account_role of staff invitation ", id, " is ",
+               static_cast<int>(node.account_role), "; admin (2) or member (3)");
   }
   if (node.workspace != 0 || node.role != internal::kNoRole) {
-    return Bad("staff invitation ", id, " names a workspace or a workspace role (I1)");
+    return Bad({"I1"}, "staff invitation ", id, " names a workspace or a workspace role");
   }
   if (node.account_role == AccountRole::kAdmin && !node.scope_all) {
-    return Bad("staff invitation ", id, " offers admin without the scope all (M2)");
+    return Bad({"M2"}, "staff invitation ", id, " offers admin without the scope all");
   }
   return absl::OkStatus();
 }
@@ -756,14 +765,15 @@ absl::StatusOr<const internal::Funding*> HeldBy(const fb::Reservation& r, const 
   const internal::Funding* f =
       ws == nullptr ? nullptr : internal::FindMeterEntry(ws->credits, r.meter());
   if (f == nullptr || ws->account != r.account()) {
-    return Bad("reservation in slot ", r.index(), " names no funded workspace of its account (C6)");
+    return Bad({"C6"}, "reservation in slot ", r.index(),
+               " names no funded workspace of its account");
   }
   if (r.held_regular() < 0 || r.held_extra() < 0 ||
       r.held_regular() > limits::kMaxWorkspaceBalance ||
       r.held_extra() > limits::kMaxWorkspaceBalance || r.held_regular() + r.held_extra() <= 0 ||
       (v.meters->meters[r.meter()].buckets.size() == 1 && r.held_extra() != 0)) {
-    return Bad("Reservation.held_regular/held_extra of the reservation in slot ", r.index(),
-               " are not a positive hold from its meter's buckets (C1, C6)");
+    return Bad({"C1", "C6"}, "Reservation.held_regular/held_extra of the reservation in slot ",
+               r.index(), " are not a positive hold from its meter's buckets");
   }
   return f;
 }
@@ -801,7 +811,7 @@ absl::Status RestoreReservations(const fb::Snapshot& s, Engine::Impl& impl, cons
     int64_t& on_cell = held[f->cell];
     on_cell += r->held_regular() + r->held_extra();
     if (on_cell > loader.cells[f->cell].held) {
-      return Bad("reservations hold more than their balance shows (C6)");
+      return Bad({"C6"}, "reservations hold more than their balance shows");
     }
     slot.workspace.store(r->workspace());
     slot.account.store(r->account());
@@ -853,8 +863,8 @@ absl::Status RestoreKeys(const fb::Snapshot& s, Engine::Impl& impl) {
     // C5: a remembered consume asked for a positive amount and got a balance
     // or a remembered refusal (a retry replays both).
     if (live && (k->amount() <= 0 || !internal::ValidKeyResult(k->result()))) {
-      return Bad("IdempotencyKey.amount/result of idempotency slot ", k->index(),
-                 " are not a consume's (C1, C5)");
+      return Bad({"C1", "C5"}, "IdempotencyKey.amount/result of idempotency slot ", k->index(),
+                 " are not a consume's");
     }
     slot.words[0] = k->tag();
     slot.words[1] = internal::Meta(std::max<uint64_t>(k->generation(), 1),
@@ -876,8 +886,8 @@ absl::Status CheckLedgerEntry(const fb::LedgerEntry& e, const Version& v) {
       e.meter() >= v.meters->meters.size() || e.revision() > v.revision ||
       v.accounts.Find(e.account()) == nullptr ||
       (e.actor() != kSystem && v.users.Find(e.actor()) == nullptr)) {
-    return Bad("ledger entry ", sequence,
-               " has an unknown kind, meter, account or actor, or a revision after the cut's (C7)");
+    return Bad({"C7"}, "ledger entry ", sequence,
+               " has an unknown kind, meter, account or actor, or a revision after the cut's");
   }
   const auto kind = static_cast<LedgerKind>(e.kind());
   const bool settles =
@@ -886,8 +896,8 @@ absl::Status CheckLedgerEntry(const fb::LedgerEntry& e, const Version& v) {
   if (e.amount_regular() < 0 || e.amount_extra() < 0 || e.returned_regular() < 0 ||
       e.returned_extra() < 0 ||
       (one_bucket && (e.amount_extra() != 0 || e.returned_extra() != 0))) {
-    return Bad("ledger entry ", sequence,
-               " moves a negative amount or a bucket its meter lacks (C1, C7)");
+    return Bad({"C1", "C7"}, "ledger entry ", sequence,
+               " moves a negative amount or a bucket its meter lacks");
   }
   const bool workspace_ok = kind == LedgerKind::kGrant
                                 ? e.workspace() == 0
@@ -899,8 +909,8 @@ absl::Status CheckLedgerEntry(const fb::LedgerEntry& e, const Version& v) {
                 (kind == LedgerKind::kCommit || (e.amount_regular() == 0 && e.amount_extra() == 0))
           : e.reservation() == 0 && e.returned_regular() == 0 && e.returned_extra() == 0;
   if (!workspace_ok || !settle_ok) {
-    return Bad("ledger entry ", sequence, " of kind ", LedgerKindName(kind),
-               " has a workspace, reservation, actor or amount that kind never has (C7)");
+    return Bad({"C7"}, "ledger entry ", sequence, " of kind ", LedgerKindName(kind),
+               " has a workspace, reservation, actor or amount that kind never has");
   }
   return absl::OkStatus();
 }
@@ -910,13 +920,13 @@ absl::Status RestoreLedger(const fb::Snapshot& s, Engine::Impl& impl, const Vers
   // C7: the entries in memory are consecutive, from the one after the last
   // that left memory up to the one before the next sequence.
   if (s.ledger_dropped_through() >= (uint64_t{1} << 62)) {
-    return Bad("Snapshot.ledger_dropped_through is out of range (C7)");
+    return Bad({"C7"}, "Snapshot.ledger_dropped_through is out of range");
   }
   uint64_t next = s.ledger_dropped_through() + 1;
   for (const fb::LedgerEntry* e : Tables(s.ledger())) {
     if (e->sequence() != next) {
-      return Bad("LedgerEntry.sequence ", e->sequence(), " is not ", next,
-                 ": the ledger's sequences are consecutive (C7)");
+      return Bad({"C7"}, "LedgerEntry.sequence ", e->sequence(), " is not ", next,
+                 ": the ledger's sequences are consecutive");
     }
     TNY_RETURN_IF_ERROR(CheckLedgerEntry(*e, v));
     ++next;
@@ -933,13 +943,13 @@ absl::Status RestoreLedger(const fb::Snapshot& s, Engine::Impl& impl, const Vers
                                       e->reservation()});
   }
   if (s.ledger_next_sequence() != next) {
-    return Bad("Snapshot.ledger_next_sequence ", s.ledger_next_sequence(), " is not ", next,
-               ", the one after the last entry (C7)");
+    return Bad({"C7"}, "Snapshot.ledger_next_sequence ", s.ledger_next_sequence(), " is not ", next,
+               ", the one after the last entry");
   }
   // The latest time among entries that left memory starts at 0 and only grows.
   if (s.ledger_dropped_max_time_ns() < 0 ||
       (s.ledger_dropped_through() == 0 && s.ledger_dropped_max_time_ns() != 0)) {
-    return Bad("Snapshot.ledger_dropped_max_time_ns is not a time of dropped entries (C7)");
+    return Bad({"C7"}, "Snapshot.ledger_dropped_max_time_ns is not a time of dropped entries");
   }
   impl.ledger_next_sequence = s.ledger_next_sequence();
   impl.ledger_dropped_through = s.ledger_dropped_through();
@@ -952,13 +962,13 @@ absl::Status RestoreLedger(const fb::Snapshot& s, Engine::Impl& impl, const Vers
 absl::StatusOr<AuditRecord> AuditRecordOf(const fb::Change& c, const Version& v,
                                           uint64_t revision) {
   if (c.revision() != revision || revision > v.revision) {
-    return Bad("Change.revision ", c.revision(), " is not ", revision,
-               ": the feed holds every revision after feed_dropped_through up to the cut's (L1)");
+    return Bad({"L1"}, "Change.revision ", c.revision(), " is not ", revision,
+               ": the feed holds every revision after feed_dropped_through up to the cut's");
   }
   if ((c.actor() != kSystem && v.users.Find(c.actor()) == nullptr) ||
       (c.account() != 0 && v.accounts.Find(c.account()) == nullptr) ||
       c.workspace() >= v.next_workspace) {
-    return Bad("feed record ", revision, " names an unknown actor, account or workspace (L1)");
+    return Bad({"L1"}, "feed record ", revision, " names an unknown actor, account or workspace");
   }
   TNY_ASSIGN_OR_RETURN(std::string what,
                        internal::TextField(c.what(), "Change.what", {"feed record", revision},
@@ -968,7 +978,9 @@ absl::StatusOr<AuditRecord> AuditRecordOf(const fb::Change& c, const Version& v,
 
 absl::Status RestoreFeed(const fb::Snapshot& s, Engine::Impl& impl, const Version& v) {
   internal::MutexLock feed_lock(&impl.feed_mu);
-  if (s.feed_dropped_through() > v.revision) return Bad("the feed is ahead of the revision (L1)");
+  if (s.feed_dropped_through() > v.revision) {
+    return Bad({"L1"}, "the feed is ahead of the revision");
+  }
   uint64_t revision = s.feed_dropped_through();
   for (const fb::Change* c : Tables(s.feed())) {
     TNY_ASSIGN_OR_RETURN(AuditRecord record, AuditRecordOf(*c, v, revision + 1));
@@ -976,7 +988,7 @@ absl::Status RestoreFeed(const fb::Snapshot& s, Engine::Impl& impl, const Versio
     ++revision;
   }
   if (revision != v.revision) {
-    return Bad("the feed ends at revision ", revision, ", not at the cut's ", v.revision, " (L1)");
+    return Bad({"L1"}, "the feed ends at revision ", revision, ", not at the cut's ", v.revision);
   }
   impl.feed_dropped_through = s.feed_dropped_through();
   return absl::OkStatus();
@@ -1018,7 +1030,10 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadContent(const fb::Snapshot& s,
   TNY_RETURN_IF_ERROR(RestoreLedger(s, impl, *v));
   TNY_RETURN_IF_ERROR(RestoreFeed(s, impl, *v));
   if (absl::Status status = engine->verify(); !status.ok()) {
-    return Bad("the state breaks an invariant: ", status.message());
+    const std::vector<std::string> rules = RulesOf(status);
+    return internal::RefusedSnapshot(
+        std::vector<absl::string_view>(rules.begin(), rules.end()),
+        absl::StrCat("the state breaks an invariant: ", MessageWithoutRules(status)));
   }
   return engine;
 }
@@ -1047,7 +1062,8 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadSnapshot(const std::string& path,
     TNY_RETURN_IF_ERROR(internal::AttachJournal(*engine, options, &base));
     return engine;
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(absl::StrCat("out of memory loading '", path, "' (P2)"));
+    return Refusal(absl::StatusCode::kResourceExhausted, {"P2"},
+                   absl::StrCat("out of memory loading '", path, "'"));
   }
 }
 

@@ -35,6 +35,7 @@
 #include "mutex.h"
 #include "status_macros.h"
 #include "tenantry/snapshot.h"
+#include "tenantry/status.h"
 #include "tenantry_generated.h"
 
 namespace tenantry {
@@ -317,9 +318,9 @@ absl::Status SaveSnapshot(const Engine& engine, const std::string& path) {
     Builder content(1 << 20);
     content.Finish(EncodeSnapshot(content, cut));
     if (content.GetSize() > limits::kSnapshotMaxBytes - 4096) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("the snapshot would take ", content.GetSize(), " bytes; at most ",
-                       limits::kSnapshotMaxBytes, " fit in one file (P1)"));
+      return Refusal(absl::StatusCode::kResourceExhausted, {"P1"},
+                     absl::StrCat("the snapshot would take ", content.GetSize(), " bytes; at most ",
+                                  limits::kSnapshotMaxBytes, " fit in one file"));
     }
     const std::array<uint8_t, 32> sum =
         internal::Checksum(content.GetBufferPointer(), content.GetSize());
@@ -332,7 +333,8 @@ absl::Status SaveSnapshot(const Engine& engine, const std::string& path) {
     if (impl.journal != nullptr) TNY_RETURN_IF_ERROR(impl.journal->DropThrough(cut.journal_lsn));
     return absl::OkStatus();
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("out of memory while encoding the snapshot (P1)");
+    return Refusal(absl::StatusCode::kResourceExhausted, {"P1"},
+                   "out of memory while encoding the snapshot");
   }
 }
 

@@ -50,6 +50,9 @@ static int checks = 0;
 /* The last error names `text` (a rule id, an argument name ...). */
 #define NAMES(text) CHECK(strstr(tny_last_error(), (text)) != NULL)
 
+/* The last error's rule ids are exactly `ids` ("C5,C6"; "" for none). */
+#define RULES(ids) CHECK(strcmp(tny_last_error_rules(), (ids)) == 0)
+
 /* ---- The world: an agency with client workspaces, staff and clients ---- */
 
 typedef struct world {
@@ -150,8 +153,10 @@ static void* fail_on_another_thread(void* arg) {
   uint64_t id = 0;
   /* A fresh thread has no error yet; its failure stays its own. */
   CHECK(strcmp(tny_last_error(), "") == 0);
+  RULES("");
   EXPECT(TNY_NOT_FOUND, tny_user(e, "nobody@else.test", &id));
   NAMES("nobody@else.test");
+  RULES("M1");
   return NULL;
 }
 
@@ -170,6 +175,57 @@ static void test_last_error_is_per_thread(void) {
     NAMES("out_user"); /* successes do not clear it */
   }
   tny_engine_free(e);
+}
+
+/* docs/rules.md, section 10: the ids a message ends with, as data. */
+static void test_last_error_rules(void) {
+  world w;
+  tny_workspace_spec spec = TNY_WORKSPACE_SPEC_INIT;
+  tny_account_spec other = TNY_ACCOUNT_SPEC_INIT;
+  tny_batch* batch = NULL;
+  tny_id_list* ids = NULL;
+  uint64_t id = 0, other_account = 0, foreign = 0;
+  int64_t value = 0;
+  world_init(&w);
+  spec.name = "X";
+  spec.slug = "ab-";
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_workspace(w.e, TNY_SYSTEM, w.account, &spec, &id));
+  NAMES("(T3)");
+  RULES("T3");
+  /* A success leaves the last failure as it was. */
+  OK(tny_revision(w.e, &id));
+  RULES("T3");
+  EXPECT(TNY_RESOURCE_EXHAUSTED, tny_consume(w.e, w.client_a, 1, TNY_METER_CREDITS, NULL));
+  RULES("C5");
+  /* Two ids. */
+  other.name = "Other";
+  other.owner = w.outsider;
+  OK(tny_create_account(w.e, &other, &other_account));
+  spec.name = "Far";
+  spec.slug = NULL;
+  OK(tny_create_workspace(w.e, TNY_SYSTEM, other_account, &spec, &foreign));
+  OK(tny_grant(w.e, TNY_SYSTEM, w.account, 10, TNY_METER_CREDITS, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT,
+         tny_transfer(w.e, TNY_SYSTEM, w.account, foreign, 5, TNY_METER_CREDITS, NULL));
+  NAMES("(C3, A2)");
+  RULES("C3,A2");
+  /* The C layer's own refusals name theirs too; a NULL names none. */
+  EXPECT(TNY_INVALID_ARGUMENT, tny_consume_keyed(w.e, w.client_a, 1, TNY_METER_CREDITS, "", NULL));
+  RULES("C5");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_setting(w.e, w.client_a, "colour", &value));
+  RULES("T6");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_create_user(w.e, NULL, &id));
+  RULES("");
+  /* A batch names the failing change and keeps its rules. */
+  OK(tny_batch_new(&batch));
+  OK(tny_batch_add_member(batch, TNY_SYSTEM, w.client_b, w.outsider, "viewer"));
+  OK(tny_batch_add_member(batch, TNY_SYSTEM, w.client_b, w.outsider, "viewer"));
+  EXPECT(TNY_ALREADY_EXISTS, tny_apply(w.e, batch, &ids));
+  NAMES("change #1 (add_member)");
+  RULES("M3");
+  CHECK(ids == NULL);
+  tny_batch_free(batch);
+  world_free(&w);
 }
 
 static void test_free_null_does_nothing(void) {
@@ -1563,6 +1619,7 @@ static const test_case kTests[] = {
     {"versions", test_versions},
     {"status_numbers_are_fixed", test_status_numbers_are_fixed},
     {"last_error_is_per_thread", test_last_error_is_per_thread},
+    {"last_error_rules", test_last_error_rules},
     {"free_null_does_nothing", test_free_null_does_nothing},
     {"engine_options", test_engine_options},
     {"M7_permission_catalog", test_M7_permission_catalog},

@@ -62,6 +62,8 @@
 #include "tenantry/clock.h"
 #include "tenantry/engine.h"
 #include "tenantry/limits.h"
+#include "tenantry/status.h"
+#include "test_util.h"
 
 namespace tenantry {
 namespace {
@@ -375,6 +377,10 @@ class Simulation {
     }
     if (!want.Accepts(status.code())) {
       return Fail(absl::StrCat("engine: ", outcome_, "\nmodel expects ", want.ToString()));
+    }
+    if (RulesOf(status) != test::RulesInMessage(status.message())) {
+      return Fail(absl::StrCat("engine: ", outcome_, "\nthe payload names other rules: ",
+                               absl::StrJoin(RulesOf(status), ", ")));
     }
     if (status.ok() && value.has_value() && *value != want.value) {
       return Fail(absl::StrCat("engine value ", *value, ", model expects ", want.ToString()));

@@ -38,6 +38,7 @@
 #include "reference_model.h"
 #include "tenantry/clock.h"
 #include "tenantry/engine.h"
+#include "test_util.h"
 
 namespace tenantry {
 namespace {
@@ -1140,6 +1141,7 @@ class Harness {
     absl::StatusOr<uint64_t> want = ApplyToModel(model_, c);
     Remember(absl::StrCat(last_, " -> ", absl::StatusCodeToString(got.status().code())));
     Tally(c.op, got.status());
+    TNY_EXPECT_RULES_CARRIED(got.status()) << Where();
     if (got.status().code() != want.status().code()) {
       ADD_FAILURE() << "status differs: engine " << got.status() << "; model " << want.status()
                     << Where();
@@ -1677,6 +1679,7 @@ TEST(Differential, X2_BatchesAreAllOrNothing) {
     h.SetLast(absl::StrCat("batch ", batches, ":\n    ", absl::StrJoin(described, "\n    ")));
     const uint64_t revision_before = h.engine().revision();
     absl::StatusOr<std::vector<uint64_t>> got = h.engine().apply(batch);
+    TNY_EXPECT_RULES_CARRIED(got.status()) << h.Where();
     ++batches;
     if (failing >= 0) {
       ++failed;

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 
 def _gc_threshold_from_environment() -> Optional[int]:
@@ -238,6 +239,26 @@ def engine_state(engine: tenantry.Engine) -> Dict[str, Any]:
     return out
 
 
+RULE_BRACKET = re.compile(r" \(([A-Z][0-9]{1,2}(?:, [A-Z][0-9]{1,2})*)\)$")
+
+
+def rules_in_message(message: str) -> Tuple[str, ...]:
+    """The rule ids a message ends with, as a reader sees them: "... (C5, C6)"
+    gives ("C5", "C6"). The engine never parses its messages; tests do, to
+    prove that the ids in the text and in ``Error.rules`` agree."""
+    found = RULE_BRACKET.search(message)
+    return tuple(found.group(1).split(", ")) if found else ()
+
+
+def assert_rules_carried(error: BaseException) -> None:
+    """``error.rules`` (from the status's payload) are exactly the ids its
+    message ends with, and ``error.rule`` is the same ids as one str."""
+    assert isinstance(error, tenantry.Error)
+    assert isinstance(error.rules, tuple)
+    assert error.rules == rules_in_message(str(error)), str(error)
+    assert error.rule == (", ".join(error.rules) if error.rules else None), str(error)
+
+
 def assert_refused(
     engine: tenantry.Engine,
     error: type,
@@ -249,7 +270,8 @@ def assert_refused(
 ) -> BaseException:
     """``call(*args, **kwargs)`` raises ``error`` (exactly that class) with
     ``.code == code`` and ``.rule == rule`` (and the message ends with
-    ``(rule)``), and the engine's whole visible state is the same afterwards."""
+    ``(rule)``, and ``.rules`` holds its ids), and the engine's whole visible
+    state is the same afterwards."""
     before = engine_state(engine)
     with pytest.raises(error) as caught:
         call(*args, **kwargs)
@@ -258,8 +280,10 @@ def assert_refused(
     assert isinstance(raised, tenantry.Error)
     assert raised.code == code, str(raised)
     assert raised.code == error.code
+    assert_rules_carried(raised)
     if rule is not None:
         assert raised.rule == rule, str(raised)
+        assert raised.rules == tuple(rule.split(", ")), str(raised)
         assert str(raised).endswith(f"({rule})"), str(raised)
     after = engine_state(engine)
     assert after["revision"] == before["revision"]

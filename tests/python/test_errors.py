@@ -1,5 +1,5 @@
 """docs/rules.md section 10, errors: the exception hierarchy, the `code` class
-attribute, and the `code` and `rule` of raised instances."""
+attribute, and the `code`, `rules` and `rule` of raised instances."""
 
 import pickle
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import tenantry
-from conftest import assert_refused
+from conftest import assert_refused, assert_rules_carried
 
 S = tenantry.SYSTEM
 
@@ -26,6 +26,7 @@ def test_error_hierarchy_and_codes():
     assert issubclass(tenantry.Error, Exception)
     assert not issubclass(tenantry.Error, (ValueError, LookupError))
     assert tenantry.Error.code == "unknown"
+    assert tenantry.Error.rules == () and tenantry.Error.rule is None
     for cls, code in SUBCLASSES.items():
         assert issubclass(cls, tenantry.Error), cls
         assert cls.code == code
@@ -62,7 +63,9 @@ def test_raised_errors_carry_code_and_rule(world):
         assert type(error) is cls
         assert error.code == cls.code
         assert error.rule == rule
+        assert error.rules == tuple(rule.split(", "))
         assert str(error).endswith(f"({rule})")
+        assert_rules_carried(error)
         assert error.args == (str(error),)
     # The builtin bases catch them too.
     with pytest.raises(ValueError):
@@ -77,9 +80,11 @@ def test_errors_without_a_rule_have_rule_none(world):
         e.workspace(-1)  # an id out of range: a conversion error, no rule id
     assert caught.value.code == "invalid_argument"
     assert caught.value.rule is None
+    assert caught.value.rules == ()
     with pytest.raises(tenantry.InvalidArgument) as caught:
         e.check(world.owner, world.ops, 2**32)
     assert caught.value.rule is None
+    assert caught.value.rules == ()
 
 
 def test_errors_survive_pickling(world):
@@ -88,12 +93,15 @@ def test_errors_survive_pickling(world):
     again = pickle.loads(pickle.dumps(caught.value))
     assert type(again) is tenantry.NotFound
     assert (again.args, again.code, again.rule) == (caught.value.args, "not_found", "M9")
+    assert again.rules == ("M9",)
 
 
 def test_errors_can_be_raised_and_caught_by_applications():
     with pytest.raises(tenantry.Error) as caught:
         raise tenantry.PermissionDenied("nope (M10)")
     assert caught.value.code == "permission_denied"
+    # The rules come from the engine's status, never from a message's text.
+    assert caught.value.rules == () and caught.value.rule is None
     with pytest.raises(tenantry.DataLoss):
         raise tenantry.DataLoss("broken (C8)")
 
@@ -120,3 +128,30 @@ def test_python_raised_errors_have_a_rule(world):
         world.engine.check_many(np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64), 0)
     assert str(caught.value).endswith("(A6)")
     assert caught.value.rule == "A6"
+    assert caught.value.rules == ("A6",)
+
+
+def test_rules_are_a_tuple_of_every_id_the_message_ends_with(world):
+    e = world.engine
+    with pytest.raises(tenantry.NotFound) as caught:
+        e.accept("garbage", world.outsider)
+    assert caught.value.rules == ("I1", "I2")
+    assert caught.value.rule == "I1, I2"
+    assert str(caught.value).endswith("(I1, I2)")
+    with pytest.raises(tenantry.InvalidArgument) as caught:
+        e.transfer(S, world.account, world.elsewhere, 1)
+    assert caught.value.rules == ("C3", "A2")
+    assert caught.value.rule == "C3, A2"
+    with pytest.raises(tenantry.ResourceExhausted) as caught:
+        e.consume(world.ops, 1)
+    assert caught.value.rules == ("C5",)
+
+
+def test_a_failed_batch_keeps_the_rules_of_its_failing_change(world):
+    e = world.engine
+    batch = tenantry.Batch().create_user("new@acme.test").create_workspace(S, world.account, "X", slug="ab-")
+    with pytest.raises(tenantry.InvalidArgument) as caught:
+        e.apply(batch)
+    assert str(caught.value).startswith("change #1 (create_workspace) failed; nothing was applied: ")
+    assert caught.value.rules == ("T3",)
+    assert_rules_carried(caught.value)

@@ -241,6 +241,7 @@ std::string State(const Bank& b) {
     const absl::Status credits_status = ::tenantry::test::StatusOf(expr);                     \
     EXPECT_EQ(credits_status.code(), want_code) << credits_status;                            \
     EXPECT_THAT(std::string(credits_status.message()), ::testing::ContainsRegex(rule_regex)); \
+    TNY_EXPECT_RULES_CARRIED(credits_status);                                                 \
     EXPECT_EQ(State(bank), credits_state_before);                                             \
   } while (false)
 

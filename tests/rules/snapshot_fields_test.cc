@@ -125,7 +125,8 @@ const Fixture& TheFixture() {
   return *fixture;
 }
 
-// Refused as P2 demands: DataLoss, naming the field and P2 beside a rule.
+// Refused as P2 demands: DataLoss, naming the field and P2 beside a rule,
+// in the message and in the payload alike.
 void ExpectRefused(const absl::StatusOr<std::unique_ptr<Engine>>& loaded, absl::string_view names,
                    const std::string& what) {
   if (loaded.ok()) {
@@ -136,6 +137,7 @@ void ExpectRefused(const absl::StatusOr<std::unique_ptr<Engine>>& loaded, absl::
   const std::string message(loaded.status().message());
   EXPECT_THAT(message, ::testing::HasSubstr(std::string(names))) << what;
   EXPECT_THAT(message, ::testing::ContainsRegex("P2\\)$")) << what;
+  TNY_EXPECT_RULES_CARRIED(loaded.status()) << what;
 }
 
 // Loaded: the engine verifies and every read answers (under ASan and UBSan

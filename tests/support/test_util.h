@@ -8,6 +8,7 @@
 #ifndef TENANTRY_TESTS_TEST_UTIL_H_
 #define TENANTRY_TESTS_TEST_UTIL_H_
 
+#include <algorithm>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,12 +17,16 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tenantry/engine.h"
+#include "tenantry/status.h"
 
 namespace tenantry::test {
 
@@ -54,13 +59,53 @@ absl::Status StatusOf(const absl::StatusOr<T>& status_or) {
   ASSERT_TRUE(var.ok()) << var.status();              \
   lhs = std::move(var).value()
 
+// The rule ids a message ends with, as a reader sees them: "... (C5, C6)"
+// gives {"C5", "C6"}; a message ending otherwise ("(byte 3)", no bracket)
+// gives none. The engine never parses its messages (tenantry/status.h);
+// tests do, to prove that the ids in the text and in the payload agree.
+inline std::vector<std::string> RulesInMessage(absl::string_view message) {
+  if (message.empty() || message.back() != ')') return {};
+  const size_t open = message.rfind(" (");
+  if (open == absl::string_view::npos) return {};
+  std::vector<std::string> ids =
+      absl::StrSplit(message.substr(open + 2, message.size() - open - 3), ", ");
+  for (const std::string& id : ids) {
+    if (id.size() < 2 || id.size() > 3 || !absl::ascii_isupper(static_cast<unsigned char>(id[0])) ||
+        !std::all_of(id.begin() + 1, id.end(),
+                     [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); })) {
+      return {};
+    }
+  }
+  return ids;
+}
+
+// The ids a `want_rule` argument names when it is a bracket or an id
+// ("(M3)", "(C5, C6)", "C6"); none when it is other text ("unknown workspace").
+inline std::vector<std::string> RulesInWant(absl::string_view want) {
+  if (absl::StartsWith(want, "(")) return RulesInMessage(absl::StrCat("x ", want));
+  return RulesInMessage(absl::StrCat("x (", want, ")"));
+}
+
+// `status` carries, as its payload (RulesOf), exactly the rule ids its
+// message ends with.
+#define TNY_EXPECT_RULES_CARRIED(status)                                                       \
+  EXPECT_EQ(::tenantry::RulesOf(status), ::tenantry::test::RulesInMessage((status).message())) \
+      << "the rule ids of the payload and of the message differ: " << (status)
+
 // The change is refused with exactly `want_code` and a message naming
-// `want_rule`, e.g. TNY_EXPECT_REFUSED(s, absl::StatusCode::kNotFound, "(M3)").
+// `want_rule`, e.g. TNY_EXPECT_REFUSED(s, absl::StatusCode::kNotFound, "(M3)");
+// the status carries the ids of its message (and so those of `want_rule`,
+// when it names ids) as structured data.
 #define TNY_EXPECT_REFUSED(expr, want_code, want_rule)                                       \
   do {                                                                                       \
     const absl::Status tny_refused_status = ::tenantry::test::StatusOf(expr);                \
     EXPECT_EQ(tny_refused_status.code(), want_code) << tny_refused_status;                   \
     EXPECT_THAT(std::string(tny_refused_status.message()), ::testing::HasSubstr(want_rule)); \
+    TNY_EXPECT_RULES_CARRIED(tny_refused_status);                                            \
+    for (const std::string& tny_rule : ::tenantry::test::RulesInWant(want_rule)) {           \
+      EXPECT_THAT(::tenantry::RulesOf(tny_refused_status), ::testing::Contains(tny_rule))    \
+          << tny_refused_status;                                                             \
+    }                                                                                        \
   } while (false)
 
 // As TNY_EXPECT_REFUSED, and the engine's whole visible state, revision

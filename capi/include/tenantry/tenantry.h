@@ -59,7 +59,8 @@
  * numbers are abseil's canonical codes (docs/rules.md, section 10, lists them),
  * fixed forever and never reused. tny_status_str() names a status;
  * tny_last_error() gives the message of the calling thread's last failure,
- * which names the rule, e.g. "slug 'ab-' must not end with a hyphen (T3)".
+ * which names the rule, e.g. "slug 'ab-' must not end with a hyphen (T3)";
+ * tny_last_error_rules() gives those ids ("T3") without parsing the message.
  * A failed change changes nothing (a change that returns a block allocates it
  * before changing anything). A denied check is an answer, not an error.
  * No C++ exception ever crosses this interface: anything unexpected inside
@@ -70,7 +71,8 @@
  * Reads (checks, lists, balances, getters) take no lock and never wait for a
  * writer; consume, reserve and tny_authorize_and_consume are lock-free;
  * changes are serialized inside the engine. A tny_batch is not thread-safe:
- * build it on one thread, then apply it. tny_last_error() is per thread.
+ * build it on one thread, then apply it. tny_last_error() and
+ * tny_last_error_rules() are per thread.
  *
  * Time. The engine reads time only from its clock: the system clock, or the
  * callback in tny_engine_options (nanoseconds since the Unix epoch). The
@@ -147,6 +149,14 @@ TNY_EXPORT const char* tny_status_str(tny_status status) TNY_NOEXCEPT;
  * do not clear it. The pointer stays valid until the thread's next failing
  * call or its exit. */
 TNY_EXPORT const char* tny_last_error(void) TNY_NOEXCEPT;
+
+/* The rule ids of the calling thread's most recent failure, the ones its
+ * message ends with, comma-separated without spaces: "T3", "C5,C6"; "" when
+ * it names no rule (a NULL argument, an internal error) or the thread has had
+ * no failure. The same failure as tny_last_error(), and the same lifetime:
+ * valid until the thread's next failing call or its exit. docs/rules.md
+ * lists every id. */
+TNY_EXPORT const char* tny_last_error_rules(void) TNY_NOEXCEPT;
 
 /* Releases a block the library returned (see "Results and ownership").
  * tny_free(NULL) does nothing. */
