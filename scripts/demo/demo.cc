@@ -14,16 +14,25 @@
 #include <vector>
 
 #include "tenantry/engine.h"
+#include "tenantry/status.h"
 
 namespace {
 
 using tenantry::Engine;
 using tenantry::kSystem;
 
+// A status as a reader wants it: "OK", or its code and message. (Its
+// ToString() also prints the payload: the rule ids as data, RulesOf.)
+std::string Text(const absl::Status& status) {
+  if (status.ok()) return "OK";
+  return std::string(tenantry::StatusCodeName(status.code())) + ": " +
+         std::string(status.message());
+}
+
 template <class T>
 T Must(absl::StatusOr<T> value, const char* what) {
   if (!value.ok()) {
-    std::fprintf(stderr, "demo: %s failed: %s\n", what, value.status().ToString().c_str());
+    std::fprintf(stderr, "demo: %s failed: %s\n", what, Text(value.status()).c_str());
     std::exit(1);
   }
   return *std::move(value);
@@ -31,7 +40,7 @@ T Must(absl::StatusOr<T> value, const char* what) {
 
 void Must(const absl::Status& status, const char* what) {
   if (!status.ok()) {
-    std::fprintf(stderr, "demo: %s failed: %s\n", what, status.ToString().c_str());
+    std::fprintf(stderr, "demo: %s failed: %s\n", what, Text(status).c_str());
     std::exit(1);
   }
 }
@@ -104,7 +113,7 @@ int main() {
 
   // The client may not become staff (M5); the error names the rule.
   absl::Status refused = engine.add_staff(owner, account, client, "member");
-  std::printf("\nadd carla as staff -> %s\n", refused.ToString().c_str());
+  std::printf("\nadd carla as staff -> %s\n", Text(refused).c_str());
 
   // Workspace selector (A5) and switching (S1).
   std::printf("workspaces_for(sofia):");
@@ -129,8 +138,7 @@ int main() {
   auto erin = Must(engine.create_user("erin@globex.example"), "create_user");
   auto late = Must(engine.invite(admin, globex, "erin@globex.example"), "invite");
   clock->advance_s(8 * 24 * 3600);  // eight days later
-  std::printf("erin accepts 8 days later -> %s\n",
-              engine.accept(late.token, erin).ToString().c_str());
+  std::printf("erin accepts 8 days later -> %s\n", Text(engine.accept(late.token, erin)).c_str());
 
   // A custom role (M6) and a team holding it (M9).
   Must(engine.define_role(owner, account, "campaign-lead", {"campaigns.run", "campaigns.edit"},
@@ -168,8 +176,7 @@ int main() {
       "consumed %lld\n",
       (long long)during.held, (long long)during.available(), (long long)after.buckets[0],
       (long long)after.buckets[1], (long long)after.consumed);
-  std::printf("consume 5000 in Acme -> %s\n",
-              engine.consume(acme, 5000).status().ToString().c_str());
+  std::printf("consume 5000 in Acme -> %s\n", Text(engine.consume(acme, 5000).status()).c_str());
   tenantry::PermissionId trigger = Must(engine.permission("runs.trigger"), "permission");
   tenantry::PermissionId edit = Must(engine.permission("contacts.edit"), "permission");
   std::printf(
@@ -179,7 +186,7 @@ int main() {
 
   // Deletion (T7): the exact name confirms; everything scoped to it goes.
   absl::Status wrong = engine.delete_workspace(owner, globex, "globex");
-  std::printf("\ndelete Globex confirming 'globex' -> %s\n", wrong.ToString().c_str());
+  std::printf("\ndelete Globex confirming 'globex' -> %s\n", Text(wrong).c_str());
   Must(engine.delete_workspace(owner, globex, "Globex"), "delete_workspace");
   std::printf("delete Globex confirming 'Globex' -> OK; erin's team went with it: %s\n",
               engine.check(erin, globex, Must(engine.permission("campaigns.run"), "p"))
@@ -230,6 +237,6 @@ int main() {
   std::printf("consume latency (median of 101 rounds of %d): %.1f ns\n", kBatch / 100,
               per_consume_ns[50]);
   std::printf("revision %llu; verify: %s\n", (unsigned long long)engine.revision(),
-              engine.verify().ToString().c_str());
+              Text(engine.verify()).c_str());
   return 0;
 }
