@@ -13,6 +13,7 @@
 #include <optional>
 #include <thread>
 
+#include "absl/base/attributes.h"
 #include "absl/base/optimization.h"
 #include "absl/strings/str_cat.h"
 #include "access.h"
@@ -135,10 +136,11 @@ std::optional<absl::StatusOr<int64_t>> AnswerOfFirstAttempt(const KeySlot& s, ui
 
 // C5, C6: a consume that, about to be refused, first releases expired holds
 // (never waiting for the writer lock) and tries once more.
-absl::StatusOr<int64_t> ConsumeReleasingExpired(Engine::Impl& impl,
-                                                const std::atomic<const Version*>& root,
-                                                const Version& v, const Target& t,
-                                                WorkspaceId workspace, int64_t amount) {
+// Out of line, like ConsumeKeyed: inlined into Engine::consume, either
+// would grow the hot path's frame (measured: +0.7 ns a consume).
+ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<int64_t> ConsumeReleasingExpired(
+    Engine::Impl& impl, const std::atomic<const Version*>& root, const Version& v, const Target& t,
+    WorkspaceId workspace, int64_t amount) {
   absl::StatusOr<int64_t> result = ConsumeIn(impl, v, t, workspace, amount);
   if (result.status().code() == absl::StatusCode::kResourceExhausted &&
       TryReleaseExpired(impl, root.load(std::memory_order_seq_cst)->revision)) {
@@ -148,9 +150,9 @@ absl::StatusOr<int64_t> ConsumeReleasingExpired(Engine::Impl& impl,
 }
 
 // C5: a consume with an idempotency key (lock-free).
-absl::StatusOr<int64_t> ConsumeKeyed(Engine::Impl& impl, const std::atomic<const Version*>& root,
-                                     WorkspaceId workspace, int64_t amount, MeterRef meter,
-                                     absl::string_view key) {
+ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<int64_t> ConsumeKeyed(
+    Engine::Impl& impl, const std::atomic<const Version*>& root, WorkspaceId workspace,
+    int64_t amount, MeterRef meter, absl::string_view key) {
   if (key.size() > limits::kIdempotencyKeyMaxBytes) {
     return Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
                    absl::StrCat("an idempotency key has at most ", limits::kIdempotencyKeyMaxBytes,

@@ -251,8 +251,10 @@ absl::Status SettleLocked(Engine::Impl& impl, const std::atomic<const Version*>&
         break;
     }
     if (!entries.empty()) {
-      // A refused call's entries are those of its own sweep.
-      journal.Append(type, record.empty() ? SweepRecord(now_ns, revision, true) : record);
+      // A refused call's entries are those of its own sweep. (Not a
+      // conditional expression: that would copy `record`.)
+      if (record.empty()) record = SweepRecord(now_ns, revision, true);
+      journal.Append(type, record);
     }
     AppendLedger(impl, entries);
     lsn = journal.lsn();
