@@ -22,28 +22,6 @@
 
 namespace tenantry {
 
-const char* OnJournalDamageName(OnJournalDamage on_damage) {
-  switch (on_damage) {
-    case OnJournalDamage::kRefuse:
-      return "refuse";
-    case OnJournalDamage::kTruncate:
-      return "truncate";
-  }
-  return "unknown";
-}
-
-const char* DurabilityName(Durability durability) {
-  switch (durability) {
-    case Durability::kSync:
-      return "sync";
-    case Durability::kGroup:
-      return "group";
-    case Durability::kNone:
-      return "none";
-  }
-  return "unknown";
-}
-
 namespace internal {
 
 // ---- The lock scope ----

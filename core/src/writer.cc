@@ -23,10 +23,6 @@ std::string ActorName(UserId actor) {
   return actor == kSystem ? std::string("SYSTEM") : absl::StrCat("user ", actor);
 }
 
-const char* TypeName(WorkspaceType type) {
-  return type == WorkspaceType::kAgency ? "agency" : "simple";
-}
-
 absl::Status ValidatePlan(const Plan& plan) {
   TNY_RETURN_IF_ERROR(ValidatePlanName(plan.name));
   if (plan.workspace_limit < Plan::kUnlimited) {
@@ -458,8 +454,8 @@ absl::StatusOr<uint64_t> Writer::CreateWorkspace(UserId actor, AccountId account
   mutable_account->slugs.Set(txn_, slug, id);
   SetGrant(owner_id, Grant{id, 0, kOwner});
   Record(actor, account, id,
-         absl::StrCat("create_workspace workspace=", id, " slug=", slug,
-                      " type=", TypeName(spec.type), " parent=", spec.parent, " owner=", owner_id));
+         absl::StrCat("create_workspace workspace=", id, " slug=", slug, " type=",
+                      WorkspaceTypeName(spec.type), " parent=", spec.parent, " owner=", owner_id));
   return id;
 }
 
@@ -479,8 +475,7 @@ absl::Status Writer::SetStatus(UserId actor, WorkspaceId workspace, WorkspaceSta
   MutableWorkspace(workspace)->status = status;
   if (status == WorkspaceStatus::kInactive) session_workspaces_.insert(workspace);
   Record(actor, ws->account, workspace,
-         absl::StrCat("set_status status=",
-                      status == WorkspaceStatus::kActive ? "active" : "inactive"));
+         absl::StrCat("set_status status=", WorkspaceStatusName(status)));
   return absl::OkStatus();
 }
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tenantry/names.h"
 #include "tenantry/status.h"
 
 namespace tenantry::python {
@@ -84,14 +85,12 @@ StaffScope RequiredScopeArg(py::handle scope) {
 }
 
 WorkspaceType WorkspaceTypeArg(const std::string& type) {
-  if (type == "simple") return WorkspaceType::kSimple;
-  if (type == "agency") return WorkspaceType::kAgency;
+  if (std::optional<WorkspaceType> named = WorkspaceTypeNamed(type)) return *named;
   Invalid("T4", absl::StrCat("a workspace type is \"simple\" or \"agency\"; got \"", type, "\""));
 }
 
 WorkspaceStatus WorkspaceStatusArg(const std::string& status) {
-  if (status == "active") return WorkspaceStatus::kActive;
-  if (status == "inactive") return WorkspaceStatus::kInactive;
+  if (std::optional<WorkspaceStatus> named = WorkspaceStatusNamed(status)) return *named;
   Invalid("T5",
           absl::StrCat("a workspace status is \"active\" or \"inactive\"; got \"", status, "\""));
 }

@@ -21,33 +21,12 @@
 #include "convert.h"
 #include "pybind11/numpy.h"
 #include "pybind11/stl.h"
+#include "tenantry/names.h"
 #include "tenantry/snapshot.h"
 #include "tenantry/status.h"
 
 namespace tenantry::python {
 namespace {
-
-const char* TypeName(WorkspaceType type) {
-  return type == WorkspaceType::kAgency ? "agency" : "simple";
-}
-const char* StatusName(WorkspaceStatus status) {
-  return status == WorkspaceStatus::kActive ? "active" : "inactive";
-}
-const char* PathName(AccessPath path) {
-  switch (path) {
-    case AccessPath::kDirect:
-      return "direct";
-    case AccessPath::kTeam:
-      return "team";
-    case AccessPath::kStaff:
-      return "staff";
-    case AccessPath::kInherited:
-      return "inherited";
-    case AccessPath::kNone:
-      break;
-  }
-  return "none";
-}
 
 py::object OptionalId(uint64_t id) {
   if (id == 0) return py::none();
@@ -60,8 +39,8 @@ py::object ScopeValue(const StaffScope& scope) {
 }
 
 py::tuple WorkspaceTuple(const WorkspaceInfo& w) {
-  return py::make_tuple(w.id, w.account, w.name, w.slug, TypeName(w.type), StatusName(w.status),
-                        OptionalId(w.parent), w.owner, w.depth);
+  return py::make_tuple(w.id, w.account, w.name, w.slug, WorkspaceTypeName(w.type),
+                        WorkspaceStatusName(w.status), OptionalId(w.parent), w.owner, w.depth);
 }
 
 py::tuple InvitationTuple(const Invitation& i) {
@@ -141,21 +120,17 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock,
   options.ledger_retention = CountOption("ledger_retention", ledger_retention.value);
   // P3: the journal directory, and how far each change is flushed.
   if (!journal.is_none()) options.journal = PathArg(journal, "journal");
-  if (durability == "sync") {
-    options.durability = Durability::kSync;
-  } else if (durability == "group") {
-    options.durability = Durability::kGroup;
-  } else if (durability == "none") {
-    options.durability = Durability::kNone;
+  if (std::optional<Durability> mode = DurabilityNamed(durability)) {
+    options.durability = *mode;
   } else {
     ThrowIfError(Refusal(
         absl::StatusCode::kInvalidArgument, {"P3"},
         absl::StrCat("durability must be 'sync', 'group' or 'none'; got '", durability, "'")));
   }
   options.group_commit_ms = group_commit_ms.value;
-  if (on_damage == "truncate") {
-    options.on_journal_damage = OnJournalDamage::kTruncate;
-  } else if (on_damage != "refuse") {
+  if (std::optional<OnJournalDamage> policy = OnJournalDamageNamed(on_damage)) {
+    options.on_journal_damage = *policy;
+  } else {
     ThrowIfError(
         Refusal(absl::StatusCode::kInvalidArgument, {"P3"},
                 absl::StrCat("on_damage must be 'refuse' or 'truncate'; got '", on_damage, "'")));
@@ -255,11 +230,11 @@ void BindTenancy(py::class_<EngineHandle>& c) {
           ThrowIfError(
               WithoutGil([&] { return h->rename_workspace(actor.value, workspace.value, name); }));
         });
-  c.def("set_status", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
-                         const std::string& status) {
-    WorkspaceStatus s = WorkspaceStatusArg(status);
-    ThrowIfError(WithoutGil([&] { return h->set_status(actor.value, workspace.value, s); }));
-  });
+  c.def("set_status",
+        [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, const std::string& status) {
+          WorkspaceStatus s = WorkspaceStatusArg(status);
+          ThrowIfError(WithoutGil([&] { return h->set_status(actor.value, workspace.value, s); }));
+        });
   c.def("set_setting", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
                           std::string name, py::object value) {
     SettingValue v = SettingArg(value);
@@ -349,14 +324,13 @@ void BindInvitations(py::class_<EngineHandle>& c) {
         WithoutGil([&] { return h->invite(actor.value, workspace.value, email, role); }));
     return InvitationTuple(i);
   });
-  c.def("_invite_staff",
-        [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, std::string email,
-           std::string role, py::object scope) {
-          std::optional<StaffScope> s = ScopeArg(scope);
-          const Invitation i = ValueOrThrow(WithoutGil(
-              [&] { return h->invite_staff(actor.value, account.value, email, role, s); }));
-          return InvitationTuple(i);
-        });
+  c.def("_invite_staff", [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, std::string email,
+                            std::string role, py::object scope) {
+    std::optional<StaffScope> s = ScopeArg(scope);
+    const Invitation i = ValueOrThrow(
+        WithoutGil([&] { return h->invite_staff(actor.value, account.value, email, role, s); }));
+    return InvitationTuple(i);
+  });
   c.def("accept", [](Self h, std::string token, IdOf<"user"> user) {
     ThrowIfError(WithoutGil([&] { return h->accept(token, user.value); }));
   });
@@ -426,14 +400,14 @@ void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
     ThrowIfError(status);
     return out;
   });
-  c.def("_explain", [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace,
-                       py::object permission) {
-    Decision d =
-        ValueOrThrow(h->explain(user.value, workspace.value, PermissionArg(h, permission)));
-    return py::make_tuple(d.allowed, PathName(d.path),
-                          d.role.empty() ? py::object(py::none()) : py::str(d.role),
-                          OptionalId(d.via_workspace), OptionalId(d.via_team), d.reason);
-  });
+  c.def("_explain",
+        [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace, py::object permission) {
+          Decision d =
+              ValueOrThrow(h->explain(user.value, workspace.value, PermissionArg(h, permission)));
+          return py::make_tuple(d.allowed, AccessPathName(d.path),
+                                d.role.empty() ? py::object(py::none()) : py::str(d.role),
+                                OptionalId(d.via_workspace), OptionalId(d.via_team), d.reason);
+        });
   c.def("workspaces_for", [](Self h, IdOf<"user"> user) { return h->workspaces_for(user.value); });
   c.def("members", [](Self h, IdOf<"workspace"> workspace) {
     py::list out;

@@ -33,6 +33,7 @@
 #include "tenantry/export.h"
 #include "tenantry/journal.h"
 #include "tenantry/limits.h"
+#include "tenantry/names.h"
 #include "tenantry/types.h"
 
 namespace tenantry {

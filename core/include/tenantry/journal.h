@@ -34,8 +34,7 @@ enum class Durability : uint8_t {
                // lose the kernel's writeback window (about 30 s on Linux)
 };
 
-// The name of a durability mode: "sync", "group", "none".
-TENANTRY_API const char* DurabilityName(Durability durability);
+// Its name ("sync", "group", "none"): DurabilityName in tenantry/names.h.
 
 // P3: what opening a journal does when it is damaged before its end.
 enum class OnJournalDamage : uint8_t {
@@ -47,8 +46,7 @@ enum class OnJournalDamage : uint8_t {
   kTruncate = 1,
 };
 
-// The name of a damage policy: "refuse", "truncate".
-TENANTRY_API const char* OnJournalDamageName(OnJournalDamage on_damage);
+// Its name ("refuse", "truncate"): OnJournalDamageName in tenantry/names.h.
 
 // A record past the damage that could still be read.
 struct LostRecord {

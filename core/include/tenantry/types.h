@@ -255,27 +255,7 @@ enum class LedgerKind : uint8_t {
   kReturnOnDelete = 6,  // a deleted workspace's balance and holds back to the pool (T7)
 };
 
-// The name of a ledger kind: "grant", "transfer", "revoke", "commit",
-// "release", "expire", "return_on_delete".
-inline absl::string_view LedgerKindName(LedgerKind kind) {
-  switch (kind) {
-    case LedgerKind::kGrant:
-      return "grant";
-    case LedgerKind::kTransfer:
-      return "transfer";
-    case LedgerKind::kRevoke:
-      return "revoke";
-    case LedgerKind::kCommit:
-      return "commit";
-    case LedgerKind::kRelease:
-      return "release";
-    case LedgerKind::kExpire:
-      return "expire";
-    case LedgerKind::kReturnOnDelete:
-      return "return_on_delete";
-  }
-  return "unknown";
-}
+// Its name ("grant" ...): LedgerKindName in tenantry/names.h.
 
 // C7: one entry of the ledger. Entries are numbered by `sequence` (strictly
 // increasing, from 1). `revision` is the revision of the change that made
