@@ -155,8 +155,9 @@ TEST(TxnTest, OpenUntilCommitOrAbort) {
   EXPECT_TRUE(committed.open());
   PlainNode* made = committed.Make<PlainNode>();
   EXPECT_EQ(made->gen, 2u);
-  committed.Commit();
+  committed.Commit();  // `made` now belongs to the (imagined) published version
   EXPECT_FALSE(committed.open());
+  delete made;
   Txn aborted(3);
   aborted.Make<PlainNode>();
   aborted.Abort();
