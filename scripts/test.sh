@@ -45,7 +45,8 @@ echo "== tenantry tests: preset 'release' (the build README's install command ma
 ctest --preset release -j "$jobs" --timeout 900
 
 # README's C++ path: a program that builds tenantry as its CMake subproject
-# (add_subdirectory) in Release, only what it links (~1 minute on 2 cores).
+# (add_subdirectory, then FetchContent from the local tree) in Release, only
+# what it links (~1 minute on 2 cores).
 echo "== tenantry tests: a C++ program with tenantry as its CMake subproject"
 bash tests/consumer/subproject/run.sh build/subproject
 
