@@ -131,7 +131,8 @@ class PgLog::Query {
     return *this;
   }
   Query& Bytes(absl::string_view bytes) {
-    AddParam(bytes.data(), static_cast<int>(bytes.size()), 1);
+    // A null pointer would be SQL NULL; empty bytes are not.
+    AddParam(bytes.data() != nullptr ? bytes.data() : "", static_cast<int>(bytes.size()), 1);
     return *this;
   }
 

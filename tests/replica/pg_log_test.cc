@@ -199,13 +199,18 @@ TEST(PgLog, AppendsAtGapFreePositionsAndReadsRanges) {
   ASSERT_EQ(middle.size(), 10u);
   EXPECT_EQ(middle.front().position, 50);
   EXPECT_EQ(middle.back().position, 59);
+  TNY_ASSERT_OK_AND_ASSIGN(int64_t empty, log->Append(100, "empty", absl::string_view(), 1));
+  EXPECT_EQ(empty, 101);
+  TNY_ASSERT_OK_AND_ASSIGN(auto last, log->Read(101, 1));
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0].payload, "");
   TNY_ASSERT_OK_AND_ASSIGN(auto tail, log->Read(95, 10));
-  EXPECT_EQ(tail.size(), 6u);
-  TNY_ASSERT_OK_AND_ASSIGN(auto beyond, log->Read(101, 10));
+  EXPECT_EQ(tail.size(), 7u);
+  TNY_ASSERT_OK_AND_ASSIGN(auto beyond, log->Read(102, 10));
   EXPECT_TRUE(beyond.empty());
   TNY_EXPECT_REFUSED(log->Read(0, 10).status(), absl::StatusCode::kInvalidArgument, "(R1)");
   TNY_EXPECT_REFUSED(log->Read(1, 0).status(), absl::StatusCode::kInvalidArgument, "(R1)");
-  TNY_EXPECT_REFUSED(log->Append(100, "", "x", 1).status(), absl::StatusCode::kInvalidArgument,
+  TNY_EXPECT_REFUSED(log->Append(101, "", "x", 1).status(), absl::StatusCode::kInvalidArgument,
                      "(R1)");
 }
 
