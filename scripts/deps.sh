@@ -8,6 +8,7 @@ packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libflatbuffers-dev flatbuffers-compiler flatbuffers-compiler-dev liburcu-dev libsodium-dev
   libsqlite3-dev sqlite3
+  libpq-dev postgresql-15
   python3 python3-dev python3-venv python3-pip python3-setuptools python3-wheel
   python3-pytest python3-pybind11 pybind11-dev python3-numpy
   python3-hypothesis python3-mypy python3-matplotlib
