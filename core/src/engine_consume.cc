@@ -159,7 +159,7 @@ ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<int64_t> ConsumeKeyed(
                                 " bytes; got ", key.size()));
   }
   ReadGuard guard;
-  const Version& v = *root.load(std::memory_order_seq_cst);
+  const Version& v = Load(root);
   // Validation failures are answers about the call, not about the key:
   // they are not remembered.
   TNY_ASSIGN_OR_RETURN(Target t, FindTarget(v, workspace, meter, "C5"));
@@ -237,11 +237,7 @@ using internal::ReadGuard;
 using internal::ReservationTable;
 using internal::Version;
 
-namespace {
-const Version& Load(const std::atomic<const Version*>& root) {
-  return *root.load(std::memory_order_seq_cst);
-}
-}  // namespace
+using internal::Load;
 
 absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, MeterRef meter,
                                         absl::string_view key) {

@@ -76,11 +76,7 @@ using internal::ReadGuard;
 using internal::Version;
 using internal::Writer;
 
-namespace {
-const Version& Load(const std::atomic<const Version*>& root) {
-  return *root.load(std::memory_order_seq_cst);
-}
-}  // namespace
+using internal::Load;
 
 // ---- Meters and admin changes ----
 

@@ -22,8 +22,8 @@ class EngineInternal {
  public:
   static Engine::Impl& impl(const Engine& engine) { return *engine.impl_; }
 
-  // The one atomic root (X1). Only writers store it, holding write_mu.
-  static const std::atomic<const Version*>& root(const Engine& engine) { return engine.root_; }
+  // The newest version behind the one atomic root (X1). Only writers store
+  // it, holding write_mu.
   static const Version* newest(const Engine& engine) {
     return engine.root_.load(std::memory_order_seq_cst);
   }

@@ -19,16 +19,12 @@
 namespace tenantry {
 
 using internal::Evaluate;
+using internal::Load;
 using internal::ReadGuard;
 using internal::Version;
 using internal::WorkspaceNode;
 
 namespace {
-
-// Loads the newest version; the caller holds a ReadGuard (seq_cst: see epoch.h).
-inline const Version& Load(const std::atomic<const Version*>& root) {
-  return *root.load(std::memory_order_seq_cst);
-}
 
 WorkspaceInfo InfoOf(const WorkspaceNode& ws) {
   return WorkspaceInfo{ws.id,     ws.account, ws.name,  ws.slug, ws.type,

@@ -214,7 +214,8 @@ enum class Settlement { kCommit, kRelease, kExpireAll };
 // at one time and revision, settle. When that made ledger entries, they are
 // journaled as one record (a refused commit or release may still have
 // released expired holds: then a sweep record), then the call waits for its
-// durability (P3). `*expired` receives the holds kExpireAll released.
+// durability (P3). `*expired` receives the holds kExpireAll released; a
+// release passes `actual` 0.
 absl::Status SettleLocked(Engine::Impl& impl, const std::atomic<const Version*>& root,
                           Settlement what, ReservationId reservation, int64_t actual,
                           uint64_t* expired) {
@@ -227,34 +228,33 @@ absl::Status SettleLocked(Engine::Impl& impl, const std::atomic<const Version*>&
     const int64_t now_ns = impl.clock->now_ns();
     const uint64_t revision = root.load(std::memory_order_seq_cst)->revision;
     std::vector<LedgerEntry> entries;
-    JournalRecordType type = JournalRecordType::kSweep;
-    std::string record;
     switch (what) {
       case Settlement::kCommit:
         status = CommitAt(impl, reservation, actual, now_ns, revision, &entries);
-        // An expired hold is released by the refused commit (FailedPrecondition).
-        if (status.ok() || status.code() == absl::StatusCode::kFailedPrecondition) {
-          type = JournalRecordType::kCommit;
-          record = SettleRecord(reservation, actual, now_ns, revision);
-        }
         break;
       case Settlement::kRelease:
         status = ReleaseAt(impl, reservation, now_ns, revision, &entries);
-        if (status.ok()) {
-          type = JournalRecordType::kRelease;
-          record = SettleRecord(reservation, 0, now_ns, revision);
-        }
         break;
       case Settlement::kExpireAll:
         *expired = SweepExpired(impl, revision, now_ns, false, &entries);
-        record = SweepRecord(now_ns, revision, false);
         break;
     }
     if (!entries.empty()) {
-      // A refused call's entries are those of its own sweep. (Not a
-      // conditional expression: that would copy `record`.)
-      if (record.empty()) record = SweepRecord(now_ns, revision, true);
-      journal.Append(type, record);
+      // A commit refused because its hold had expired released that hold
+      // (FailedPrecondition): it replays as the commit. Any other refused
+      // call's entries are those of its own sweep.
+      const bool settled =
+          what == Settlement::kCommit
+              ? status.ok() || status.code() == absl::StatusCode::kFailedPrecondition
+              : what == Settlement::kRelease && status.ok();
+      if (settled) {
+        journal.Append(
+            what == Settlement::kCommit ? JournalRecordType::kCommit : JournalRecordType::kRelease,
+            SettleRecord(reservation, actual, now_ns, revision));
+      } else {
+        journal.Append(JournalRecordType::kSweep,
+                       SweepRecord(now_ns, revision, what != Settlement::kExpireAll));
+      }
     }
     AppendLedger(impl, entries);
     lsn = journal.lsn();

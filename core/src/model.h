@@ -16,6 +16,7 @@
 #define TENANTRY_CORE_SRC_MODEL_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -189,6 +190,12 @@ struct Version {
   uint64_t next_invitation = 1;
   uint64_t memberships = 0;
 };
+
+// The newest published version behind an engine's root (X1): one seq_cst
+// load (see epoch.h); the caller holds a ReadGuard, or the writer lock.
+inline const Version& Load(const std::atomic<const Version*>& root) {
+  return *root.load(std::memory_order_seq_cst);
+}
 
 // T2: what an account made without a plan holds as its plan (plan_set is
 // false; it counts as limit 1, no agency, whatever this says).
