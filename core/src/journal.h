@@ -64,8 +64,8 @@ struct JournalRecord {
 // `after_lsn`, and where appending continues.
 struct JournalScan {
   JournalIdentity identity;
-  uint64_t first_base = 0;  // base lsn of the oldest segment
-  uint64_t last_lsn = 0;    // the newest complete record (first_base if none)
+  uint64_t first_base = 0;    // base lsn of the oldest segment
+  uint64_t last_lsn = 0;      // the newest complete record (first_base if none)
   uint64_t records_read = 0;  // every sound record read, wanted or not
   std::vector<JournalRecord> records;
   // A torn last record (a crash while writing it) was found and will be

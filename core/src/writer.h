@@ -171,7 +171,7 @@ class Writer {
   void Record(UserId actor, AccountId account, WorkspaceId workspace, std::string what);
   // C7: a ledger entry of the change just recorded (its revision).
   void AddLedgerEntry(LedgerKind kind, UserId actor, AccountId account, WorkspaceId workspace,
-              MeterId meter, const BucketAmounts& amounts);
+                      MeterId meter, const BucketAmounts& amounts);
   Pool* MutablePool(AccountId account, MeterId meter);
 
   // T7: a deleted workspace's meter, drained at FinishCredits.

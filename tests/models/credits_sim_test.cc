@@ -32,8 +32,9 @@
 // idempotency keys with an embedded NUL; unknown users, workspaces, accounts,
 // meters, buckets; amounts 0, negative, INT64_MIN/MAX, 2^42-1 +- 2.
 //
-// Replay a failure with what it prints:
-//   TNY_SIM_SEED=<seed> TNY_SIM_STEPS=<steps> build/dev/tests/credits_sim_test --gtest_filter='CreditsSimulation.*'
+// Replay a failure with what it prints (one command line):
+//   TNY_SIM_SEED=<seed> TNY_SIM_STEPS=<steps>
+//     build/dev/tests/credits_sim_test --gtest_filter='CreditsSimulation.*'
 // TNY_SIM_TRACE=1 prints every step with its outcome; TNY_SIM_STATS=1 counts
 // the outcomes by the rule the model applied (coverage); TNY_SIM_KEY_SLOTS=n
 // runs with n idempotency slots (see CreditsSimulationTightKeys).

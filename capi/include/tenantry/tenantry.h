@@ -210,13 +210,13 @@ typedef struct tny_engine_options {
   uint64_t reservation_slots;   /* C6: live reservations (default 2^16, max 2^24) */
   uint64_t ledger_retention;    /* C7: ledger entries kept (default 65536; as above) */
   /* Version 2: */
-  const char* journal;          /* P3: the journal directory (NULL = none): see
-                                   tny_engine_new and tny_load */
-  int64_t group_commit_ms;      /* P3: TNY_DURABILITY_GROUP's flush interval
-                                   (default 10, max 60000) */
-  int32_t durability;           /* P3: TNY_DURABILITY_* (0 = SYNC) */
+  const char* journal;     /* P3: the journal directory (NULL = none): see
+                              tny_engine_new and tny_load */
+  int64_t group_commit_ms; /* P3: TNY_DURABILITY_GROUP's flush interval
+                              (default 10, max 60000) */
+  int32_t durability;      /* P3: TNY_DURABILITY_* (0 = SYNC) */
   /* Version 3: */
-  int32_t on_journal_damage;    /* P3: TNY_JOURNAL_DAMAGE_* (0 = REFUSE) */
+  int32_t on_journal_damage; /* P3: TNY_JOURNAL_DAMAGE_* (0 = REFUSE) */
 } tny_engine_options;
 
 #define TNY_ENGINE_OPTIONS_INIT \
@@ -260,8 +260,8 @@ typedef struct tny_journal_recovery {
   uint64_t lost_through_lsn; /* lost: kept_through_lsn + 1 .. this */
   size_t readable_count;     /* the lost records still readable, in lsn order */
   const tny_lost_record* readable;
-  const char* set_aside;     /* where the cut segments were kept */
-  const char* report;        /* all of it as text, one fact per line */
+  const char* set_aside; /* where the cut segments were kept */
+  const char* report;    /* all of it as text, one fact per line */
 } tny_journal_recovery;
 
 /* P3: what opening `engine`'s journal found (all zeros without a journal). */
