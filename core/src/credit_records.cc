@@ -272,6 +272,8 @@ absl::Status ApplyCreditRecord(Engine::Impl& impl, const Version& v, const Journ
       return ApplySweep(impl, record, in);
     case JournalRecordType::kRun:
       break;
+    case JournalRecordType::kGroup:  // a replica group's, never in a journal
+      return Unapplicable(record, "is a replica group's record, which no journal holds");
   }
   return Unapplicable(record, "has an unknown type");
 }

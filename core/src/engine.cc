@@ -73,6 +73,9 @@ absl::Status Engine::ValidateOptions(const Options& o) {
            OutOfRange("durability", static_cast<int64_t>(o.durability), 0, 2),
            OutOfRange("group_commit_ms", o.group_commit_ms, 1, limits::kGroupCommitMaxMs),
            OutOfRange("on_journal_damage", static_cast<int64_t>(o.on_journal_damage), 0, 1),
+           OutOfRange("log_lock_timeout_ms", o.log_lock_timeout_ms, 1,
+                      limits::kLogLockTimeoutMaxMs),
+           OutOfRange("log_poll_ms", o.log_poll_ms, 1, limits::kLogPollMaxMs),
        }) {
     if (!status.ok()) return status;
   }
@@ -101,6 +104,8 @@ Engine::Engine(Options options) : impl_(std::make_unique<Impl>(Clamped(std::move
 }
 
 Engine::~Engine() {
+  // The follower thread applies to this engine: it stops first.
+  if (impl_->replica != nullptr) impl_->replica->Stop();
   internal::UnregisterForFork(impl_.get());
   // No reader may run any more (the contract), so the newest version is freed
   // at once; older versions' garbage waits in the epoch queue.
@@ -123,6 +128,42 @@ void EngineInternal::InstallFirstVersion(Engine& engine, Version* version) {
 
 absl::StatusOr<std::vector<uint64_t>> Engine::apply(const Batch& batch) {
   return internal::RunChanges(*this, batch.changes_, true);
+}
+
+absl::StatusOr<std::vector<uint64_t>> Engine::apply(const Batch& batch,
+                                                    absl::string_view change_id) {
+  if (impl_->replica == nullptr) return apply(batch);
+  TNY_ASSIGN_OR_RETURN(internal::ChangeResult result,
+                       impl_->replica->Run(batch.changes_, true, change_id));
+  return std::move(result.ids);
+}
+
+// ---- Replicas (replica.h) ----
+
+bool Engine::is_replica() const noexcept { return impl_->replica != nullptr; }
+
+int64_t Engine::position() const {
+  return impl_->replica != nullptr ? impl_->replica->position() : 0;
+}
+
+int64_t Engine::last_change_position() const {
+  return internal::Replica::LastChangePosition(*this);
+}
+
+absl::Status Engine::wait_for(int64_t position, int64_t timeout_ms) const {
+  if (impl_->replica != nullptr) return impl_->replica->WaitFor(position, timeout_ms);
+  if (position <= 0) return absl::OkStatus();
+  return Refusal(absl::StatusCode::kFailedPrecondition, {"R4"},
+                 absl::StrCat("position ", position,
+                              " of a log cannot be waited for: this engine is no replica"));
+}
+
+absl::Status Engine::follow() {
+  return impl_->replica != nullptr ? impl_->replica->Follow() : absl::OkStatus();
+}
+
+void Engine::close() {
+  if (impl_->replica != nullptr) impl_->replica->Stop();
 }
 
 absl::StatusOr<std::vector<AuditRecord>> Engine::changes_since(uint64_t revision) const {

@@ -243,6 +243,9 @@ absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, M
                                         absl::string_view key) {
   if (amount <= 0) return internal::NonPositive("consume", amount, "C1");
   if (ABSL_PREDICT_FALSE(journaled_)) {
+    if (impl_->replica != nullptr) {
+      return internal::ConsumeThroughLog(*this, workspace, amount, meter, key, false, 0, 0);
+    }
     // P3: the debit and its record as one step (engine_impl.h); then the
     // slow path, which records.
     if (internal::CurrentJournal(*impl_) == nullptr) {
@@ -282,6 +285,9 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
     return Refusal(absl::StatusCode::kInvalidArgument, {"C6"},
                    absl::StrCat("reservation ttl_s must be 1 to ", limits::kReservationTtlMaxS,
                                 "; got ", ttl_s));
+  }
+  if (ABSL_PREDICT_FALSE(journaled_) && impl_->replica != nullptr) {
+    return internal::NotOnReplicaYet("reserve");
   }
   if (ABSL_PREDICT_FALSE(journaled_) && internal::CurrentJournal(*impl_) == nullptr) {
     return internal::WithJournal(*impl_, 3 * internal::kCreditRecordMaxBytes,
@@ -351,6 +357,13 @@ absl::StatusOr<bool> Engine::authorize_and_consume(UserId user, WorkspaceId work
                                                    PermissionId permission, int64_t amount,
                                                    MeterRef meter) {
   if (amount <= 0) return internal::NonPositive("consume", amount, "C1");
+  if (ABSL_PREDICT_FALSE(journaled_) && impl_->replica != nullptr) {
+    absl::StatusOr<int64_t> done =
+        internal::ConsumeThroughLog(*this, workspace, amount, meter, "", true, user, permission);
+    if (absl::IsPermissionDenied(done.status())) return false;
+    TNY_RETURN_IF_ERROR(done.status());
+    return true;
+  }
   if (ABSL_PREDICT_FALSE(journaled_) && internal::CurrentJournal(*impl_) == nullptr) {
     return internal::WithJournal(*impl_, internal::kCreditRecordMaxBytes, [&] {
       return authorize_and_consume(user, workspace, permission, amount, meter);

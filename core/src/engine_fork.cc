@@ -6,8 +6,8 @@
 // the fork would stay held there forever, and the state it guards would be
 // half-changed. So every live engine is in a process-wide registry, and
 // pthread_atfork handlers take every engine's locks before the fork, in the
-// engine's lock order (save_mu, write_mu, journal_mu, then ledger_mu and
-// feed_mu), and release them on both sides: a fork waits for the change,
+// engine's lock order (save_mu, apply_mu, write_mu, journal_mu, then
+// ledger_mu and feed_mu), and release them on both sides: a fork waits for the change,
 // journaled consume or save in progress to end, and the child starts with
 // every lock free and no change half-applied. Readers take no lock and are
 // not waited for.
@@ -61,17 +61,21 @@ Registry& GetRegistry() {
 // The engine's locks in its lock order (engine_impl.h).
 void LockEngine(Engine::Impl& impl) ABSL_NO_THREAD_SAFETY_ANALYSIS {
   impl.save_mu.Lock();
+  impl.apply_mu.Lock();
   impl.write_mu.Lock();
   impl.journal_mu.Lock();
   impl.ledger_mu.Lock();
   impl.feed_mu.Lock();
+  if (impl.replica != nullptr) impl.replica->state_mutex().lock();
 }
 
 void UnlockEngine(Engine::Impl& impl) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  if (impl.replica != nullptr) impl.replica->state_mutex().unlock();
   impl.feed_mu.Unlock();
   impl.ledger_mu.Unlock();
   impl.journal_mu.Unlock();
   impl.write_mu.Unlock();
+  impl.apply_mu.Unlock();
   impl.save_mu.Unlock();
 }
 
@@ -98,6 +102,9 @@ void Child() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     Engine::Impl& impl = **it;
     // P3: the journal is the parent's; the child must not write into it.
     if (impl.journal != nullptr) impl.journal->MarkForked();
+    // R5: so are a replica's connections and follower thread; the child
+    // follows after follow().
+    if (impl.replica != nullptr) impl.replica->MarkForked();
     UnlockEngine(impl);
   }
   registry.mu.Unlock();

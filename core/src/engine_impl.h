@@ -14,6 +14,7 @@
 #include "credits.h"
 #include "journal.h"
 #include "mutex.h"
+#include "replica.h"
 #include "tenantry/engine.h"
 
 namespace tenantry {
@@ -78,6 +79,12 @@ class Engine::Impl {
   JournalRecovery journal_recovery;
   // One save at a time on a journaled engine (it rotates the journal).
   internal::Mutex save_mu;
+
+  // R1-R7: a replica follows its group's log (replica.h); null otherwise.
+  // apply_mu orders the records applied to this engine (the follower's and
+  // a change's own), before write_mu.
+  internal::Mutex apply_mu;
+  std::unique_ptr<internal::Replica> replica;
 };
 
 namespace internal {
@@ -100,8 +107,9 @@ void LowerNextExpiry(Engine::Impl& impl, int64_t expires_at_ns);
 bool TryReleaseExpired(Engine::Impl& impl, uint64_t revision) ABSL_LOCKS_EXCLUDED(impl.write_mu);
 
 // fork (engine_fork.cc): an engine is registered for its whole life, so
-// that a fork takes its locks first (in the order save_mu, write_mu,
-// journal_mu, ledger_mu, feed_mu: the order every path takes them in) and
+// that a fork takes its locks first (in the order save_mu, apply_mu,
+// write_mu, journal_mu, ledger_mu, feed_mu: the order every path takes them
+// in) and
 // the child never inherits one held by a thread it does not have.
 void RegisterForFork(Engine::Impl* impl);
 void UnregisterForFork(Engine::Impl* impl);

@@ -106,8 +106,6 @@ std::string RunRecord(int64_t now_ns, int64_t invitation_ttl_s,
   return out;
 }
 
-namespace {
-
 absl::Status DecodeRun(const JournalRecord& record, RunReplay* replay,
                        std::vector<std::string>* ops) {
   OpReader in(record.payload);
@@ -130,6 +128,8 @@ absl::Status DecodeRun(const JournalRecord& record, RunReplay* replay,
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 // One credit record's fields, in words ("workspace 12, meter 1, ...").
 std::string DescribeCredit(const JournalRecord& record) {

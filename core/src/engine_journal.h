@@ -30,6 +30,7 @@
 #include "journal.h"
 #include "model.h"
 #include "tenantry/engine.h"
+#include "write_path.h"
 
 namespace tenantry::internal {
 
@@ -38,6 +39,11 @@ size_t RunRecordBytes(absl::Span<const std::string> ops);
 std::string RunRecord(int64_t now_ns, int64_t invitation_ttl_s,
                       const std::vector<std::array<uint8_t, 32>>& token_hashes,
                       absl::Span<const std::string> ops);
+
+// The time, lifetime, token hashes and ops of a kRun record; DataLoss
+// naming its lsn when it does not decode.
+absl::Status DecodeRun(const JournalRecord& record, RunReplay* replay,
+                       std::vector<std::string>* ops);
 
 // Record payloads of the credit side (their sizes are bounded by kMax*).
 inline constexpr size_t kCreditRecordMaxBytes = 128;

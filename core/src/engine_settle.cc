@@ -269,18 +269,21 @@ absl::Status SettleLocked(Engine::Impl& impl, const std::atomic<const Version*>&
 using internal::ReservationTable;
 
 absl::Status Engine::commit(ReservationId reservation, int64_t actual) {
+  if (impl_->replica != nullptr) return internal::NotOnReplicaYet("commit");
   uint64_t expired = 0;
   return internal::SettleLocked(*impl_, root_, internal::Settlement::kCommit, reservation, actual,
                                 &expired);
 }
 
 absl::Status Engine::release(ReservationId reservation) {
+  if (impl_->replica != nullptr) return internal::NotOnReplicaYet("release");
   uint64_t expired = 0;
   return internal::SettleLocked(*impl_, root_, internal::Settlement::kRelease, reservation, 0,
                                 &expired);
 }
 
 absl::StatusOr<uint64_t> Engine::expire_reservations() {
+  if (impl_->replica != nullptr) return internal::NotOnReplicaYet("expire_reservations");
   uint64_t expired = 0;
   TNY_RETURN_IF_ERROR(
       internal::SettleLocked(*impl_, root_, internal::Settlement::kExpireAll, 0, 0, &expired));

@@ -221,6 +221,7 @@ enum class JournalRecordType : uint8_t {
   kCommit = 5,        // commit(reservation, actual) at a time (C6)
   kRelease = 6,       // release(reservation) at a time (C6)
   kSweep = 7,         // expired holds released at a time (C6)
+  kGroup = 8,         // a replica group's first record: lineage, secrets (R5)
 };
 
 }  // namespace tenantry::internal

@@ -3,8 +3,8 @@
 // The replicas' shared log (R1, docs/replication.md): an ordered, durable
 // sequence of records at gap-free positions 1, 2, 3 ..., plus the snapshots
 // stored beside it. This is the storage layer only: what a record holds is
-// the caller's (a journal record, P3), and nothing here applies records to an
-// engine yet.
+// the caller's (a journal record, P3); applying records to an engine is
+// core/src/replica.h's.
 //
 // The interface is narrow on purpose, so that another log (NATS JetStream,
 // Kafka) can serve behind it later: append at an expected head, read from a
@@ -28,6 +28,9 @@
 #include "absl/types/span.h"
 
 namespace tenantry {
+
+// The longest change id a log keeps (R7).
+inline constexpr size_t kMaxChangeIdBytes = 200;
 
 // One record of the log, as stored.
 struct LogRecord {
@@ -68,10 +71,24 @@ class Log {
   virtual absl::StatusOr<std::vector<std::string>> GetSnapshot(int64_t position) = 0;
   // The positions of the stored snapshots, ascending.
   virtual absl::StatusOr<std::vector<int64_t>> SnapshotPositions() = 0;
+  // Removes the stored snapshots at positions below `position`.
+  virtual absl::Status DropSnapshotsBelow(int64_t position) = 0;
 
   // Removes the records below `position` (at most head + 1); Read below it
   // is refused from then on. Snapshots are not touched.
   virtual absl::Status Truncate(int64_t position) = 0;
+
+  // Waits at most `timeout_ms` for a sign that the log may have grown (a
+  // notification of an append); true when one came. A follower polls as
+  // well, so a lost sign only delays it (R3).
+  virtual absl::StatusOr<bool> Wait(int64_t timeout_ms) = 0;
+
+  // In a child process right after fork(), with one thread: the connection
+  // is the parent's (one socket, two processes), so this log lets go of it
+  // without a word to the server. It takes no lock (one may be held by a
+  // thread the child does not have); the caller never uses nor destroys
+  // the log again (it leaks it).
+  virtual void AbandonAfterFork() = 0;
 };
 
 }  // namespace tenantry

@@ -70,7 +70,8 @@ namespace tenantry::internal {
   X(31, DefineMeter, "define_meter")              \
   X(32, GrantCredits, "grant")                    \
   X(33, Transfer, "transfer")                     \
-  X(34, Revoke, "revoke")
+  X(34, Revoke, "revoke")                         \
+  X(35, ConsumeCredits, "consume")
 
 enum class OpCode : uint8_t {
 #define TENANTRY_OP_ENUM(code, method, name) k##method = code,
@@ -91,9 +92,11 @@ inline bool OpCodeOf(absl::string_view op, uint8_t* code) {
 // Transfer and Revoke move credits between a pool and a workspace's cell in
 // the change itself (every other change reaches cells, if at all, when the
 // transaction finishes). The journal orders such changes with consumption.
+// (ConsumeCredits runs only on replicas, which have no journal.)
 inline bool OpMovesCredits(uint8_t code) {
   return code == static_cast<uint8_t>(OpCode::kTransfer) ||
-         code == static_cast<uint8_t>(OpCode::kRevoke);
+         code == static_cast<uint8_t>(OpCode::kRevoke) ||
+         code == static_cast<uint8_t>(OpCode::kConsumeCredits);
 }
 
 // ---- The encoding ----

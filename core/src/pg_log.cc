@@ -2,9 +2,12 @@
 #include "pg_log.h"
 
 #include <libpq-fe.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <cstring>
 #include <utility>
 
@@ -92,7 +95,8 @@ std::string Quoted(pg_conn* conn, absl::string_view text, bool identifier) {
   return out;
 }
 
-// The body of append_if_head; %1$s is the quoted schema. Its parameters are
+// The body of append_if_head; %1$s is the quoted schema, %2$s the followers'
+// notification channel as a literal (the schema's name). Its parameters are
 // named apart from the columns (plpgsql would find them ambiguous).
 constexpr char kAppendFunctionBody[] = R"(
 DECLARE
@@ -116,6 +120,7 @@ BEGIN
   INSERT INTO %1$s.records (position, format_version, change_id, payload)
     VALUES (head_position + 1, new_format_version, new_change_id, new_payload);
   UPDATE %1$s.head SET position = head_position + 1 WHERE singleton;
+  PERFORM pg_notify(%2$s, (head_position + 1)::text);
   RETURN head_position + 1;
 END
 )";
@@ -224,6 +229,7 @@ absl::StatusOr<std::unique_ptr<PgLog>> PgLog::Open(absl::string_view conninfo,
 absl::Status PgLog::Connect() {
   if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return absl::OkStatus();
   if (conn_ != nullptr) PQfinish(conn_);
+  listening_ = false;  // a new connection listens to nothing yet
   // dbname is expanded from the connection string, whose settings override
   // the connect_timeout before it.
   const std::string timeout = absl::StrCat(options_.connect_timeout_s);
@@ -304,7 +310,8 @@ absl::Status PgLog::CreateOrCheckSchemaInTransaction() {
     return absl::OkStatus();
   }
   const std::string body =
-      Quoted(conn_, absl::StrFormat(kAppendFunctionBody, s), /*identifier=*/false);
+      Quoted(conn_, absl::StrFormat(kAppendFunctionBody, s, Quoted(conn_, schema_, false)),
+             /*identifier=*/false);
   const std::string create = absl::StrCat(
       "CREATE TABLE ", s, ".meta (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),",
       " schema_version integer NOT NULL);", "CREATE TABLE ", s,
@@ -585,6 +592,54 @@ absl::Status PgLog::Truncate(int64_t position) {
                               position, head));
   }
   return absl::OkStatus();
+}
+
+absl::Status PgLog::DropSnapshotsBelow(int64_t position) {
+  MutexLock lock(&mu_);
+  TNY_RETURN_IF_ERROR(Connect());
+  return Query()
+      .Number(position)
+      .Run(conn_,
+           absl::StrCat("DELETE FROM ", quoted_schema_, ".snapshots WHERE position < $1::bigint"))
+      .status();
+}
+
+absl::StatusOr<bool> PgLog::Wait(int64_t timeout_ms) {
+  MutexLock lock(&mu_);
+  TNY_RETURN_IF_ERROR(Connect());
+  if (!listening_) {
+    TNY_RETURN_IF_ERROR(Query().Run(conn_, absl::StrCat("LISTEN ", quoted_schema_)).status());
+    listening_ = true;
+  }
+  auto drain = [this] {
+    bool any = false;
+    while (PGnotify* n = PQnotifies(conn_)) {
+      any = true;
+      PQfreemem(n);
+    }
+    return any;
+  };
+  if (drain()) return true;
+  pollfd fd{PQsocket(conn_), POLLIN, 0};
+  const int ready = poll(&fd, 1, static_cast<int>(std::clamp<int64_t>(timeout_ms, 0, 60000)));
+  if (ready < 0 && errno != EINTR) {
+    return R1(absl::StatusCode::kUnavailable,
+              absl::StrCat("waiting on the log's connection failed: ", std::strerror(errno)));
+  }
+  if (ready > 0 && PQconsumeInput(conn_) == 0) {
+    return Query::Failure(conn_, nullptr);
+  }
+  return drain();
+}
+
+void PgLog::AbandonAfterFork() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  // The child has one thread, and mu_ may have been held by a thread the
+  // child does not have: it is not taken (nor ever again: the caller leaks
+  // this object). PQfinish would send the server a goodbye on the parent's
+  // socket: the child closes its own copy of the descriptor instead, so the
+  // parent's connection is the only one left.
+  if (conn_ != nullptr && PQsocket(conn_) >= 0) close(PQsocket(conn_));
+  conn_ = nullptr;
 }
 
 }  // namespace tenantry

@@ -14,7 +14,8 @@
 //              trip, autocommitted) and by an application inside its own
 //              transaction (R8): it takes the head row's lock, answers a
 //              known change id with its position, raises if the head moved
-//              (SQLSTATE TN001), else appends at head + 1.
+//              (SQLSTATE TN001), else appends at head + 1 and notifies
+//              the channel named as the schema (followers LISTEN, R3).
 //
 // A PgLog holds one connection. Every method is safe to call from any thread
 // (calls are serialized on that connection); for parallel appends open one
@@ -43,7 +44,6 @@ namespace tenantry {
 inline constexpr int kPgLogSchemaVersion = 1;
 
 // Bounds on what one call may carry.
-inline constexpr size_t kMaxChangeIdBytes = 200;
 inline constexpr size_t kMaxLogRecordBytes = size_t{64} << 20;
 inline constexpr size_t kMaxSnapshotChunkBytes = size_t{64} << 20;
 inline constexpr size_t kMaxSnapshotChunks = 100000;
@@ -81,7 +81,12 @@ class PgLog final : public Log {
   absl::Status PutSnapshot(int64_t position, absl::Span<const std::string> chunks) override;
   absl::StatusOr<std::vector<std::string>> GetSnapshot(int64_t position) override;
   absl::StatusOr<std::vector<int64_t>> SnapshotPositions() override;
+  absl::Status DropSnapshotsBelow(int64_t position) override;
   absl::Status Truncate(int64_t position) override;
+  // LISTENs on the schema's channel (append_if_head notifies it with the new
+  // position) on its first call.
+  absl::StatusOr<bool> Wait(int64_t timeout_ms) override;
+  void AbandonAfterFork() override;
 
   // The schema's name as SQL (quoted): what an application's SQL names,
   // "<schema>".append_if_head(...).
@@ -105,6 +110,7 @@ class PgLog final : public Log {
   internal::Mutex mu_;
   pg_conn* conn_ ABSL_GUARDED_BY(mu_) = nullptr;
   int64_t highest_head_seen_ ABSL_GUARDED_BY(mu_) = 0;
+  bool listening_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace tenantry

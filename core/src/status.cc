@@ -60,6 +60,11 @@ std::vector<std::string> RulesOf(const absl::Status& status) {
   return rules;
 }
 
+std::string ChangeIdOf(const absl::Status& status) {
+  const absl::optional<absl::Cord> payload = status.GetPayload(kChangeIdTypeUrl);
+  return payload.has_value() ? std::string(*payload) : std::string();
+}
+
 absl::string_view MessageWithoutRules(const absl::Status& status) {
   const absl::string_view message = status.message();
   const std::vector<std::string> rules = RulesOf(status);

@@ -18,6 +18,7 @@
 #include "model.h"
 #include "mutex.h"
 #include "ops.h"
+#include "replica.h"
 #include "status_macros.h"
 #include "tenantry/status.h"
 #include "test_hooks.h"
@@ -29,8 +30,16 @@ std::atomic<const TestHook*> TestHooks::before_publish{nullptr};
 
 absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<const std::string> ops,
                                                  bool batch, RunOutput* out,
-                                                 const RunReplay* replay) {
+                                                 const RunReplay* replay, const LogAppend* log) {
   Engine::Impl& impl = EngineInternal::impl(engine);
+  if (impl.replica != nullptr && replay == nullptr && log == nullptr) {
+    TNY_ASSIGN_OR_RETURN(ChangeResult result, impl.replica->Run(ops, batch, ""));
+    if (out != nullptr) {
+      out->taken = result.taken;
+      out->invitation = result.invitation;
+    }
+    return std::move(result.ids);
+  }
   if (ops.size() > limits::kMaxBatchChanges) {
     return Refusal(absl::StatusCode::kInvalidArgument, {"X2"},
                    absl::StrCat("a batch holds at most ", limits::kMaxBatchChanges, " changes"));
@@ -59,7 +68,9 @@ absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<cons
     // Only writers store the root, and they hold write_mu, so this load sees
     // the newest version.
     const Version* base = EngineInternal::newest(engine);
-    const int64_t now_ns = replay != nullptr ? replay->now_ns : impl.clock->now_ns();
+    const int64_t now_ns = replay != nullptr ? replay->now_ns
+                           : log != nullptr  ? std::max(impl.clock->now_ns(), log->min_now_ns)
+                                             : impl.clock->now_ns();
     const int64_t ttl_s =
         replay != nullptr ? replay->invitation_ttl_s : impl.options.invitation_ttl_s;
     Writer writer(base, now_ns, impl.token_key, ttl_s);
@@ -76,6 +87,7 @@ absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<cons
             "an argument of '", OpName(code), "' is out of range (an unknown enum value)"));
       }
       if (!result.ok()) {
+        writer.UndoCells();
         writer.txn().Abort();
         if (!batch) return result.status();
         uint8_t code = 0;
@@ -98,6 +110,17 @@ absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<cons
     }
     // The record first: a reader may see the new version as soon as it is
     // published, and what a reader saw must survive a crash.
+    if (log != nullptr) {
+      // R2: a replica's record goes to the group's log; the change is given
+      // up if it does not get there.
+      absl::StatusOr<int64_t> position =
+          log->append(RunRecord(now_ns, ttl_s, writer.issued_hashes(), ops));
+      if (!position.ok()) {
+        writer.UndoCells();
+        writer.txn().Abort();
+        return position.status();
+      }
+    }
     journal->Append(JournalRecordType::kRun, RunRecord(now_ns, ttl_s, writer.issued_hashes(), ops));
     // Nothing after this point can fail: deleted workspaces' credits go
     // back to their pools now (T7).

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,13 +38,26 @@ struct RunReplay {
   std::vector<std::array<uint8_t, 32>> token_hashes;
 };
 
+// A replica's change (replica.h): once the change ran, its kRun record goes
+// to `append` before anything is published; a failure gives the change up
+// (cells put back, nothing published) with append's status.
+struct LogAppend {
+  // R4: the record's time is never earlier than the newest record's.
+  int64_t min_now_ns = 0;
+  // Appends the record (its journal payload) and returns its position.
+  std::function<absl::StatusOr<int64_t>(const std::string& record)> append;
+};
+
 // Runs `ops` in one transaction and publishes once (all or nothing).
 // `batch` prefixes a failure with the failing change's index and name.
 // `out` receives the last op's token and bucket split; `replay` (journal
-// recovery) gives the recorded time and token hashes.
+// recovery, a replica applying a record) gives the recorded time and token
+// hashes. On a replica, a live change goes through its log (replica.h),
+// which calls back with `log`.
 absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<const std::string> ops,
                                                  bool batch, RunOutput* out = nullptr,
-                                                 const RunReplay* replay = nullptr);
+                                                 const RunReplay* replay = nullptr,
+                                                 const LogAppend* log = nullptr);
 // One op: its result (a new id, or 0).
 absl::StatusOr<uint64_t> RunOp(Engine& engine, const std::string& op, RunOutput* out = nullptr);
 

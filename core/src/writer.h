@@ -103,6 +103,19 @@ class Writer {
                                          int64_t amount, MeterRef meter);
   absl::Status Revoke(UserId actor, WorkspaceId workspace, int64_t amount, absl::string_view bucket,
                       MeterRef meter);
+  // R6 (replicas): a consume through the log, run by every replica at its
+  // record's position: debits `amount`, regular first (C5), and returns
+  // what is available after. With `authorize` (A7), `user` must hold
+  // `permission` in the workspace in this version first:
+  // PermissionDenied, nothing debited, otherwise. `key` (C5) is recorded;
+  // its exactly-once is the log's (the change id, replica.h).
+  absl::StatusOr<uint64_t> ConsumeCredits(WorkspaceId workspace, int64_t amount, MeterRef meter,
+                                          absl::string_view key, bool authorize, UserId user,
+                                          PermissionId permission);
+  // Cells are live state outside the version: a transaction that changed
+  // one (Transfer, Revoke, ConsumeCredits) and is then given up (a replica
+  // whose append failed) puts back what it moved, before Abort.
+  void UndoCells();
   // T7: returns the balances and holds of every workspace this transaction
   // deleted to their pools (closing their cells) and settles their
   // reservations. Runs once, after every change succeeded, before
@@ -184,6 +197,12 @@ class Writer {
   };
   std::vector<Drain> drains_;
   std::vector<LedgerEntry> ledger_;
+  // What this transaction added to cells (negative: took), for UndoCells.
+  struct CellDelta {
+    BalanceCell* cell;
+    int64_t regular, extra, consumed;
+  };
+  std::vector<CellDelta> cell_deltas_;
 
   Txn txn_;
   Version* v_;

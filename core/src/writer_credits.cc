@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "access.h"
 #include "credit_cells.h"
 #include "credits.h"
 #include "model.h"
@@ -162,6 +163,7 @@ absl::StatusOr<BucketAmounts> Writer::Transfer(UserId actor, AccountId account,
                      limits::kMaxWorkspaceBalance, " of meter '", v_->meters->meters[m].name,
                      "' (it has ", before.total(), "); transfer of ", amount, " refused"));
   }
+  cell_deltas_.push_back({cell, taken[0], taken[1], 0});
   last_taken_ = taken;
   return taken;
 }
@@ -210,7 +212,46 @@ absl::Status Writer::Revoke(UserId actor, WorkspaceId workspace, int64_t amount,
                      v_->meters->meters[m].name, "' holds ", b == 0 ? before.regular : before.extra,
                      "; revoke of ", amount, " refused"));
   }
+  cell_deltas_.push_back({cell, b == 0 ? -amount : 0, b == 1 ? -amount : 0, 0});
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Writer::ConsumeCredits(WorkspaceId workspace, int64_t amount,
+                                                MeterRef meter, absl::string_view key,
+                                                bool authorize, UserId user,
+                                                PermissionId permission) {
+  if (amount <= 0) return NonPositive("consume", amount, "C1");
+  if (key.size() > limits::kIdempotencyKeyMaxBytes) {
+    return Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
+                   absl::StrCat("an idempotency key takes at most ",
+                                limits::kIdempotencyKeyMaxBytes, " bytes"));
+  }
+  TNY_ASSIGN_OR_RETURN(Target t, FindTarget(*v_, workspace, meter, "C5"));
+  if (authorize && !Evaluate<false>(*v_, user, workspace, permission, nullptr)) {
+    return Refusal(absl::StatusCode::kPermissionDenied, {"A7"},
+                   absl::StrCat("user ", user, " may not consume in workspace ", workspace));
+  }
+  if (!t.ws->active()) return Inactive(workspace, "consumption");
+  CellValue after;
+  BucketAmounts taken{};
+  if (t.cell == nullptr || !Debit(t.cell, amount, false, &after, &taken)) {
+    return Refused(*v_->meters, workspace, t.meter, after, amount, "consume", "C5");
+  }
+  t.cell->consumed.fetch_add(amount, std::memory_order_release);
+  cell_deltas_.push_back({t.cell, -taken[0], -taken[1], amount});
+  return static_cast<uint64_t>(after.available());
+}
+
+void Writer::UndoCells() {
+  for (auto it = cell_deltas_.rbegin(); it != cell_deltas_.rend(); ++it) {
+    Update(it->cell, [&](CellValue& c) {
+      c.regular -= it->regular;
+      c.extra -= it->extra;
+      return true;
+    });
+    if (it->consumed != 0) it->cell->consumed.fetch_sub(it->consumed, std::memory_order_release);
+  }
+  cell_deltas_.clear();
 }
 
 void Writer::FinishCredits(const std::atomic<ReservationTable*>& table) {

@@ -21,6 +21,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "codec.h"
 #include "engine_internal.h"
 #include "engine_journal.h"
 #include "envelope.h"
@@ -1066,6 +1067,25 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadSnapshot(const std::string& path,
                    absl::StrCat("out of memory loading '", path, "'"));
   }
 }
+
+namespace internal {
+
+absl::StatusOr<std::unique_ptr<Engine>> DecodeSnapshotFile(const std::vector<uint8_t>& bytes,
+                                                           const Engine::Options& options,
+                                                           uint64_t* lsn) {
+  TNY_RETURN_IF_ERROR(Engine::ValidateOptions(options));
+  try {
+    uint32_t version = 0;
+    TNY_ASSIGN_OR_RETURN(const fb::Snapshot* snapshot, Open(bytes, &version));
+    *lsn = snapshot->journal_lsn();
+    return LoadContent(*snapshot, options);
+  } catch (const std::bad_alloc&) {
+    return Refusal(absl::StatusCode::kResourceExhausted, {"P2"},
+                   "out of memory loading a snapshot");
+  }
+}
+
+}  // namespace internal
 
 absl::StatusOr<SnapshotInfo> InspectSnapshot(const std::string& path) {
   TNY_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, internal::ReadWholeFile(path));

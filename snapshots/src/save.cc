@@ -28,6 +28,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "codec.h"
 #include "engine_internal.h"
 #include "envelope.h"
 #include "epoch.h"
@@ -135,6 +136,10 @@ void CopyKeys(internal::KeyTable* table, int64_t now_ns, int64_t window_ns, Cut*
 absl::StatusOr<Cut> TakeCut(const Engine& engine) {
   Engine::Impl& impl = internal::EngineInternal::impl(engine);
   Cut cut;
+  // R5: a replica's cut is at the position it has applied; no record is
+  // applied while the cut is taken.
+  std::optional<internal::MutexLock> applying;
+  if (impl.replica != nullptr) applying.emplace(&impl.apply_mu);
   internal::MutexLock lock(&impl.write_mu);
   // P3: with a journal the cut is exact. Its lock keeps every consume,
   // reserve and keyed consume out while the live tables are copied (each
@@ -146,6 +151,7 @@ absl::StatusOr<Cut> TakeCut(const Engine& engine) {
     journal.emplace(impl, 0);
     TNY_ASSIGN_OR_RETURN(cut.journal_lsn, impl.journal->Rotate());
   }
+  if (impl.replica != nullptr) cut.journal_lsn = static_cast<uint64_t>(impl.replica->position());
   cut.lineage = impl.lineage;
   cut.v = internal::EngineInternal::newest(engine);
   cut.taken_at_ns = impl.clock->now_ns();
@@ -305,32 +311,42 @@ Offset<fb::Snapshot> EncodeSnapshot(Builder& b, const Cut& cut) {
 
 }  // namespace
 
+namespace internal {
+
+absl::StatusOr<EncodedSnapshot> EncodeSnapshotFile(const Engine& engine) {
+  // Keeps the cut's version (and its nodes) alive while it is encoded.
+  ReadGuard guard;
+  TNY_ASSIGN_OR_RETURN(const Cut cut, TakeCut(engine));
+  Builder content(1 << 20);
+  content.Finish(EncodeSnapshot(content, cut));
+  if (content.GetSize() > limits::kSnapshotMaxBytes - 4096) {
+    return Refusal(absl::StatusCode::kResourceExhausted, {"P1"},
+                   absl::StrCat("the snapshot would take ", content.GetSize(), " bytes; at most ",
+                                limits::kSnapshotMaxBytes, " fit in one file"));
+  }
+  const std::array<uint8_t, 32> sum = Checksum(content.GetBufferPointer(), content.GetSize());
+  Builder file(content.GetSize() + 1024);
+  EncodeEnvelope(file, content.GetBufferPointer(), content.GetSize(), kSnapshotFormatVersion, sum);
+  EncodedSnapshot out;
+  out.bytes.assign(file.GetBufferPointer(), file.GetBufferPointer() + file.GetSize());
+  out.lsn = cut.journal_lsn;
+  return out;
+}
+
+}  // namespace internal
+
 absl::Status SaveSnapshot(const Engine& engine, const std::string& path) {
   try {
-    // Keeps the cut's version (and its nodes) alive while it is encoded.
-    internal::ReadGuard guard;
     // One save at a time on a journaled engine: each drops the journal's
     // records up to its own cut once it is on disk.
     Engine::Impl& impl = internal::EngineInternal::impl(engine);
     std::optional<internal::MutexLock> saving;
     if (impl.journal != nullptr) saving.emplace(&impl.save_mu);
-    TNY_ASSIGN_OR_RETURN(const Cut cut, TakeCut(engine));
-    Builder content(1 << 20);
-    content.Finish(EncodeSnapshot(content, cut));
-    if (content.GetSize() > limits::kSnapshotMaxBytes - 4096) {
-      return Refusal(absl::StatusCode::kResourceExhausted, {"P1"},
-                     absl::StrCat("the snapshot would take ", content.GetSize(), " bytes; at most ",
-                                  limits::kSnapshotMaxBytes, " fit in one file"));
-    }
-    const std::array<uint8_t, 32> sum =
-        internal::Checksum(content.GetBufferPointer(), content.GetSize());
-    Builder file(content.GetSize() + 1024);
-    internal::EncodeEnvelope(file, content.GetBufferPointer(), content.GetSize(),
-                             kSnapshotFormatVersion, sum);
-    TNY_RETURN_IF_ERROR(
-        internal::WriteFileAtomically(path, file.GetBufferPointer(), file.GetSize()));
+    TNY_ASSIGN_OR_RETURN(const internal::EncodedSnapshot file,
+                         internal::EncodeSnapshotFile(engine));
+    TNY_RETURN_IF_ERROR(internal::WriteFileAtomically(path, file.bytes.data(), file.bytes.size()));
     // P3: the snapshot is durable; the records it holds may go.
-    if (impl.journal != nullptr) TNY_RETURN_IF_ERROR(impl.journal->DropThrough(cut.journal_lsn));
+    if (impl.journal != nullptr) TNY_RETURN_IF_ERROR(impl.journal->DropThrough(file.lsn));
     return absl::OkStatus();
   } catch (const std::bad_alloc&) {
     return Refusal(absl::StatusCode::kResourceExhausted, {"P1"},

@@ -23,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "pg_cluster.h"
 #include "tenantry/status.h"
 #include "test_util.h"
 
@@ -30,50 +31,6 @@ namespace tenantry {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Runs `scripts/pg_cluster.sh command dir`; its stdout, or "" if it failed.
-std::string RunClusterScript(const std::string& command, const std::string& dir) {
-  const std::string line =
-      absl::StrCat("bash '", TENANTRY_PG_CLUSTER, "' ", command, " '", dir, "'");
-  FILE* pipe = popen(line.c_str(), "r");
-  if (pipe == nullptr) return "";
-  std::string out;
-  char buffer[512];
-  while (fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
-  const int status = pclose(pipe);
-  if (status != 0) return "";
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out.empty() ? "stopped" : out;
-}
-
-// The server, once for the binary: started before the first test, stopped
-// after the last one, failed tests included.
-class PgCluster : public ::testing::Environment {
- public:
-  void SetUp() override {
-    char pattern[] = "/tmp/tenantry-pg-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    conninfo_ = RunClusterScript("start", dir_);
-    ASSERT_FALSE(conninfo_.empty()) << "scripts/pg_cluster.sh start " << dir_ << " failed";
-  }
-  void TearDown() override {
-    if (dir_.empty()) return;
-    EXPECT_FALSE(RunClusterScript("stop", dir_).empty());
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-  bool Stop() { return !RunClusterScript("stop", dir_).empty(); }
-  bool Start() { return RunClusterScript("start", dir_) == conninfo_; }
-  const std::string& conninfo() const { return conninfo_; }
-
- private:
-  std::string dir_;
-  std::string conninfo_;
-};
-
-PgCluster* const cluster =
-    static_cast<PgCluster*>(::testing::AddGlobalTestEnvironment(new PgCluster));
 
 // A plain libpq connection, as an application holds one (R8).
 class Sql {

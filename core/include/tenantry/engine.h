@@ -119,6 +119,21 @@ class TENANTRY_API Engine {
     // sound one ...): refused with DataLoss (the default), or cut at the
     // damage with the rest set aside and reported (journal_recovery()).
     OnJournalDamage on_journal_damage = OnJournalDamage::kRefuse;
+
+    // R1-R7 (docs/replication.md): a replica of a group whose log is kept
+    // in PostgreSQL, opened by OpenReplica (tenantry/replica.h). `log` is a
+    // libpq connection string or URI; `group` the schema that holds the
+    // group's log (created on first use). A replica has no journal: the log
+    // takes its place.
+    std::string log{};
+    std::string group{};
+    // This replica's id, unique in the group ("" = random).
+    std::string replica_id{};
+    // R2: how long a change waits for the log's head lock (and for a head
+    // that keeps moving) before it fails with `unavailable`.
+    int64_t log_lock_timeout_ms = limits::kLogLockTimeoutDefaultMs;
+    // R3: how often the follower polls when no notification wakes it.
+    int64_t log_poll_ms = limits::kLogPollDefaultMs;
   };
 
   // InvalidArgument naming the first option outside its range: retentions
@@ -156,6 +171,36 @@ class TENANTRY_API Engine {
   // position lost. Empty without a journal. Set before the engine is
   // returned, never changed after: safe from any thread.
   const JournalRecovery& journal_recovery() const;
+
+  // ---- Replicas (R1-R7, docs/replication.md) ----
+  // Whether this engine follows a group's log (OpenReplica). On a replica
+  // every change goes through the log: it may wait for the database and
+  // fail with Unavailable, whose status carries the change's id
+  // (ChangeIdOf, tenantry/status.h); reads never wait.
+  bool is_replica() const noexcept;
+  // R4: the last position of the log applied to this engine (0 for an
+  // engine that is no replica).
+  int64_t position() const;
+  // R4: the position of the last change this thread made on this engine
+  // (0 if none): wait_for(it) on another replica reads that change.
+  int64_t last_change_position() const;
+  // R4: returns once position() >= `position`; DeadlineExceeded naming both
+  // positions after `timeout_ms`. OK at once on an engine that is no
+  // replica for position 0.
+  absl::Status wait_for(int64_t position, int64_t timeout_ms) const;
+  // R7: `apply` with the change's id: a retry with the same id is answered
+  // from the log (the ids it returned, if this replica still remembers
+  // them) and never applied twice. The id is at most 200 bytes; "" = a new
+  // id. On an engine that is no replica the id is ignored.
+  absl::StatusOr<std::vector<uint64_t>> apply(const Batch& batch, absl::string_view change_id);
+  // R5: in a process forked after the replica was opened (a pre-forking
+  // server's worker): gives this process its own replica id and
+  // connections and starts following; until then its changes are refused
+  // (reads go on). OK and nothing done elsewhere.
+  absl::Status follow();
+  // R5: stops following the log; changes are refused from then on, reads
+  // go on at the last applied position. Idempotent; the destructor does it.
+  void close();
 
   // ---- Permission catalog (M7) ----
   // The interned id of a permission name; NotFound for an unknown name.

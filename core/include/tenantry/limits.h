@@ -100,6 +100,12 @@ inline constexpr size_t kSnapshotWriterMaxBytes = 64;
 inline constexpr int64_t kGroupCommitDefaultMs = 10;
 inline constexpr int64_t kGroupCommitMaxMs = 60'000;
 
+// R2, R3: a replica's head-lock wait and its follower's poll interval.
+inline constexpr int64_t kLogLockTimeoutDefaultMs = 5'000;
+inline constexpr int64_t kLogLockTimeoutMaxMs = 600'000;
+inline constexpr int64_t kLogPollDefaultMs = 50;
+inline constexpr int64_t kLogPollMaxMs = 60'000;
+
 }  // namespace tenantry::limits
 
 #endif  // TENANTRY_LIMITS_H_

@@ -29,6 +29,10 @@ namespace tenantry {
 // The type URL of the payload holding a status's rule ids, comma-separated
 // without spaces: "T3", "C5,C6".
 inline constexpr char kRulesTypeUrl[] = "type.tenantry.dev/rules";
+// R7: the type URL of the payload holding the id of a change that failed
+// with `unavailable` on a replica: retried with that id, the change is
+// answered from the log and never applied twice.
+inline constexpr char kChangeIdTypeUrl[] = "type.tenantry.dev/change_id";
 
 // A refusal with `code` (not OK) enforcing `rules` (ids such as "C5"; may be
 // empty): its message is `message` followed by " (C5, C6)", and the ids are
@@ -41,6 +45,9 @@ TENANTRY_API absl::Status Refusal(absl::StatusCode code, absl::Span<const absl::
 // The rule ids `status` carries, in order: {"C5", "C6"}. Empty for OK and
 // for a status that names no rule.
 TENANTRY_API std::vector<std::string> RulesOf(const absl::Status& status);
+
+// R7: the change id `status` carries ("" when none).
+TENANTRY_API std::string ChangeIdOf(const absl::Status& status);
 
 // The message of `status` without the " (C5, C6)" that Refusal added: what
 // to quote when the rules are given some other way.

@@ -1,0 +1,574 @@
+// Copyright 2026 The tenantry Authors.
+//
+// A replica following its group's log (replica.h, docs/replication.md).
+#include "replica.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "credits.h"
+#include "engine_impl.h"
+#include "engine_internal.h"
+#include "engine_journal.h"
+#include "epoch.h"
+#include "journal.h"
+#include "mutex.h"
+#include "ops.h"
+#include "status_macros.h"
+#include "tenantry/status.h"
+#include "write_path.h"
+
+namespace tenantry::internal {
+namespace {
+
+// Records read per round trip.
+constexpr int kReadBatch = 1000;
+// Changes whose results a replica remembers for retries (R7).
+constexpr size_t kRememberedChanges = 65536;
+// Genesis: the type byte, the lineage, the token key, the key-hash key.
+constexpr size_t kGenesisBytes = 1 + 16 + 32 + 16;
+// Reconnecting: the first wait, and the longest.
+constexpr int64_t kBackoffFirstMs = 10;
+constexpr int64_t kBackoffMaxMs = 1000;
+
+// R4: the position of this thread's last change, and on which engine.
+thread_local const Engine* last_change_engine = nullptr;
+thread_local int64_t last_change_at = 0;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The ops of a change, as one string: a retry must be the same change.
+std::string Digest(absl::Span<const std::string> ops) {
+  std::string out;
+  for (const std::string& op : ops) absl::StrAppend(&out, op.size(), ":", op);
+  return out;
+}
+
+// `status` saying `text`, still naming its rules.
+absl::Status Reworded(const absl::Status& status, absl::string_view text) {
+  const std::vector<std::string> rules = RulesOf(status);
+  if (rules.empty()) return WithMessage(status, text);
+  return WithMessage(status, absl::StrCat(text, " (", absl::StrJoin(rules, ", "), ")"));
+}
+
+// A failure to reach the log, with the change id a retry must carry.
+absl::Status Unreachable(const absl::Status& status, const std::string& change_id) {
+  absl::Status out = status;
+  if (status.message().find(change_id) == absl::string_view::npos) {
+    out = Reworded(status, absl::StrCat(MessageWithoutRules(status), "; change id '", change_id,
+                                        "': a retry with it is never applied twice"));
+  }
+  out.SetPayload(kChangeIdTypeUrl, absl::Cord(change_id));
+  return out;
+}
+
+}  // namespace
+
+Replica::Replica(Engine& engine, LogFactory factory, std::unique_ptr<Log> writer,
+                 std::unique_ptr<Log> follower, std::string replica_id, int64_t applied,
+                 const Engine::Options& options)
+    : engine_(engine),
+      factory_(std::move(factory)),
+      writer_(std::move(writer)),
+      follower_(std::move(follower)),
+      replica_id_(std::move(replica_id)),
+      lock_timeout_ms_(options.log_lock_timeout_ms),
+      poll_ms_(options.log_poll_ms),
+      applied_(applied) {}
+
+Replica::~Replica() { Stop(); }
+
+void Replica::Start() {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  if (thread_ != nullptr || stopping_ || forked_) return;
+  thread_ = std::make_unique<std::thread>([this] { FollowerLoop(); });
+}
+
+void Replica::Stop() {
+  std::unique_ptr<std::thread> thread;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    stopping_ = true;
+    thread = std::move(thread_);
+  }
+  applied_cv_.notify_all();
+  if (thread != nullptr) thread->join();
+}
+
+absl::Status Replica::Usable() const {
+  std::lock_guard<std::mutex> lock(state_mu_);
+  if (!failure_.ok()) return failure_;
+  if (forked_) {
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"R5"},
+                   "this process was forked from the one that opened the replica: call follow() "
+                   "in it first (its own replica id and connections)");
+  }
+  if (stopping_) {
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"R5"},
+                   "the replica was closed: it no longer follows its log nor takes changes");
+  }
+  return absl::OkStatus();
+}
+
+void Replica::Fail(absl::Status status) {
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (failure_.ok()) failure_ = std::move(status);
+  }
+  applied_cv_.notify_all();
+}
+
+absl::Status Replica::WaitFor(int64_t position, int64_t timeout_ms) const {
+  std::unique_lock<std::mutex> lock(state_mu_);
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(std::max<int64_t>(timeout_ms, 0));
+  const bool reached = applied_cv_.wait_until(lock, deadline, [&] {
+    return applied_.load(std::memory_order_acquire) >= position || stopping_ || !failure_.ok();
+  });
+  const int64_t at = applied_.load(std::memory_order_acquire);
+  if (at >= position) return absl::OkStatus();
+  if (reached && !failure_.ok()) {
+    return Reworded(failure_, absl::StrCat("position ", position, " will not be applied: ",
+                                           MessageWithoutRules(failure_)));
+  }
+  return Refusal(absl::StatusCode::kDeadlineExceeded, {"R4"},
+                 absl::StrCat("position ", position, " was not applied within ", timeout_ms,
+                              " ms: this replica is at position ", at));
+}
+
+std::string Replica::GenesisRecord(const Engine::Impl& impl) {
+  std::string out(1, static_cast<char>(JournalRecordType::kGroup));
+  out.append(reinterpret_cast<const char*>(impl.lineage.data()), impl.lineage.size());
+  out.append(reinterpret_cast<const char*>(impl.token_key.data()), impl.token_key.size());
+  out.append(reinterpret_cast<const char*>(impl.key_hash_key.data()), impl.key_hash_key.size());
+  return out;
+}
+
+std::string Replica::NewChangeId() { return absl::StrCat(replica_id_, "-", ++next_change_); }
+
+void Replica::Remember(const std::string& change_id, ChangeResult result) {
+  if (results_.insert_or_assign(change_id, std::move(result)).second) {
+    result_order_.push_back(change_id);
+  }
+  while (result_order_.size() > kRememberedChanges) {
+    results_.erase(result_order_.front());
+    result_order_.pop_front();
+  }
+}
+
+const ChangeResult* Replica::Recall(const std::string& change_id) const {
+  auto it = results_.find(change_id);
+  return it == results_.end() ? nullptr : &it->second;
+}
+
+absl::Status Replica::ApplyLocked(const LogRecord& record) {
+  Engine::Impl& impl = EngineInternal::impl(engine_);
+  const int64_t at = applied_.load(std::memory_order_relaxed);
+  if (record.position <= at) return absl::OkStatus();  // applied by a change meanwhile
+  if (record.position != at + 1) {
+    return Refusal(absl::StatusCode::kDataLoss, {"R1"},
+                   absl::StrCat("the log skips from position ", at, " to ", record.position));
+  }
+  if (record.format_version > kLogFormatVersion || record.format_version < 1) {
+    return Refusal(
+        absl::StatusCode::kFailedPrecondition, {"R1"},
+        absl::StrCat("the log's record at position ", record.position, " is of format version ",
+                     record.format_version, "; this engine applies version ", kLogFormatVersion,
+                     " at most: upgrade this replica (new replicas first). It stays at "
+                     "position ",
+                     at, "; its reads go on"));
+  }
+  if (record.payload.empty()) {
+    return Refusal(absl::StatusCode::kDataLoss, {"R1"},
+                   absl::StrCat("the log's record at position ", record.position, " is empty"));
+  }
+  const auto type = static_cast<uint8_t>(record.payload[0]);
+  JournalRecord journal{static_cast<uint64_t>(record.position), type, record.payload.substr(1)};
+  if (type == static_cast<uint8_t>(JournalRecordType::kGroup)) {
+    if (record.payload.size() != kGenesisBytes || at != 0) {
+      return Refusal(absl::StatusCode::kDataLoss, {"R5"},
+                     absl::StrCat("the group record at position ", record.position,
+                                  " is malformed or not the log's first"));
+    }
+    // R5: the group's secrets, shared by every replica (the engine is still
+    // empty: nothing was keyed with its own yet).
+    const char* p = record.payload.data() + 1;
+    std::memcpy(impl.lineage.data(), p, impl.lineage.size());
+    p += impl.lineage.size();
+    std::memcpy(impl.token_key.data(), p, impl.token_key.size());
+    p += impl.token_key.size();
+    std::memcpy(impl.key_hash_key.data(), p, impl.key_hash_key.size());
+  } else if (type == static_cast<uint8_t>(JournalRecordType::kRun)) {
+    RunReplay replay;
+    std::vector<std::string> ops;
+    TNY_RETURN_IF_ERROR(DecodeRun(journal, &replay, &ops));
+    RunOutput out;
+    absl::StatusOr<std::vector<uint64_t>> ids = RunChanges(engine_, ops, true, &out, &replay);
+    if (!ids.ok()) {
+      return Refusal(absl::StatusCode::kDataLoss, {"R3"},
+                     absl::StrCat("the log's record at position ", record.position,
+                                  " does not apply on this replica: ", ids.status().message()));
+    }
+    last_time_ns_ = std::max(last_time_ns_, replay.now_ns);
+    Remember(record.change_id,
+             ChangeResult{record.position, *std::move(ids), out.taken, Invitation{}, Digest(ops)});
+  } else {
+    return Refusal(absl::StatusCode::kDataLoss, {"R1"},
+                   absl::StrCat("the log's record at position ", record.position,
+                                " has the unknown type ", int{type}));
+  }
+  applied_change_id_ = record.change_id;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    applied_.store(record.position, std::memory_order_release);
+  }
+  applied_cv_.notify_all();
+  return absl::OkStatus();
+}
+
+absl::Status Replica::ApplyAllLocked(std::vector<LogRecord> records) {
+  for (const LogRecord& record : records) {
+    if (absl::Status s = ApplyLocked(record); !s.ok()) {
+      // R7: a replica that cannot apply its log stops applying and taking
+      // changes; its reads go on at the last applied position.
+      Fail(s);
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The records after `applied`. With the change id of the record at
+// `applied` known, the read starts there and checks it is still that
+// record: a log that went backwards or changed under the replica is
+// data_loss (R7).
+absl::StatusOr<std::vector<LogRecord>> ReadAfter(Log& log, int64_t applied,
+                                                 const std::string& applied_id) {
+  if (applied >= 1 && !applied_id.empty()) {
+    absl::StatusOr<std::vector<LogRecord>> records = log.Read(applied, kReadBatch + 1);
+    if (records.ok()) {
+      if (records->empty()) {
+        return Refusal(absl::StatusCode::kDataLoss, {"R7"},
+                       absl::StrCat("the log went backwards: this replica applied position ",
+                                    applied, ", which the log no longer has"));
+      }
+      if (records->front().change_id != applied_id) {
+        return Refusal(absl::StatusCode::kDataLoss, {"R7"},
+                       absl::StrCat("the log changed under this replica: position ", applied,
+                                    " holds change '", records->front().change_id,
+                                    "', this replica applied '", applied_id, "'"));
+      }
+      records->erase(records->begin());
+      return records;
+    }
+    // Truncated up to the record after it: read from there.
+    if (!absl::IsFailedPrecondition(records.status())) return records.status();
+  }
+  absl::StatusOr<std::vector<LogRecord>> records = log.Read(applied + 1, kReadBatch);
+  if (!records.ok() && absl::IsFailedPrecondition(records.status())) {
+    return Reworded(records.status(),
+                    absl::StrCat("this replica is at position ", applied,
+                                 ", whose successor the log no longer keeps: load a newer "
+                                 "snapshot; ",
+                                 MessageWithoutRules(records.status())));
+  }
+  return records;
+}
+
+}  // namespace
+
+absl::Status Replica::CatchUpLocked() {
+  for (;;) {
+    TNY_ASSIGN_OR_RETURN(std::vector<LogRecord> records,
+                         ReadAfter(*writer_, position(), applied_change_id_));
+    const bool full = records.size() >= static_cast<size_t>(kReadBatch);
+    TNY_RETURN_IF_ERROR(ApplyAllLocked(std::move(records)));
+    if (!full) return absl::OkStatus();
+  }
+}
+
+void Replica::FollowerLoop() {
+  Engine::Impl& impl = EngineInternal::impl(engine_);
+  int64_t backoff_ms = kBackoffFirstMs;
+  // Sleeps unless stopping; false when stopping.
+  auto pause = [&](int64_t ms) {
+    std::unique_lock<std::mutex> lock(state_mu_);
+    applied_cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return stopping_; });
+    return !stopping_;
+  };
+  for (;;) {
+    {
+      // Stopped applying (R7): the thread waits for the close.
+      std::unique_lock<std::mutex> lock(state_mu_);
+      applied_cv_.wait(lock, [&] { return stopping_ || failure_.ok(); });
+      if (stopping_) return;
+    }
+    int64_t at = 0;
+    std::string at_id;
+    {
+      MutexLock lock(&impl.apply_mu);
+      at = position();
+      at_id = applied_change_id_;
+    }
+    absl::StatusOr<std::vector<LogRecord>> records = ReadAfter(*follower_, at, at_id);
+    bool full = false;
+    absl::Status status = records.status();
+    if (records.ok()) {
+      full = records->size() >= static_cast<size_t>(kReadBatch);
+      MutexLock lock(&impl.apply_mu);
+      status = ApplyAllLocked(*std::move(records));
+    } else if (absl::IsDataLoss(status) || absl::IsFailedPrecondition(status)) {
+      Fail(status);
+    }
+    if (!status.ok()) {
+      if (!pause(backoff_ms)) return;
+      backoff_ms = std::min(backoff_ms * 2, kBackoffMaxMs);
+      continue;
+    }
+    backoff_ms = kBackoffFirstMs;
+    if (full) continue;
+    // R3: woken by the log's notification, or by the poll's timeout.
+    if (absl::StatusOr<bool> woken = follower_->Wait(poll_ms_); !woken.ok()) {
+      if (!pause(backoff_ms)) return;
+      backoff_ms = std::min(backoff_ms * 2, kBackoffMaxMs);
+    }
+  }
+}
+
+absl::StatusOr<ChangeResult> Replica::Run(absl::Span<const std::string> ops, bool batch,
+                                          absl::string_view change_id) {
+  Engine::Impl& impl = EngineInternal::impl(engine_);
+  TNY_RETURN_IF_ERROR(Usable());
+  if (change_id.size() > kMaxChangeIdBytes) {
+    return Refusal(absl::StatusCode::kInvalidArgument, {"R7"},
+                   absl::StrCat("a change id takes at most ", kMaxChangeIdBytes, " bytes"));
+  }
+  const std::string digest = Digest(ops);
+  MutexLock apply(&impl.apply_mu);
+  const std::string id = change_id.empty() ? NewChangeId() : std::string(change_id);
+  const int64_t deadline = NowMs() + lock_timeout_ms_;
+  for (;;) {
+    if (absl::Status s = CatchUpLocked(); !s.ok()) {
+      return absl::IsUnavailable(s) ? Unreachable(s, id) : s;
+    }
+    // R7: a change already in the log is answered from it.
+    if (const ChangeResult* done = Recall(id); done != nullptr) {
+      if (done->ops_digest != digest) {
+        return Refusal(absl::StatusCode::kInvalidArgument, {"R7"},
+                       absl::StrCat("change id '", id, "' belongs to another change (position ",
+                                    done->position, ")"));
+      }
+      last_change_engine = &engine_;
+      last_change_at = done->position;
+      return *done;
+    }
+    const int64_t expected = position();
+    int64_t appended = 0;
+    int64_t record_time = 0;
+    bool head_moved = false;
+    LogAppend hook;
+    hook.min_now_ns = last_time_ns_;
+    hook.append = [&](const std::string& record) -> absl::StatusOr<int64_t> {
+      std::memcpy(&record_time, record.data(), sizeof record_time);  // its first field
+      std::string payload(1, static_cast<char>(JournalRecordType::kRun));
+      payload += record;
+      absl::StatusOr<int64_t> at = writer_->Append(expected, id, payload, kLogFormatVersion);
+      if (!at.ok()) {
+        head_moved = absl::IsFailedPrecondition(at.status());
+        return at.status();
+      }
+      appended = *at;
+      if (*at != expected + 1) {
+        return absl::AbortedError("the change is in the log already");  // answered below
+      }
+      return at;
+    };
+    RunOutput out;
+    absl::StatusOr<std::vector<uint64_t>> ids =
+        RunChanges(engine_, ops, batch, &out, nullptr, &hook);
+    if (ids.ok()) {
+      last_time_ns_ = std::max(last_time_ns_, record_time);
+      applied_change_id_ = id;
+      ChangeResult result{appended, *std::move(ids), out.taken, out.invitation, digest};
+      Remember(id, result);
+      {
+        std::lock_guard<std::mutex> lock(state_mu_);
+        applied_.store(appended, std::memory_order_release);
+      }
+      applied_cv_.notify_all();
+      last_change_engine = &engine_;
+      last_change_at = appended;
+      return result;
+    }
+    if (appended != 0) {
+      // A retry of a change the log holds at `appended`: catch up to it and
+      // answer with its results.
+      TNY_RETURN_IF_ERROR(CatchUpLocked());
+      if (const ChangeResult* done = Recall(id); done != nullptr) continue;
+      ChangeResult known;
+      known.position = appended;
+      known.ops_digest = digest;
+      last_change_engine = &engine_;
+      last_change_at = appended;
+      return known;  // applied before this replica remembers: its position only
+    }
+    if (head_moved) {
+      if (NowMs() > deadline) {
+        return Unreachable(Refusal(absl::StatusCode::kUnavailable, {"R2"},
+                                   absl::StrCat("the log's head kept moving for ", lock_timeout_ms_,
+                                                " ms; nothing was appended")),
+                           id);
+      }
+      continue;  // another replica appended first: run again on the new head
+    }
+    const absl::Status& s = ids.status();
+    if (absl::IsUnavailable(s)) return Unreachable(s, id);
+    if (absl::IsDataLoss(s)) Fail(s);
+    return s;  // a refusal (nothing appended), or the log's own failure
+  }
+}
+
+int64_t Replica::LastChangePosition(const Engine& engine) {
+  return last_change_engine == &engine ? last_change_at : 0;
+}
+
+void Replica::MarkForked() {
+  // One thread in the child: no lock is needed, and none may be waited for.
+  forked_ = true;
+  // The parent's: let go of without a word, never destroyed (their locks
+  // may be held by threads the child does not have).
+  writer_.release()->AbandonAfterFork();
+  follower_.release()->AbandonAfterFork();
+  // The parent's thread does not exist here: never joined. It may have been
+  // waiting on the condition variable: the child's is a fresh one.
+  (void)thread_.release();
+  new (&applied_cv_) std::condition_variable();
+}
+
+absl::Status Replica::Follow() {
+  Engine::Impl& impl = EngineInternal::impl(engine_);
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (!forked_) return stopping_ ? Usable() : absl::OkStatus();
+  }
+  TNY_ASSIGN_OR_RETURN(std::unique_ptr<Log> writer, factory_());
+  TNY_ASSIGN_OR_RETURN(std::unique_ptr<Log> follower, factory_());
+  {
+    MutexLock apply(&impl.apply_mu);
+    writer_ = std::move(writer);
+    follower_ = std::move(follower);
+    std::array<uint8_t, 8> random{};
+    randombytes_buf(random.data(), random.size());
+    replica_id_ = absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
+    next_change_ = 0;
+  }
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    forked_ = false;
+  }
+  Start();
+  return absl::OkStatus();
+}
+
+absl::Status AttachLog(Engine& engine, LogFactory factory, int64_t position,
+                       const Engine::Options& options) {
+  Engine::Impl& impl = EngineInternal::impl(engine);
+  TNY_ASSIGN_OR_RETURN(std::unique_ptr<Log> writer, factory());
+  TNY_ASSIGN_OR_RETURN(std::unique_ptr<Log> follower, factory());
+  std::string id = options.replica_id;
+  if (id.empty()) {
+    std::array<uint8_t, 8> random{};
+    randombytes_buf(random.data(), random.size());
+    id = absl::BytesToHexString(
+        absl::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
+  } else if (id.size() > kMaxChangeIdBytes / 2) {
+    return Refusal(absl::StatusCode::kInvalidArgument, {"R5"},
+                   absl::StrCat("a replica id takes at most ", kMaxChangeIdBytes / 2, " bytes"));
+  }
+  if (position == 0) {
+    // R5: the group's first record carries its secrets; the first replica
+    // writes it (a second one finds it there under the same change id; a
+    // log truncated past it is refused by the catch-up below).
+    absl::Status genesis =
+        writer->Append(0, "group", Replica::GenesisRecord(impl), kLogFormatVersion).status();
+    if (!genesis.ok() && !absl::IsFailedPrecondition(genesis)) return genesis;
+  }
+  impl.replica = std::make_unique<Replica>(engine, std::move(factory), std::move(writer),
+                                           std::move(follower), std::move(id), position, options);
+  // Consumes take the slow path, which goes through the log.
+  EngineInternal::MarkJournaled(engine);
+  {
+    MutexLock apply(&impl.apply_mu);
+    TNY_RETURN_IF_ERROR(impl.replica->CatchUpLocked());
+  }
+  impl.replica->Start();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ConsumeThroughLog(Engine& engine, WorkspaceId workspace, int64_t amount,
+                                          MeterRef meter, absl::string_view key, bool authorize,
+                                          UserId user, PermissionId permission) {
+  Replica& replica = *EngineInternal::impl(engine).replica;
+  MeterId meter_id = 0;
+  {
+    ReadGuard guard;
+    TNY_ASSIGN_OR_RETURN(meter_id, ResolveMeter(*EngineInternal::newest(engine)->meters, meter));
+  }
+  if (key.size() > limits::kIdempotencyKeyMaxBytes) {
+    return Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
+                   absl::StrCat("an idempotency key takes at most ",
+                                limits::kIdempotencyKeyMaxBytes, " bytes"));
+  }
+  const std::string op = Encode<&Writer::ConsumeCredits>(workspace, amount, MeterRef(meter_id), key,
+                                                         authorize, user, permission);
+  // C5 across the group: the key, scoped to (workspace, meter), is the
+  // change's id, so the log takes it once.
+  std::string change_id;
+  if (!key.empty()) {
+    std::array<uint8_t, 16> hash{};
+    crypto_generichash(hash.data(), hash.size(), reinterpret_cast<const uint8_t*>(key.data()),
+                       key.size(), nullptr, 0);
+    change_id = absl::StrCat("c5:", workspace, ":", meter_id, ":",
+                             absl::BytesToHexString(absl::string_view(
+                                 reinterpret_cast<const char*>(hash.data()), hash.size())));
+  }
+  absl::StatusOr<ChangeResult> done = replica.Run({&op, 1}, false, change_id);
+  if (!done.ok()) {
+    if (!key.empty() && absl::IsInvalidArgument(done.status()) &&
+        RulesOf(done.status()) == std::vector<std::string>{"R7"}) {
+      return Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
+                     absl::StrCat("idempotency key '", key,
+                                  "' was used by a consume of another amount or permission"));
+    }
+    return done.status();
+  }
+  if (!done->ids.empty()) return static_cast<int64_t>(done->ids.front());
+  // A keyed retry of a consume this replica does not remember (it started
+  // after it): never debited again; what is available now.
+  TNY_ASSIGN_OR_RETURN(Balance balance, engine.balance(workspace, MeterRef(meter_id)));
+  return balance.available();
+}
+
+absl::Status NotOnReplicaYet(const char* what) {
+  return Refusal(absl::StatusCode::kFailedPrecondition, {"R6"},
+                 absl::StrCat(what,
+                              " is not available on a replica yet: reservations need credit "
+                              "leases through the log (docs/replication.md, limitations)"));
+}
+
+}  // namespace tenantry::internal
