@@ -158,6 +158,14 @@ absl::Status Engine::wait_for(int64_t position, int64_t timeout_ms) const {
                               " of a log cannot be waited for: this engine is no replica"));
 }
 
+absl::StatusOr<PreparedChange> Engine::prepare(const Batch& batch, absl::string_view change_id) {
+  if (impl_->replica == nullptr) {
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"R8"},
+                   "only a replica prepares changes for an application's transaction");
+  }
+  return impl_->replica->Prepare(batch.changes_, change_id);
+}
+
 absl::Status Engine::follow() {
   return impl_->replica != nullptr ? impl_->replica->Follow() : absl::OkStatus();
 }

@@ -78,6 +78,12 @@ class Log {
   // is refused from then on. Snapshots are not touched.
   virtual absl::Status Truncate(int64_t position) = 0;
 
+  // R8: the SQL an application runs inside its own transaction to append a
+  // record ($1 expected head, $2 change id, $3 payload, $4 format version;
+  // returns the position); "" for a log that cannot take part in an
+  // application's transaction.
+  virtual std::string AppendSql() const = 0;
+
   // Waits at most `timeout_ms` for a sign that the log may have grown (a
   // notification of an append); true when one came. A follower polls as
   // well, so a lost sign only delays it (R3).

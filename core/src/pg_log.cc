@@ -380,15 +380,12 @@ absl::StatusOr<int64_t> PgLog::Append(int64_t expected_head, absl::string_view c
                            change_id, "', which is never appended twice"));
   };
   if (absl::Status connected = Connect(); !connected.ok()) return connected;
-  absl::StatusOr<Result> result =
-      Query()
-          .Number(expected_head)
-          .Bytes(change_id)
-          .Bytes(payload)
-          .Number(format_version)
-          .Run(conn_,
-               absl::StrCat("SELECT ", quoted_schema_,
-                            ".append_if_head($1::bigint, $2::text, $3::bytea, $4::integer)"));
+  absl::StatusOr<Result> result = Query()
+                                      .Number(expected_head)
+                                      .Bytes(change_id)
+                                      .Bytes(payload)
+                                      .Number(format_version)
+                                      .Run(conn_, AppendSql());
   if (!result.ok()) {
     if (absl::IsUnavailable(result.status()) && PQstatus(conn_) != CONNECTION_OK) {
       return unknown_outcome(result.status());
@@ -592,6 +589,11 @@ absl::Status PgLog::Truncate(int64_t position) {
                               position, head));
   }
   return absl::OkStatus();
+}
+
+std::string PgLog::AppendSql() const {
+  return absl::StrCat("SELECT ", quoted_schema_,
+                      ".append_if_head($1::bigint, $2::text, $3::bytea, $4::integer)");
 }
 
 absl::Status PgLog::DropSnapshotsBelow(int64_t position) {

@@ -86,6 +86,7 @@ class PgLog final : public Log {
   // LISTENs on the schema's channel (append_if_head notifies it with the new
   // position) on its first call.
   absl::StatusOr<bool> Wait(int64_t timeout_ms) override;
+  std::string AppendSql() const override;
   void AbandonAfterFork() override;
 
   // The schema's name as SQL (quoted): what an application's SQL names,

@@ -446,6 +446,39 @@ int64_t Replica::LastChangePosition(const Engine& engine) {
   return last_change_engine == &engine ? last_change_at : 0;
 }
 
+absl::StatusOr<PreparedChange> Replica::Prepare(absl::Span<const std::string> ops,
+                                                absl::string_view change_id) {
+  TNY_RETURN_IF_ERROR(Usable());
+  if (change_id.size() > kMaxChangeIdBytes) {
+    return Refusal(absl::StatusCode::kInvalidArgument, {"R7"},
+                   absl::StrCat("a change id takes at most ", kMaxChangeIdBytes, " bytes"));
+  }
+  Engine::Impl& impl = EngineInternal::impl(engine_);
+  MutexLock apply(&impl.apply_mu);
+  PreparedChange prepared;
+  prepared.sql = writer_->AppendSql();
+  if (prepared.sql.empty()) {
+    return Refusal(absl::StatusCode::kFailedPrecondition, {"R8"},
+                   "this group's log cannot take part in an application's transaction");
+  }
+  TNY_RETURN_IF_ERROR(CatchUpLocked());
+  prepared.expected_position = position();
+  prepared.change_id = change_id.empty() ? NewChangeId() : std::string(change_id);
+  prepared.format_version = kLogFormatVersion;
+  LogAppend hook;
+  hook.min_now_ns = last_time_ns_;
+  hook.append = [&](const std::string& record) -> absl::StatusOr<int64_t> {
+    prepared.record.assign(1, static_cast<char>(JournalRecordType::kRun));
+    prepared.record += record;
+    // Given up here: the application appends it.
+    return absl::CancelledError("prepared");
+  };
+  absl::StatusOr<std::vector<uint64_t>> ran =
+      RunChanges(engine_, ops, true, nullptr, nullptr, &hook);
+  if (prepared.record.empty()) return ran.status();  // refused
+  return prepared;
+}
+
 void Replica::MarkForked() {
   // One thread in the child: no lock is needed, and none may be waited for.
   forked_ = true;

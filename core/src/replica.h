@@ -94,6 +94,11 @@ class Replica {
   absl::StatusOr<ChangeResult> Run(absl::Span<const std::string> ops, bool batch,
                                    absl::string_view change_id);
 
+  // R8: validates `ops` at the head and returns the record for the
+  // application's transaction; nothing is applied or appended.
+  absl::StatusOr<PreparedChange> Prepare(absl::Span<const std::string> ops,
+                                         absl::string_view change_id);
+
   // Applies the records up to the head (the caller holds apply_mu), reading
   // them on the writers' connection. Used at open and by changes.
   absl::Status CatchUpLocked();

@@ -494,6 +494,72 @@ TEST(Replica, R5_ForkedWorkerFollowsAfterFollow) {
   TNY_EXPECT_OK(parent->create_user("parent@x.io").status());
 }
 
+// R8: an application's own connection, appending a prepared change inside
+// its transaction. Returns "" or the SQLSTATE of the append.
+std::string AppendPrepared(PGconn* conn, const PreparedChange& p) {
+  const std::string expected = absl::StrCat(p.expected_position);
+  const std::string version = absl::StrCat(p.format_version);
+  const char* values[] = {expected.c_str(), p.change_id.c_str(), p.record.data(), version.c_str()};
+  const int lengths[] = {0, 0, static_cast<int>(p.record.size()), 0};
+  const int formats[] = {0, 0, 1, 0};
+  PGresult* result = PQexecParams(conn, p.sql.c_str(), 4, nullptr, values, lengths, formats, 0);
+  std::string out;
+  if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    out = state != nullptr ? state : "error";
+  }
+  PQclear(result);
+  return out;
+}
+
+TEST(Replica, R8_ChangeCommitsOrRollsBackWithTheApplicationsTransaction) {
+  const std::string group = GroupOfTest();
+  auto a = OpenOrDie(group);
+  ASSERT_NE(a, nullptr);
+  ASSERT_EQ(Sql(absl::StrCat("CREATE TABLE \"", group, "_app\" (name text)")), "");
+  PGconn* app = PQconnectdb(cluster->conninfo().c_str());
+  ASSERT_EQ(PQstatus(app), CONNECTION_OK);
+  auto exec = [&](const std::string& sql) {
+    PGresult* r = PQexec(app, sql.c_str());
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    return ok;
+  };
+  // Committed: the application's row and the user, together.
+  Batch batch;
+  batch.create_user("hana@x.io");
+  TNY_ASSERT_OK_AND_ASSIGN(PreparedChange prepared, a->prepare(batch));
+  EXPECT_EQ(prepared.expected_position, a->position());
+  EXPECT_FALSE(a->user("hana@x.io").ok());  // nothing applied by prepare
+  ASSERT_TRUE(exec("BEGIN"));
+  ASSERT_TRUE(exec(absl::StrCat("INSERT INTO \"", group, "_app\" VALUES ('hana')")));
+  ASSERT_EQ(AppendPrepared(app, prepared), "");
+  ASSERT_TRUE(exec("COMMIT"));
+  TNY_ASSERT_OK(a->wait_for(prepared.expected_position + 1, 5000));
+  EXPECT_TRUE(a->user("hana@x.io").ok());
+  // Rolled back: neither.
+  Batch ivan;
+  ivan.create_user("ivan@x.io");
+  TNY_ASSERT_OK_AND_ASSIGN(PreparedChange rolled, a->prepare(ivan));
+  ASSERT_TRUE(exec("BEGIN"));
+  ASSERT_EQ(AppendPrepared(app, rolled), "");
+  ASSERT_TRUE(exec("ROLLBACK"));
+  // A stale prepared change fails the application's transaction (TN001).
+  TNY_ASSERT_OK(a->create_user("jo@x.io").status());
+  ASSERT_TRUE(exec("BEGIN"));
+  EXPECT_EQ(AppendPrepared(app, rolled), "TN001");
+  ASSERT_TRUE(exec("ROLLBACK"));
+  EXPECT_EQ(a->wait_for(a->position() + 1, 200).code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_FALSE(a->user("ivan@x.io").ok());
+  // A refused batch is refused by prepare, as by apply.
+  Batch twice;
+  twice.create_user("jo@x.io");
+  EXPECT_TRUE(absl::IsAlreadyExists(a->prepare(twice).status()));
+  PQfinish(app);
+  Engine plain;
+  EXPECT_TRUE(absl::IsFailedPrecondition(plain.prepare(batch).status()));
+}
+
 TEST(Replica, R1_OpenRefusesBadOptions) {
   Engine::Options options;
   options.group = "g";

@@ -193,6 +193,11 @@ class TENANTRY_API Engine {
   // them) and never applied twice. The id is at most 200 bytes; "" = a new
   // id. On an engine that is no replica the id is ignored.
   absl::StatusOr<std::vector<uint64_t>> apply(const Batch& batch, absl::string_view change_id);
+  // R8: validates `batch` at this replica's head and returns what the
+  // application appends in its own transaction (PreparedChange); nothing is
+  // applied here. The refusal of an invalid batch as `apply` gives it.
+  // FailedPrecondition (R8) on an engine that is no replica.
+  absl::StatusOr<PreparedChange> prepare(const Batch& batch, absl::string_view change_id = {});
   // R5: in a process forked after the replica was opened (a pre-forking
   // server's worker): gives this process its own replica id and
   // connections and starts following; until then its changes are refused

@@ -173,6 +173,23 @@ struct AuditRecord {
   std::string what;  // the operation and its arguments, e.g. "add_member user=7 role=admin"
 };
 
+// ---- Replicas (R1-R8) ----
+
+// R8: a change a replica validated at `expected_position`, for the
+// application to append inside its own database transaction: run `sql`
+// with ($1 expected_position, $2 change_id, $3 record as bytea,
+// $4 format_version) in that transaction. It returns the change's position,
+// or fails the transaction (SQLSTATE TN001) if another change came first:
+// prepare again and retry. Every replica applies the change after the
+// commit; nothing is applied if the transaction rolls back.
+struct PreparedChange {
+  int64_t expected_position = 0;
+  std::string change_id;
+  std::string record;
+  int32_t format_version = 0;
+  std::string sql;
+};
+
 // ---- Credits and quotas (C1-C8) ----
 
 // C1: a meter is interned to a small integer, like a permission. The two
