@@ -76,6 +76,12 @@ absl::Status Engine::ValidateOptions(const Options& o) {
            OutOfRange("log_lock_timeout_ms", o.log_lock_timeout_ms, 1,
                       limits::kLogLockTimeoutMaxMs),
            OutOfRange("log_poll_ms", o.log_poll_ms, 1, limits::kLogPollMaxMs),
+           OutOfRange("lease_max", o.lease_max, 1, limits::kMaxWorkspaceBalance),
+           OutOfRange("lease_share", o.lease_share, 1, limits::kLeaseShareMax),
+           OutOfRange("lease_floor", o.lease_floor, 0, limits::kMaxWorkspaceBalance),
+           OutOfRange("settle_interval_ms", o.settle_interval_ms, 1,
+                      limits::kSettleIntervalMaxMs),
+           OutOfRange("lease_ttl_ms", o.lease_ttl_ms, 1, limits::kLeaseTtlMaxMs),
        }) {
     if (!status.ok()) return status;
   }

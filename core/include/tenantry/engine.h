@@ -134,6 +134,22 @@ class TENANTRY_API Engine {
     int64_t log_lock_timeout_ms = limits::kLogLockTimeoutDefaultMs;
     // R3: how often the follower polls when no notification wakes it.
     int64_t log_poll_ms = limits::kLogPollDefaultMs;
+    // R6: credit leases. With `lease_credits`, a replica consumes locally
+    // (lock-free, no round trip) from a part of a workspace's balance it
+    // leased through the log: at most `lease_max` per (workspace, meter),
+    // and at most the available balance divided by `lease_share` (the
+    // replicas expected to consume there). Below `lease_floor` available,
+    // no lease is granted and consumes go through the log. What was
+    // consumed is settled in one record every `settle_interval_ms`; a lease
+    // ends `lease_ttl_ms` after it was granted (log time), when any replica
+    // may expire it. A killed replica's unsettled consumption (at most its
+    // leases) is forgiven: an undercharge, never an overcharge.
+    bool lease_credits = true;
+    int64_t lease_max = limits::kLeaseMaxDefault;
+    int64_t lease_share = limits::kLeaseShareDefault;
+    int64_t lease_floor = limits::kLeaseFloorDefault;
+    int64_t settle_interval_ms = limits::kSettleIntervalDefaultMs;
+    int64_t lease_ttl_ms = limits::kLeaseTtlDefaultMs;
   };
 
   // InvalidArgument naming the first option outside its range: retentions

@@ -105,6 +105,15 @@ inline constexpr int64_t kLogLockTimeoutDefaultMs = 5'000;
 inline constexpr int64_t kLogLockTimeoutMaxMs = 600'000;
 inline constexpr int64_t kLogPollDefaultMs = 50;
 inline constexpr int64_t kLogPollMaxMs = 60'000;
+// R6: credit leases (Engine::Options).
+inline constexpr int64_t kLeaseMaxDefault = 1'000;
+inline constexpr int64_t kLeaseShareDefault = 4;
+inline constexpr int64_t kLeaseShareMax = 1'000;
+inline constexpr int64_t kLeaseFloorDefault = 10;
+inline constexpr int64_t kSettleIntervalDefaultMs = 1'000;
+inline constexpr int64_t kSettleIntervalMaxMs = 600'000;
+inline constexpr int64_t kLeaseTtlDefaultMs = 30'000;
+inline constexpr int64_t kLeaseTtlMaxMs = 86'400'000;
 
 }  // namespace tenantry::limits
 
