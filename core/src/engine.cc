@@ -79,8 +79,7 @@ absl::Status Engine::ValidateOptions(const Options& o) {
            OutOfRange("lease_max", o.lease_max, 1, limits::kMaxWorkspaceBalance),
            OutOfRange("lease_share", o.lease_share, 1, limits::kLeaseShareMax),
            OutOfRange("lease_floor", o.lease_floor, 0, limits::kMaxWorkspaceBalance),
-           OutOfRange("settle_interval_ms", o.settle_interval_ms, 1,
-                      limits::kSettleIntervalMaxMs),
+           OutOfRange("settle_interval_ms", o.settle_interval_ms, 1, limits::kSettleIntervalMaxMs),
            OutOfRange("lease_ttl_ms", o.lease_ttl_ms, 1, limits::kLeaseTtlMaxMs),
        }) {
     if (!status.ok()) return status;

@@ -168,6 +168,23 @@ struct InvitationNode {
   UserId accepted_by = 0;
 };
 
+// R6 (replicas): credits held apart in the group's state, in the version so
+// that every replica holds the same: a replica's lease, or a reservation
+// made through the log. What it holds shows as held in its cell.
+enum class HoldKind : uint8_t { kLease = 0, kReservation = 1 };
+struct HoldNode {
+  uint64_t gen = 0;
+  uint64_t id = 0;
+  HoldKind kind = HoldKind::kLease;
+  std::string owner;  // the replica a lease is for, or that made a reservation
+  AccountId account = 0;
+  WorkspaceId workspace = 0;
+  MeterId meter = 0;
+  int64_t held_regular = 0, held_extra = 0;  // still held, per bucket
+  int64_t settled = 0;                       // a lease: what its owner settled so far (cumulative)
+  int64_t expires_at_ns = 0;
+};
+
 struct Version {
   uint64_t gen = 0;
   uint64_t revision = 0;
@@ -177,6 +194,7 @@ struct Version {
   IdMap<const RoleNode*> roles;               // M6: custom roles, by id
   IdMap<const TeamNode*> teams;               // M9
   IdMap<const InvitationNode*> invitations;   // I1
+  IdMap<const HoldNode*> holds;               // R6: replicas only
   PMap<std::string, UserId> user_keys;        // M1
   PMap<std::string, AccountId> account_keys;  // T1
   const Catalog* catalog = nullptr;
@@ -188,6 +206,7 @@ struct Version {
   uint64_t next_role = kFirstCustomRole;
   uint64_t next_team = 1;
   uint64_t next_invitation = 1;
+  uint64_t next_hold = 1;
   uint64_t memberships = 0;
 };
 

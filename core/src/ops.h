@@ -71,7 +71,11 @@ namespace tenantry::internal {
   X(32, GrantCredits, "grant")                    \
   X(33, Transfer, "transfer")                     \
   X(34, Revoke, "revoke")                         \
-  X(35, ConsumeCredits, "consume")
+  X(35, ConsumeCredits, "consume")                \
+  X(36, HoldCredits, "hold")                      \
+  X(37, SettleLease, "settle_lease")              \
+  X(38, SettleReservation, "settle_reservation")  \
+  X(39, ExpireHolds, "expire_holds")
 
 enum class OpCode : uint8_t {
 #define TENANTRY_OP_ENUM(code, method, name) k##method = code,
@@ -96,7 +100,11 @@ inline bool OpCodeOf(absl::string_view op, uint8_t* code) {
 inline bool OpMovesCredits(uint8_t code) {
   return code == static_cast<uint8_t>(OpCode::kTransfer) ||
          code == static_cast<uint8_t>(OpCode::kRevoke) ||
-         code == static_cast<uint8_t>(OpCode::kConsumeCredits);
+         code == static_cast<uint8_t>(OpCode::kConsumeCredits) ||
+         code == static_cast<uint8_t>(OpCode::kHoldCredits) ||
+         code == static_cast<uint8_t>(OpCode::kSettleLease) ||
+         code == static_cast<uint8_t>(OpCode::kSettleReservation) ||
+         code == static_cast<uint8_t>(OpCode::kExpireHolds);
 }
 
 // ---- The encoding ----

@@ -24,6 +24,7 @@
 #include "ops.h"
 #include "status_macros.h"
 #include "tenantry/status.h"
+#include "text.h"
 #include "write_path.h"
 
 namespace tenantry::internal {
@@ -529,9 +530,8 @@ absl::Status AttachLog(Engine& engine, LogFactory factory, int64_t position,
     randombytes_buf(random.data(), random.size());
     id = absl::BytesToHexString(
         absl::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
-  } else if (id.size() > kMaxChangeIdBytes / 2) {
-    return Refusal(absl::StatusCode::kInvalidArgument, {"R5"},
-                   absl::StrCat("a replica id takes at most ", kMaxChangeIdBytes / 2, " bytes"));
+  } else {
+    TNY_RETURN_IF_ERROR(ValidateText(id, limits::kReplicaIdMaxBytes, "a replica id", "R5"));
   }
   if (position == 0) {
     // R5: the group's first record carries its secrets; the first replica

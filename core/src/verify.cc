@@ -184,6 +184,24 @@ absl::Status VerifyCredits(const Version& v, const std::atomic<ReservationTable*
     if (held <= 0) return Broken({"C6"}, absl::StrCat("reservation slot ", i, " holds ", held));
     held_by_cell[slot.cell.load(std::memory_order_relaxed)] += held;
   }
+  // R6: a replica's leases and reservations, in the version.
+  absl::flat_hash_map<const BalanceCell*, int64_t> held_by_holds;
+  absl::Status holds_status;
+  v.holds.ForEach([&](uint64_t id, const HoldNode* h) {
+    const WorkspaceNode* ws = v.workspaces.Find(h->workspace);
+    const Funding* f = ws == nullptr ? nullptr : FindMeterEntry(ws->credits, h->meter);
+    if (h->held_regular < 0 || h->held_extra < 0 || h->settled < 0 || f == nullptr) {
+      if (holds_status.ok()) {
+        holds_status = Broken({"R6"}, absl::StrCat("hold ", id,
+                                                   " is malformed or of no funded "
+                                                   "workspace"));
+      }
+      return;
+    }
+    held_by_holds[f->cell] += h->held_regular + h->held_extra;
+  });
+  if (!holds_status.ok()) return holds_status;
+  for (const auto& [cell, held] : held_by_holds) held_by_cell[cell] += held;
   // Per (account, meter): what live workspaces were funded with.
   absl::flat_hash_map<std::pair<AccountId, MeterId>, __int128> funded;
   // What each cell showed as held, for the upper bound after the cells.
@@ -241,6 +259,7 @@ absl::Status VerifyCredits(const Version& v, const std::atomic<ReservationTable*
                                         slot.held_extra.load(std::memory_order_relaxed)
                                   : slot.amount.load(std::memory_order_relaxed);
   }
+  for (const auto& [cell, held] : held_by_holds) may_hold[cell] += held;
   for (const auto& [cell, held] : held_seen) {
     auto it = may_hold.find(cell);
     const int64_t accounted = it == may_hold.end() ? 0 : it->second;
@@ -291,6 +310,7 @@ void DestroyVersion(Version* v) {
     delete node;
   });
   v->invitations.ForEach([](InvitationId, const InvitationNode* i) { delete i; });
+  v->holds.ForEach([](uint64_t, const HoldNode* h) { delete h; });
   v->users.ForEach([](UserId, const UserNode* u) { delete u; });
   v->workspaces.ForEach([](WorkspaceId, const WorkspaceNode* w) {
     auto* node = const_cast<WorkspaceNode*>(w);
@@ -305,6 +325,7 @@ void DestroyVersion(Version* v) {
   v->roles.Destroy();
   v->teams.Destroy();
   v->invitations.Destroy();
+  v->holds.Destroy();
   v->accounts.Destroy();
   v->users.Destroy();
   v->workspaces.Destroy();

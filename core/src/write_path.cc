@@ -75,6 +75,9 @@ absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<cons
         replay != nullptr ? replay->invitation_ttl_s : impl.options.invitation_ttl_s;
     Writer writer(base, now_ns, impl.token_key, ttl_s);
     if (replay != nullptr) writer.ReplayTokens(replay->token_hashes);
+    // R6, C6: on a replica, every record first releases the holds past their
+    // end at its time (the same on every replica).
+    if (impl.replica != nullptr && !base->holds.empty()) (void)writer.ExpireHolds();
     for (size_t i = 0; i < ops.size(); ++i) {
       absl::StatusOr<uint64_t> result = Dispatch(writer, ops[i]);
       if (result.ok() && !writer.replay_status().ok()) result = writer.replay_status();

@@ -112,6 +112,26 @@ class Writer {
   absl::StatusOr<uint64_t> ConsumeCredits(WorkspaceId workspace, int64_t amount, MeterRef meter,
                                           absl::string_view key, bool authorize, UserId user,
                                           PermissionId permission);
+  // R6 (replicas, writer_holds.cc): leases and reservations through the
+  // log. HoldCredits holds `amount` (a lease: min(amount, available /
+  // share), nothing below `floor`, 0 = no lease; a reservation: exactly, or
+  // refused as C6 says) until now + ttl_ms; returns the hold's id.
+  absl::StatusOr<uint64_t> HoldCredits(absl::string_view owner, WorkspaceId workspace,
+                                       MeterRef meter, int64_t amount, bool lease, int64_t share,
+                                       int64_t floor, int64_t ttl_ms);
+  // A lease's owner settles what it consumed so far (cumulative: a repeated
+  // settlement changes nothing), then returns the rest (`end`) or renews it
+  // until now + ttl_ms, topping it up by at most `top_up`. Returns what the
+  // top-up added. A lease that is gone (expired) settles nothing: 0.
+  absl::StatusOr<uint64_t> SettleLease(absl::string_view owner, uint64_t lease, int64_t consumed,
+                                       bool end, int64_t ttl_ms, int64_t top_up);
+  // C6 on a replica: commit (debits `actual`, the rest back) or release a
+  // reservation made through the log; a ledger entry.
+  absl::Status SettleReservation(uint64_t reservation, int64_t actual, bool release);
+  // R6, C6: releases every hold past its end (a lease's unsettled
+  // consumption is forgiven); returns how many. Every replica change runs
+  // it first, at the record's time.
+  absl::StatusOr<uint64_t> ExpireHolds();
   // Cells are live state outside the version: a transaction that changed
   // one (Transfer, Revoke, ConsumeCredits) and is then given up (a replica
   // whose append failed) puts back what it moved, before Abort.
@@ -162,6 +182,7 @@ class Writer {
   absl::StatusOr<const TeamNode*> FindTeam(TeamId id) const;
   absl::StatusOr<const InvitationNode*> FindInvitation(InvitationId id) const;
   TeamNode* MutableTeam(TeamId id) { return MutableIn(v_->teams, id); }
+  HoldNode* MutableHold(uint64_t id) { return MutableIn(v_->holds, id); }
   InvitationNode* MutableInvitation(InvitationId id) { return MutableIn(v_->invitations, id); }
   // M10: members.invite in the workspace, or account.manage_staff for staff
   // invitations.
@@ -200,8 +221,11 @@ class Writer {
   // What this transaction added to cells (negative: took), for UndoCells.
   struct CellDelta {
     BalanceCell* cell;
-    int64_t regular, extra, consumed;
+    int64_t regular, extra, consumed, held = 0;
   };
+  // R6: a hold's cell, and returning what a hold still holds.
+  absl::StatusOr<BalanceCell*> HoldCell(const HoldNode& hold) const;
+  void ReleaseHold(const HoldNode& hold, int64_t consume, LedgerKind kind, bool ledger);
   std::vector<CellDelta> cell_deltas_;
 
   Txn txn_;

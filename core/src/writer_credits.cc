@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "access.h"
@@ -247,6 +248,7 @@ void Writer::UndoCells() {
     Update(it->cell, [&](CellValue& c) {
       c.regular -= it->regular;
       c.extra -= it->extra;
+      c.held -= it->held;
       return true;
     });
     if (it->consumed != 0) it->cell->consumed.fetch_sub(it->consumed, std::memory_order_release);
@@ -256,6 +258,17 @@ void Writer::UndoCells() {
 
 void Writer::FinishCredits(const std::atomic<ReservationTable*>& table) {
   if (drains_.empty()) return;
+  // R6: a replica's leases and reservations on a deleted workspace go back
+  // to its buckets first, and so into the pool below.
+  if (!v_->holds.empty()) {
+    absl::flat_hash_set<WorkspaceId> deleted;
+    for (const Drain& d : drains_) deleted.insert(d.workspace);
+    std::vector<const HoldNode*> gone;
+    v_->holds.ForEach([&](uint64_t, const HoldNode* h) {
+      if (deleted.contains(h->workspace)) gone.push_back(h);
+    });
+    for (const HoldNode* h : gone) ReleaseHold(*h, 0, LedgerKind::kReturnOnDelete, false);
+  }
   // Close every drained cell first: from here no consume or reserve takes
   // anything from it, and what it holds is final.
   absl::flat_hash_map<const BalanceCell*, size_t> by_cell;

@@ -41,6 +41,7 @@ namespace {
 namespace fb = ::tenantry::fbs;
 using internal::AccountNode;
 using internal::AccountRole;
+using internal::HoldNode;
 using internal::InvitationNode;
 using internal::RoleId;
 using internal::RoleNode;
@@ -165,6 +166,7 @@ class Loader {
   absl::Status Roles();
   absl::Status Teams();
   absl::Status Invitations();
+  absl::Status Holds();
   absl::Status Invitation(const fb::Invitation& in);
   absl::Status InvitationShape(const InvitationNode& node) const;
   absl::Status Links();
@@ -605,6 +607,39 @@ absl::Status Loader::Teams() {
   return absl::OkStatus();
 }
 
+// R6: a replica group's leases and reservations. What they hold is in their
+// cells' held amounts, which verify() checks against them.
+absl::Status Loader::Holds() {
+  v_->next_hold = s_.next_hold() == 0 ? 1 : s_.next_hold();
+  if (v_->next_hold > (uint64_t{1} << 62)) return Bad({"R6"}, "next_hold is out of range");
+  for (const fb::Hold* in : Tables(s_.holds())) {
+    const uint64_t id = in->id();
+    TNY_RETURN_IF_ERROR(FreshId(id, v_->next_hold, v_->holds, "hold"));
+    const WorkspaceNode* ws = v_->workspaces.Find(in->workspace());
+    const internal::Funding* f =
+        ws == nullptr ? nullptr : internal::FindMeterEntry(ws->credits, in->meter());
+    if (f == nullptr || ws->account != in->account() || in->kind() > 1 || in->held_regular() < 0 ||
+        in->held_extra() < 0 || in->held_regular() > limits::kMaxWorkspaceBalance ||
+        in->held_extra() > limits::kMaxWorkspaceBalance || in->settled() < 0) {
+      return Bad({"R6"}, "hold ", id, " is malformed or names no funded workspace of its account");
+    }
+    auto* node = txn_.Make<HoldNode>();
+    node->id = id;
+    node->kind = static_cast<internal::HoldKind>(in->kind());
+    TNY_ASSIGN_OR_RETURN(node->owner, internal::TextField(in->owner(), "Hold.owner", {"hold", id},
+                                                          limits::kReplicaIdMaxBytes, "R6"));
+    node->account = in->account();
+    node->workspace = in->workspace();
+    node->meter = in->meter();
+    node->held_regular = in->held_regular();
+    node->held_extra = in->held_extra();
+    node->settled = in->settled();
+    node->expires_at_ns = in->expires_at_ns();
+    v_->holds.Set(txn_, id, node);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Loader::Invitations() {
   for (const fb::Invitation* in : Tables(s_.invitations())) TNY_RETURN_IF_ERROR(Invitation(*in));
   return absl::OkStatus();
@@ -753,6 +788,7 @@ absl::Status Loader::Build() {
   TNY_RETURN_IF_ERROR(Roles());
   TNY_RETURN_IF_ERROR(Teams());
   TNY_RETURN_IF_ERROR(Invitations());
+  TNY_RETURN_IF_ERROR(Holds());
   return Links();
 }
 
@@ -780,7 +816,8 @@ absl::StatusOr<const internal::Funding*> HeldBy(const fb::Reservation& r, const 
 }
 
 absl::Status RestoreReservations(const fb::Snapshot& s, Engine::Impl& impl, const Version& v,
-                                 Loader& loader) {
+                                 Loader& loader,
+                                 absl::flat_hash_map<internal::BalanceCell*, int64_t> held) {
   const auto* list = s.reservations();
   if (s.reservation_slots() == 0 || s.reservation_slots() > limits::kReservationSlotsMax) {
     return Bad("reservation table size ", s.reservation_slots(), " is out of range");
@@ -794,7 +831,6 @@ absl::Status RestoreReservations(const fb::Snapshot& s, Engine::Impl& impl, cons
   }
   const size_t size = impl.options.reservation_slots;
   auto table = std::make_unique<internal::ReservationTable>(size);
-  absl::flat_hash_map<internal::BalanceCell*, int64_t> held;
   int64_t next_expiry = INT64_MAX;
   for (uint32_t i = 0; i < SizeOf(list); ++i) {
     const fb::Reservation* r = list->Get(i);
@@ -1007,12 +1043,27 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadContent(const fb::Snapshot& s,
   std::copy(s.token_key()->begin(), s.token_key()->end(), impl.token_key.begin());
   std::copy(s.key_hash_key()->begin(), s.key_hash_key()->end(), impl.key_hash_key.begin());
   // An absent list is an empty one (FlatBuffers writers may leave it out).
+  // R6: a replica group's holds show as held in their cells.
+  absl::flat_hash_map<internal::BalanceCell*, int64_t> held;
+  absl::Status holds = absl::OkStatus();
+  v->holds.ForEach([&](uint64_t, const internal::HoldNode* h) {
+    const internal::Funding* f =
+        internal::FindMeterEntry(v->workspaces.Find(h->workspace)->credits, h->meter);
+    int64_t& on_cell = held[f->cell];
+    on_cell += h->held_regular + h->held_extra;
+    if (on_cell > loader.cells[f->cell].held && holds.ok()) {
+      holds = Bad({"R6"}, "holds hold more than their balance shows held");
+    }
+  });
+  TNY_RETURN_IF_ERROR(holds);
   if (SizeOf(s.reservations()) != 0 || s.reservation_slots() != 0) {
-    TNY_RETURN_IF_ERROR(RestoreReservations(s, impl, *v, loader));
+    TNY_RETURN_IF_ERROR(RestoreReservations(s, impl, *v, loader, std::move(held)));
   } else {
     for (auto& [cell, c] : loader.cells) {
-      c.regular += c.held;
-      c.held = 0;
+      auto it = held.find(cell);
+      const int64_t covered = it == held.end() ? 0 : it->second;
+      c.regular += c.held - covered;
+      c.held = covered;
     }
   }
   for (auto& [cell, c] : loader.cells) {

@@ -292,6 +292,12 @@ Offset<fb::Snapshot> EncodeSnapshot(Builder& b, const Cut& cut) {
                                            e.amounts[0], e.amounts[1], e.returned[0], e.returned[1],
                                            e.reservation));
   }
+  std::vector<Offset<fb::Hold>> holds;
+  v.holds.ForEach([&](uint64_t id, const internal::HoldNode* h) {
+    holds.push_back(fb::CreateHold(b, id, static_cast<uint8_t>(h->kind), b.CreateString(h->owner),
+                                   h->account, h->workspace, h->meter, h->held_regular,
+                                   h->held_extra, h->settled, h->expires_at_ns));
+  });
   std::vector<Offset<fb::Change>> feed;
   for (const AuditRecord& r : cut.feed) {
     feed.push_back(fb::CreateChange(b, r.revision, r.time_ns, r.actor, r.account, r.workspace,
@@ -306,7 +312,7 @@ Offset<fb::Snapshot> EncodeSnapshot(Builder& b, const Cut& cut) {
       b.CreateVector(keys), b.CreateVector(ledger), cut.ledger_next_sequence,
       cut.ledger_dropped_through, cut.ledger_dropped_max_time_ns, b.CreateVector(feed),
       cut.feed_dropped_through, b.CreateVector(cut.lineage.data(), cut.lineage.size()),
-      cut.journal_lsn);
+      cut.journal_lsn, b.CreateVector(holds), v.next_hold);
 }
 
 }  // namespace

@@ -1323,7 +1323,7 @@ static void test_P1_snapshot_round_trip(void) {
   EXPECT(TNY_INVALID_ARGUMENT, tny_load(path, NULL, NULL));
   options.version = 0;
   EXPECT(TNY_INVALID_ARGUMENT, tny_load(path, &options, &loaded));
-  CHECK(TNY_SNAPSHOT_FORMAT_VERSION == 1001);
+  CHECK(TNY_SNAPSHOT_FORMAT_VERSION == 1002);
   world_free(&w);
 }
 

@@ -31,11 +31,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "fuzz/snapshot_edit.h"
+#include "ops.h"
 #include "persist_util.h"
 #include "tenantry/limits.h"
 #include "tenantry/snapshot.h"
 #include "tenantry_generated.h"
 #include "test_util.h"
+#include "write_path.h"
 
 namespace tenantry::test {
 namespace {
@@ -106,6 +108,19 @@ struct Fixture {
                              e.create_workspace(kSystem, w.account, Named("Doomed")));
     TNY_ASSERT_OK(e.transfer(kSystem, w.account, doomed, 20).status());
     TNY_ASSERT_OK(e.delete_workspace(kSystem, doomed, "Doomed"));
+    // R6: a replica group's holds (made here by the ops a replica's log
+    // carries): a lease, settled once, then a reservation.
+    TNY_ASSERT_OK_AND_ASSIGN(
+        uint64_t lease,
+        internal::RunOp(e, internal::Encode<&internal::Writer::HoldCredits>(
+                               "replica-a", w.client_a, MeterRef(kCredits), 8, true, 1, 0, 60000)));
+    TNY_ASSERT_OK(internal::RunOp(e, internal::Encode<&internal::Writer::SettleLease>(
+                                         "replica-a", lease, 3, false, 60000, 0))
+                      .status());
+    TNY_ASSERT_OK(
+        internal::RunOp(e, internal::Encode<&internal::Writer::HoldCredits>(
+                               "replica-b", w.client_a, MeterRef(kCredits), 4, false, 1, 0, 60000))
+            .status());
     TNY_ASSERT_OK(e.verify());
     const std::string path = TempPath("fixture");
     TNY_ASSERT_OK(SaveSnapshot(e, path));
@@ -182,6 +197,7 @@ constexpr StringRule kStringRules[] = {
     {"Meter.name", Rule::kMeterName, limits::kMeterNameMaxBytes},
     {"Meter.buckets", Rule::kMeterName, limits::kMeterNameMaxBytes},
     {"Change.what", Rule::kText, limits::kAuditTextMaxBytes},
+    {"Hold.owner", Rule::kText, limits::kReplicaIdMaxBytes},
     {"Snapshot.writer", Rule::kText, limits::kSnapshotWriterMaxBytes},
     {"Snapshot.permissions", Rule::kPermission, limits::kPermissionNameMaxBytes},
 };
@@ -526,6 +542,24 @@ const std::vector<FieldCheck>& FieldChecks() {
        "as held_regular; 0 for a one-bucket meter (C1)",
        {{.value = kMax, .refused = "(C1, C6, P2)"}, {.value = -1, .refused = "(C1, C6, P2)"}}},
       {"Reservation.expires_at_ns", "any time", {{.value = kMin}, {.value = kMax}}},
+      // R6: a replica group's leases and reservations.
+      {"Hold.id",
+       "1..next_hold-1, each once",
+       {{.value = 0, .refused = "hold id"}, {.value = 1 << 20, .refused = "hold id"}}},
+      {"Hold.kind", "0 (lease) or 1 (reservation)", {{.value = 2, .refused = "(R6, P2)"}}},
+      {"Hold.account", "the workspace's account", {{.value = 2, .refused = "(R6, P2)"}}},
+      {"Hold.workspace",
+       "a workspace funded with the meter",
+       {{.value = 99, .refused = "(R6, P2)"}, {.value = 3, .refused = "(R6, P2)"}}},
+      {"Hold.meter", "a meter the workspace is funded with", {{.value = 2, .refused = "(R6, P2)"}}},
+      {"Hold.held_regular",
+       "0..2^42-1; with the cell's other holds at most what it shows held (C6)",
+       {{.value = -1, .refused = "(R6, P2)"},
+        {.value = kMax, .refused = "(R6, P2)"},
+        {.value = 1000, .refused = "held"}}},
+      {"Hold.held_extra", "as held_regular", {{.value = -1, .refused = "(R6, P2)"}}},
+      {"Hold.settled", ">= 0", {{.value = -1, .refused = "(R6, P2)"}, {.value = 0}}},
+      {"Hold.expires_at_ns", "any time", {{.value = kMin}, {.value = kMax}}},
       // C5: remembered idempotency keys.
       {"IdempotencyKey.index",
        "below key_slots, each slot once",
@@ -616,6 +650,7 @@ const std::vector<FieldCheck>& FieldChecks() {
        "1..2^24 and at most the engine's option, when any",
        {{.value = 0, .refused = "out of range"}, {.value = 1 << 25, .refused = "out of range"}}},
       {"Snapshot.reservations", "absent (empty) or each a Reservation", {}},
+      {"Snapshot.holds", "absent (empty, before 1002) or each a Hold", {}},
       {"Snapshot.key_slots",
        "a power of two, 64..2^30, at most the engine's option, when any",
        {{.value = 100, .refused = "out of range"}}},
@@ -638,6 +673,9 @@ const std::vector<FieldCheck>& FieldChecks() {
        "absent (format 1000) or 16 bytes (P3)",
        {{.resize = 15, .refused = "lineage"}}},
       {"Snapshot.journal_lsn", "any; recovery matches it with the journal (P3)", {{.value = 7}}},
+      {"Snapshot.next_hold",
+       "above every hold's id, at most 2^62 (R6)",
+       {{.value = 1, .refused = "hold id"}, {.value = kMax, .refused = "(R6, P2)"}}},
       // The file around the content.
       {"File.format_version",
        "major 1 (P4)",

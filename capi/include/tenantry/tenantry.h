@@ -883,7 +883,7 @@ TNY_EXPORT tny_status tny_stats(const tny_engine* engine, tny_stats_info* out_st
 /* ---- Snapshots (P1, P2, P4) ---------------------------------------------- */
 
 /* The snapshot format version this library writes (major * 1000 + minor). */
-#define TNY_SNAPSHOT_FORMAT_VERSION 1001
+#define TNY_SNAPSHOT_FORMAT_VERSION 1002
 
 /* P1: writes one consistent cut of the engine to `path` (NUL-terminated):
  * a temporary file beside it, flushed, renamed over `path`, the directory

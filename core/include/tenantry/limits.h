@@ -105,6 +105,8 @@ inline constexpr int64_t kLogLockTimeoutDefaultMs = 5'000;
 inline constexpr int64_t kLogLockTimeoutMaxMs = 600'000;
 inline constexpr int64_t kLogPollDefaultMs = 50;
 inline constexpr int64_t kLogPollMaxMs = 60'000;
+// R5: a replica's id (Options::replica_id).
+inline constexpr size_t kReplicaIdMaxBytes = 100;
 // R6: credit leases (Engine::Options).
 inline constexpr int64_t kLeaseMaxDefault = 1'000;
 inline constexpr int64_t kLeaseShareDefault = 4;

@@ -25,7 +25,7 @@ namespace tenantry {
 // P4: the format this build writes, major * 1000 + minor. A reader loads any
 // file of its major version (a newer minor only adds fields it ignores) and
 // refuses a newer major with DataLoss saying so.
-inline constexpr uint32_t kSnapshotFormatVersion = 1001;
+inline constexpr uint32_t kSnapshotFormatVersion = 1002;
 
 // What a snapshot file holds (InspectSnapshot).
 struct SnapshotInfo {
