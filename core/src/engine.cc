@@ -109,8 +109,9 @@ Engine::Engine(Options options) : impl_(std::make_unique<Impl>(Clamped(std::move
 }
 
 Engine::~Engine() {
-  // The follower thread applies to this engine: it stops first.
-  if (impl_->replica != nullptr) impl_->replica->Stop();
+  // A replica returns its leases (R5) and stops its follower thread, which
+  // applies to this engine, first.
+  if (impl_->replica != nullptr) impl_->replica->Close();
   internal::UnregisterForFork(impl_.get());
   // No reader may run any more (the contract), so the newest version is freed
   // at once; older versions' garbage waits in the epoch queue.
@@ -176,7 +177,7 @@ absl::Status Engine::follow() {
 }
 
 void Engine::close() {
-  if (impl_->replica != nullptr) impl_->replica->Stop();
+  if (impl_->replica != nullptr) impl_->replica->Close();
 }
 
 absl::StatusOr<std::vector<AuditRecord>> Engine::changes_since(uint64_t revision) const {

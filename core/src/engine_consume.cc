@@ -244,7 +244,7 @@ absl::StatusOr<int64_t> Engine::consume(WorkspaceId workspace, int64_t amount, M
   if (amount <= 0) return internal::NonPositive("consume", amount, "C1");
   if (ABSL_PREDICT_FALSE(journaled_)) {
     if (impl_->replica != nullptr) {
-      return internal::ConsumeThroughLog(*this, workspace, amount, meter, key, false, 0, 0);
+      return internal::ReplicaConsume(*this, workspace, amount, meter, key, false, 0, 0);
     }
     // P3: the debit and its record as one step (engine_impl.h); then the
     // slow path, which records.
@@ -287,7 +287,7 @@ absl::StatusOr<ReservationId> Engine::reserve(WorkspaceId workspace, int64_t amo
                                 "; got ", ttl_s));
   }
   if (ABSL_PREDICT_FALSE(journaled_) && impl_->replica != nullptr) {
-    return internal::NotOnReplicaYet("reserve");
+    return internal::ReplicaReserve(*this, workspace, amount, meter, ttl_s);
   }
   if (ABSL_PREDICT_FALSE(journaled_) && internal::CurrentJournal(*impl_) == nullptr) {
     return internal::WithJournal(*impl_, 3 * internal::kCreditRecordMaxBytes,
@@ -359,7 +359,7 @@ absl::StatusOr<bool> Engine::authorize_and_consume(UserId user, WorkspaceId work
   if (amount <= 0) return internal::NonPositive("consume", amount, "C1");
   if (ABSL_PREDICT_FALSE(journaled_) && impl_->replica != nullptr) {
     absl::StatusOr<int64_t> done =
-        internal::ConsumeThroughLog(*this, workspace, amount, meter, "", true, user, permission);
+        internal::ReplicaConsume(*this, workspace, amount, meter, "", true, user, permission);
     if (absl::IsPermissionDenied(done.status())) return false;
     TNY_RETURN_IF_ERROR(done.status());
     return true;

@@ -269,21 +269,21 @@ absl::Status SettleLocked(Engine::Impl& impl, const std::atomic<const Version*>&
 using internal::ReservationTable;
 
 absl::Status Engine::commit(ReservationId reservation, int64_t actual) {
-  if (impl_->replica != nullptr) return internal::NotOnReplicaYet("commit");
+  if (impl_->replica != nullptr) return internal::ReplicaSettle(*this, reservation, actual, false);
   uint64_t expired = 0;
   return internal::SettleLocked(*impl_, root_, internal::Settlement::kCommit, reservation, actual,
                                 &expired);
 }
 
 absl::Status Engine::release(ReservationId reservation) {
-  if (impl_->replica != nullptr) return internal::NotOnReplicaYet("release");
+  if (impl_->replica != nullptr) return internal::ReplicaSettle(*this, reservation, 0, true);
   uint64_t expired = 0;
   return internal::SettleLocked(*impl_, root_, internal::Settlement::kRelease, reservation, 0,
                                 &expired);
 }
 
 absl::StatusOr<uint64_t> Engine::expire_reservations() {
-  if (impl_->replica != nullptr) return internal::NotOnReplicaYet("expire_reservations");
+  if (impl_->replica != nullptr) return internal::ReplicaExpire(*this);
   uint64_t expired = 0;
   TNY_RETURN_IF_ERROR(
       internal::SettleLocked(*impl_, root_, internal::Settlement::kExpireAll, 0, 0, &expired));
@@ -291,6 +291,7 @@ absl::StatusOr<uint64_t> Engine::expire_reservations() {
 }
 
 absl::StatusOr<ReservationInfo> Engine::reservation(ReservationId reservation) const {
+  if (impl_->replica != nullptr) return internal::ReplicaReservation(*this, reservation);
   ReservationTable* table = impl_->reservations.load(std::memory_order_acquire);
   uint32_t index = 0;
   TNY_ASSIGN_OR_RETURN(uint64_t state_gen, internal::FindLive(table, reservation, &index));

@@ -14,6 +14,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "access.h"
+#include "credit_cells.h"
 #include "credits.h"
 #include "engine_impl.h"
 #include "engine_internal.h"
@@ -77,11 +79,56 @@ absl::Status Unreachable(const absl::Status& status, const std::string& change_i
 
 }  // namespace
 
+namespace {
+
+using u128 = unsigned __int128;
+constexpr int kLeaseConsumedShift = 64;
+
+int64_t RemainingOf(u128 word) { return static_cast<int64_t>(static_cast<uint64_t>(word)); }
+int64_t ConsumedOf(u128 word) {
+  return static_cast<int64_t>(static_cast<uint64_t>(word >> kLeaseConsumedShift));
+}
+u128 LeaseWord(int64_t remaining, int64_t consumed) {
+  return static_cast<u128>(static_cast<uint64_t>(remaining)) |
+         (static_cast<u128>(static_cast<uint64_t>(consumed)) << kLeaseConsumedShift);
+}
+void StoreWord(u128* word, u128 value) {
+  u128 seen = *word;
+  for (;;) {
+    const u128 found = __sync_val_compare_and_swap(word, seen, value);
+    if (found == seen) return;
+    seen = found;
+  }
+}
+u128 LoadWord(const u128* word) {
+  // One 16-byte CAS that writes back what it found: an atomic read.
+  return __sync_val_compare_and_swap(const_cast<u128*>(word), u128{0}, u128{0});
+}
+
+size_t LeaseHome(WorkspaceId workspace, MeterId meter) {
+  const uint64_t h =
+      (workspace * 0x9E3779B97F4A7C15ULL) ^ (uint64_t{meter} * 0xC2B2AE3D27D4EB4FULL);
+  return static_cast<size_t>(h >> 52);  // 12 bits: kLeaseSlots
+}
+
+std::string KeyedChangeId(WorkspaceId workspace, MeterId meter, absl::string_view key) {
+  std::array<uint8_t, 16> hash{};
+  crypto_generichash(hash.data(), hash.size(), reinterpret_cast<const uint8_t*>(key.data()),
+                     key.size(), nullptr, 0);
+  return absl::StrCat("c5:", workspace, ":", meter, ":",
+                      absl::BytesToHexString(absl::string_view(
+                          reinterpret_cast<const char*>(hash.data()), hash.size())));
+}
+
+}  // namespace
+
 Replica::Replica(Engine& engine, LogFactory factory, std::unique_ptr<Log> writer,
                  std::unique_ptr<Log> follower, std::string replica_id, int64_t applied,
                  const Engine::Options& options)
     : engine_(engine),
       factory_(std::move(factory)),
+      options_(options),
+      lease_slots_(new std::atomic<LocalLease*>[kLeaseSlots]()),
       writer_(std::move(writer)),
       follower_(std::move(follower)),
       replica_id_(std::move(replica_id)),
@@ -341,6 +388,12 @@ void Replica::FollowerLoop() {
       continue;
     }
     backoff_ms = kBackoffFirstMs;
+    // R6: one settlement record per interval for all of this replica's
+    // leases.
+    if (options_.lease_credits && NowMs() >= next_settle_ms_) {
+      (void)SettleLeases(/*end_all=*/false);
+      next_settle_ms_ = NowMs() + options_.settle_interval_ms;
+    }
     if (full) continue;
     // R3: woken by the log's notification, or by the poll's timeout.
     if (absl::StatusOr<bool> woken = follower_->Wait(poll_ms_); !woken.ok()) {
@@ -491,6 +544,14 @@ void Replica::MarkForked() {
   // waiting on the condition variable: the child's is a fresh one.
   (void)thread_.release();
   new (&applied_cv_) std::condition_variable();
+  // R5: the parent's leases are the parent's to spend: void here (never
+  // spent twice). The table and its objects are left to the parent's
+  // threads' memory; the child starts with none.
+  new (&lease_mu_) std::mutex();
+  for (const std::unique_ptr<LocalLease>& lease : leases_) {
+    lease->hold = 0;
+    StoreWord(&lease->word, 0);
+  }
 }
 
 absl::Status Replica::Follow() {
@@ -553,35 +614,107 @@ absl::Status AttachLog(Engine& engine, LogFactory factory, int64_t position,
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> ConsumeThroughLog(Engine& engine, WorkspaceId workspace, int64_t amount,
-                                          MeterRef meter, absl::string_view key, bool authorize,
-                                          UserId user, PermissionId permission) {
-  Replica& replica = *EngineInternal::impl(engine).replica;
-  MeterId meter_id = 0;
-  {
-    ReadGuard guard;
-    TNY_ASSIGN_OR_RETURN(meter_id, ResolveMeter(*EngineInternal::newest(engine)->meters, meter));
+// ---- R6: credit leases ----
+
+Replica::LocalLease* Replica::FindLease(WorkspaceId workspace, MeterId meter) const {
+  const size_t home = LeaseHome(workspace, meter);
+  for (size_t i = 0; i < kLeaseSlots; ++i) {
+    LocalLease* l = lease_slots_[(home + i) % kLeaseSlots].load(std::memory_order_acquire);
+    if (l == nullptr) return nullptr;
+    if (l->workspace == workspace && l->meter == meter) return l;
   }
-  if (key.size() > limits::kIdempotencyKeyMaxBytes) {
-    return Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
-                   absl::StrCat("an idempotency key takes at most ",
-                                limits::kIdempotencyKeyMaxBytes, " bytes"));
+  return nullptr;
+}
+
+Replica::LocalLease* Replica::EnsureLease(WorkspaceId workspace, MeterId meter) {
+  if (LocalLease* l = FindLease(workspace, meter); l != nullptr) return l;
+  const size_t home = LeaseHome(workspace, meter);
+  for (size_t i = 0; i < kLeaseSlots; ++i) {
+    std::atomic<LocalLease*>& slot = lease_slots_[(home + i) % kLeaseSlots];
+    if (slot.load(std::memory_order_acquire) != nullptr) continue;
+    auto lease = std::make_unique<LocalLease>();
+    lease->workspace = workspace;
+    lease->meter = meter;
+    slot.store(lease.get(), std::memory_order_release);
+    leases_.push_back(std::move(lease));
+    return leases_.back().get();
   }
-  const std::string op = Encode<&Writer::ConsumeCredits>(workspace, amount, MeterRef(meter_id), key,
-                                                         authorize, user, permission);
-  // C5 across the group: the key, scoped to (workspace, meter), is the
-  // change's id, so the log takes it once.
+  return nullptr;  // the table is full: consumes on it go through the log
+}
+
+bool Replica::ConsumeOnLease(WorkspaceId workspace, MeterId meter, int64_t amount, int64_t* left) {
+  LocalLease* l = FindLease(workspace, meter);
+  if (l == nullptr) return false;
+  u128 seen = LoadWord(&l->word);
+  for (;;) {
+    const int64_t remaining = RemainingOf(seen);
+    if (remaining < amount) return false;
+    const u128 next = LeaseWord(remaining - amount, ConsumedOf(seen) + amount);
+    const u128 found = __sync_val_compare_and_swap(&l->word, seen, next);
+    if (found == seen) {
+      *left = remaining - amount;
+      return true;
+    }
+    seen = found;
+  }
+}
+
+int64_t Replica::CloseLease(LocalLease& lease) {
+  u128 seen = LoadWord(&lease.word);
+  for (;;) {
+    const u128 next = LeaseWord(0, ConsumedOf(seen));
+    const u128 found = __sync_val_compare_and_swap(&lease.word, seen, next);
+    if (found == seen) return ConsumedOf(seen);
+    seen = found;
+  }
+}
+
+void Replica::OpenLease(LocalLease& lease, uint64_t hold, int64_t amount) {
+  lease.hold = hold;
+  lease.settled = 0;
+  const int64_t now = NowMs();
+  // The owner stops a margin (two settlements) before the lease's end.
+  lease.use_until_ms = now + options_.lease_ttl_ms - 2 * options_.settle_interval_ms;
+  lease.idle_since_ms = now;
+  StoreWord(&lease.word, LeaseWord(amount, 0));
+}
+
+absl::StatusOr<int64_t> Replica::ConsumeThroughLog(WorkspaceId workspace, MeterId meter,
+                                                   int64_t amount, absl::string_view key,
+                                                   bool authorize, UserId user,
+                                                   PermissionId permission) {
+  std::vector<std::string> ops;
   std::string change_id;
-  if (!key.empty()) {
-    std::array<uint8_t, 16> hash{};
-    crypto_generichash(hash.data(), hash.size(), reinterpret_cast<const uint8_t*>(key.data()),
-                       key.size(), nullptr, 0);
-    change_id = absl::StrCat("c5:", workspace, ":", meter_id, ":",
-                             absl::BytesToHexString(absl::string_view(
-                                 reinterpret_cast<const char*>(hash.data()), hash.size())));
+  if (!key.empty()) change_id = KeyedChangeId(workspace, meter, key);
+  std::unique_lock<std::mutex> leases(lease_mu_);
+  LocalLease* lease = nullptr;
+  int64_t returned_remaining = 0;
+  int64_t returned_consumed = 0;
+  const bool leasing = options_.lease_credits && key.empty();
+  if (leasing) lease = EnsureLease(workspace, meter);
+  if (lease != nullptr && lease->hold != 0) {
+    // The lease goes back in the same record (settled, the rest returned),
+    // so that what it held can serve this consume.
+    const u128 before = LoadWord(&lease->word);
+    returned_remaining = RemainingOf(before);
+    returned_consumed = CloseLease(*lease);
+    ops.push_back(Encode<&Writer::SettleLease>(replica_id_, lease->hold, returned_consumed, true,
+                                               options_.lease_ttl_ms, int64_t{0}));
   }
-  absl::StatusOr<ChangeResult> done = replica.Run({&op, 1}, false, change_id);
+  ops.push_back(Encode<&Writer::ConsumeCredits>(workspace, amount, MeterRef(meter), key, authorize,
+                                                user, permission));
+  if (lease != nullptr) {
+    ops.push_back(Encode<&Writer::HoldCredits>(replica_id_, workspace, MeterRef(meter),
+                                               options_.lease_max, true, options_.lease_share,
+                                               options_.lease_floor, options_.lease_ttl_ms));
+  }
+  absl::StatusOr<ChangeResult> done = Run(ops, false, change_id);
   if (!done.ok()) {
+    if (lease != nullptr && lease->hold != 0) {
+      // Nothing was appended: the lease is still this replica's.
+      (void)__sync_val_compare_and_swap(&lease->word, LeaseWord(0, returned_consumed),
+                                        LeaseWord(returned_remaining, returned_consumed));
+    }
     if (!key.empty() && absl::IsInvalidArgument(done.status()) &&
         RulesOf(done.status()) == std::vector<std::string>{"R7"}) {
       return Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
@@ -590,18 +723,193 @@ absl::StatusOr<int64_t> ConsumeThroughLog(Engine& engine, WorkspaceId workspace,
     }
     return done.status();
   }
-  if (!done->ids.empty()) return static_cast<int64_t>(done->ids.front());
+  const size_t consume_at = ops.size() - (lease != nullptr ? 2 : 1);
+  if (lease != nullptr) {
+    lease->hold = 0;
+    const uint64_t hold = done->ids.size() == ops.size() ? done->ids.back() : 0;
+    if (hold != 0) {
+      ReadGuard guard;
+      const HoldNode* node = EngineInternal::newest(engine_)->holds.Find(hold);
+      if (node != nullptr) OpenLease(*lease, hold, node->held_regular + node->held_extra);
+    }
+  }
+  if (done->ids.size() > consume_at) return static_cast<int64_t>(done->ids[consume_at]);
   // A keyed retry of a consume this replica does not remember (it started
   // after it): never debited again; what is available now.
-  TNY_ASSIGN_OR_RETURN(Balance balance, engine.balance(workspace, MeterRef(meter_id)));
+  leases.unlock();
+  TNY_ASSIGN_OR_RETURN(Balance balance, engine_.balance(workspace, MeterRef(meter)));
   return balance.available();
 }
 
-absl::Status NotOnReplicaYet(const char* what) {
-  return Refusal(absl::StatusCode::kFailedPrecondition, {"R6"},
-                 absl::StrCat(what,
-                              " is not available on a replica yet: reservations need credit "
-                              "leases through the log (docs/replication.md, limitations)"));
+absl::Status Replica::SettleLeases(bool end_all) {
+  std::lock_guard<std::mutex> leases(lease_mu_);
+  const int64_t now = NowMs();
+  struct Step {
+    LocalLease* lease;
+    int64_t consumed;
+    int64_t remaining;
+    bool end;
+  };
+  std::vector<Step> steps;
+  std::vector<std::string> ops;
+  for (const std::unique_ptr<LocalLease>& owned : leases_) {
+    LocalLease& l = *owned;
+    if (l.hold == 0) continue;
+    const u128 word = LoadWord(&l.word);
+    const int64_t consumed = ConsumedOf(word);
+    const bool used = consumed > l.settled;
+    if (used) l.idle_since_ms = now;
+    const bool near_end = now >= l.use_until_ms;
+    const bool idle = now - l.idle_since_ms >= 2 * options_.settle_interval_ms;
+    // Below the floor the group's last credits go through the log, not
+    // into leases: a lease is returned rather than renewed then.
+    bool below_floor = false;
+    {
+      ReadGuard guard;
+      const WorkspaceNode* ws = EngineInternal::newest(engine_)->workspaces.Find(l.workspace);
+      const Funding* f = ws == nullptr ? nullptr : FindMeterEntry(ws->credits, l.meter);
+      below_floor = f == nullptr || Unpack(f->cell->LoadExact()).available() < options_.lease_floor;
+    }
+    if (end_all || near_end || idle || below_floor) {
+      // Returned: out of local use first, then settled and given back.
+      const int64_t remaining = RemainingOf(word);
+      const int64_t final_consumed = CloseLease(l);
+      steps.push_back({&l, final_consumed, remaining, true});
+      ops.push_back(Encode<&Writer::SettleLease>(replica_id_, l.hold, final_consumed, true,
+                                                 options_.lease_ttl_ms, int64_t{0}));
+    } else if (used) {
+      // Settled and renewed; topped up when half of it is gone.
+      const int64_t remaining = RemainingOf(word);
+      const int64_t top_up =
+          remaining < options_.lease_max / 2 ? options_.lease_max - remaining : 0;
+      steps.push_back({&l, consumed, remaining, false});
+      ops.push_back(Encode<&Writer::SettleLease>(replica_id_, l.hold, consumed, false,
+                                                 options_.lease_ttl_ms, top_up));
+    }
+  }
+  if (ops.empty()) return absl::OkStatus();
+  absl::StatusOr<ChangeResult> done = Run(ops, true, "");
+  if (!done.ok()) {
+    // Not settled: the leases stay this replica's until their local end (a
+    // lease past it stays closed: the group expires it, forgiving what its
+    // owner could not settle).
+    for (const Step& step : steps) {
+      if (step.end && !end_all && now < step.lease->use_until_ms) {
+        (void)__sync_val_compare_and_swap(&step.lease->word, LeaseWord(0, step.consumed),
+                                          LeaseWord(step.remaining, step.consumed));
+      }
+    }
+    return done.status();
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    LocalLease& l = *steps[i].lease;
+    if (steps[i].end) {
+      l.hold = 0;
+      StoreWord(&l.word, LeaseWord(0, 0));
+      continue;
+    }
+    l.settled = steps[i].consumed;
+    l.use_until_ms = now + options_.lease_ttl_ms - 2 * options_.settle_interval_ms;
+    const auto added = static_cast<int64_t>(i < done->ids.size() ? done->ids[i] : 0);
+    if (added > 0) {
+      u128 seen = LoadWord(&l.word);
+      for (;;) {
+        const u128 next = LeaseWord(RemainingOf(seen) + added, ConsumedOf(seen));
+        const u128 found = __sync_val_compare_and_swap(&l.word, seen, next);
+        if (found == seen) break;
+        seen = found;
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Replica::Close() {
+  bool following = false;
+  {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    following = !stopping_ && !forked_ && failure_.ok();
+  }
+  // R5: the leases go back first (bounded by the log's lock timeout).
+  if (following && options_.lease_credits) (void)SettleLeases(/*end_all=*/true);
+  Stop();
+}
+
+absl::StatusOr<int64_t> ReplicaConsume(Engine& engine, WorkspaceId workspace, int64_t amount,
+                                       MeterRef meter, absl::string_view key, bool authorize,
+                                       UserId user, PermissionId permission) {
+  Replica& replica = *EngineInternal::impl(engine).replica;
+  if (key.size() > limits::kIdempotencyKeyMaxBytes) {
+    return Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
+                   absl::StrCat("an idempotency key takes at most ",
+                                limits::kIdempotencyKeyMaxBytes, " bytes"));
+  }
+  MeterId meter_id = 0;
+  {
+    ReadGuard guard;
+    const Version& v = *EngineInternal::newest(engine);
+    TNY_ASSIGN_OR_RETURN(meter_id, ResolveMeter(*v.meters, meter));
+    if (key.empty()) {
+      // R6: on the lease, lock-free, when it covers the consume. The same
+      // checks as a consume through the log, in this version.
+      const WorkspaceNode* ws = v.workspaces.Find(workspace);
+      if (ws != nullptr && ws->active() &&
+          (!authorize || Evaluate<false>(v, user, workspace, permission, nullptr))) {
+        int64_t left = 0;
+        if (replica.ConsumeOnLease(workspace, meter_id, amount, &left)) {
+          const Funding* f = FindMeterEntry(ws->credits, meter_id);
+          const int64_t in_cell = f == nullptr ? 0 : Unpack(f->cell->LoadExact()).available();
+          return left + in_cell;
+        }
+      }
+    }
+  }
+  return replica.ConsumeThroughLog(workspace, meter_id, amount, key, authorize, user, permission);
+}
+
+absl::StatusOr<ReservationId> ReplicaReserve(Engine& engine, WorkspaceId workspace, int64_t amount,
+                                             MeterRef meter, int64_t ttl_s) {
+  Replica& replica = *EngineInternal::impl(engine).replica;
+  const std::string op = Encode<&Writer::HoldCredits>(
+      replica.replica_id(), workspace, meter, amount, false, int64_t{1}, int64_t{0}, ttl_s * 1000);
+  TNY_ASSIGN_OR_RETURN(ChangeResult done, replica.Run({&op, 1}, false, ""));
+  if (done.ids.empty()) {
+    return Refusal(absl::StatusCode::kUnavailable, {"R7"},
+                   "the reservation's outcome is known only to the log; look it up by its change");
+  }
+  return done.ids.front();
+}
+
+absl::Status ReplicaSettle(Engine& engine, ReservationId reservation, int64_t actual,
+                           bool release) {
+  Replica& replica = *EngineInternal::impl(engine).replica;
+  const std::string op = Encode<&Writer::SettleReservation>(reservation, actual, release);
+  return replica.Run({&op, 1}, false, "").status();
+}
+
+absl::StatusOr<uint64_t> ReplicaExpire(Engine& engine) {
+  Replica& replica = *EngineInternal::impl(engine).replica;
+  const std::string op = Encode<&Writer::ExpireHolds>();
+  TNY_ASSIGN_OR_RETURN(ChangeResult done, replica.Run({&op, 1}, false, ""));
+  return done.ids.empty() ? 0 : done.ids.front();
+}
+
+absl::StatusOr<ReservationInfo> ReplicaReservation(const Engine& engine,
+                                                   ReservationId reservation) {
+  ReadGuard guard;
+  const HoldNode* h = EngineInternal::newest(engine)->holds.Find(reservation);
+  if (h == nullptr || h->kind != HoldKind::kReservation) {
+    return Refusal(absl::StatusCode::kNotFound, {"C6"},
+                   absl::StrCat("reservation ", reservation,
+                                " is unknown or already settled, released or expired"));
+  }
+  ReservationInfo info;
+  info.id = reservation;
+  info.workspace = h->workspace;
+  info.meter = h->meter;
+  info.held = {h->held_regular, h->held_extra};
+  info.expires_at_ns = h->expires_at_ns;
+  return info;
 }
 
 }  // namespace tenantry::internal

@@ -112,6 +112,25 @@ class Replica {
   // The lock of the replica's state, taken last by the fork handlers.
   std::mutex& state_mutex() { return state_mu_; }
 
+  // ---- R6: credit leases (this replica's part of workspaces' balances) ----
+  // A consume on this replica's lease of (workspace, meter): true, with
+  // what the lease holds after in `*left`, when the lease covered it.
+  // Lock-free (one 16-byte CAS); the caller checked the workspace (T5).
+  bool ConsumeOnLease(WorkspaceId workspace, MeterId meter, int64_t amount, int64_t* left);
+  // A consume the lease did not cover, through the log, in one record: the
+  // lease returned (settled), the consume, a new lease taken (R6). `key`
+  // (C5) and `authorize` (A7) as ConsumeThroughLog says.
+  absl::StatusOr<int64_t> ConsumeThroughLog(WorkspaceId workspace, MeterId meter, int64_t amount,
+                                            absl::string_view key, bool authorize, UserId user,
+                                            PermissionId permission);
+  // Settles what the leases consumed, in one record; renews and tops up
+  // the ones in use, returns the idle ones and those near their end; with
+  // `end_all`, returns every lease (close()). Runs on the follower thread
+  // every settle interval.
+  absl::Status SettleLeases(bool end_all);
+  // R5: close(): the leases returned, then the follower stopped.
+  void Close();
+
   // R4: the position of the calling thread's last change on `engine`.
   static int64_t LastChangePosition(const Engine& engine);
 
@@ -135,10 +154,36 @@ class Replica {
   void Remember(const std::string& change_id, ChangeResult result);
   const ChangeResult* Recall(const std::string& change_id) const;
 
+  // One (workspace, meter) this replica consumes on: its lease, if any.
+  // `word` = what the lease still holds (low 64 bits) | what was consumed
+  // on it (high 64), changed together by one CAS, so that a settlement
+  // closing the lease (remaining 0) sees every consume that succeeded.
+  struct LocalLease {
+    WorkspaceId workspace = 0;
+    MeterId meter = 0;
+    alignas(16) unsigned __int128 word = 0;
+    // lease_mu_:
+    uint64_t hold = 0;  // the hold's id; 0: none
+    int64_t settled = 0;
+    int64_t use_until_ms = 0;  // steady clock: stop using it then
+    int64_t idle_since_ms = 0;
+  };
+  static constexpr size_t kLeaseSlots = 4096;
+  LocalLease* FindLease(WorkspaceId workspace, MeterId meter) const;
+  LocalLease* EnsureLease(WorkspaceId workspace, MeterId meter);  // lease_mu_
+  // Takes what the lease holds out of local use; returns what was consumed.
+  static int64_t CloseLease(LocalLease& lease);
+  void OpenLease(LocalLease& lease, uint64_t hold, int64_t amount);  // lease_mu_
+
   Engine& engine_;
   LogFactory factory_;
-  std::unique_ptr<Log> writer_;    // apply_mu
-  std::unique_ptr<Log> follower_;  // the follower thread's
+  const Engine::Options options_;
+  std::mutex lease_mu_;  // before apply_mu
+  std::unique_ptr<std::atomic<LocalLease*>[]> lease_slots_;
+  std::vector<std::unique_ptr<LocalLease>> leases_;  // lease_mu_
+  int64_t next_settle_ms_ = 0;                       // the follower thread's
+  std::unique_ptr<Log> writer_;                      // apply_mu
+  std::unique_ptr<Log> follower_;                    // the follower thread's
   std::string replica_id_;
   const int64_t lock_timeout_ms_;
   const int64_t poll_ms_;
@@ -170,14 +215,19 @@ class Replica {
 absl::Status AttachLog(Engine& engine, LogFactory factory, int64_t position,
                        const Engine::Options& options);
 
-// R6 (until credit leases): a consume through the log as a change (an op
-// run by every replica at its position); A7 with `authorize`. A key makes
-// the change id, so a retry anywhere in the group is never debited twice.
-absl::StatusOr<int64_t> ConsumeThroughLog(Engine& engine, WorkspaceId workspace, int64_t amount,
-                                          MeterRef meter, absl::string_view key, bool authorize,
-                                          UserId user, PermissionId permission);
-// FailedPrecondition (R6) for a credit call replicas do not take yet.
-absl::Status NotOnReplicaYet(const char* what);
+// R6: a consume on a replica: on its lease when the lease covers it and no
+// key is given, else through the log (Replica::ConsumeThroughLog). A7 with
+// `authorize`. A key makes the change id, so a retry anywhere in the group
+// is never debited twice.
+absl::StatusOr<int64_t> ReplicaConsume(Engine& engine, WorkspaceId workspace, int64_t amount,
+                                       MeterRef meter, absl::string_view key, bool authorize,
+                                       UserId user, PermissionId permission);
+// C6 on a replica: reservations are holds made through the log.
+absl::StatusOr<ReservationId> ReplicaReserve(Engine& engine, WorkspaceId workspace, int64_t amount,
+                                             MeterRef meter, int64_t ttl_s);
+absl::Status ReplicaSettle(Engine& engine, ReservationId reservation, int64_t actual, bool release);
+absl::StatusOr<uint64_t> ReplicaExpire(Engine& engine);
+absl::StatusOr<ReservationInfo> ReplicaReservation(const Engine& engine, ReservationId reservation);
 
 }  // namespace tenantry::internal
 

@@ -77,7 +77,12 @@ absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<cons
     if (replay != nullptr) writer.ReplayTokens(replay->token_hashes);
     // R6, C6: on a replica, every record first releases the holds past their
     // end at its time (the same on every replica).
-    if (impl.replica != nullptr && !base->holds.empty()) (void)writer.ExpireHolds();
+    // (An explicit expire_holds op counts them itself.)
+    uint8_t first = 0;
+    if (impl.replica != nullptr && !base->holds.empty() &&
+        !(OpCodeOf(ops.front(), &first) && first == static_cast<uint8_t>(OpCode::kExpireHolds))) {
+      (void)writer.ExpireHolds();
+    }
     for (size_t i = 0; i < ops.size(); ++i) {
       absl::StatusOr<uint64_t> result = Dispatch(writer, ops[i]);
       if (result.ok() && !writer.replay_status().ok()) result = writer.replay_status();
