@@ -50,7 +50,9 @@ void Writer::ReleaseHold(const HoldNode& hold, int64_t consume, LedgerKind kind,
     ledger_.back().returned = back;
     ledger_.back().reservation = hold.id;
   }
-  v_->holds.Erase(txn_, hold.id);
+  const uint64_t id = hold.id;
+  v_->holds.Erase(txn_, id);
+  txn_.Replaced(&hold);
 }
 
 absl::StatusOr<uint64_t> Writer::HoldCredits(absl::string_view owner, WorkspaceId workspace,
