@@ -11,7 +11,7 @@ packages=(
   libpq-dev postgresql-15
   python3 python3-dev python3-venv python3-pip python3-setuptools python3-wheel
   python3-pytest python3-pybind11 pybind11-dev python3-numpy
-  python3-hypothesis python3-mypy python3-matplotlib
+  python3-hypothesis python3-mypy python3-matplotlib python3-psycopg2
 )
 
 missing=()

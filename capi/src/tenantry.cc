@@ -22,6 +22,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "tenantry/engine.h"
+#include "tenantry/replica.h"
 #include "tenantry/snapshot.h"
 #include "tenantry/status.h"
 
@@ -57,15 +58,18 @@ using tenantry::Engine;
 
 // ---- Errors ----
 
-// The calling thread's last failure: its message and its rule ids
-// ("C5,C6"). `fallback` is used when even the message could not be stored
-// (out of memory); the ids are then "".
+// The calling thread's last failure: its message, its rule ids ("C5,C6")
+// and the id of the change it failed to make on a replica (R7). `fallback`
+// is used when even the message could not be stored (out of memory); the
+// ids are then "".
 thread_local std::string tls_error;
 thread_local std::string tls_rules;
+thread_local std::string tls_change_id;
 thread_local const char* tls_fallback = nullptr;
 
 void RecordingFailed() noexcept {
   tls_rules.clear();
+  tls_change_id.clear();
   tls_fallback = "out of memory while recording an error";
 }
 
@@ -75,6 +79,7 @@ tny_status Fail(tny_status status, absl::string_view a, absl::string_view b = {}
   try {
     tls_error = absl::StrCat(a, b, c, d);
     tls_rules.clear();
+    tls_change_id.clear();
     tls_fallback = nullptr;
   } catch (...) {
     RecordingFailed();
@@ -100,6 +105,10 @@ tny_status CodeOf(absl::StatusCode code) noexcept {
       return TNY_FAILED_PRECONDITION;
     case absl::StatusCode::kDataLoss:
       return TNY_DATA_LOSS;
+    case absl::StatusCode::kDeadlineExceeded:
+      return TNY_DEADLINE_EXCEEDED;
+    case absl::StatusCode::kUnavailable:
+      return TNY_UNAVAILABLE;
     default:
       return TNY_INTERNAL;
   }
@@ -111,6 +120,7 @@ tny_status Report(const absl::Status& status) noexcept {
   try {
     tls_error = std::string(status.message());
     tls_rules = absl::StrJoin(tenantry::RulesOf(status), ",");
+    tls_change_id = tenantry::ChangeIdOf(status);
     tls_fallback = nullptr;
   } catch (...) {
     RecordingFailed();
@@ -477,6 +487,51 @@ void Field(uint64_t value, size_t* field) {
   if (value > 0) *field = static_cast<size_t>(value);
 }
 
+// Version 4: the replica's options (R1-R6). A group or replica id without
+// a log is a mistake worth naming, like a clock context without a clock.
+absl::Status ReplicaOptionsOf(const tny_engine_options& in, Engine::Options* options) {
+  if (in.log != nullptr) {
+    if (*in.log == '\0') {
+      return tenantry::Refusal(absl::StatusCode::kInvalidArgument, {"R1"},
+                               "tny_engine_options.log is \"\": give a connection string, or "
+                               "NULL for an engine that is no replica");
+    }
+    options->log = in.log;
+  } else if (in.group != nullptr || in.replica_id != nullptr) {
+    return tenantry::Refusal(
+        absl::StatusCode::kInvalidArgument, {"R1"},
+        absl::StrCat("tny_engine_options.", in.group != nullptr ? "group" : "replica_id",
+                     " is set but log is NULL"));
+  }
+  if (in.group != nullptr) options->group = in.group;
+  if (in.replica_id != nullptr) options->replica_id = in.replica_id;
+  const struct {
+    int64_t value;
+    const char* name;
+    int64_t* field;
+  } fields[] = {
+      {in.log_lock_timeout_ms, "log_lock_timeout_ms", &options->log_lock_timeout_ms},
+      {in.log_poll_ms, "log_poll_ms", &options->log_poll_ms},
+      {in.lease_max, "lease_max", &options->lease_max},
+      {in.lease_share, "lease_share", &options->lease_share},
+      {in.settle_interval_ms, "settle_interval_ms", &options->settle_interval_ms},
+      {in.lease_ttl_ms, "lease_ttl_ms", &options->lease_ttl_ms},
+  };
+  for (const auto& f : fields) {
+    if (absl::Status s = Field(f.value, f.name, f.field); !s.ok()) return s;
+  }
+  if (in.lease_floor == TNY_LEASE_FLOOR_NONE) {
+    options->lease_floor = 0;
+  } else if (absl::Status s = Field(in.lease_floor, "lease_floor", &options->lease_floor);
+             !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<bool> no_leases = Flag(in.no_lease_credits, "tny_engine_options.no_lease_credits");
+  if (!no_leases.ok()) return no_leases.status();
+  options->lease_credits = !*no_leases;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Engine::Options> OptionsOf(const tny_engine_options* in) {
   Engine::Options options;
   if (in == nullptr) return options;
@@ -528,6 +583,9 @@ absl::StatusOr<Engine::Options> OptionsOf(const tny_engine_options* in) {
     }
     options.on_journal_damage = static_cast<tenantry::OnJournalDamage>(in->on_journal_damage);
   }
+  if (in->version >= 4) {
+    if (absl::Status s = ReplicaOptionsOf(*in, &options); !s.ok()) return s;
+  }
   if (absl::Status s = Engine::ValidateOptions(options); !s.ok()) return s;
   return options;
 }
@@ -566,6 +624,8 @@ const char* tny_last_error(void) noexcept {
 
 const char* tny_last_error_rules(void) noexcept { return tls_rules.c_str(); }
 
+const char* tny_last_error_change_id(void) noexcept { return tls_change_id.c_str(); }
+
 void tny_free(void* block) noexcept { std::free(block); }
 
 // ---- Engine ----
@@ -574,7 +634,9 @@ tny_status tny_engine_new(const tny_engine_options* options, tny_engine** out_en
   TNY_REQUIRE(out_engine);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, OptionsOf(options));
-    TNY_CONVERT(engine, Engine::Open(std::move(converted)));
+    // With a log, a replica (R5); otherwise an engine with or without a journal.
+    TNY_CONVERT(engine, converted.log.empty() ? Engine::Open(std::move(converted))
+                                              : tenantry::OpenReplica(std::move(converted)));
     *out_engine = HandleOf(engine.release());
     return TNY_OK;
   });
@@ -1495,6 +1557,12 @@ tny_status tny_load(const char* path, const tny_engine_options* options,
   TNY_REQUIRE(out_engine);
   return Guard(__func__, [&]() -> tny_status {
     TNY_CONVERT(converted, OptionsOf(options));
+    if (!converted.log.empty()) {
+      return Report(tenantry::Refusal(
+          absl::StatusCode::kInvalidArgument, {"R5"},
+          "tny_load makes no replica: a replica loads its group's newest snapshot from the "
+          "group's database (tny_engine_new with options->log)"));
+    }
     TNY_CONVERT(loaded, tenantry::LoadSnapshot(path, std::move(converted)));
     *out_engine = HandleOf(loaded.release());
     return TNY_OK;
@@ -1531,6 +1599,110 @@ tny_status tny_apply(tny_engine* engine, const tny_batch* batch, tny_id_list** o
     if (out_ids != nullptr) *out_ids = FillIds(*block, ids);
     return TNY_OK;
   });
+}
+
+// ---- Replicas ----
+
+tny_status tny_is_replica(const tny_engine* engine, int* out_replica) noexcept {
+  TNY_REQUIRE(engine);
+  TNY_REQUIRE(out_replica);
+  *out_replica = Of(engine).is_replica() ? 1 : 0;
+  return TNY_OK;
+}
+
+tny_status tny_position(const tny_engine* engine, int64_t* out_position) noexcept {
+  TNY_REQUIRE(engine);
+  TNY_REQUIRE(out_position);
+  return Guard(__func__, [&]() -> tny_status {
+    *out_position = Of(engine).position();
+    return TNY_OK;
+  });
+}
+
+tny_status tny_last_change_position(const tny_engine* engine, int64_t* out_position) noexcept {
+  TNY_REQUIRE(engine);
+  TNY_REQUIRE(out_position);
+  return Guard(__func__, [&]() -> tny_status {
+    *out_position = Of(engine).last_change_position();
+    return TNY_OK;
+  });
+}
+
+tny_status tny_wait_for(const tny_engine* engine, int64_t position, int64_t timeout_ms) noexcept {
+  TNY_REQUIRE(engine);
+  return Guard(__func__, [&]() -> tny_status {
+    if (timeout_ms < 0) {
+      return Report(tenantry::Refusal(
+          absl::StatusCode::kInvalidArgument, {"R4"},
+          absl::StrCat("tny_wait_for: timeout_ms must be >= 0; got ", timeout_ms)));
+    }
+    return Report(Of(engine).wait_for(position, timeout_ms));
+  });
+}
+
+tny_status tny_apply_with_id(tny_engine* engine, const tny_batch* batch, const char* change_id,
+                             tny_id_list** out_ids) noexcept {
+  TNY_REQUIRE(engine);
+  TNY_REQUIRE(batch);
+  return Guard(__func__, [&]() -> tny_status {
+    std::optional<Block> block;
+    if (out_ids != nullptr) block.emplace(IdsBytes(batch->batch.size()));
+    TNY_CONVERT(ids, Of(engine).apply(batch->batch, change_id == nullptr ? "" : change_id));
+    if (out_ids != nullptr) *out_ids = FillIds(*block, ids);
+    return TNY_OK;
+  });
+}
+
+tny_status tny_prepare(tny_engine* engine, const tny_batch* batch, const char* change_id,
+                       tny_prepared_change** out_prepared) noexcept {
+  TNY_REQUIRE(engine);
+  TNY_REQUIRE(batch);
+  TNY_REQUIRE(out_prepared);
+  return Guard(__func__, [&]() -> tny_status {
+    return PutBlock(
+        Of(engine).prepare(batch->batch, change_id == nullptr ? "" : change_id),
+        [](const tenantry::PreparedChange& in) {
+          Block block(Bytes<tny_prepared_change>() + Bytes(in.change_id) +
+                      Bytes<uint8_t>(in.record.size()) + Bytes(in.sql));
+          tny_prepared_change* out = block.Take<tny_prepared_change>();
+          uint8_t* record = block.Take<uint8_t>(in.record.size());
+          if (!in.record.empty()) std::memcpy(record, in.record.data(), in.record.size());
+          out->expected_position = in.expected_position;
+          out->change_id = block.Copy(in.change_id);
+          out->record_size = in.record.size();
+          out->record = record;
+          out->format_version = in.format_version;
+          out->sql = block.Copy(in.sql);
+          return block.Release<tny_prepared_change>();
+        },
+        out_prepared);
+  });
+}
+
+tny_status tny_follow(tny_engine* engine) noexcept {
+  TNY_REQUIRE(engine);
+  return Guard(__func__, [&] { return Report(Of(engine).follow()); });
+}
+
+tny_status tny_close(tny_engine* engine) noexcept {
+  TNY_REQUIRE(engine);
+  return Guard(__func__, [&]() -> tny_status {
+    Of(engine).close();
+    return TNY_OK;
+  });
+}
+
+tny_status tny_save_snapshot_to_log(const tny_engine* engine, int64_t* out_position) noexcept {
+  TNY_REQUIRE(engine);
+  TNY_REQUIRE(out_position);
+  return Guard(__func__,
+               [&] { return Put(tenantry::SaveSnapshotToLog(Of(engine)), out_position); });
+}
+
+tny_status tny_truncate_log(const tny_engine* engine, int64_t* out_first_kept) noexcept {
+  TNY_REQUIRE(engine);
+  TNY_REQUIRE(out_first_kept);
+  return Guard(__func__, [&] { return Put(tenantry::TruncateLog(Of(engine)), out_first_kept); });
 }
 
 // Records one change; `add` runs only after every argument converted.

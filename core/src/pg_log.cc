@@ -613,9 +613,11 @@ absl::StatusOr<bool> PgLog::Wait(int64_t timeout_ms) {
     TNY_RETURN_IF_ERROR(Query().Run(conn_, absl::StrCat("LISTEN ", quoted_schema_)).status());
     listening_ = true;
   }
-  auto drain = [this] {
+  // The connection as read under mu_ (a lambda's body is outside the
+  // lock for -Wthread-safety; Connect() is not called again in between).
+  auto drain = [conn = conn_] {
     bool any = false;
-    while (PGnotify* n = PQnotifies(conn_)) {
+    while (PGnotify* n = PQnotifies(conn)) {
       any = true;
       PQfreemem(n);
     }

@@ -556,10 +556,14 @@ void Replica::MarkForked() {
 
 absl::Status Replica::Follow() {
   Engine::Impl& impl = EngineInternal::impl(engine_);
+  bool forked = false, stopping = false;
   {
     std::lock_guard<std::mutex> lock(state_mu_);
-    if (!forked_) return stopping_ ? Usable() : absl::OkStatus();
+    forked = forked_;
+    stopping = stopping_;
   }
+  // Usable() takes state_mu_ itself.
+  if (!forked) return stopping ? Usable() : absl::OkStatus();
   TNY_ASSIGN_OR_RETURN(std::unique_ptr<Log> writer, factory_());
   TNY_ASSIGN_OR_RETURN(std::unique_ptr<Log> follower, factory_());
   {

@@ -27,9 +27,9 @@ struct ErrorClass {
 };
 
 PyObject* error_base = nullptr;  // tenantry.Error; owned by the module
-std::array<PyObject*, 7> error_classes{};
+std::array<PyObject*, 9> error_classes{};
 
-std::array<ErrorClass, 7> ErrorTable() {
+std::array<ErrorClass, 9> ErrorTable() {
   return {{
       {absl::StatusCode::kInvalidArgument, "InvalidArgument", PyExc_ValueError,
        "An argument breaks a rule (T3, T6 ...): a malformed slug, name or amount."},
@@ -45,7 +45,15 @@ std::array<ErrorClass, 7> ErrorTable() {
       {absl::StatusCode::kResourceExhausted, "ResourceExhausted", nullptr,
        "A plan limit or insufficient credits."},
       {absl::StatusCode::kDataLoss, "DataLoss", nullptr,
-       "A broken invariant, or a damaged snapshot or journal."},
+       "A broken invariant, or a damaged snapshot or journal; a replica's log that went "
+       "backwards or changed (R7)."},
+      {absl::StatusCode::kUnavailable, "Unavailable", nullptr,
+       "A replica's database could not be reached, or not in time (R7): the change's outcome "
+       "is unknown. `change_id` is its id: retried with it (Engine.apply(batch, "
+       "change_id=...)), the change is applied at most once."},
+      {absl::StatusCode::kDeadlineExceeded, "DeadlineExceeded", PyExc_TimeoutError,
+       "A wait for a log position ran out (R4): the message names the position waited for and "
+       "the replica's."},
   }};
 }
 
@@ -242,6 +250,9 @@ void RegisterErrors(py::module_& module) {
     PyObject* cls = PyErr_NewExceptionWithDoc(qualified.c_str(), row.doc, bases.ptr(), nullptr);
     if (cls == nullptr) throw py::error_already_set();
     PyObject_SetAttrString(cls, "code", py::str(StatusCodeName(row.code)).ptr());
+    if (row.code == absl::StatusCode::kUnavailable) {
+      PyObject_SetAttrString(cls, "change_id", Py_None);
+    }
     module.add_object(row.name, py::handle(cls));
     error_classes[i] = cls;
   }
@@ -291,6 +302,12 @@ void SetError(const absl::Status& status) {
   PyObject_SetAttrString(error, "code", py::str(StatusCodeName(status.code())).ptr());
   PyObject_SetAttrString(error, "rules", rules.ptr());
   PyObject_SetAttrString(error, "rule", rule.ptr());
+  // R7: the id of the change whose outcome is unknown (Unavailable).
+  if (const std::string change_id = ChangeIdOf(status); !change_id.empty()) {
+    py::object id = py::reinterpret_steal<py::object>(PyUnicode_DecodeUTF8(
+        change_id.data(), static_cast<Py_ssize_t>(change_id.size()), "replace"));
+    PyObject_SetAttrString(error, "change_id", id.ptr());
+  }
   PyErr_SetObject(cls, error);
   Py_DECREF(error);
 }

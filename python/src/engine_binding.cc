@@ -6,7 +6,10 @@
 //
 // The GIL: arguments are converted while holding it; then it is released
 // around every call that may wait for the engine's writer lock (changes,
-// verify, the ledger and the feed) or that runs long (batches, check_many).
+// verify, the ledger and the feed), that runs long (batches, check_many),
+// or that may wait for a replica's database or log (every change and
+// consume on a replica, wait_for and a read's at_least=, prepare, follow,
+// the snapshots stored in the log).
 // Releasing it there is also what keeps a Python clock safe: the engine
 // calls the clock while holding its writer lock, and the clock takes the
 // GIL, so no thread may hold the GIL while waiting for that lock.
@@ -22,6 +25,7 @@
 #include "pybind11/numpy.h"
 #include "pybind11/stl.h"
 #include "tenantry/names.h"
+#include "tenantry/replica.h"
 #include "tenantry/snapshot.h"
 #include "tenantry/status.h"
 
@@ -101,16 +105,72 @@ size_t CountOption(const char* name, int64_t value) {
   return static_cast<size_t>(value);
 }
 
-std::unique_ptr<EngineHandle> MakeEngine(py::object clock,
-                                         AmountOf<"feed_retention"> feed_retention,
-                                         AmountOf<"invitation_ttl_s"> invitation_ttl_s,
-                                         AmountOf<"idempotency_window_s"> idempotency_window_s,
-                                         AmountOf<"idempotency_slots"> idempotency_slots,
-                                         AmountOf<"reservation_slots"> reservation_slots,
-                                         AmountOf<"ledger_retention"> ledger_retention,
-                                         py::object journal, const std::string& durability,
-                                         AmountOf<"group_commit_ms"> group_commit_ms,
-                                         const std::string& on_damage, py::object snapshot) {
+// An optional str option (log, group, replica_id): None or a str, UTF-8.
+// TypeError naming it for anything else.
+std::optional<std::string> OptionalText(py::handle value, const char* what) {
+  if (value.is_none()) return std::nullopt;
+  absl::string_view text;
+  if (!ParseString(value.ptr(), what, &text)) throw py::error_already_set();
+  return std::string(text);
+}
+
+// R1-R6: the replica's options (Engine(log=..., group=...)). What
+// Engine::ValidateOptions checks (ranges) it checks; here only what the
+// binding adds: a group or replica id without a log is a mistake.
+struct ReplicaArgs {
+  py::object log, group, replica_id;
+  int64_t log_lock_timeout_ms, log_poll_ms;
+  py::object lease_credits;
+  int64_t lease_max, lease_share, lease_floor, settle_interval_ms, lease_ttl_ms;
+};
+
+void SetReplicaOptions(const ReplicaArgs& in, Engine::Options* options) {
+  const std::optional<std::string> log = OptionalText(in.log, "log");
+  const std::optional<std::string> group = OptionalText(in.group, "group");
+  const std::optional<std::string> replica_id = OptionalText(in.replica_id, "replica_id");
+  if (!PyBool_Check(in.lease_credits.ptr())) {
+    PyErr_Format(PyExc_TypeError, "lease_credits must be a bool, not %.100s",
+                 Py_TYPE(in.lease_credits.ptr())->tp_name);
+    throw py::error_already_set();
+  }
+  if (log) {
+    if (log->empty()) {
+      ThrowIfError(Refusal(absl::StatusCode::kInvalidArgument, {"R1"},
+                           "log is '': give a libpq connection string or URI, or None for an "
+                           "engine that is no replica"));
+    }
+    options->log = *log;
+  } else if (group || replica_id) {
+    ThrowIfError(Refusal(absl::StatusCode::kInvalidArgument, {"R1"},
+                         absl::StrCat(group ? "group" : "replica_id",
+                                      " is given but log is None: a replica needs both log and "
+                                      "group")));
+  }
+  options->group = group.value_or("");
+  options->replica_id = replica_id.value_or("");
+  options->log_lock_timeout_ms = in.log_lock_timeout_ms;
+  options->log_poll_ms = in.log_poll_ms;
+  options->lease_credits = in.lease_credits.ptr() == Py_True;
+  options->lease_max = in.lease_max;
+  options->lease_share = in.lease_share;
+  options->lease_floor = in.lease_floor;
+  options->settle_interval_ms = in.settle_interval_ms;
+  options->lease_ttl_ms = in.lease_ttl_ms;
+}
+
+std::unique_ptr<EngineHandle> MakeEngine(
+    py::object clock, AmountOf<"feed_retention"> feed_retention,
+    AmountOf<"invitation_ttl_s"> invitation_ttl_s,
+    AmountOf<"idempotency_window_s"> idempotency_window_s,
+    AmountOf<"idempotency_slots"> idempotency_slots,
+    AmountOf<"reservation_slots"> reservation_slots, AmountOf<"ledger_retention"> ledger_retention,
+    py::object journal, const std::string& durability, AmountOf<"group_commit_ms"> group_commit_ms,
+    const std::string& on_damage, py::object log, py::object group, py::object replica_id,
+    AmountOf<"log_lock_timeout_ms"> log_lock_timeout_ms, AmountOf<"log_poll_ms"> log_poll_ms,
+    py::object lease_credits, AmountOf<"lease_max"> lease_max, AmountOf<"lease_share"> lease_share,
+    AmountOf<"lease_floor"> lease_floor, AmountOf<"settle_interval_ms"> settle_interval_ms,
+    AmountOf<"lease_ttl_ms"> lease_ttl_ms, AmountOf<"wait_timeout_ms"> wait_timeout_ms,
+    py::object snapshot) {
   Engine::Options options;
   options.feed_retention = CountOption("feed_retention", feed_retention.value);
   options.invitation_ttl_s = invitation_ttl_s.value;
@@ -135,20 +195,55 @@ std::unique_ptr<EngineHandle> MakeEngine(py::object clock,
         Refusal(absl::StatusCode::kInvalidArgument, {"P3"},
                 absl::StrCat("on_damage must be 'refuse' or 'truncate'; got '", on_damage, "'")));
   }
+  SetReplicaOptions(
+      ReplicaArgs{log, group, replica_id, log_lock_timeout_ms.value, log_poll_ms.value,
+                  lease_credits, lease_max.value, lease_share.value, lease_floor.value,
+                  settle_interval_ms.value, lease_ttl_ms.value},
+      &options);
   ThrowIfError(Engine::ValidateOptions(options));
+  // R4: how long a read's at_least= waits (the binding's own option).
+  if (wait_timeout_ms.value < 0 || wait_timeout_ms.value > limits::kLogLockTimeoutMaxMs) {
+    ThrowIfError(
+        Refusal(absl::StatusCode::kInvalidArgument, {"R4"},
+                absl::StrCat("Engine option wait_timeout_ms must be in [0, ",
+                             limits::kLogLockTimeoutMaxMs, "]; got ", wait_timeout_ms.value)));
+  }
+  if (!options.log.empty() && !snapshot.is_none()) {
+    ThrowIfError(Refusal(absl::StatusCode::kInvalidArgument, {"R5"},
+                         "Engine.load makes no replica: a replica loads its group's newest "
+                         "snapshot from the group's database (Engine(log=..., group=...))"));
+  }
   // The clock last: the constructor calls it once, and a refused option must
   // not have called it.
   ClockChoice choice = ClockArg(clock);
   options.clock = choice.clock;
   std::unique_ptr<Engine> engine;
-  if (snapshot.is_none()) {
+  if (!options.log.empty()) {
+    // R5: connects, loads the group's newest snapshot, catches up: network
+    // work, without the GIL.
+    engine = ValueOrThrow(WithoutGil([&] { return OpenReplica(std::move(options)); }));
+  } else if (snapshot.is_none()) {
     // Opening a journal recovers it: file work, without the GIL.
     engine = ValueOrThrow(WithoutGil([&] { return Engine::Open(std::move(options)); }));
   } else {
     const std::string path = PathArg(snapshot, "path");
     engine = ValueOrThrow(WithoutGil([&] { return LoadSnapshot(path, std::move(options)); }));
   }
-  return std::make_unique<EngineHandle>(std::move(engine), choice.python);
+  auto handle = std::make_unique<EngineHandle>(std::move(engine), choice.python);
+  handle->wait_timeout_ms = wait_timeout_ms.value;
+  return handle;
+}
+
+// R4: a read's `at_least=`: once every argument is converted, waits
+// (without the GIL, up to the engine's wait_timeout_ms) until the replica
+// has applied that position, then the read answers. None: no wait, no cost
+// beyond the test.
+using AtLeast = std::optional<AmountOf<"at_least">>;
+void WaitAtLeast(const EngineLease& h, const AtLeast& at_least) {
+  if (!at_least) return;
+  const int64_t position = at_least->value;
+  const int64_t timeout_ms = h.handle().wait_timeout_ms;
+  ThrowIfError(WithoutGil([&] { return h->wait_for(position, timeout_ms); }));
 }
 
 void BindTenancy(py::class_<EngineHandle>& c) {
@@ -180,7 +275,13 @@ void BindTenancy(py::class_<EngineHandle>& c) {
   c.def("create_user", [](Self h, std::string key) {
     return ValueOrThrow(WithoutGil([&] { return h->create_user(key); }));
   });
-  c.def("user", [](Self h, std::string key) { return ValueOrThrow(h->user(key)); });
+  c.def(
+      "user",
+      [](Self h, std::string key, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        return ValueOrThrow(h->user(key));
+      },
+      py::arg("key"), py::kw_only(), py::arg("at_least") = py::none());
   c.def(
       "add_staff",
       [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, IdOf<"user"> user, std::string role,
@@ -202,10 +303,14 @@ void BindTenancy(py::class_<EngineHandle>& c) {
           ThrowIfError(
               WithoutGil([&] { return h->remove_staff(actor.value, account.value, user.value); }));
         });
-  c.def("staff", [](Self h, IdOf<"account"> account, IdOf<"user"> user) {
-    auto [role, scope] = ValueOrThrow(h->staff(account.value, user.value));
-    return py::make_tuple(role, ScopeValue(scope));
-  });
+  c.def(
+      "staff",
+      [](Self h, IdOf<"account"> account, IdOf<"user"> user, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        auto [role, scope] = ValueOrThrow(h->staff(account.value, user.value));
+        return py::make_tuple(role, ScopeValue(scope));
+      },
+      py::arg("account"), py::arg("user"), py::kw_only(), py::arg("at_least") = py::none());
   c.def(
       "create_workspace",
       [](Self h, IdOf<"actor"> actor, IdOf<"account"> account, std::string name,
@@ -219,9 +324,13 @@ void BindTenancy(py::class_<EngineHandle>& c) {
       py::arg("actor"), py::arg("account"), py::arg("name"), py::kw_only(),
       py::arg("slug") = py::none(), py::arg("type") = "simple", py::arg("parent") = py::none(),
       py::arg("owner") = py::none());
-  c.def("slug_available", [](Self h, IdOf<"account"> account, std::string slug) {
-    return h->slug_available(account.value, slug);
-  });
+  c.def(
+      "slug_available",
+      [](Self h, IdOf<"account"> account, std::string slug, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        return h->slug_available(account.value, slug);
+      },
+      py::arg("account"), py::arg("slug"), py::kw_only(), py::arg("at_least") = py::none());
   c.def("_workspace", [](Self h, IdOf<"workspace"> workspace) {
     return WorkspaceTuple(ValueOrThrow(h->workspace(workspace.value)));
   });
@@ -240,9 +349,13 @@ void BindTenancy(py::class_<EngineHandle>& c) {
     SettingValue v = SettingArg(value);
     ThrowIfError(WithoutGil([&] { return h->set_setting(actor.value, workspace.value, name, v); }));
   });
-  c.def("settings", [](Self h, IdOf<"workspace"> workspace) {
-    return SettingsDict(ValueOrThrow(h->settings(workspace.value)));
-  });
+  c.def(
+      "settings",
+      [](Self h, IdOf<"workspace"> workspace, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        return SettingsDict(ValueOrThrow(h->settings(workspace.value)));
+      },
+      py::arg("workspace"), py::kw_only(), py::arg("at_least") = py::none());
   c.def(
       "delete_workspace",
       [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace, std::string confirm) {
@@ -285,9 +398,13 @@ void BindPeople(py::class_<EngineHandle>& c) {
       },
       py::arg("actor"), py::arg("account"), py::arg("name"), py::arg("permissions"), py::kw_only(),
       py::arg("inherits") = py::none());
-  c.def("role_permissions", [](Self h, IdOf<"account"> account, std::string role) {
-    return ValueOrThrow(h->role_permissions(account.value, role));
-  });
+  c.def(
+      "role_permissions",
+      [](Self h, IdOf<"account"> account, std::string role, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        return ValueOrThrow(h->role_permissions(account.value, role));
+      },
+      py::arg("account"), py::arg("role"), py::kw_only(), py::arg("at_least") = py::none());
   c.def("create_team", [](Self h, IdOf<"actor"> actor, IdOf<"workspace"> workspace,
                           std::string name, std::string role) {
     return ValueOrThrow(
@@ -312,9 +429,13 @@ void BindPeople(py::class_<EngineHandle>& c) {
     TeamInfo t = ValueOrThrow(h->team(team.value));
     return py::make_tuple(t.id, t.workspace, t.name, t.role, py::tuple(py::cast(t.members)));
   });
-  c.def("teams", [](Self h, IdOf<"workspace"> workspace) {
-    return ValueOrThrow(h->teams(workspace.value));
-  });
+  c.def(
+      "teams",
+      [](Self h, IdOf<"workspace"> workspace, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        return ValueOrThrow(h->teams(workspace.value));
+      },
+      py::arg("workspace"), py::kw_only(), py::arg("at_least") = py::none());
 }
 
 void BindInvitations(py::class_<EngineHandle>& c) {
@@ -360,9 +481,13 @@ void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
   c.def("switch_workspace", [](Self h, IdOf<"user"> user, IdOf<"workspace"> workspace) {
     ThrowIfError(WithoutGil([&] { return h->switch_workspace(user.value, workspace.value); }));
   });
-  c.def("active_workspace", [](Self h, IdOf<"user"> user) {
-    return WithoutGil([&] { return h->active_workspace(user.value); });
-  });
+  c.def(
+      "active_workspace",
+      [](Self h, IdOf<"user"> user, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        return WithoutGil([&] { return h->active_workspace(user.value); });
+      },
+      py::arg("user"), py::kw_only(), py::arg("at_least") = py::none());
   c.def("touch_session", [](Self h, IdOf<"user"> user) {
     ThrowIfError(WithoutGil([&] { return h->touch_session(user.value); }));
   });
@@ -408,20 +533,40 @@ void BindSessionsAndChecks(py::class_<EngineHandle>& c) {
                                 d.role.empty() ? py::object(py::none()) : py::str(d.role),
                                 OptionalId(d.via_workspace), OptionalId(d.via_team), d.reason);
         });
-  c.def("workspaces_for", [](Self h, IdOf<"user"> user) { return h->workspaces_for(user.value); });
-  c.def("members", [](Self h, IdOf<"workspace"> workspace) {
-    py::list out;
-    for (const Member& m : ValueOrThrow(h->members(workspace.value))) {
-      out.append(py::make_tuple(m.user, m.role));
-    }
-    return out;
-  });
-  c.def("who_can", [](Self h, IdOf<"workspace"> workspace, py::object permission) {
-    return h->who_can(workspace.value, PermissionArg(h, permission));
-  });
-  c.def("accessible", [](Self h, IdOf<"user"> user, py::object permission) {
-    return h->accessible(user.value, PermissionArg(h, permission));
-  });
+  c.def(
+      "workspaces_for",
+      [](Self h, IdOf<"user"> user, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        return h->workspaces_for(user.value);
+      },
+      py::arg("user"), py::kw_only(), py::arg("at_least") = py::none());
+  c.def(
+      "members",
+      [](Self h, IdOf<"workspace"> workspace, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        py::list out;
+        for (const Member& m : ValueOrThrow(h->members(workspace.value))) {
+          out.append(py::make_tuple(m.user, m.role));
+        }
+        return out;
+      },
+      py::arg("workspace"), py::kw_only(), py::arg("at_least") = py::none());
+  // A permission name is resolved after the wait: it may have been
+  // registered by the change waited for.
+  c.def(
+      "who_can",
+      [](Self h, IdOf<"workspace"> workspace, py::object permission, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        return h->who_can(workspace.value, PermissionArg(h, permission));
+      },
+      py::arg("workspace"), py::arg("permission"), py::kw_only(), py::arg("at_least") = py::none());
+  c.def(
+      "accessible",
+      [](Self h, IdOf<"user"> user, py::object permission, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
+        return h->accessible(user.value, PermissionArg(h, permission));
+      },
+      py::arg("user"), py::arg("permission"), py::kw_only(), py::arg("at_least") = py::none());
 }
 
 py::dict BucketDict(const MeterInfo& meter, const BucketAmounts& amounts) {
@@ -495,23 +640,28 @@ void BindCredits(py::class_<EngineHandle>& c) {
   });
   c.def(
       "balance",
-      [](Self h, IdOf<"workspace"> workspace, py::object meter) {
+      [](Self h, IdOf<"workspace"> workspace, py::object meter, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
         const MeterId id = MeterArg(h, meter);
         const Balance b = ValueOrThrow(h->balance(workspace.value, id));
         py::dict d = BucketDict(ValueOrThrow(h->meter(id)), b.buckets);
         d["held"] = b.held;
         return d;
       },
-      py::arg("workspace"), py::kw_only(), py::arg("meter") = "credits");
+      py::arg("workspace"), py::kw_only(), py::arg("meter") = "credits",
+      py::arg("at_least") = py::none());
   c.def(
       "consumed",
-      [](Self h, IdOf<"workspace"> workspace, py::object meter) {
+      [](Self h, IdOf<"workspace"> workspace, py::object meter, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
         return ValueOrThrow(h->balance(workspace.value, MeterArg(h, meter))).consumed;
       },
-      py::arg("workspace"), py::kw_only(), py::arg("meter") = "credits");
+      py::arg("workspace"), py::kw_only(), py::arg("meter") = "credits",
+      py::arg("at_least") = py::none());
   c.def(
       "account_balance",
-      [](Self h, IdOf<"account"> account, py::object meter) {
+      [](Self h, IdOf<"account"> account, py::object meter, const AtLeast& at_least) {
+        WaitAtLeast(h, at_least);
         const MeterId id = MeterArg(h, meter);
         const AccountBalance b = ValueOrThrow(h->account_balance(account.value, id));
         py::dict d = BucketDict(ValueOrThrow(h->meter(id)), b.buckets);
@@ -519,7 +669,8 @@ void BindCredits(py::class_<EngineHandle>& c) {
         d["consumed_by_deleted"] = b.consumed_by_deleted;
         return d;
       },
-      py::arg("account"), py::kw_only(), py::arg("meter") = "credits");
+      py::arg("account"), py::kw_only(), py::arg("meter") = "credits",
+      py::arg("at_least") = py::none());
   c.def("_ledger", [](Self h, IdOf<"account"> account, IdOf<"workspace"> workspace,
                       AmountOf<"since"> since_ns, IdOf<"after_sequence"> after_sequence) {
     LedgerQuery query{account.value, workspace.value, since_ns.value, after_sequence.value};
@@ -553,6 +704,63 @@ void BindCredits(py::class_<EngineHandle>& c) {
       py::kw_only(), py::arg("meter") = "credits");
 }
 
+// Replicas (R1-R8): positions, waits, prepared changes, follow after fork,
+// the snapshots stored in the group's log. Everything that may wait for the
+// database or the follower runs without the GIL.
+void BindReplicas(py::class_<EngineHandle>& c) {
+  c.def_property_readonly(
+      "is_replica", [](Self h) { return h->is_replica(); },
+      "Whether this engine follows a group's log (Engine(log=..., group=...)).");
+  c.def_property_readonly(
+      "position", [](Self h) { return h->position(); },
+      "R4: the last position of the group's log applied here (0 for an engine that is no "
+      "replica).");
+  c.def_property_readonly(
+      "last_change_position", [](Self h) { return h->last_change_position(); },
+      "R4: the position of the last change the calling thread made on this engine (0 if "
+      "none): wait_for it (or pass it as at_least=) on another replica to read that change.");
+  c.def(
+      "wait_for",
+      [](Self h, AmountOf<"position"> position, std::optional<AmountOf<"timeout_ms">> timeout_ms) {
+        const int64_t timeout = timeout_ms ? timeout_ms->value : h.handle().wait_timeout_ms;
+        if (timeout < 0) {
+          throw StatusError(Refusal(absl::StatusCode::kInvalidArgument, {"R4"},
+                                    absl::StrCat("timeout_ms must be >= 0; got ", timeout)));
+        }
+        ThrowIfError(WithoutGil([&] { return h->wait_for(position.value, timeout); }));
+      },
+      py::arg("position"), py::arg("timeout_ms") = py::none(),
+      "R4: returns once `position` >= the given one; DeadlineExceeded naming both positions\n"
+      "after timeout_ms (None: the engine's wait_timeout_ms).");
+  c.def("_at_least",
+        [](Self h, AmountOf<"at_least"> at_least) { WaitAtLeast(h, AtLeast(at_least)); });
+  c.def(
+      "_prepare",
+      [](Self h, const Batch& batch, std::optional<std::string> change_id) {
+        const Batch copy = batch;
+        const PreparedChange p = ValueOrThrow(
+            WithoutGil([&] { return h->prepare(copy, change_id.value_or(std::string())); }));
+        return py::make_tuple(p.expected_position, p.change_id, py::bytes(p.record),
+                              p.format_version, p.sql);
+      },
+      py::arg("batch"), py::arg("change_id") = py::none());
+  c.def(
+      "follow", [](Self h) { ThrowIfError(WithoutGil([&] { return h->follow(); })); },
+      "R5: in a process forked after the replica was opened: its own replica id and\n"
+      "connections, and following again. Until then its changes are refused; reads go on.\n"
+      "Does nothing elsewhere.");
+  c.def(
+      "snapshot_to_log",
+      [](Self h) { return ValueOrThrow(WithoutGil([&] { return SaveSnapshotToLog(*h); })); },
+      "R5: stores a snapshot of this replica's state in the group's database and returns its\n"
+      "position; a new replica starts from the newest one.");
+  c.def(
+      "truncate_log",
+      [](Self h) { return ValueOrThrow(WithoutGil([&] { return TruncateLog(*h); })); },
+      "R5: removes the records below the older of the two newest stored snapshots (and older\n"
+      "snapshots); returns the first position kept (1: nothing removed).");
+}
+
 void BindFeedAndInvariants(py::class_<EngineHandle>& c) {
   c.def("_changes_since", [](Self h, IdOf<"revision"> revision) {
     const std::vector<AuditRecord> records =
@@ -561,12 +769,17 @@ void BindFeedAndInvariants(py::class_<EngineHandle>& c) {
     for (const AuditRecord& r : records) out.append(ChangeTuple(r));
     return out;
   });
-  c.def("apply", [](Self h, const Batch& batch) {
-    // A copy, taken with the GIL: another thread may append to the Python
-    // Batch (reallocating its changes) while this one applies without it.
-    const Batch copy = batch;
-    return ValueOrThrow(WithoutGil([&] { return h->apply(copy); }));
-  });
+  c.def(
+      "apply",
+      [](Self h, const Batch& batch, std::optional<std::string> change_id) {
+        // A copy, taken with the GIL: another thread may append to the Python
+        // Batch (reallocating its changes) while this one applies without it.
+        const Batch copy = batch;
+        if (!change_id) return ValueOrThrow(WithoutGil([&] { return h->apply(copy); }));
+        // R7: with the change's id (a retry of an Unavailable is applied once).
+        return ValueOrThrow(WithoutGil([&] { return h->apply(copy, *change_id); }));
+      },
+      py::arg("batch"), py::arg("change_id") = py::none());
   c.def("verify", [](Self h) { ThrowIfError(WithoutGil([&] { return h->verify(); })); });
   c.def("stats", [](Self h) {
     const Engine::Stats s = h->stats();
@@ -694,6 +907,15 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
         py::arg("ledger_retention") = limits::kLedgerRetentionDefault,
         py::arg("journal") = py::none(), py::arg("durability") = "sync",
         py::arg("group_commit_ms") = limits::kGroupCommitDefaultMs, py::arg("on_damage") = "refuse",
+        py::arg("log") = py::none(), py::arg("group") = py::none(),
+        py::arg("replica_id") = py::none(),
+        py::arg("log_lock_timeout_ms") = limits::kLogLockTimeoutDefaultMs,
+        py::arg("log_poll_ms") = limits::kLogPollDefaultMs, py::arg("lease_credits") = true,
+        py::arg("lease_max") = limits::kLeaseMaxDefault,
+        py::arg("lease_share") = limits::kLeaseShareDefault,
+        py::arg("lease_floor") = limits::kLeaseFloorDefault,
+        py::arg("settle_interval_ms") = limits::kSettleIntervalDefaultMs,
+        py::arg("lease_ttl_ms") = limits::kLeaseTtlDefaultMs, py::arg("wait_timeout_ms") = 5000,
         py::arg("_snapshot") = py::none());
   BindClose(c);
   c.def_property_readonly("_journal_recovery",
@@ -731,6 +953,7 @@ py::class_<EngineHandle> BindEngine(py::module_& module) {
   BindSessionsAndChecks(c);
   BindCredits(c);
   BindFeedAndInvariants(c);
+  BindReplicas(c);
   return c;
 }
 

@@ -68,6 +68,16 @@ void EngineHandle::Close() {
   }
   state_.store(kClosing);  // no lease from here (the GIL orders this with every new lease)
   python_clock = nullptr;  // the collector must not visit a clock being destroyed
+  // R5: a replica stops following first: a call waiting inside for a log
+  // position (wait_for, at_least=) returns now instead of at its timeout,
+  // and changes are refused from here. Engine::close() is safe beside the
+  // calls in flight; it joins the follower thread, which may need the GIL
+  // (a Python clock), so without it.
+  Engine* engine_now = engine_.get();
+  WithoutGil([engine_now] {
+    engine_now->close();
+    return true;
+  });
   WaitWithoutGil([this] { return leases_.load() == 0; });
   std::unique_ptr<Engine> engine = std::move(engine_);
   // File work (the journal's last flush; joining its flusher) without the

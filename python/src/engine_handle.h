@@ -53,6 +53,10 @@ class EngineHandle {
   // never unregistered, so an entry never goes stale).
   pybind11::dict permission_ids;
   pybind11::dict meter_ids;
+  // R4: how long a read's `at_least=` (and `wait_for` without a timeout)
+  // waits for the replica to reach a position (Engine(wait_timeout_ms=)).
+  // Set once, before the handle is shared.
+  int64_t wait_timeout_ms = 5000;
 
   // True once `Close` has begun: every call then raises.
   bool closed() const { return state_.load() != kOpen; }
@@ -62,9 +66,10 @@ class EngineHandle {
   // away in between. Every other caller takes an EngineLease. Null once
   // closed (the caller raises EngineClosed()).
   Engine* EngineNow() { return closed() ? nullptr : engine_.get(); }
-  // Engine.close(): refuses new calls, waits for the calls inside to return,
-  // then destroys the engine (flushing its journal and releasing its lock),
-  // both without the GIL. Idempotent; a close racing another returns once
+  // Engine.close(): refuses new calls, stops a replica's follower (which
+  // also ends its waits: `wait_for`, `at_least=`), waits for the calls
+  // inside to return, then destroys the engine (flushing its journal and
+  // releasing its lock), all without the GIL. Idempotent; a close racing another returns once
   // the engine is destroyed. RuntimeError (py::error_already_set) from
   // inside a Python clock or from inside any engine call on this thread (an
   // argument's __index__, a finalizer a collection runs meanwhile): such a

@@ -52,14 +52,44 @@ bool BindArgs(const char* function, PyObject* const* args, Py_ssize_t nargs, PyO
   return true;
 }
 
+// R4: check(..., at_least=position): waits (without the GIL, up to the
+// engine's wait_timeout_ms) until the replica has applied `position`, then
+// answers. Only calls that pass at_least come here: the positional fast
+// path never tests for it. A lease keeps the engine while the GIL is out.
+PyObject* CheckAtLeast(PyObject* self, PyObject* const* bound) {
+  EngineHandle* handle = HandleOf(self, /*type_checked=*/true);
+  if (handle == nullptr) return nullptr;
+  uint64_t user = 0, workspace = 0;
+  int64_t position = 0;
+  PermissionId permission = 0;
+  if (!ParseIdFast(bound[0], "user", &user) || !ParseIdFast(bound[1], "workspace", &workspace) ||
+      !ParseAmount(bound[3], "at_least", &position)) {
+    return nullptr;
+  }
+  const EngineLease lease(*handle);
+  const int64_t timeout_ms = handle->wait_timeout_ms;
+  const absl::Status reached = WithoutGil([&] { return lease->wait_for(position, timeout_ms); });
+  if (!reached.ok()) {
+    SetError(reached);
+    return nullptr;
+  }
+  // A permission name after the wait: the change waited for may have
+  // registered it.
+  if (!ParsePermissionFast(*handle, bound[2], &permission)) return nullptr;
+  PyObject* answer = lease->check(user, workspace, permission) ? Py_True : Py_False;
+  Py_INCREF(answer);
+  return answer;
+}
+
 PyObject* CheckUnguarded(PyObject* self, PyObject* const* args, Py_ssize_t nargs,
                          PyObject* kwnames) {
-  static const char* const kNames[] = {"user", "workspace", "permission"};
-  PyObject* bound[3];
+  static const char* const kNames[] = {"user", "workspace", "permission", "at_least"};
+  PyObject* bound[4];
   if (kwnames == nullptr && nargs == 3) {
     bound[0] = args[0], bound[1] = args[1], bound[2] = args[2];
-  } else if (!BindArgs("check", args, nargs, kwnames, kNames, 3, 3, 3, bound)) {
-    return nullptr;
+  } else {
+    if (!BindArgs("check", args, nargs, kwnames, kNames, 4, 3, 3, bound)) return nullptr;
+    if (bound[3] != nullptr && bound[3] != Py_None) return CheckAtLeast(self, bound);
   }
   EngineHandle* handle = HandleOf(self, /*type_checked=*/true);
   if (handle == nullptr) return nullptr;
@@ -194,10 +224,12 @@ PyObject* NoopCheck(PyObject* /*self*/, PyObject* const* /*args*/, Py_ssize_t na
 PyMethodDef kMethods[] = {
     {"check", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Check)),
      METH_FASTCALL | METH_KEYWORDS,
-     "check($self, user, workspace, permission)\n--\n\n"
+     "check($self, user, workspace, permission, *, at_least=None)\n--\n\n"
      "True when the user holds the permission in the workspace (A1-A3).\n\n"
      "Lock-free; unknown ids deny. `permission` is a name or an interned id\n"
-     "from Engine.permission(name); an unknown name raises NotFound."},
+     "from Engine.permission(name); an unknown name raises NotFound.\n"
+     "With at_least (R4), first waits until a replica has applied that\n"
+     "position (DeadlineExceeded after the engine's wait_timeout_ms)."},
     {"consume", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(Consume)),
      METH_FASTCALL | METH_KEYWORDS,
      "consume($self, workspace, amount, *, meter='credits', key=None)\n--\n\n"

@@ -13,6 +13,13 @@ the end of a ``with tenantry.Engine(journal=...) as engine:`` block.
 Every error is a subclass of :class:`Error` with a ``code`` and the ``rules``
 its message names (a tuple of ids, such as ``("C5", "C6")``; ``rule`` is the
 same as one str, ``"C5, C6"``, or None). docs/rules.md lists every rule id.
+
+A replica follows a group's log in PostgreSQL (docs/replication.md)::
+
+    a = tenantry.Engine(log="postgresql:///app", group="tenantry_prod")
+    b = tenantry.Engine(log="postgresql:///app", group="tenantry_prod")  # elsewhere
+    a.create_user("ada@example.com")                   # through the log (R2)
+    b.user("ada@example.com", at_least=a.last_change_position)  # read your write (R4)
 """
 
 from ._core import (
@@ -20,6 +27,7 @@ from ._core import (
     AlreadyExists,
     Batch,
     DataLoss,
+    DeadlineExceeded,
     Error,
     FailedPrecondition,
     InvalidArgument,
@@ -27,9 +35,11 @@ from ._core import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    Unavailable,
 )
 from ._engine import Engine
 from ._journal import repair_journal
+from ._replica import append_in_transaction
 from ._types import (
     Account,
     Change,
@@ -41,6 +51,7 @@ from ._types import (
     LostRecord,
     Meter,
     Plan,
+    PreparedChange,
     Reservation,
     Team,
     Workspace,
@@ -55,6 +66,7 @@ __all__ = [
     "Batch",
     "Change",
     "DataLoss",
+    "DeadlineExceeded",
     "Decision",
     "Engine",
     "Error",
@@ -70,9 +82,12 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "Plan",
+    "PreparedChange",
     "Reservation",
     "ResourceExhausted",
     "Team",
+    "Unavailable",
     "Workspace",
+    "append_in_transaction",
     "repair_journal",
 ]

@@ -26,6 +26,7 @@ from ._types import (
     LedgerEntry,
     Meter,
     Plan,
+    PreparedChange,
     Reservation,
     Team,
     Workspace,
@@ -116,12 +117,28 @@ class Engine(_core.Engine):
     use of a closed engine raises :class:`tenantry.FailedPrecondition`
     ("engine is closed"); ``closed`` says whether it is. Without ``close``,
     the engine is freed when it is garbage-collected.
+
+    Replicas (R1-R8, docs/replication.md): with ``log`` (a libpq connection
+    string, ``"host=... dbname=..."``, or URI, ``"postgresql://..."``) and
+    ``group`` (the schema of the group's log), the engine is a replica: it
+    loads the group's newest snapshot from that database, applies the log
+    after it and follows it from then on. Every change (and consume) goes
+    through the log and may raise :class:`tenantry.Unavailable` (with its
+    ``change_id``: retry with ``apply(batch, change_id=...)``); reads never
+    wait, unless given ``at_least=position``, which first waits (up to
+    ``wait_timeout_ms``, default 5000) for the replica to apply that
+    position (:class:`tenantry.DeadlineExceeded` naming both positions
+    otherwise). ``replica_id``, ``log_lock_timeout_ms``, ``log_poll_ms`` and
+    the lease options (``lease_credits``, ``lease_max``, ``lease_share``,
+    ``lease_floor``, ``settle_interval_ms``, ``lease_ttl_ms``) are the C++
+    ``Engine::Options`` of the same names. ``close()`` stops a replica's
+    follower (and wakes its waits) before it frees the engine.
     """
 
     @classmethod
     def load(cls, path: Union[str, "os.PathLike[str]"], *, clock: Optional[Any] = None,
              journal: Optional[Union[str, "os.PathLike[str]"]] = None, durability: str = "sync",
-             group_commit_ms: int = 10, on_damage: str = "refuse", **options: int) -> "Engine":
+             group_commit_ms: int = 10, on_damage: str = "refuse", **options: Any) -> "Engine":
         """P2: a new engine from the snapshot at ``path`` (``save`` wrote it).
 
         The file is never trusted: a damaged, truncated or hostile file, or
@@ -132,6 +149,8 @@ class Engine(_core.Engine):
 
         With ``journal`` this is recovery (P3): the snapshot, then the
         journal's records after it; the engine goes on journaling there.
+        ``log`` is refused (InvalidArgument, R5): a replica loads its group's
+        newest snapshot from the group's database, ``Engine(log=...)``.
         """
         if path is None:  # None is "no snapshot" to the constructor: say it here
             raise TypeError("path must be a str path or an os.PathLike of one, not NoneType")
@@ -150,25 +169,41 @@ class Engine(_core.Engine):
         if self.closed:
             return "<tenantry.Engine closed>"
         stats = self.stats()
+        position = f" position={self.position}" if self.is_replica else ""
         return (
-            f"<tenantry.Engine revision={self.revision} accounts={stats['accounts']} "
+            f"<tenantry.Engine revision={self.revision}{position} accounts={stats['accounts']} "
             f"users={stats['users']} workspaces={stats['workspaces']} "
             f"memberships={stats['memberships']}>"
         )
 
+    # ---- replicas (R1-R8) ----------------------------------------------
+    def prepare(self, batch: Any, change_id: Optional[str] = None) -> PreparedChange:
+        """R8: validates ``batch`` at this replica's head and returns what the
+        application appends in its own database transaction (see
+        :func:`tenantry.append_in_transaction`); nothing is applied here. A
+        batch the engine refuses raises as ``apply`` would.
+        FailedPrecondition (R8) on an engine that is no replica."""
+        return PreparedChange(*self._prepare(batch, change_id))
+
     # ---- tenancy -------------------------------------------------------
-    def account(self, account: int) -> Account:
+    def account(self, account: int, *, at_least: Optional[int] = None) -> Account:
         """The account (T1): name, key, plan, owner and workspace count."""
+        if at_least is not None:
+            self._at_least(at_least)
         id_, name, key, plan, owner, count = self._account(account)
         return Account(id_, name, key, None if plan is None else Plan(*plan), owner, count)
 
-    def workspace(self, workspace: int) -> Workspace:
+    def workspace(self, workspace: int, *, at_least: Optional[int] = None) -> Workspace:
         """The workspace: id, account, name, slug, type, status, parent, owner, depth."""
+        if at_least is not None:
+            self._at_least(at_least)
         return Workspace(*self._workspace(workspace))
 
     # ---- people, roles, teams -----------------------------------------
-    def team(self, team: int) -> Team:
+    def team(self, team: int, *, at_least: Optional[int] = None) -> Team:
         """The team (M9): workspace, name, role and members."""
+        if at_least is not None:
+            self._at_least(at_least)
         return Team(*self._team(team))
 
     # ---- invitations ---------------------------------------------------
@@ -193,12 +228,16 @@ class Engine(_core.Engine):
         """A fresh token and expiry (I2); the old token stops working."""
         return Invitation(*self._resend(actor, invitation))
 
-    def invitation(self, invitation: int) -> InvitationInfo:
+    def invitation(self, invitation: int, *, at_least: Optional[int] = None) -> InvitationInfo:
         """The invitation's state (never its token)."""
+        if at_least is not None:
+            self._at_least(at_least)
         return InvitationInfo(*self._invitation(invitation))
 
-    def invitations(self, workspace: int) -> List[InvitationInfo]:
+    def invitations(self, workspace: int, *, at_least: Optional[int] = None) -> List[InvitationInfo]:
         """Every invitation of the workspace, by id."""
+        if at_least is not None:
+            self._at_least(at_least)
         return [InvitationInfo(*row) for row in self._invitations(workspace)]
 
     # ---- checks --------------------------------------------------------
@@ -207,6 +246,8 @@ class Engine(_core.Engine):
         users: Any,
         workspaces: Any,
         permissions: Any,
+        *,
+        at_least: Optional[int] = None,
     ) -> "np.ndarray[Any, np.dtype[np.bool_]]":
         """``check`` for many triples at once (A6), answered by one version,
         without the GIL. ``users`` and ``workspaces`` are NumPy arrays (or any
@@ -215,7 +256,9 @@ class Engine(_core.Engine):
         names of the same length. Returns a NumPy bool array. A wrong type
         (a float, None, a bool; a scalar where an array goes) is a
         TypeError naming the argument; arrays of the wrong shape or with
-        ids out of range are InvalidArgument."""
+        ids out of range are InvalidArgument. ``at_least`` as for ``check``."""
+        if at_least is not None:
+            self._at_least(at_least)
         user_ids = _id_array(users, "users")
         workspace_ids = _id_array(workspaces, "workspaces")
         return self._check_many(user_ids, workspace_ids, self._permission_array(permissions, user_ids.size))
@@ -245,13 +288,18 @@ class Engine(_core.Engine):
             raise _invalid(f"{what} must be an int in [0, 2**32); got {int(value)}", "A6")
         return int(value)
 
-    def explain(self, user: int, workspace: int, permission: Union[str, int]) -> Decision:
+    def explain(self, user: int, workspace: int, permission: Union[str, int], *,
+                at_least: Optional[int] = None) -> Decision:
         """The decision and why (A4): the path, the role, where it is held."""
+        if at_least is not None:
+            self._at_least(at_least)
         return Decision(*self._explain(user, workspace, permission))
 
     # ---- credits -------------------------------------------------------
-    def meter(self, meter: Union[str, int]) -> Meter:
+    def meter(self, meter: Union[str, int], *, at_least: Optional[int] = None) -> Meter:
         """A meter (C1) by name or id, with its buckets in priority order."""
+        if at_least is not None:
+            self._at_least(at_least)
         return Meter(*self._meter(meter))
 
     def _meter_of(self, meter_id: int) -> Meter:
@@ -265,8 +313,10 @@ class Engine(_core.Engine):
     def _buckets(self, meter: Meter, amounts: typing.Sequence[int]) -> Dict[str, int]:
         return dict(zip(meter.buckets, amounts))
 
-    def reservation(self, reservation: int) -> Reservation:
+    def reservation(self, reservation: int, *, at_least: Optional[int] = None) -> Reservation:
         """A live reservation (C6); NotFound once settled, released or expired."""
+        if at_least is not None:
+            self._at_least(at_least)
         id_, workspace, meter_id, held, expires_at_ns = self._reservation(reservation)
         meter = self._meter_of(meter_id)
         return Reservation(id_, workspace, meter.name, self._buckets(meter, held), expires_at_ns)
@@ -278,11 +328,14 @@ class Engine(_core.Engine):
         workspace: Optional[int] = None,
         since: int = 0,
         after_sequence: int = 0,
+        at_least: Optional[int] = None,
     ) -> List[LedgerEntry]:
         """Retained ledger entries (C7), oldest first: of one account and/or
         workspace, made at or after ``since`` (ns of the engine's clock), with
         a sequence above ``after_sequence`` (for polling). FailedPrecondition
         when entries asked for have left memory (see docs/ledger.md)."""
+        if at_least is not None:
+            self._at_least(at_least)
         rows = self._ledger(0 if account is None else account, 0 if workspace is None else workspace, since,
                             after_sequence)
         entries = []
@@ -306,7 +359,10 @@ class Engine(_core.Engine):
         return entries
 
     # ---- feed ----------------------------------------------------------
-    def changes_since(self, revision: int) -> List[Change]:
+    def changes_since(self, revision: int, *, at_least: Optional[int] = None) -> List[Change]:
         """Every change with a revision above ``revision``, in order (L1).
-        FailedPrecondition when some are no longer retained."""
+        FailedPrecondition when some are no longer retained. On replicas at
+        the same position, the same changes with the same revisions (R4)."""
+        if at_least is not None:
+            self._at_least(at_least)
         return [Change(*row) for row in self._changes_since(revision)]

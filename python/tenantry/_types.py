@@ -208,3 +208,21 @@ class JournalRecovery:
 
     def __str__(self) -> str:
         return self.report
+
+
+@dataclass(frozen=True)
+class PreparedChange:
+    """A change validated at a replica's head for the application's own
+    database transaction (R8): what :meth:`tenantry.Engine.prepare` returns
+    and :func:`tenantry.append_in_transaction` appends.
+
+    ``sql`` takes four parameters, in order: ``expected_position``,
+    ``change_id``, ``record`` (bytea) and ``format_version``, and returns the
+    change's position. ``record`` is binary and left out of the repr.
+    """
+
+    expected_position: int
+    change_id: str
+    record: bytes = dataclasses.field(repr=False)
+    format_version: int
+    sql: str

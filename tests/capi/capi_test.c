@@ -6,16 +6,22 @@
  * tests/abi/check_abi.sh fails when a function of the header is never called
  * here.
  *
- *   capi_test            every test
- *   capi_test threads    the multi-threaded test only (the TSan run)
+ *   capi_test                  every test but the replicas'
+ *   capi_test threads          the multi-threaded test only (the TSan run)
+ *   capi_test replica [NAME]   the replica tests (R1-R8), or the one named,
+ *                              against a throwaway PostgreSQL that
+ *                              scripts/pg_cluster.sh starts and stops
  */
-#define _POSIX_C_SOURCE 200809L /* getpid, under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* getpid, fork, popen, mkdtemp, under -std=c11 */
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tenantry/tenantry.h"
@@ -136,6 +142,7 @@ static void test_status_numbers_are_fixed(void) {
   CHECK(TNY_OK == 0 && TNY_INVALID_ARGUMENT == 3 && TNY_NOT_FOUND == 5);
   CHECK(TNY_ALREADY_EXISTS == 6 && TNY_PERMISSION_DENIED == 7 && TNY_RESOURCE_EXHAUSTED == 8);
   CHECK(TNY_FAILED_PRECONDITION == 9 && TNY_INTERNAL == 13 && TNY_DATA_LOSS == 15);
+  CHECK(TNY_DEADLINE_EXCEEDED == 4 && TNY_UNAVAILABLE == 14);
   CHECK(strcmp(tny_status_str(TNY_OK), "ok") == 0);
   CHECK(strcmp(tny_status_str(TNY_INVALID_ARGUMENT), "invalid_argument") == 0);
   CHECK(strcmp(tny_status_str(TNY_NOT_FOUND), "not_found") == 0);
@@ -145,6 +152,8 @@ static void test_status_numbers_are_fixed(void) {
   CHECK(strcmp(tny_status_str(TNY_FAILED_PRECONDITION), "failed_precondition") == 0);
   CHECK(strcmp(tny_status_str(TNY_INTERNAL), "internal") == 0);
   CHECK(strcmp(tny_status_str(TNY_DATA_LOSS), "data_loss") == 0);
+  CHECK(strcmp(tny_status_str(TNY_DEADLINE_EXCEEDED), "deadline_exceeded") == 0);
+  CHECK(strcmp(tny_status_str(TNY_UNAVAILABLE), "unavailable") == 0);
   CHECK(strcmp(tny_status_str((tny_status)42), "unknown") == 0);
 }
 
@@ -1608,59 +1617,608 @@ static void test_X1_threads_check_and_consume(void) {
   world_free(&w);
 }
 
+/* ---- Replicas (R1-R8) --------------------------------------------------- */
+
+/* Without a database: the options of version 4, and what the replica
+ * functions do on an engine that is no replica. */
+static void test_R1_replica_options(void) {
+  tny_engine_options options = TNY_ENGINE_OPTIONS_INIT;
+  tny_engine* e = NULL;
+  char dir[64];
+  CHECK(options.version == 4 && options.log == NULL && options.group == NULL);
+  CHECK(options.lease_floor == 0 && options.no_lease_credits == 0);
+  options.group = "g";
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("group is set but log is NULL");
+  RULES("R1");
+  options.group = NULL;
+  options.replica_id = "r1";
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("replica_id");
+  options.replica_id = NULL;
+  options.log = "";
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  RULES("R1");
+  options.log = "host=/nonexistent port=1 connect_timeout=1";
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e)); /* no group */
+  NAMES("options.group");
+  RULES("R1");
+  options.group = "g";
+  options.log_poll_ms = -1;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("log_poll_ms");
+  options.log_poll_ms = 0;
+  options.log_lock_timeout_ms = INT64_C(600001);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("log_lock_timeout_ms");
+  options.log_lock_timeout_ms = 0;
+  options.lease_share = 1001;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("lease_share");
+  options.lease_share = 0;
+  options.lease_floor = -2;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("lease_floor");
+  options.lease_floor = TNY_LEASE_FLOOR_NONE;
+  options.no_lease_credits = 2;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("no_lease_credits");
+  options.no_lease_credits = 1;
+  /* R1: a replica has no journal: the log takes its place. */
+  snprintf(dir, sizeof dir, "/tmp/tny-capi-never-%ld", (long)getpid());
+  options.journal = dir;
+  EXPECT(TNY_INVALID_ARGUMENT, tny_engine_new(&options, &e));
+  NAMES("journal");
+  RULES("R1");
+  options.journal = NULL;
+  /* A database that cannot be reached. */
+  EXPECT(TNY_UNAVAILABLE, tny_engine_new(&options, &e));
+  CHECK(e == NULL);
+  /* R5: a replica loads its snapshots from the database, never a file. */
+  EXPECT(TNY_INVALID_ARGUMENT, tny_load("/tmp/never.tny", &options, &e));
+  RULES("R5");
+  /* A caller built against version 3 never set the fields of version 4:
+   * whatever is there is not read. */
+  options.version = 3;
+  options.lease_share = -7;
+  OK(tny_engine_new(&options, &e));
+  {
+    int replica = 9;
+    OK(tny_is_replica(e, &replica));
+    CHECK(replica == 0);
+  }
+  tny_engine_free(e);
+  e = NULL;
+  /* The lease options are validated without a log too. */
+  options.version = TNY_ENGINE_OPTIONS_VERSION;
+  options.log = NULL;
+  options.group = NULL;
+  options.lease_share = 0;
+  OK(tny_engine_new(&options, &e));
+  tny_engine_free(e);
+}
+
+static void test_R4_engine_that_is_no_replica(void) {
+  world w;
+  tny_batch* batch = NULL;
+  tny_id_list* ids = NULL;
+  tny_prepared_change* prepared = NULL;
+  int replica = 9;
+  int64_t position = 9;
+  world_init(&w);
+  OK(tny_is_replica(w.e, &replica));
+  CHECK(replica == 0);
+  OK(tny_position(w.e, &position));
+  CHECK(position == 0);
+  position = 9;
+  OK(tny_last_change_position(w.e, &position));
+  CHECK(position == 0);
+  OK(tny_wait_for(w.e, 0, 0));
+  EXPECT(TNY_FAILED_PRECONDITION, tny_wait_for(w.e, 1, 10));
+  NAMES("no replica");
+  RULES("R4");
+  CHECK(strcmp(tny_last_error_change_id(), "") == 0);
+  EXPECT(TNY_INVALID_ARGUMENT, tny_wait_for(w.e, 0, -1));
+  NAMES("timeout_ms");
+  OK(tny_batch_new(&batch));
+  OK(tny_batch_create_user(batch, "plain@x.test"));
+  /* The id is ignored: no log to find it in. */
+  OK(tny_apply_with_id(w.e, batch, "import-1", &ids));
+  CHECK(ids != NULL && ids->count == 1 && ids->ids[0] != 0);
+  tny_free(ids);
+  EXPECT(TNY_FAILED_PRECONDITION, tny_prepare(w.e, batch, NULL, &prepared));
+  RULES("R8");
+  CHECK(prepared == NULL);
+  OK(tny_follow(w.e));
+  OK(tny_close(w.e));
+  EXPECT(TNY_FAILED_PRECONDITION, tny_save_snapshot_to_log(w.e, &position));
+  RULES("R5");
+  EXPECT(TNY_FAILED_PRECONDITION, tny_truncate_log(w.e, &position));
+  RULES("R5");
+  /* NULLs. */
+  EXPECT(TNY_INVALID_ARGUMENT, tny_is_replica(NULL, &replica));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_is_replica(w.e, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_position(w.e, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_last_change_position(NULL, &position));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_wait_for(NULL, 0, 0));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_apply_with_id(w.e, NULL, "x", NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_prepare(w.e, batch, NULL, NULL));
+  NAMES("out_prepared");
+  EXPECT(TNY_INVALID_ARGUMENT, tny_follow(NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_close(NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_save_snapshot_to_log(w.e, NULL));
+  EXPECT(TNY_INVALID_ARGUMENT, tny_truncate_log(NULL, &position));
+  /* The plain engine still takes changes after tny_close. */
+  EXPECT(TNY_ALREADY_EXISTS, tny_apply(w.e, batch, NULL));
+  OK(tny_batch_create_user(batch, "after-close@x.test"));
+  EXPECT(TNY_ALREADY_EXISTS, tny_apply(w.e, batch, NULL)); /* the first change is there */
+  {
+    uint64_t later = 0;
+    OK(tny_create_user(w.e, "later@x.test", &later));
+  }
+  tny_batch_free(batch);
+  world_free(&w);
+}
+
+/* ---- Replicas against a throwaway PostgreSQL (capi_test replica) --------
+ * scripts/pg_cluster.sh starts one server in a temporary directory before
+ * the first replica test and stops it after the last. Each test works in a
+ * group (schema) of its own. */
+
+static char pg_dir[64];
+static char pg_conninfo[512];
+
+/* Runs `scripts/pg_cluster.sh command pg_dir`; its first line of output
+ * goes to `out` (may be NULL). 1 on success. */
+static int pg_cluster(const char* command, char* out, size_t size) {
+  char line[256];
+  FILE* pipe;
+  int status;
+  snprintf(line, sizeof line, "bash '%s' %s '%s'", TENANTRY_PG_CLUSTER, command, pg_dir);
+  pipe = popen(line, "r");
+  if (pipe == NULL) return 0;
+  if (out != NULL) {
+    out[0] = '\0';
+    if (fgets(out, (int)size, pipe) != NULL) out[strcspn(out, "\n")] = '\0';
+  }
+  while (fgets(line, sizeof line, pipe) != NULL) {
+  }
+  status = pclose(pipe);
+  return status == 0;
+}
+
+static int pg_start(void) {
+  char conninfo[sizeof pg_conninfo];
+  if (pg_dir[0] == '\0') {
+    strcpy(pg_dir, "/tmp/tenantry-capi-pg-XXXXXX");
+    if (mkdtemp(pg_dir) == NULL) return 0;
+  }
+  if (!pg_cluster("start", conninfo, sizeof conninfo) || conninfo[0] == '\0') return 0;
+  strcpy(pg_conninfo, conninfo);
+  return 1;
+}
+
+static int pg_stop(void) { return pg_cluster("stop", NULL, 0); }
+
+static void sleep_ms(long ms) {
+  struct timespec wait;
+  wait.tv_sec = ms / 1000;
+  wait.tv_nsec = (ms % 1000) * 1000000L;
+  nanosleep(&wait, NULL);
+}
+
+/* Runs `sql` on a connection of its own: "" on success, else its SQLSTATE. */
+static const char* pg_exec(PGconn* conn, const char* sql) {
+  static char state[8];
+  PGresult* result = PQexec(conn, sql);
+  ExecStatusType status = PQresultStatus(result);
+  const char* code;
+  state[0] = '\0';
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    code = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    snprintf(state, sizeof state, "%s", code != NULL ? code : "error");
+  }
+  PQclear(result);
+  return state;
+}
+
+static tny_engine* open_replica(const char* group) {
+  tny_engine_options options = TNY_ENGINE_OPTIONS_INIT;
+  tny_engine* e = NULL;
+  options.log = pg_conninfo;
+  options.group = group;
+  options.log_lock_timeout_ms = 5000;
+  options.log_poll_ms = 20;
+  OK(tny_engine_new(&options, &e));
+  return e;
+}
+
+/* The seed on replica `e`: an account with a workspace and a client in it. */
+typedef struct seed {
+  uint64_t owner, client, account, ws;
+  uint32_t trigger;
+} seed;
+
+static seed make_seed(tny_engine* e) {
+  seed s;
+  tny_account_spec account = TNY_ACCOUNT_SPEC_INIT;
+  tny_workspace_spec ws = TNY_WORKSPACE_SPEC_INIT;
+  tny_plan enterprise = {"enterprise", 0, 0, 0};
+  memset(&s, 0, sizeof s);
+  OK(tny_create_user(e, "owner@replica.test", &s.owner));
+  OK(tny_create_user(e, "client@replica.test", &s.client));
+  account.name = "Replicated";
+  account.owner = s.owner;
+  account.plan = &enterprise;
+  OK(tny_create_account(e, &account, &s.account));
+  ws.name = "Main";
+  OK(tny_create_workspace(e, s.owner, s.account, &ws, &s.ws));
+  OK(tny_add_member(e, s.owner, s.ws, s.client, "client"));
+  OK(tny_permission(e, "runs.trigger", &s.trigger));
+  return s;
+}
+
+static void test_R2_R4_change_on_one_replica_is_read_on_another(void) {
+  tny_engine* a = open_replica("c_r2_r4");
+  tny_engine* b = open_replica("c_r2_r4");
+  seed s;
+  int replica = 0;
+  int64_t at = 0, pos_a = 0, pos_b = 0;
+  uint64_t rev_a = 0, rev_b = 0;
+  if (a == NULL || b == NULL) return;
+  OK(tny_is_replica(a, &replica));
+  CHECK(replica == 1);
+  s = make_seed(a);
+  OK(tny_last_change_position(a, &at));
+  OK(tny_position(a, &pos_a));
+  CHECK(at == pos_a && at > 1);
+  OK(tny_wait_for(b, at, 5000));
+  CHECK(tny_check(b, s.client, s.ws, s.trigger) == 1);
+  /* A change made on b comes back to a through the same log. */
+  OK(tny_remove_member(b, s.owner, s.ws, s.client));
+  OK(tny_last_change_position(b, &at));
+  OK(tny_wait_for(a, at, 5000));
+  CHECK(tny_check(a, s.client, s.ws, s.trigger) == 0);
+  OK(tny_position(a, &pos_a));
+  OK(tny_position(b, &pos_b));
+  CHECK(pos_a == pos_b);
+  OK(tny_revision(a, &rev_a));
+  OK(tny_revision(b, &rev_b));
+  CHECK(rev_a == rev_b);
+  OK(tny_verify(b));
+  tny_engine_free(a);
+  tny_engine_free(b);
+}
+
+static void test_R4_wait_for_names_both_positions(void) {
+  tny_engine* a = open_replica("c_r4_deadline");
+  int64_t at = 0;
+  char wanted[64], current[64];
+  if (a == NULL) return;
+  OK(tny_position(a, &at));
+  EXPECT(TNY_DEADLINE_EXCEEDED, tny_wait_for(a, at + 100, 50));
+  RULES("R4");
+  snprintf(wanted, sizeof wanted, "position %lld", (long long)(at + 100));
+  snprintf(current, sizeof current, "at position %lld", (long long)at);
+  NAMES(wanted);
+  NAMES(current);
+  CHECK(strcmp(tny_status_str(TNY_DEADLINE_EXCEEDED), "deadline_exceeded") == 0);
+  OK(tny_wait_for(a, at, 0));
+  tny_engine_free(a);
+}
+
+static void test_R7_unavailable_carries_the_change_id_and_a_retry_applies_once(void) {
+  tny_engine* a = open_replica("c_r7_unavailable");
+  tny_batch* batch = NULL;
+  tny_id_list* ids = NULL;
+  tny_id_list* again = NULL;
+  char id[256];
+  uint64_t user = 0;
+  tny_stats_info stats;
+  tny_status status = TNY_UNAVAILABLE;
+  int i;
+  if (a == NULL) return;
+  OK(tny_create_user(a, "before@replica.test", &user));
+  CHECK(pg_stop());
+  EXPECT(TNY_UNAVAILABLE, tny_create_user(a, "while-down@replica.test", &user));
+  CHECK(strcmp(tny_status_str(TNY_UNAVAILABLE), "unavailable") == 0);
+  snprintf(id, sizeof id, "%s", tny_last_error_change_id());
+  CHECK(id[0] != '\0');
+  NAMES(id);
+  /* Reads go on. */
+  OK(tny_user(a, "before@replica.test", &user));
+  CHECK(pg_start());
+  OK(tny_batch_new(&batch));
+  OK(tny_batch_create_user(batch, "while-down@replica.test"));
+  /* The replica reconnects by itself; the retry with the same id applies once. */
+  for (i = 0; i < 50; ++i) {
+    status = tny_apply_with_id(a, batch, id, &ids);
+    if (status != TNY_UNAVAILABLE) break;
+    sleep_ms(100);
+  }
+  EXPECT(TNY_OK, status);
+  OK(tny_apply_with_id(a, batch, id, &again));
+  if (ids != NULL && again != NULL) {
+    CHECK(ids->count == 1 && again->count == 1 && ids->ids[0] == again->ids[0]);
+  }
+  OK(tny_stats(a, &stats));
+  CHECK(stats.users == 2);
+  tny_free(ids);
+  tny_free(again);
+  tny_batch_free(batch);
+  tny_engine_free(a);
+}
+
+/* R8: the prepared change inside the application's own transaction, run
+ * with libpq as tenantry.h says. "" or the SQLSTATE. */
+static const char* append_prepared(PGconn* conn, const tny_prepared_change* p) {
+  static char state[8];
+  char expected[32], version[16];
+  const char* values[4];
+  int lengths[4] = {0, 0, 0, 0};
+  int formats[4] = {0, 0, 1, 0};
+  PGresult* result;
+  const char* code;
+  snprintf(expected, sizeof expected, "%lld", (long long)p->expected_position);
+  snprintf(version, sizeof version, "%d", (int)p->format_version);
+  values[0] = expected;
+  values[1] = p->change_id;
+  values[2] = (const char*)p->record;
+  values[3] = version;
+  lengths[2] = (int)p->record_size;
+  result = PQexecParams(conn, p->sql, 4, NULL, values, lengths, formats, 0);
+  state[0] = '\0';
+  if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+    code = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    snprintf(state, sizeof state, "%s", code != NULL ? code : "error");
+  }
+  PQclear(result);
+  return state;
+}
+
+static void test_R8_prepared_change_commits_or_rolls_back_with_the_application(void) {
+  tny_engine* a = open_replica("c_r8");
+  tny_batch* hana = NULL;
+  tny_batch* ivan = NULL;
+  tny_prepared_change* prepared = NULL;
+  tny_prepared_change* rolled = NULL;
+  PGconn* app;
+  int64_t position = 0;
+  uint64_t user = 0;
+  if (a == NULL) return;
+  app = PQconnectdb(pg_conninfo);
+  CHECK(PQstatus(app) == CONNECTION_OK);
+  CHECK(strcmp(pg_exec(app, "CREATE TABLE c_r8_app (name text)"), "") == 0);
+  OK(tny_batch_new(&hana));
+  OK(tny_batch_create_user(hana, "hana@replica.test"));
+  OK(tny_prepare(a, hana, "signup-hana", &prepared));
+  OK(tny_position(a, &position));
+  if (prepared != NULL) {
+    CHECK(prepared->expected_position == position);
+    CHECK(strcmp(prepared->change_id, "signup-hana") == 0);
+    CHECK(prepared->record_size > 0 && prepared->record != NULL);
+    CHECK(prepared->format_version >= 1);
+    CHECK(strstr(prepared->sql, "append_if_head") != NULL);
+    EXPECT(TNY_NOT_FOUND, tny_user(a, "hana@replica.test", &user)); /* nothing applied */
+    /* Committed: the application's row and the user, together. */
+    CHECK(strcmp(pg_exec(app, "BEGIN"), "") == 0);
+    CHECK(strcmp(pg_exec(app, "INSERT INTO c_r8_app VALUES ('hana')"), "") == 0);
+    CHECK(strcmp(append_prepared(app, prepared), "") == 0);
+    CHECK(strcmp(pg_exec(app, "COMMIT"), "") == 0);
+    OK(tny_wait_for(a, prepared->expected_position + 1, 5000));
+    OK(tny_user(a, "hana@replica.test", &user));
+  }
+  /* Rolled back: nothing; then stale: TN001 fails the application's statement. */
+  OK(tny_batch_new(&ivan));
+  OK(tny_batch_create_user(ivan, "ivan@replica.test"));
+  OK(tny_prepare(a, ivan, NULL, &rolled));
+  if (rolled != NULL) {
+    CHECK(rolled->change_id[0] != '\0'); /* a new id */
+    CHECK(strcmp(pg_exec(app, "BEGIN"), "") == 0);
+    CHECK(strcmp(append_prepared(app, rolled), "") == 0);
+    CHECK(strcmp(pg_exec(app, "ROLLBACK"), "") == 0);
+    OK(tny_create_user(a, "jo@replica.test", &user));
+    CHECK(strcmp(pg_exec(app, "BEGIN"), "") == 0);
+    CHECK(strcmp(append_prepared(app, rolled), "TN001") == 0);
+    CHECK(strcmp(pg_exec(app, "ROLLBACK"), "") == 0);
+    EXPECT(TNY_NOT_FOUND, tny_user(a, "ivan@replica.test", &user));
+  }
+  /* A batch the engine refuses is refused by tny_prepare, as by tny_apply. */
+  EXPECT(TNY_ALREADY_EXISTS, tny_prepare(a, hana, NULL, &rolled));
+  tny_free(prepared);
+  tny_free(rolled);
+  tny_batch_free(hana);
+  tny_batch_free(ivan);
+  PQfinish(app);
+  tny_engine_free(a);
+}
+
+static void test_R5_snapshots_in_the_log_truncation_and_close(void) {
+  tny_engine* a = open_replica("c_r5");
+  tny_engine* c = NULL;
+  int64_t first = 0, second = 0, third = 0, kept = 0, pos_a = 0, pos_c = 0;
+  uint64_t user = 0;
+  if (a == NULL) return;
+  OK(tny_create_user(a, "first@replica.test", &user));
+  OK(tny_save_snapshot_to_log(a, &first));
+  OK(tny_position(a, &pos_a));
+  CHECK(first == pos_a);
+  OK(tny_truncate_log(a, &kept));
+  CHECK(kept == 1); /* one snapshot: nothing removed */
+  OK(tny_create_user(a, "second@replica.test", &user));
+  OK(tny_save_snapshot_to_log(a, &second));
+  OK(tny_create_user(a, "third@replica.test", &user));
+  OK(tny_save_snapshot_to_log(a, &third));
+  OK(tny_truncate_log(a, &kept));
+  CHECK(kept == second + 1);
+  /* A new replica needs only the connection string. */
+  c = open_replica("c_r5");
+  if (c != NULL) {
+    OK(tny_position(a, &pos_a));
+    OK(tny_position(c, &pos_c));
+    CHECK(pos_c == pos_a);
+    OK(tny_user(c, "third@replica.test", &user));
+    OK(tny_verify(c));
+    /* Closed: changes refused, reads go on. */
+    OK(tny_close(c));
+    OK(tny_close(c));
+    EXPECT(TNY_FAILED_PRECONDITION, tny_create_user(c, "late@replica.test", &user));
+    NAMES("closed");
+    RULES("R5");
+    OK(tny_user(c, "first@replica.test", &user));
+    EXPECT(TNY_FAILED_PRECONDITION, tny_follow(c));
+    tny_engine_free(c);
+  }
+  tny_engine_free(a);
+}
+
+static void test_R5_forked_worker_follows_after_follow(void) {
+  tny_engine* parent = open_replica("c_r5_fork");
+  seed s;
+  int fds[2];
+  pid_t pid;
+  int64_t child_at = 0;
+  int status = 0;
+  uint64_t user = 0;
+  if (parent == NULL) return;
+  s = make_seed(parent);
+  CHECK(pipe(fds) == 0);
+  fflush(NULL);
+  pid = fork();
+  CHECK(pid >= 0);
+  if (pid == 0) {
+    int code = 0;
+    int64_t at = 0;
+    close(fds[0]);
+    if (tny_create_user(parent, "early@replica.test", &user) != TNY_FAILED_PRECONDITION) code |= 1;
+    if (tny_check(parent, s.client, s.ws, s.trigger) != 1) code |= 2;
+    if (tny_follow(parent) != TNY_OK) code |= 4;
+    if (tny_create_user(parent, "child@replica.test", &user) != TNY_OK) code |= 8;
+    if (tny_last_change_position(parent, &at) != TNY_OK) code |= 16;
+    if (write(fds[1], &at, sizeof at) != (ssize_t)sizeof at) code |= 32;
+    _exit(code);
+  }
+  close(fds[1]);
+  CHECK(read(fds[0], &child_at, sizeof child_at) == (ssize_t)sizeof child_at);
+  close(fds[0]);
+  CHECK(waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  OK(tny_wait_for(parent, child_at, 5000));
+  OK(tny_user(parent, "child@replica.test", &user));
+  OK(tny_create_user(parent, "parent@replica.test", &user));
+  tny_engine_free(parent);
+}
+
+static void test_C5_keyed_consume_is_once_in_the_group(void) {
+  tny_engine* a = open_replica("c_c5");
+  tny_engine* b = open_replica("c_c5");
+  seed s;
+  int64_t left = 0, at = 0;
+  uint64_t reservation = 0;
+  tny_balance_info balance;
+  if (a == NULL || b == NULL) return;
+  s = make_seed(a);
+  OK(tny_grant(a, TNY_SYSTEM, s.account, 1000, TNY_METER_CREDITS, NULL));
+  OK(tny_transfer(a, s.owner, s.account, s.ws, 100, TNY_METER_CREDITS, NULL));
+  OK(tny_consume_keyed(a, s.ws, 30, TNY_METER_CREDITS, "run-42", &left));
+  CHECK(left == 70);
+  OK(tny_last_change_position(a, &at));
+  OK(tny_wait_for(b, at, 5000));
+  left = 0;
+  OK(tny_consume_keyed(b, s.ws, 30, TNY_METER_CREDITS, "run-42", &left));
+  CHECK(left == 70); /* the first answer, no second debit */
+  EXPECT(TNY_INVALID_ARGUMENT, tny_consume_keyed(b, s.ws, 31, TNY_METER_CREDITS, "run-42", &left));
+  RULES("C5");
+  OK(tny_balance(b, s.ws, TNY_METER_CREDITS, &balance));
+  CHECK(balance.buckets[0] + balance.buckets[1] == 70);
+  /* R6: reservations are refused on replicas for now. */
+  EXPECT(TNY_FAILED_PRECONDITION, tny_reserve(a, s.ws, 1, TNY_METER_CREDITS, 60, &reservation));
+  RULES("R6");
+  tny_engine_free(a);
+  tny_engine_free(b);
+}
+
 /* ---- Runner ------------------------------------------------------------- */
 
 typedef struct test_case {
   const char* name;
   void (*run)(void);
+  int replica; /* 1: needs the database (capi_test replica) */
 } test_case;
 
 static const test_case kTests[] = {
-    {"versions", test_versions},
-    {"status_numbers_are_fixed", test_status_numbers_are_fixed},
-    {"last_error_is_per_thread", test_last_error_is_per_thread},
-    {"last_error_rules", test_last_error_rules},
-    {"free_null_does_nothing", test_free_null_does_nothing},
-    {"engine_options", test_engine_options},
-    {"M7_permission_catalog", test_M7_permission_catalog},
-    {"T1_accounts", test_T1_accounts},
-    {"T2_plans", test_T2_plans},
-    {"M1_users", test_M1_users},
-    {"M2_staff_and_scopes", test_M2_staff_and_scopes},
-    {"T3_workspaces", test_T3_workspaces},
-    {"M3_members_and_roles", test_M3_members_and_roles},
-    {"M6_custom_roles", test_M6_custom_roles},
-    {"M9_teams", test_M9_teams},
-    {"I1_invitations", test_I1_invitations},
-    {"I1_staff_invitations", test_I1_staff_invitations},
-    {"S1_sessions", test_S1_sessions},
-    {"A1_check_and_A3_inheritance", test_A1_check_and_A3_inheritance},
-    {"A6_check_many", test_A6_check_many},
-    {"A5_lists", test_A5_lists},
-    {"C1_meters", test_C1_meters},
-    {"C3_credits_flow", test_C3_credits_flow},
-    {"C7_ledger", test_C7_ledger},
-    {"L1_changes_since", test_L1_changes_since},
-    {"X2_batch_all_or_nothing", test_X2_batch_all_or_nothing},
-    {"out_of_memory_changes_nothing", test_out_of_memory_changes_nothing},
-    {"P1_snapshot_round_trip", test_P1_snapshot_round_trip},
-    {"P3_journal_recovery", test_P3_journal_recovery},
-    {"P3_journal_damage", test_P3_journal_damage},
-    {"threads", test_X1_threads_check_and_consume},
+    {"versions", test_versions, 0},
+    {"status_numbers_are_fixed", test_status_numbers_are_fixed, 0},
+    {"last_error_is_per_thread", test_last_error_is_per_thread, 0},
+    {"last_error_rules", test_last_error_rules, 0},
+    {"free_null_does_nothing", test_free_null_does_nothing, 0},
+    {"engine_options", test_engine_options, 0},
+    {"M7_permission_catalog", test_M7_permission_catalog, 0},
+    {"T1_accounts", test_T1_accounts, 0},
+    {"T2_plans", test_T2_plans, 0},
+    {"M1_users", test_M1_users, 0},
+    {"M2_staff_and_scopes", test_M2_staff_and_scopes, 0},
+    {"T3_workspaces", test_T3_workspaces, 0},
+    {"M3_members_and_roles", test_M3_members_and_roles, 0},
+    {"M6_custom_roles", test_M6_custom_roles, 0},
+    {"M9_teams", test_M9_teams, 0},
+    {"I1_invitations", test_I1_invitations, 0},
+    {"I1_staff_invitations", test_I1_staff_invitations, 0},
+    {"S1_sessions", test_S1_sessions, 0},
+    {"A1_check_and_A3_inheritance", test_A1_check_and_A3_inheritance, 0},
+    {"A6_check_many", test_A6_check_many, 0},
+    {"A5_lists", test_A5_lists, 0},
+    {"C1_meters", test_C1_meters, 0},
+    {"C3_credits_flow", test_C3_credits_flow, 0},
+    {"C7_ledger", test_C7_ledger, 0},
+    {"L1_changes_since", test_L1_changes_since, 0},
+    {"X2_batch_all_or_nothing", test_X2_batch_all_or_nothing, 0},
+    {"out_of_memory_changes_nothing", test_out_of_memory_changes_nothing, 0},
+    {"P1_snapshot_round_trip", test_P1_snapshot_round_trip, 0},
+    {"P3_journal_recovery", test_P3_journal_recovery, 0},
+    {"P3_journal_damage", test_P3_journal_damage, 0},
+    {"R1_replica_options", test_R1_replica_options, 0},
+    {"R4_engine_that_is_no_replica", test_R4_engine_that_is_no_replica, 0},
+    {"threads", test_X1_threads_check_and_consume, 0},
+    {"R2_R4_change_on_one_replica_is_read_on_another",
+     test_R2_R4_change_on_one_replica_is_read_on_another, 1},
+    {"R4_wait_for_names_both_positions", test_R4_wait_for_names_both_positions, 1},
+    {"R7_unavailable_carries_the_change_id_and_a_retry_applies_once",
+     test_R7_unavailable_carries_the_change_id_and_a_retry_applies_once, 1},
+    {"R8_prepared_change_commits_or_rolls_back_with_the_application",
+     test_R8_prepared_change_commits_or_rolls_back_with_the_application, 1},
+    {"R5_snapshots_in_the_log_truncation_and_close",
+     test_R5_snapshots_in_the_log_truncation_and_close, 1},
+    {"R5_forked_worker_follows_after_follow", test_R5_forked_worker_follows_after_follow, 1},
+    {"C5_keyed_consume_is_once_in_the_group", test_C5_keyed_consume_is_once_in_the_group, 1},
 };
 
 int main(int argc, char** argv) {
   size_t i;
   int ran = 0;
+  const int replica = argc > 1 && strcmp(argv[1], "replica") == 0;
+  const char* only = replica ? (argc > 2 ? argv[2] : NULL) : (argc > 1 ? argv[1] : NULL);
+  if (replica && !pg_start()) {
+    fprintf(stderr, "scripts/pg_cluster.sh start %s failed\n", pg_dir);
+    return 1;
+  }
   for (i = 0; i < sizeof kTests / sizeof kTests[0]; ++i) {
     int before = failures;
-    if (argc > 1 && strcmp(argv[1], kTests[i].name) != 0) continue;
+    if (kTests[i].replica != replica) continue;
+    if (only != NULL && strcmp(only, kTests[i].name) != 0) continue;
     kTests[i].run();
     ++ran;
     printf("%s %s\n", failures == before ? "[  OK  ]" : "[ FAIL ]", kTests[i].name);
   }
+  if (replica) {
+    /* Stopped (by its PID) and removed, failed tests included. */
+    char line[128];
+    CHECK(pg_stop());
+    snprintf(line, sizeof line, "rm -rf '%s'", pg_dir);
+    CHECK(system(line) == 0);
+  }
   if (ran == 0) {
-    fprintf(stderr, "no test named %s\n", argc > 1 ? argv[1] : "");
+    fprintf(stderr, "no test named %s\n", only != NULL ? only : "");
     return 2;
   }
   printf("%d tests, %d checks, %d failed\n", ran, checks, failures);

@@ -9,6 +9,10 @@
   exception class, ``code`` and ``rule``, and that it changed nothing.
 * ``run_isolated``: runs a Python snippet in a child interpreter, so a crash
   (a segfault, an abort, a deadlock) fails one test instead of the run.
+* ``pg_cluster`` (session): a throwaway PostgreSQL for the replica tests
+  (docs/replication.md), started by scripts/pg_cluster.sh in a temporary
+  directory on first use and stopped (by its PID) at the end of the session,
+  failed tests included, as tests/replica/pg_cluster.h does for C++.
 
 ``TENANTRY_GC_THRESHOLD=n`` (opt-in; scripts/test.sh runs the suite once
 with 1) sets ``gc.set_threshold(n)`` for the whole session, before tenantry
@@ -21,9 +25,12 @@ from __future__ import annotations
 
 import gc
 import os
+import pathlib
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -348,6 +355,55 @@ def refused() -> Callable[..., BaseException]:
 @pytest.fixture
 def run_isolated() -> Callable[..., subprocess.CompletedProcess]:
     return run_isolated_code
+
+
+PG_CLUSTER_SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "pg_cluster.sh"
+
+
+class PgCluster:
+    """A PostgreSQL server living in one directory (scripts/pg_cluster.sh):
+    ``conninfo`` is its libpq connection string (a Unix socket in the
+    directory, trust authentication). ``stop()`` and ``start()`` let a test
+    take the database away and bring it back at the same address."""
+
+    def __init__(self) -> None:
+        # A Unix socket's path is short: the directory stays under /tmp.
+        self.dir = tempfile.mkdtemp(prefix="tenantry-py-pg-", dir="/tmp")
+        self.conninfo = ""
+        try:
+            self.conninfo = self._run("start")
+        except BaseException:
+            self.remove()
+            raise
+
+    def _run(self, command: str) -> str:
+        result = subprocess.run(["bash", str(PG_CLUSTER_SCRIPT), command, self.dir],
+                                capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise RuntimeError(f"scripts/pg_cluster.sh {command} {self.dir} failed: {result.stderr[-2000:]}")
+        return result.stdout.strip()
+
+    def stop(self) -> None:
+        self._run("stop")
+
+    def start(self) -> None:
+        conninfo = self._run("start")
+        assert conninfo == self.conninfo, (conninfo, self.conninfo)
+
+    def remove(self) -> None:
+        try:
+            self._run("stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Any:
+    cluster = PgCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
 
 
 def pytest_report_header(config: Any) -> Optional[str]:

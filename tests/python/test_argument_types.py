@@ -37,6 +37,7 @@ def _valid(w: World) -> Dict[str, Any]:
         "role": "viewer", "email": "e@x.test", "plan": "starter", "scope": "all", "status": "active",
         "value": True, "confirm": "Xyz", "token": "t" * 10, "key": "k", "bucket": "regular",
         "permissions": ["workspace.view"], "users": [w.owner], "workspaces": [w.ops],
+        "at_least": 0, "position": 0, "timeout_ms": 0,
     }
 
 
@@ -82,12 +83,12 @@ ENGINE: Dict[str, Tuple[str, str, str]] = {
     "switch_workspace": ("user workspace", "", "user workspace"),
     "active_workspace": ("user", "", "user"),
     "touch_session": ("user", "", "user"),
-    "check": ("user workspace permission", "", "user workspace permission"),
-    "explain": ("user workspace permission", "", "user workspace permission"),
-    "workspaces_for": ("user", "", "user"),
-    "members": ("workspace", "", "workspace"),
-    "who_can": ("workspace permission", "", "workspace permission"),
-    "accessible": ("user permission", "", "user permission"),
+    "check": ("user workspace permission", "at_least", "user workspace permission at_least?"),
+    "explain": ("user workspace permission", "at_least", "user workspace permission at_least?"),
+    "workspaces_for": ("user", "at_least", "user at_least?"),
+    "members": ("workspace", "at_least", "workspace at_least?"),
+    "who_can": ("workspace permission", "at_least", "workspace permission at_least?"),
+    "accessible": ("user permission", "at_least", "user permission at_least?"),
     "authorize_and_consume": ("user workspace permission amount", "meter",
                               "user workspace permission amount meter"),
     "meter": ("meter", "", "meter"),
@@ -99,11 +100,13 @@ ENGINE: Dict[str, Tuple[str, str, str]] = {
     "commit": ("reservation actual", "", "reservation actual"),
     "release": ("reservation", "", "reservation"),
     "reservation": ("reservation", "", "reservation"),
-    "balance": ("workspace", "meter", "workspace meter"),
-    "consumed": ("workspace", "meter", "workspace meter"),
-    "account_balance": ("account", "meter", "account meter"),
-    "ledger": ("", "account workspace since after_sequence", "account? workspace? since after_sequence"),
-    "changes_since": ("revision", "", "revision"),
+    "balance": ("workspace", "meter at_least", "workspace meter at_least?"),
+    "consumed": ("workspace", "meter at_least", "workspace meter at_least?"),
+    "account_balance": ("account", "meter at_least", "account meter at_least?"),
+    "ledger": ("", "account workspace since after_sequence at_least",
+               "account? workspace? since after_sequence at_least?"),
+    "changes_since": ("revision", "at_least", "revision at_least?"),
+    "wait_for": ("position", "timeout_ms", "position timeout_ms?"),
     "permission_name": ("permission", "", "permission"),
     "check_many": ("users workspaces permissions", "", "users workspaces permissions"),
 }
@@ -202,7 +205,10 @@ def test_A6_check_many_with_a_float_permission_is_a_type_error(world):
 
 
 OPTIONS = ["feed_retention", "invitation_ttl_s", "idempotency_window_s", "idempotency_slots",
-           "reservation_slots", "ledger_retention", "group_commit_ms"]
+           "reservation_slots", "ledger_retention", "group_commit_ms",
+           # Replicas (R1-R6): checked without a log too.
+           "log_lock_timeout_ms", "log_poll_ms", "lease_max", "lease_share", "lease_floor",
+           "settle_interval_ms", "lease_ttl_ms", "wait_timeout_ms"]
 
 
 @pytest.mark.parametrize("option", OPTIONS)
@@ -212,6 +218,20 @@ def test_engine_options_of_the_wrong_type_are_type_errors_naming_them(option):
             tenantry.Engine(**{option: bad})
     with pytest.raises(tenantry.InvalidArgument, match=rf"\b{option}\b"):
         tenantry.Engine(**{option: -1})
+
+
+@pytest.mark.parametrize("option", ["log", "group", "replica_id"])
+def test_R1_replica_text_options_of_the_wrong_type_are_type_errors_naming_them(option):
+    for bad in (1, 1.5, b"host=/tmp", object(), ["x"]):
+        with pytest.raises(TypeError, match=rf"\b{option}\b"):
+            tenantry.Engine(**{option: bad})
+
+
+def test_R6_lease_credits_is_a_bool_and_nothing_else():
+    for bad in (1, 0, None, "yes", 1.0):
+        with pytest.raises(TypeError, match=r"\blease_credits\b"):
+            tenantry.Engine(lease_credits=bad)
+    tenantry.Engine(lease_credits=False).close()
 
 
 def test_engine_paths_of_the_wrong_type_are_type_errors_naming_them(tmp_path):

@@ -58,6 +58,8 @@ CHANGES = {
     "release": "e.release(reservation)",
     "expire_reservations": "e.expire_reservations()",
     "apply": "e.apply(tenantry.Batch().create_user('batch@x.test'))",
+    "apply_with_change_id": "e.apply(tenantry.Batch().create_user('batch2@x.test'), change_id='c-1')",
+    "follow": "e.follow()",
     "save": "e.save(os.path.join(DIR, 'inside.tny'))",
     "new_engine": "tenantry.Engine()",
     "load": "tenantry.Engine.load(SNAPSHOT)",
@@ -77,6 +79,10 @@ WAITING_READS = {
     "invitations": "e.invitations(ws)",
     "active_workspace": "e.active_workspace(owner)",
     "check_many": "e.check_many([owner], [ws], 'workspace.view')",
+    # R4: waiting for a log position (even on an engine that is no replica).
+    "wait_for": "e.wait_for(0)",
+    "check_at_least": "e.check(owner, ws, 'workspace.view', at_least=0)",
+    "members_at_least": "e.members(ws, at_least=0)",
 }
 
 # Lock-free reads: they answer inside the clock as outside it.
@@ -105,6 +111,9 @@ FREE_READS = {
     "revision": "e.revision",
     "permission": "e.permission('workspace.view')",
     "permission_name": "e.permission_name(0)",
+    "is_replica": "e.is_replica",
+    "position": "e.position",
+    "last_change_position": "e.last_change_position",
 }
 
 CHILD = r"""

@@ -102,6 +102,15 @@ AFTER_CLOSE: Dict[str, Callable[[tenantry.Engine], Any]] = {
     "save": lambda e: e.save(os.path.join(os.devnull, "never-written.tny")),
     "revision": lambda e: e.revision,
     "journal_recovery": lambda e: e.journal_recovery,
+    # Replicas (R1-R8): on an engine that is no replica they answer, so closed is what refuses.
+    "is_replica": lambda e: e.is_replica,
+    "position": lambda e: e.position,
+    "last_change_position": lambda e: e.last_change_position,
+    "wait_for": lambda e: e.wait_for(0),
+    "follow": lambda e: e.follow(),
+    "prepare": lambda e: e.prepare(tenantry.Batch().create_user("prepared@x.test")),
+    "snapshot_to_log": lambda e: e.snapshot_to_log(),
+    "truncate_log": lambda e: e.truncate_log(),
 }
 # The same entry points in other forms: names, keys, meters, the fast-call
 # methods' keyword paths, the raw core methods, the context manager.
@@ -116,6 +125,11 @@ OTHER_FORMS: Dict[str, Callable[[tenantry.Engine], Any]] = {
     "_journal_recovery": lambda e: e._journal_recovery,
     "_changes_since": lambda e: e._changes_since(0),
     "__enter__": lambda e: e.__enter__(),
+    "check_at_least": lambda e: e.check(1, 1, 0, at_least=0),
+    "members_at_least": lambda e: e.members(1, at_least=0),
+    "explain_at_least": lambda e: e.explain(1, 1, 0, at_least=0),
+    "apply_with_change_id": lambda e: e.apply(tenantry.Batch().create_user("id@x.test"), change_id="c-1"),
+    "_at_least": lambda e: e._at_least(0),
 }
 
 

@@ -38,8 +38,9 @@ def hostile(kind):
     if kind in ("id", "opt_id"):
         values = [(v, TYPE) for v in NON_INT] + [(v, INVALID) for v in ID_OUT_OF_RANGE]
         return values + ([(None, TYPE)] if kind == "id" else [])
-    if kind == "amount":
-        return [(v, TYPE) for v in NON_INT + [None]] + [(v, INVALID) for v in AMOUNT_OUT_OF_RANGE]
+    if kind in ("amount", "opt_amount"):
+        values = [(v, TYPE) for v in NON_INT] + [(v, INVALID) for v in AMOUNT_OUT_OF_RANGE]
+        return values + ([(None, TYPE)] if kind == "amount" else [])
     if kind in ("str", "opt_str"):
         values = [(v, TYPE) for v in STR_TYPE] + [(v, UNICODE) for v in SURROGATES]
         if kind == "str":
@@ -172,11 +173,13 @@ SPECS = {
     "active_workspace": [P("user", "id", lambda h: h.w.viewer)],
     "touch_session": [P("user", "id", lambda h: h.w.owner)],
     "check": [P("user", "id", lambda h: h.w.owner), P("workspace", "id", lambda h: h.w.ops),
-              P("permission", "perm", lambda h: "workspace.view")],
+              P("permission", "perm", lambda h: "workspace.view"),
+              P("at_least", "opt_amount", lambda h: None, True)],
     "explain": [P("user", "id", lambda h: h.w.owner), P("workspace", "id", lambda h: h.w.ops),
-                P("permission", "perm", lambda h: "workspace.view")],
+                P("permission", "perm", lambda h: "workspace.view"),
+                P("at_least", "opt_amount", lambda h: None, True)],
     "workspaces_for": [P("user", "id", lambda h: h.w.owner)],
-    "members": [P("workspace", "id", lambda h: h.w.agency)],
+    "members": [P("workspace", "id", lambda h: h.w.agency), P("at_least", "opt_amount", lambda h: None, True)],
     "who_can": [P("workspace", "id", lambda h: h.w.ops), P("permission", "perm", lambda h: "workspace.view")],
     "accessible": [P("user", "id", lambda h: h.w.owner), P("permission", "perm", lambda h: "workspace.view")],
     "authorize_and_consume": [P("user", "id", lambda h: h.w.owner), P("workspace", "id", lambda h: h.w.ops),
@@ -200,13 +203,18 @@ SPECS = {
     "commit": [P("reservation", "id", lambda h: h.reservation), P("actual", "amount", lambda h: 1)],
     "release": [P("reservation", "id", lambda h: h.reservation)],
     "reservation": [P("reservation", "id", lambda h: h.reservation)],
-    "balance": [P("workspace", "id", lambda h: h.w.ops), P("meter", "meter", lambda h: "credits", True)],
+    "balance": [P("workspace", "id", lambda h: h.w.ops), P("meter", "meter", lambda h: "credits", True),
+                P("at_least", "opt_amount", lambda h: None, True)],
     "consumed": [P("workspace", "id", lambda h: h.w.ops), P("meter", "meter", lambda h: "credits", True)],
     "account_balance": [P("account", "id", lambda h: h.w.account), P("meter", "meter", lambda h: "credits", True)],
     "ledger": [P("account", "opt_id", lambda h: None, True), P("workspace", "opt_id", lambda h: None, True),
                P("since", "amount", lambda h: 0, True), P("after_sequence", "id", lambda h: 0, True)],
-    "changes_since": [P("revision", "id", lambda h: 0)],
-    "apply": [P("batch", "batch", lambda h: tenantry.Batch())],
+    "changes_since": [P("revision", "id", lambda h: 0), P("at_least", "opt_amount", lambda h: None, True)],
+    "apply": [P("batch", "batch", lambda h: tenantry.Batch()), P("change_id", "opt_str", lambda h: None, True)],
+    # Replicas (R4, R8) on an engine that is no replica: the arguments are
+    # refused before the engine says it is none.
+    "wait_for": [P("position", "amount", lambda h: 0), P("timeout_ms", "opt_amount", lambda h: None, True)],
+    "prepare": [P("batch", "batch", lambda h: tenantry.Batch()), P("change_id", "opt_str", lambda h: None, True)],
 }
 
 # Falsy non-ints given to ledger()'s filters: see test_ledger_filters_take_only_ids.
@@ -255,6 +263,9 @@ def test_every_public_method_has_a_hostile_spec():
     no_parameters = {"expire_sessions", "expire_reservations", "verify", "stats", "revision", "journal_recovery"}
     no_parameters.add("check_many")  # arrays: test_hostile_check_many_arrays
     no_parameters |= {"close", "closed"}  # test_close.py
+    # Replicas: test_replicas.py.
+    no_parameters |= {"is_replica", "position", "last_change_position", "follow", "snapshot_to_log",
+                      "truncate_log"}
     assert public - no_parameters == set(SPECS)
 
 

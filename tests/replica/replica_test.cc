@@ -277,6 +277,9 @@ TEST(Replica, R5_ClosedReplicaRefusesChangesAndANewOneOpensAfterTruncation) {
   absl::Status closed = b->create_user("late@x.io").status();
   EXPECT_TRUE(absl::IsFailedPrecondition(closed)) << closed;
   EXPECT_THAT(closed.message(), HasSubstr("closed"));
+  // follow() on a closed replica says so (it once deadlocked on its own lock).
+  absl::Status followed = b->follow();
+  EXPECT_TRUE(absl::IsFailedPrecondition(followed)) << followed;
   EXPECT_EQ(b->position(), b_at);  // reads go on where it stopped
   // A new replica loads the newest snapshot: the truncated records are not
   // needed.

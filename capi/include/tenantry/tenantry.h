@@ -45,7 +45,8 @@
  *     never writes to a block after returning it.
  * Growth: a struct the library returns on its own (tny_account_info,
  * tny_workspace_info, tny_staff_info, tny_team_info, tny_decision,
- * tny_meter_info, tny_invitation_token and the *_list headers) may gain
+ * tny_meter_info, tny_invitation_token, tny_prepared_change and the *_list
+ * headers) may gain
  * fields at its end within an ABI version, because the library allocates it.
  * Structs that are array elements (tny_member, tny_invitation_info,
  * tny_ledger_entry, tny_change) and structs the caller provides are fixed
@@ -60,7 +61,9 @@
  * fixed forever and never reused. tny_status_str() names a status;
  * tny_last_error() gives the message of the calling thread's last failure,
  * which names the rule, e.g. "slug 'ab-' must not end with a hyphen (T3)";
- * tny_last_error_rules() gives those ids ("T3") without parsing the message.
+ * tny_last_error_rules() gives those ids ("T3") without parsing the message;
+ * tny_last_error_change_id() the id of a change a replica could not make
+ * (TNY_UNAVAILABLE), to retry it with (R7).
  * A failed change changes nothing (a change that returns a block allocates it
  * before changing anything). A denied check is an answer, not an error.
  * No C++ exception ever crosses this interface: anything unexpected inside
@@ -71,8 +74,10 @@
  * Reads (checks, lists, balances, getters) take no lock and never wait for a
  * writer; consume, reserve and tny_authorize_and_consume are lock-free;
  * changes are serialized inside the engine. A tny_batch is not thread-safe:
- * build it on one thread, then apply it. tny_last_error() and
- * tny_last_error_rules() are per thread.
+ * build it on one thread, then apply it. tny_last_error(),
+ * tny_last_error_rules() and tny_last_error_change_id() are per thread.
+ * On a replica (see "Replicas" below) changes and consumes may also wait
+ * for the group's database; reads never do.
  *
  * Time. The engine reads time only from its clock: the system clock, or the
  * callback in tny_engine_options (nanoseconds since the Unix epoch). The
@@ -137,7 +142,9 @@ enum tny_status_code {
   TNY_RESOURCE_EXHAUSTED = 8,  /* a plan limit, insufficient credits, a full table */
   TNY_FAILED_PRECONDITION = 9, /* the state forbids it (only workspace, expired ...) */
   TNY_INTERNAL = 13,           /* a bug or out of memory inside the library */
-  TNY_DATA_LOSS = 15           /* a broken invariant, a damaged file */
+  TNY_DATA_LOSS = 15,          /* a broken invariant, a damaged file */
+  TNY_DEADLINE_EXCEEDED = 4,   /* a wait for a log position ran out (R4) */
+  TNY_UNAVAILABLE = 14         /* a replica's database cannot be reached (R7) */
 };
 
 /* A static, lowercase name of the status ("ok", "invalid_argument" ...);
@@ -158,6 +165,13 @@ TNY_EXPORT const char* tny_last_error(void) TNY_NOEXCEPT;
  * lists every id. */
 TNY_EXPORT const char* tny_last_error_rules(void) TNY_NOEXCEPT;
 
+/* R7: the change id of the calling thread's most recent failure: set when a
+ * change on a replica failed with TNY_UNAVAILABLE (its outcome unknown: the
+ * database could not be reached, or not in time); "" otherwise. Retried with
+ * that id (tny_apply_with_id), the change is applied at most once in the
+ * group. Same failure and lifetime as tny_last_error(). */
+TNY_EXPORT const char* tny_last_error_change_id(void) TNY_NOEXCEPT;
+
 /* Releases a block the library returned (see "Results and ownership").
  * tny_free(NULL) does nothing. */
 TNY_EXPORT void tny_free(void* block) TNY_NOEXCEPT;
@@ -173,7 +187,7 @@ typedef struct tny_engine tny_engine;
  * time while the engine lives; must not call into the engine. */
 typedef int64_t (*tny_clock_fn)(void* context);
 
-#define TNY_ENGINE_OPTIONS_VERSION 3
+#define TNY_ENGINE_OPTIONS_VERSION 4
 
 /* P3: how far a journaled change is flushed before its call returns. In
  * every mode the change is in the journal (the kernel's page cache) before it
@@ -193,6 +207,9 @@ typedef int64_t (*tny_clock_fn)(void* context);
  * dropped in both. */
 #define TNY_JOURNAL_DAMAGE_REFUSE 0
 #define TNY_JOURNAL_DAMAGE_TRUNCATE 1
+
+/* R6: lease_floor's value for "no floor" (0 is the default, 10). */
+#define TNY_LEASE_FLOOR_NONE (-1)
 
 /* How an engine starts. Initialise with TNY_ENGINE_OPTIONS_INIT, then set the
  * fields you need: a zero field means "the default". A clock_context without
@@ -217,10 +234,29 @@ typedef struct tny_engine_options {
   int32_t durability;      /* P3: TNY_DURABILITY_* (0 = SYNC) */
   /* Version 3: */
   int32_t on_journal_damage; /* P3: TNY_JOURNAL_DAMAGE_* (0 = REFUSE) */
+  /* Version 4: replicas (R1-R8; see "Replicas" below). */
+  const char* log;             /* R1: the group's PostgreSQL, a libpq connection string
+                                  or URI; NULL = no replica */
+  const char* group;           /* R1: the schema of the group's log (required with log) */
+  const char* replica_id;      /* R5: unique in the group; NULL or "" = random */
+  int64_t log_lock_timeout_ms; /* R2: how long a change waits for the log's head lock
+                                  (default 5000, max 600000) */
+  int64_t log_poll_ms;         /* R3: the follower's poll interval (default 50, max 60000) */
+  /* R6: credit leases: validated and kept; until leases exist, a replica's
+   * consumes all go through the log. */
+  int64_t lease_max;          /* per (workspace, meter) (default 1000, max 2^42-1) */
+  int64_t lease_share;        /* the balance's share one lease takes (default 4, max 1000) */
+  int64_t lease_floor;        /* below it no lease (default 10; TNY_LEASE_FLOOR_NONE: 0) */
+  int64_t settle_interval_ms; /* default 1000, max 600000 */
+  int64_t lease_ttl_ms;       /* default 30000, max 86400000 */
+  int32_t no_lease_credits;   /* 1: no leases at all; 0: leases (the default) */
 } tny_engine_options;
 
-#define TNY_ENGINE_OPTIONS_INIT \
-  { TNY_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0 }
+#define TNY_ENGINE_OPTIONS_INIT                                                                   \
+  {                                                                                               \
+    TNY_ENGINE_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0, 0, NULL, 0, 0, 0, NULL, NULL, NULL, 0, \
+        0, 0, 0, 0, 0, 0, 0                                                                       \
+  }
 
 /* Creates an engine. `options` may be NULL (every default). Statuses:
  * TNY_INVALID_ARGUMENT for an options version this library does not know
@@ -234,7 +270,14 @@ typedef struct tny_engine_options {
  * TNY_FAILED_PRECONDITION when another engine holds the directory or the
  * journal continues a snapshot (recover with tny_load(snapshot, options)).
  * Every change is then journaled before it returns; a flush failure after
- * a change was applied is TNY_INTERNAL saying so. */
+ * a change was applied is TNY_INTERNAL saying so.
+ * With options->log (version 4), a replica of options->group (R5; see
+ * "Replicas" below): the group's schema is created on first use, the newest
+ * snapshot stored there is loaded, the log after it applied, and the
+ * engine follows the log from then on. TNY_INVALID_ARGUMENT without a group
+ * or with a journal (the log takes its place, R1); TNY_UNAVAILABLE when the
+ * database cannot be reached; TNY_DATA_LOSS or TNY_FAILED_PRECONDITION as
+ * the group's log and snapshots say. */
 TNY_EXPORT tny_status tny_engine_new(const tny_engine_options* options,
                                      tny_engine** out_engine) TNY_NOEXCEPT;
 /* Destroys the engine and everything in it. NULL does nothing. */
@@ -904,7 +947,9 @@ TNY_EXPORT tny_status tny_save(const tny_engine* engine, const char* path) TNY_N
  * snapshot are replayed and the engine goes on journaling there. A journal
  * of another engine or snapshot is TNY_FAILED_PRECONDITION; one whose older
  * records a newer snapshot dropped is TNY_DATA_LOSS (load the newest). With
- * a journal, tny_save also truncates it: the saved records are dropped. */
+ * a journal, tny_save also truncates it: the saved records are dropped.
+ * options->log is refused (TNY_INVALID_ARGUMENT, R5): a replica loads its
+ * group's snapshots from the database (tny_engine_new). */
 TNY_EXPORT tny_status tny_load(const char* path, const tny_engine_options* options,
                                tny_engine** out_engine) TNY_NOEXCEPT;
 
@@ -989,6 +1034,104 @@ TNY_EXPORT tny_status tny_batch_revoke_invitation(tny_batch* batch, uint64_t act
 TNY_EXPORT tny_status tny_batch_delete_workspace(tny_batch* batch, uint64_t actor,
                                                  uint64_t workspace,
                                                  const char* confirm) TNY_NOEXCEPT;
+
+/* ---- Replicas (R1-R8) ----------------------------------------------------- */
+/* An engine made by tny_engine_new with options->log is a replica of the
+ * group options->group: it follows the group's log, kept in PostgreSQL
+ * beside the group's snapshots (docs/replication.md). Every change (and
+ * every consume) goes through the log: it takes the log's head lock, runs at
+ * the head and is appended there, then returns; the other replicas apply it
+ * when their follower reads it. Such a call may wait for the database (up to
+ * log_lock_timeout_ms) and fail with TNY_UNAVAILABLE: its outcome is then
+ * unknown, and retrying it with tny_last_error_change_id() through
+ * tny_apply_with_id applies it at most once (R7). Reads never wait and
+ * answer from the replica's last applied position; to read a change made
+ * elsewhere, wait for its position (tny_last_change_position there,
+ * tny_wait_for here: R4). A log that changed under the replica, or a record
+ * of a newer format, stops its changes (TNY_DATA_LOSS,
+ * TNY_FAILED_PRECONDITION); reads go on. Reservations (tny_reserve,
+ * tny_commit, tny_release) are refused on a replica for now
+ * (TNY_FAILED_PRECONDITION, R6). tny_engine_free stops following.
+ * The functions below are safe from any thread. */
+
+/* R1: writes 1 to *out_replica when the engine is a replica, else 0. */
+TNY_EXPORT tny_status tny_is_replica(const tny_engine* engine, int* out_replica) TNY_NOEXCEPT;
+/* R4: the last position of the group's log applied to this engine (0 for an
+ * engine that is no replica). */
+TNY_EXPORT tny_status tny_position(const tny_engine* engine, int64_t* out_position) TNY_NOEXCEPT;
+/* R4: the position of the last change the calling thread made on this
+ * engine (0 if none): tny_wait_for(other, it, ...) on another replica makes
+ * that change readable there. */
+TNY_EXPORT tny_status tny_last_change_position(const tny_engine* engine,
+                                               int64_t* out_position) TNY_NOEXCEPT;
+/* R4: returns TNY_OK once tny_position() >= `position`, or
+ * TNY_DEADLINE_EXCEEDED naming both positions after `timeout_ms` (0 = do
+ * not wait; negative: TNY_INVALID_ARGUMENT). A replica that stopped
+ * applying (closed, data loss, a record of a newer format) returns at once,
+ * with why. On an engine that is no replica: TNY_OK for position 0,
+ * TNY_FAILED_PRECONDITION (R4) for any later one. */
+TNY_EXPORT tny_status tny_wait_for(const tny_engine* engine, int64_t position,
+                                   int64_t timeout_ms) TNY_NOEXCEPT;
+/* R7: tny_apply with the change's id: NULL or "" = a new id; at most 200
+ * bytes. A change whose id the log already holds is not applied again: it
+ * is answered from the log, with the ids it returned when this replica
+ * still remembers them (else *out_ids is an empty list), and the same id
+ * for another batch is TNY_INVALID_ARGUMENT (R7). On an engine that is no
+ * replica the id is ignored. */
+TNY_EXPORT tny_status tny_apply_with_id(tny_engine* engine, const tny_batch* batch,
+                                        const char* change_id, tny_id_list** out_ids) TNY_NOEXCEPT;
+
+/* R8: what tny_prepare returns (one block: tny_free() it). `record` holds
+ * `record_size` bytes (binary, not NUL-terminated); the strings are
+ * NUL-terminated. */
+typedef struct tny_prepared_change {
+  int64_t expected_position; /* $1: the replica's head when prepared */
+  const char* change_id;     /* $2 */
+  size_t record_size;
+  const uint8_t* record;  /* $3: bytea */
+  int32_t format_version; /* $4 */
+  const char* sql;        /* SELECT <group>.append_if_head($1, $2, $3, $4) */
+} tny_prepared_change;
+
+/* R8: validates `batch` at the replica's head and returns what the
+ * application appends inside its own database transaction: it runs `sql`
+ * with the four parameters above (libpq: PQexecParams, the record as a
+ * binary parameter), which returns the change's position. The change
+ * commits or rolls back with the application's rows; every replica applies
+ * it after the commit; nothing is applied here. A head that moved since
+ * fails that statement with SQLSTATE TN001: roll back, prepare again and
+ * retry. Use READ COMMITTED (REPEATABLE READ or SERIALIZABLE fail with a
+ * serialization error when another replica appended meanwhile), and keep
+ * the transaction short: it holds the log's head lock until it ends.
+ * A batch the engine refuses is refused here as by tny_apply.
+ * `change_id` as for tny_apply_with_id. TNY_FAILED_PRECONDITION (R8) on an
+ * engine that is no replica. */
+TNY_EXPORT tny_status tny_prepare(tny_engine* engine, const tny_batch* batch, const char* change_id,
+                                  tny_prepared_change** out_prepared) TNY_NOEXCEPT;
+/* R5: in a process forked after the replica was made (a pre-forking
+ * server's worker): gives this process its own replica id and connections
+ * and starts following; until then its changes are refused
+ * (TNY_FAILED_PRECONDITION naming R5) while reads go on. TNY_OK and nothing
+ * done on an engine that was not forked or is no replica. */
+TNY_EXPORT tny_status tny_follow(tny_engine* engine) TNY_NOEXCEPT;
+/* R5: stops following the log: from then on changes are refused
+ * (TNY_FAILED_PRECONDITION), reads go on at the last applied position, and
+ * waits in tny_wait_for return. Idempotent; does nothing on an engine that
+ * is no replica. The engine is still freed with tny_engine_free. */
+TNY_EXPORT tny_status tny_close(tny_engine* engine) TNY_NOEXCEPT;
+/* R5: stores a snapshot of the replica's state at its position in the
+ * group's database (new replicas start from the newest one) and writes that
+ * position. Reads and changes go on meanwhile. TNY_FAILED_PRECONDITION (R5)
+ * on an engine that is no replica. */
+TNY_EXPORT tny_status tny_save_snapshot_to_log(const tny_engine* engine,
+                                               int64_t* out_position) TNY_NOEXCEPT;
+/* R5: removes the log's records below the older of the two newest stored
+ * snapshots, and the snapshots older than it; writes the first position
+ * kept (1: nothing removed, fewer than two snapshots). A replica that needs
+ * a removed record is refused, naming the snapshot to load.
+ * TNY_FAILED_PRECONDITION (R5) on an engine that is no replica. */
+TNY_EXPORT tny_status tny_truncate_log(const tny_engine* engine,
+                                       int64_t* out_first_kept) TNY_NOEXCEPT;
 
 #ifdef __cplusplus
 } /* extern "C" */
