@@ -12,6 +12,11 @@
 #                                  the pip build reuses build/pip-*), then its
 #                                  python block, run by .venv/bin/python in an
 #                                  empty directory
+#   check_readme.sh replicas       "## Replicas": its block from the
+#                                  repository root (after `python`, whose
+#                                  .venv it uses): a throwaway PostgreSQL,
+#                                  two replicas, a change made on one checked
+#                                  on the other
 #
 # The C part leaves build/release built, so that CI runs its tests next
 # (`ctest --preset release`) without building -O3 twice, and fails if the
@@ -87,11 +92,25 @@ check_python() {
   (cd "$dir" && "$root/.venv/bin/python" example.py)
 }
 
+check_replicas() {
+  local commands out
+  commands=$(block "Replicas" sh 1)
+  [[ -x .venv/bin/python ]] ||
+    { echo "check_readme: the Replicas block needs the Python example's .venv (run 'python' first)" >&2; exit 1; }
+  echo "== tenantry README: Replicas, its block from the repository root"
+  out=$(bash -e -c "$commands")
+  echo "$out"
+  if [[ $out != "True" ]]; then
+    echo "check_readme: the Replicas block printed the above, not 'True'" >&2
+    exit 1
+  fi
+}
 case "${1:-}" in
   c) check_c ;;
   python) check_python ;;
+  replicas) check_replicas ;;
   *)
-    echo "usage: check_readme.sh c | python" >&2
+    echo "usage: check_readme.sh c | python | replicas" >&2
     exit 2
     ;;
 esac

@@ -86,6 +86,7 @@ python=$(TENANTRY_WERROR=1 bash scripts/venv.sh --fresh)
 TENANTRY_EXPECT_INSTALLED=1 "$python" -m pytest -p no:cacheprovider tests/python
 # README's Python example as written, in an empty directory.
 bash scripts/check_readme.sh python
+bash scripts/check_readme.sh replicas
 # The whole suite again with gc.set_threshold(1) for the session and its child
 # interpreters (tests/python/conftest.py): a collection at every allocation of
 # a container, so the collector meets every object of the module in each state

@@ -2131,9 +2131,14 @@ static void test_C5_keyed_consume_is_once_in_the_group(void) {
   RULES("C5");
   OK(tny_balance(b, s.ws, TNY_METER_CREDITS, &balance));
   CHECK(balance.buckets[0] + balance.buckets[1] == 70);
-  /* R6: reservations are refused on replicas for now. */
-  EXPECT(TNY_FAILED_PRECONDITION, tny_reserve(a, s.ws, 1, TNY_METER_CREDITS, 60, &reservation));
-  RULES("R6");
+  /* C6 on replicas: a reservation made on one is committed on the other. */
+  OK(tny_reserve(a, s.ws, 10, TNY_METER_CREDITS, 60, &reservation));
+  OK(tny_last_change_position(a, &at));
+  OK(tny_wait_for(b, at, 5000));
+  OK(tny_commit(b, reservation, 4));
+  EXPECT(TNY_NOT_FOUND, tny_commit(a, reservation, 4));
+  OK(tny_balance(b, s.ws, TNY_METER_CREDITS, &balance));
+  CHECK(balance.buckets[0] + balance.buckets[1] == 66);
   tny_engine_free(a);
   tny_engine_free(b);
 }

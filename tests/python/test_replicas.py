@@ -485,7 +485,8 @@ def test_R5_snapshots_in_the_log_and_truncation(open_replica: Any) -> None:
 
 
 def test_C5_keyed_consume_is_once_across_two_replicas(open_replica: Any) -> None:
-    a, b = open_replica(), open_replica()
+    # Without leases every consume is a record, so the counts below are exact.
+    a, b = open_replica(lease_credits=False), open_replica(lease_credits=False)
     owner, client, account, ws = seed(a)
     a.grant(SYSTEM, account, 1000)
     a.transfer(owner, account, ws, 100)
@@ -522,9 +523,42 @@ def test_C5_keyed_consume_is_once_across_two_replicas(open_replica: Any) -> None
     a.verify()
 
 
-def test_R6_reservations_are_refused_on_replicas_for_now(open_replica: Any) -> None:
+def test_C6_reservation_made_on_one_replica_is_committed_on_another(open_replica: Any) -> None:
     a = open_replica()
+    b = open_replica()
     owner, client, account, ws = seed(a)
-    with pytest.raises(tenantry.FailedPrecondition) as caught:
-        a.reserve(ws, 1)
-    assert caught.value.rules == ("R6",)
+    a.grant(SYSTEM, account, 1000)
+    a.transfer(owner, account, ws, 100)
+    hold = a.reserve(ws, 10)
+    b.wait_for(a.last_change_position)
+    assert b.reservation(hold).workspace == ws
+    assert b.balance(ws)["held"] >= 10
+    b.commit(hold, 4)
+    with pytest.raises(tenantry.NotFound) as caught:
+        a.commit(hold, 4)
+    assert "C6" in caught.value.rules
+    a.wait_for(b.last_change_position)
+    assert a.balance(ws) == {"regular": 96, "extra": 0, "held": 0}
+
+
+def test_R6_consume_on_a_lease_is_local_and_settled(open_replica: Any) -> None:
+    a = open_replica(settle_interval_ms=50, lease_ttl_ms=2000)
+    b = open_replica(settle_interval_ms=50, lease_ttl_ms=2000)
+    owner, client, account, ws = seed(a)
+    a.grant(SYSTEM, account, 10000)
+    a.transfer(owner, account, ws, 1000)
+    a.consume(ws, 1)  # through the log, with a lease
+    at = a.position
+    for _ in range(50):
+        a.consume(ws, 1)  # on the lease: no record each
+    assert a.position <= at + 1
+    deadline = time.monotonic() + 5
+    while b.consumed(ws, at_least=a.position) < 51 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert b.consumed(ws) == 51
+    a.close()  # returns the lease
+    c = open_replica()
+    final = c.balance(ws)
+    assert final == {"regular": 1000 - 51, "extra": 0, "held": 0}
+    assert c.consumed(ws) == 51
+    c.verify()
