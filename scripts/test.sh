@@ -14,8 +14,8 @@
 # (scripts/pg_cluster.sh) in the dev, asan and release presets, except the
 # many-process kill suite, replica_kill_test (tests/replica/: replicas and
 # the postmaster SIGKILLed at random), which ctest runs in the dev preset
-# only, ~65 s on 2 cores; the other presets build it (docs/replication.md,
-# "Testing", for longer runs).
+# only, ~65 s on 2 cores; the other presets build it only when asked to
+# (docs/replication.md, "Testing", for longer runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh

@@ -51,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -361,7 +362,7 @@ class Worker {
         } else {
           absl::StatusOr<std::vector<uint64_t>> ids = e_->apply(*change.retry_batch, cid);
           if (ids.ok()) {
-            done = change.kind == "batch" || ids->empty() || ids->front() == 0
+            done = absl::StartsWith(change.kind, "batch") || ids->empty() || ids->front() == 0
                        ? absl::StrJoin(*ids, ",")
                        : absl::StrCat(ids->front());
             if (done->empty()) done = std::string("-");
@@ -647,6 +648,19 @@ class Worker {
         if (!ok.ok()) return ok.status();
         return std::string(*ok ? "1" : "0");
       };
+    } else if (r < 915 && !batches_.empty()) {
+      // An acknowledged batch again, with its change id: answered from the
+      // log with the first ids, never applied twice (R7).
+      const auto& [cid, batch] = batches_[Pick(batches_.size())];
+      ch.kind = "batch_again";
+      ch.cid = cid;
+      ch.arg = cid;
+      ch.retry_batch = batch;
+      ch.make = [this, batch = batch, cid = cid]() -> absl::StatusOr<std::string> {
+        absl::StatusOr<std::vector<uint64_t>> ids = e_->apply(batch, cid);
+        if (!ids.ok()) return ids.status();
+        return absl::StrJoin(*ids, ",");
+      };
     } else {
       Batch& b = ch.retry_batch.emplace();
       std::vector<std::string> keys, parts;
@@ -662,6 +676,7 @@ class Worker {
         if (!ids.ok()) return ids.status();
         return absl::StrJoin(*ids, ",");
       };
+      ch.on_ok = [this, batch, cid] { batches_.emplace_back(cid, batch); };
     }
     Try(ch);
   }
@@ -675,6 +690,7 @@ class Worker {
   std::vector<WorkspaceId> known_ws_;
   int since_refresh_ = 0;
   std::vector<std::tuple<std::string, WorkspaceId, int64_t>> keys_;
+  std::vector<std::pair<std::string, Batch>> batches_;  // acknowledged: (change id, batch)
 };
 
 }  // namespace
