@@ -6,17 +6,19 @@
 // own, then runs replica_worker processes, each a replica of the group
 // making random changes and reporting every outcome through a pipe. At
 // random instants (a seeded schedule) the test SIGKILLs a worker and starts
-// another in its place (a new replica id), and SIGKILLs the PostgreSQL
-// postmaster, then starts the server again: workers get `unavailable`,
-// retry with the change's id, and go on. Then two workers race conflicting
-// changes (T3, M5): exactly one wins each round. At the end the workers
-// stop and digest their state at the log's head, three fresh replicas open
-// from the database, and the test checks: one position, one digest of
-// every observable fact, verify() (C8 among all), every acknowledged change
-// in the log at the position its worker was told, refused changes absent,
-// no balance below zero, and credits consumed within what was acknowledged
-// (exactly, without leases; minus a killed replica's leases with them) and
-// what was acknowledged or of unknown outcome (never an overcharge).
+// another in its place (a new replica id), SIGKILLs the PostgreSQL
+// postmaster, then starts the server again, and SIGKILLs single backends
+// (the server recovers by itself): workers get `unavailable`, retry with
+// the change's id, and go on. Once, it truncates the log under them (R5).
+// Then two workers race conflicting changes (T3, M5): exactly one wins each
+// round. At the end the workers stop and digest their state at the log's
+// head, three fresh replicas open from the database, and the test checks:
+// one position, one digest of every observable fact, verify() (C8 among
+// all), every acknowledged change in the log at the position its worker
+// was told, refused changes absent, no balance below zero, and credits
+// consumed within what was acknowledged (exactly, without leases; minus a
+// killed replica's leases with them) and what was acknowledged or of
+// unknown outcome (never an overcharge).
 //
 // Then a pre-forking server: a parent opens a replica, forks 4 workers that
 // each call follow(), make a change and read every other's.
@@ -44,6 +46,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -153,6 +156,20 @@ class Sql {
  private:
   PGconn* conn_;
 };
+
+// Whether the server accepts connections (not down, starting or in crash
+// recovery).
+bool ServerReady() { return PQping(cluster->conninfo().c_str()) == PQPING_OK; }
+
+// Waits up to `timeout_ms` for it.
+bool WaitServerReady(int64_t timeout_ms) {
+  const int64_t deadline = NowMs() + timeout_ms;
+  while (!ServerReady()) {
+    if (NowMs() > deadline) return false;
+    SleepMs(50);
+  }
+  return true;
+}
 
 // ---- Processes ----
 
@@ -282,7 +299,16 @@ class Postgres {
   }
 
   void Step() {
-    if (state_ == kDying) {
+    if (state_ == kRecovering) {
+      if (NowMs() - last_look_ < 100) return;
+      last_look_ = NowMs();
+      if (ServerReady()) {
+        state_ = kUp;
+      } else if (NowMs() - killed_at_ > 60'000) {
+        ADD_FAILURE() << "the server did not recover from a backend's kill in 60 s";
+        state_ = kFailed;
+      }
+    } else if (state_ == kDying) {
       if (NowMs() - last_look_ < 100) return;
       last_look_ = NowMs();
       std::vector<pid_t> holders = Holders(tag_);
@@ -311,7 +337,8 @@ class Postgres {
   }
 
   // SIGKILLs one client backend (its command line says "[local]"): the
-  // postmaster ends every other one and recovers by itself. False if none.
+  // postmaster ends every other one and recovers by itself (up() once it
+  // accepts connections again). False if none.
   bool KillBackend(uint64_t random) {
     std::vector<pid_t> backends;
     for (pid_t child : ChildrenOf(PostmasterPid())) {
@@ -322,6 +349,9 @@ class Postgres {
     if (backends.empty()) return false;
     if (kill(backends[random % backends.size()], SIGKILL) != 0) return false;
     ++backend_kills_;
+    state_ = kRecovering;
+    killed_at_ = NowMs();
+    last_look_ = 0;
     return true;
   }
 
@@ -345,7 +375,7 @@ class Postgres {
   }
 
   std::string log_;
-  enum { kUp, kDying, kStarting, kFailed } state_ = kUp;
+  enum { kUp, kRecovering, kDying, kStarting, kFailed } state_ = kUp;
   pid_t postmaster_ = -1;
   std::string tag_;
   int64_t killed_at_ = 0, last_look_ = 0;
@@ -386,6 +416,7 @@ struct WorkerProc {
   std::string buffer;
   bool alive = false;
   bool opened = false, paused = false, quiet = false, digested = false;
+  bool terminated = false;  // sent SIGTERM
   int64_t digest_position = 0;
   uint64_t digest_hash = 0;
   std::vector<std::string> races;  // W lines' words after "W"
@@ -494,14 +525,14 @@ class Chaos {
         "%d postmaster kills, %d backend kills; %zu changes tried (%d acknowledged, %d of them "
         "after "
         "unavailable, %d refused, %d unknown, %d in flight at a kill), %d unavailable, "
-        "%d snapshots; kill phase "
+        "%d snapshots, log truncated below %lld; kill phase "
         "%.1f s, races %.1f s, stop and digests %.1f s, checks %.1f s\n",
         lease_ ? "lease_credits" : "consumes through the log",
         static_cast<unsigned long long>(config_.seed), config_.workers,
         static_cast<long long>(next_gen_), kills_, postgres_.restarts(), postgres_.backend_kills(),
         ops_.size(), Count('A'), Count('A', true), Count('R'), Count('U'), Count('K'), transient_,
-        snapshots_, (killed - started) / 1000.0, (raced - killed) / 1000.0,
-        (finished - raced) / 1000.0, (NowMs() - finished) / 1000.0);
+        snapshots_, static_cast<long long>(truncated_to_), (killed - started) / 1000.0,
+        (raced - killed) / 1000.0, (finished - raced) / 1000.0, (NowMs() - finished) / 1000.0);
   }
 
  private:
@@ -514,6 +545,7 @@ class Chaos {
   // ---- Seed ----
 
   void SeedGroup() {
+    ASSERT_TRUE(WaitServerReady(60'000)) << "the server is not up";
     absl::StatusOr<std::unique_ptr<Engine>> opened = OpenReplica(ReplicaOptions(group_, lease_));
     ASSERT_TRUE(opened.ok()) << opened.status();
     observer_ = *std::move(opened);
@@ -680,16 +712,21 @@ class Chaos {
     }
   }
 
-  // A worker's pipe ended: it exited. `expected` (killed, or told to
-  // exit) or a failure.
-  void Reap(WorkerProc& w, bool expected) {
+  // A worker's pipe ended: it exited. After SIGTERM it must have exited 0;
+  // otherwise it is a failure.
+  void Reap(WorkerProc& w) {
     int status = 0;
     waitpid(w.pid, &status, 0);
     w.alive = false;
     close(w.report_fd);
     close(w.command_fd);
     w.report_fd = w.command_fd = -1;
-    if (!expected) {
+    if (w.terminated) {
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "worker g" << w.gen << " did not close and exit 0 on SIGTERM: status " << status
+          << "; its stderr ends:\n"
+          << Tail(absl::StrCat(dir_, "/worker-g", w.gen, ".stderr"));
+    } else {
       ADD_FAILURE() << "worker g" << w.gen << " ended by itself: "
                     << (WIFEXITED(status) ? absl::StrCat("exit ", WEXITSTATUS(status))
                                           : absl::StrCat("signal ", WTERMSIG(status)))
@@ -714,7 +751,7 @@ class Chaos {
     if (poll(fds.data(), fds.size(), static_cast<int>(ms)) <= 0) return;
     for (size_t i = 0; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
-      if (!Drain(*who[i])) Reap(*who[i], false);
+      if (!Drain(*who[i])) Reap(*who[i]);
     }
   }
 
@@ -765,7 +802,7 @@ class Chaos {
   void KillPhase() {
     const int64_t start = NowMs();
     const int64_t length = config_.seconds * 1000;
-    enum Kind { kWorker, kPostmaster, kBackend };
+    enum Kind { kWorker, kPostmaster, kBackend, kTruncate };
     struct Event {
       int64_t at;
       Kind kind;
@@ -778,6 +815,10 @@ class Chaos {
     for (int i = 0; i < config_.backend_kills; ++i) {
       events.push_back({start + when(rng_), kBackend});
     }
+    // R5: once, the log is truncated under the workers (what the two newest
+    // snapshots need is kept); new replicas start from a snapshot then.
+    events.push_back(
+        {start + length / 3 + static_cast<int64_t>(rng_() % (length / 3 + 1)), kTruncate});
     std::sort(events.begin(), events.end(),
               [](const Event& a, const Event& b) { return a.at < b.at; });
     size_t next = 0;
@@ -792,7 +833,10 @@ class Chaos {
         last_sample = NowMs();
       }
       if (next >= events.size() || NowMs() < events[next].at) continue;
-      if (events[next].kind != kWorker) {
+      if (events[next].kind == kTruncate) {
+        if (!postgres_.up()) continue;
+        ASSERT_NO_FATAL_FAILURE(Truncate());
+      } else if (events[next].kind != kWorker) {
         // One outage at a time: the next kill waits for the server.
         if (!postgres_.up()) continue;
         if (events[next].kind == kPostmaster) {
@@ -812,6 +856,20 @@ class Chaos {
     ASSERT_TRUE(postgres_.WaitUp(60'000)) << "the server did not come back";
     EXPECT_EQ(postgres_.restarts(), config_.pg_kills);
     EXPECT_EQ(postgres_.backend_kills(), config_.backend_kills);
+  }
+
+  // Keeps the records' change ids first (the checks look acknowledged
+  // changes up in them), then truncates the log from the observer.
+  void Truncate() {
+    Sql sql;
+    for (const auto& [p, id] : Records(sql)) early_records_[p] = id;
+    absl::StatusOr<int64_t> kept = TruncateLog(*observer_);
+    if (kept.ok()) {
+      truncated_to_ = *kept;
+    } else {
+      // The server may have gone away meanwhile: no truncation this run.
+      EXPECT_TRUE(absl::IsUnavailable(kept.status())) << kept.status();
+    }
   }
 
   // Pumps until `done` or `ms` passed; false on timeout.
@@ -877,6 +935,16 @@ class Chaos {
       JudgeRace("M5", round, a.races.back(), b.races.back());
       race_users_.push_back(*user);
     }
+    // One more replica, stopped with SIGTERM while it makes changes: it
+    // closes its replica and exits 0; every change it began has an outcome.
+    ASSERT_NO_FATAL_FAILURE(StartWorker());
+    WorkerProc& extra = workers_.back();
+    ASSERT_TRUE(PumpUntil([&] { return extra.opened; }, 90'000));
+    Pump(300);
+    extra.terminated = true;
+    ASSERT_EQ(kill(extra.pid, SIGTERM), 0);
+    ASSERT_TRUE(PumpUntil([&] { return !extra.alive; }, 60'000))
+        << "worker g" << extra.gen << " did not exit on SIGTERM";
   }
 
   // Each of `a` and `b` is "round kind code position result": exactly one ok.
@@ -1007,9 +1075,10 @@ class Chaos {
     ASSERT_NO_FATAL_FAILURE(CheckRaces(*fresh[0]));
   }
 
-  // The group's records: position -> change id.
+  // The group's records: position -> change id (with those truncated away,
+  // as Truncate kept them).
   std::map<int64_t, std::string> Records(Sql& sql) {
-    std::map<int64_t, std::string> out;
+    std::map<int64_t, std::string> out = early_records_;
     auto rows = sql.Rows(absl::StrCat("SELECT position, change_id FROM \"", group_, "\".records"));
     if (!rows.has_value()) return out;
     for (const auto& row : *rows) {
@@ -1195,7 +1264,7 @@ class Chaos {
   std::unique_ptr<Engine> observer_;
   Seeded seed_;
   Postgres postgres_;
-  std::vector<WorkerProc> workers_;
+  std::deque<WorkerProc> workers_;  // a deque: pointers to workers stay valid
   int64_t next_gen_ = 0;
   int kills_ = 0;
   std::set<int64_t> killed_gens_;
@@ -1206,6 +1275,8 @@ class Chaos {
   std::vector<UserId> race_users_;
   std::map<std::string, std::string> shared_names_;
   int64_t digest_head_ = 0;
+  std::map<int64_t, std::string> early_records_;
+  int64_t truncated_to_ = 0;  // the first position the truncation kept
 };
 
 void RunChaos(bool lease) {
@@ -1236,6 +1307,7 @@ TEST(ReplicaKill, R6_R7_KilledReplicasWithLeasesNeverOvercharge) { RunChaos(true
 // a change, says its position, and once told the newest of all positions
 // reads every worker's change. The parent reads them too.
 TEST(ReplicaKill, R5_PreforkedWorkersSeeEveryWorkersChanges) {
+  ASSERT_TRUE(WaitServerReady(60'000)) << "the server is not up";
   const std::string group = "g_kill_prefork";
   absl::StatusOr<std::unique_ptr<Engine>> opened = OpenReplica(ReplicaOptions(group, false));
   ASSERT_TRUE(opened.ok()) << opened.status();
