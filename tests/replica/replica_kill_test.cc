@@ -130,11 +130,13 @@ class Sql {
   Sql(const Sql&) = delete;
   Sql& operator=(const Sql&) = delete;
 
-  // Rows of `query`, each its columns as text; nullopt if it failed.
-  std::optional<std::vector<std::vector<std::string>>> Rows(const std::string& query) {
+  // Rows of `query`, each its columns as text; nullopt if it failed (a
+  // test failure if `must`).
+  std::optional<std::vector<std::vector<std::string>>> Rows(const std::string& query,
+                                                            bool must = true) {
     PGresult* r = PQexec(conn_, query.c_str());
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-      ADD_FAILURE() << query << ": " << PQerrorMessage(conn_);
+      if (must) ADD_FAILURE() << query << ": " << PQerrorMessage(conn_);
       PQclear(r);
       return std::nullopt;
     }
@@ -302,7 +304,11 @@ class Postgres {
     if (state_ == kRecovering) {
       if (NowMs() - last_look_ < 100) return;
       last_look_ = NowMs();
-      if (ServerReady()) {
+      // Ready again once the crash was seen (or 2 s passed: it may have
+      // recovered between two looks).
+      const bool ready = ServerReady();
+      crash_seen_ |= !ready;
+      if (ready && (crash_seen_ || NowMs() - killed_at_ > 2'000)) {
         state_ = kUp;
       } else if (NowMs() - killed_at_ > 60'000) {
         ADD_FAILURE() << "the server did not recover from a backend's kill in 60 s";
@@ -350,6 +356,7 @@ class Postgres {
     if (kill(backends[random % backends.size()], SIGKILL) != 0) return false;
     ++backend_kills_;
     state_ = kRecovering;
+    crash_seen_ = false;
     killed_at_ = NowMs();
     last_look_ = 0;
     return true;
@@ -377,6 +384,7 @@ class Postgres {
   std::string log_;
   enum { kUp, kRecovering, kDying, kStarting, kFailed } state_ = kUp;
   pid_t postmaster_ = -1;
+  bool crash_seen_ = false;
   std::string tag_;
   int64_t killed_at_ = 0, last_look_ = 0;
   pid_t starter_ = -1;
@@ -834,8 +842,7 @@ class Chaos {
       }
       if (next >= events.size() || NowMs() < events[next].at) continue;
       if (events[next].kind == kTruncate) {
-        if (!postgres_.up()) continue;
-        ASSERT_NO_FATAL_FAILURE(Truncate());
+        if (!postgres_.up() || !Truncate()) continue;
       } else if (events[next].kind != kWorker) {
         // One outage at a time: the next kill waits for the server.
         if (!postgres_.up()) continue;
@@ -860,16 +867,21 @@ class Chaos {
 
   // Keeps the records' change ids first (the checks look acknowledged
   // changes up in them), then truncates the log from the observer.
-  void Truncate() {
+  // False when the server did not answer: try again a little later.
+  bool Truncate() {
     Sql sql;
-    for (const auto& [p, id] : Records(sql)) early_records_[p] = id;
-    absl::StatusOr<int64_t> kept = TruncateLog(*observer_);
-    if (kept.ok()) {
-      truncated_to_ = *kept;
-    } else {
-      // The server may have gone away meanwhile: no truncation this run.
-      EXPECT_TRUE(absl::IsUnavailable(kept.status())) << kept.status();
+    auto rows = sql.Rows(absl::StrCat("SELECT position, change_id FROM \"", group_, "\".records"),
+                         /*must=*/false);
+    if (!rows.has_value()) return false;
+    for (const auto& row : *rows) {
+      int64_t p = 0;
+      if (absl::SimpleAtoi(row[0], &p)) early_records_[p] = row[1];
     }
+    absl::StatusOr<int64_t> kept = TruncateLog(*observer_);
+    if (absl::IsUnavailable(kept.status())) return false;
+    EXPECT_TRUE(kept.ok()) << kept.status();
+    if (kept.ok()) truncated_to_ = *kept;
+    return true;
   }
 
   // Pumps until `done` or `ms` passed; false on timeout.
