@@ -10,6 +10,12 @@
 # module (mypy.stubtest), the pytest suite and README's Python example.
 # First, the core is compiled with clang's -Wthread-safety (lock annotations
 # checked).
+# The replica suites (label `replica`) start a throwaway PostgreSQL each
+# (scripts/pg_cluster.sh) in the dev, asan and release presets, except the
+# many-process kill suite, replica_kill_test (tests/replica/: replicas and
+# the postmaster SIGKILLed at random), which ctest runs in the dev preset
+# only, ~65 s on 2 cores; the other presets build it only when asked to
+# (docs/replication.md, "Testing", for longer runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh

@@ -52,6 +52,8 @@ class PgCluster : public ::testing::Environment {
   bool Stop() { return !RunClusterScript("stop", dir_).empty(); }
   bool Start() { return RunClusterScript("start", dir_) == conninfo_; }
   const std::string& conninfo() const { return conninfo_; }
+  // The directory the server lives in (DIR/postmaster.pid holds its PID).
+  const std::string& dir() const { return dir_; }
 
  private:
   std::string dir_;
