@@ -15,7 +15,8 @@
 # many-process kill suite, replica_kill_test (tests/replica/: replicas and
 # the postmaster SIGKILLed at random), which ctest runs in the dev preset
 # only, ~65 s on 2 cores; the other presets build it only when asked to
-# (docs/replication.md, "Testing", for longer runs).
+# (docs/replication.md, "Testing", for longer runs). replica_test is also
+# labelled `concurrency`, so the tsan preset runs it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh

@@ -236,6 +236,11 @@ absl::Status PgLog::Connect() {
   const char* keywords[] = {"connect_timeout", "dbname", nullptr};
   const char* values[] = {timeout.c_str(), conninfo_.c_str(), nullptr};
   conn_ = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+  // The server's notices (a crash's WARNING, DETAIL, HINT) are not the
+  // host program's stderr's: failures reach the caller as statuses.
+  if (conn_ != nullptr)
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     const std::string text = ErrorText(nullptr, conn_);
     return R1(absl::StatusCode::kUnavailable,

@@ -52,10 +52,20 @@ int64_t NowMs() {
       .count();
 }
 
-// The ops of a change, as one string: a retry must be the same change.
+// The ops of a change, as one string: a retry must be the same change. A
+// keyed consume and the record of its refusal (C5) are the same change:
+// both carry the consume's arguments.
 std::string Digest(absl::Span<const std::string> ops) {
   std::string out;
-  for (const std::string& op : ops) absl::StrAppend(&out, op.size(), ":", op);
+  for (const std::string& op : ops) {
+    uint8_t code = 0;
+    if (OpCodeOf(op, &code) && (code == static_cast<uint8_t>(OpCode::kConsumeCredits) ||
+                                code == static_cast<uint8_t>(OpCode::kRefusedConsume))) {
+      absl::StrAppend(&out, "consume:", op.size(), ":", absl::string_view(op).substr(1));
+      continue;
+    }
+    absl::StrAppend(&out, op.size(), ":", op);
+  }
   return out;
 }
 
@@ -471,7 +481,9 @@ absl::StatusOr<ChangeResult> Replica::Run(absl::Span<const std::string> ops, boo
     if (appended != 0) {
       // A retry of a change the log holds at `appended`: catch up to it and
       // answer with its results.
-      TNY_RETURN_IF_ERROR(CatchUpLocked());
+      if (absl::Status caught = CatchUpLocked(); !caught.ok()) {
+        return absl::IsUnavailable(caught) ? Unreachable(caught, id) : caught;
+      }
       if (const ChangeResult* done = Recall(id); done != nullptr) continue;
       ChangeResult known;
       known.position = appended;
@@ -713,6 +725,23 @@ absl::StatusOr<int64_t> Replica::ConsumeThroughLog(WorkspaceId workspace, MeterI
                                                options_.lease_floor, options_.lease_ttl_ms));
   }
   absl::StatusOr<ChangeResult> done = Run(ops, false, change_id);
+  if (!key.empty() && absl::IsResourceExhausted(done.status())) {
+    // C5: a keyed consume's refusal is its first answer too: recorded under
+    // the key's change id, so that a retry anywhere in the group is refused
+    // the same way (not debited after a top-up).
+    const std::string refusal = Encode<&Writer::RefusedConsume>(workspace, amount, MeterRef(meter),
+                                                                key, authorize, user, permission);
+    absl::StatusOr<ChangeResult> recorded = Run({&refusal, 1}, false, change_id);
+    if (recorded.ok() && !recorded->ids.empty() && recorded->ids.front() != kRefusedConsumeResult) {
+      done = std::move(recorded);  // a concurrent first attempt succeeded
+    }
+  }
+  if (done.ok() && !key.empty() && !done->ids.empty() &&
+      done->ids.front() == kRefusedConsumeResult) {
+    return Refusal(absl::StatusCode::kResourceExhausted, {"C5"},
+                   absl::StrCat("a replay of the first consume with idempotency key '", key,
+                                "', which was refused: nothing debited"));
+  }
   if (!done.ok()) {
     if (lease != nullptr && lease->hold != 0) {
       // Nothing was appended: the lease is still this replica's.

@@ -25,6 +25,9 @@
 
 namespace tenantry::internal {
 
+// What RefusedConsume returns: no consume's result (available <= 2^42).
+inline constexpr uint64_t kRefusedConsumeResult = ~uint64_t{0};
+
 class Writer {
  public:
   // `token_key` keys the invitation token hashes (I1); `invitation_ttl_s`
@@ -132,6 +135,11 @@ class Writer {
   // consumption is forgiven); returns how many. Every replica change runs
   // it first, at the record's time.
   absl::StatusOr<uint64_t> ExpireHolds();
+  // C5 on replicas: the record of a keyed consume's refusal, under its
+  // key's change id; changes nothing and returns kRefusedConsumeResult.
+  absl::StatusOr<uint64_t> RefusedConsume(WorkspaceId workspace, int64_t amount, MeterRef meter,
+                                          absl::string_view key, bool authorize, UserId user,
+                                          PermissionId permission);
   // Cells are live state outside the version: a transaction that changed
   // one (Transfer, Revoke, ConsumeCredits) and is then given up (a replica
   // whose append failed) puts back what it moved, before Abort.

@@ -243,6 +243,11 @@ absl::StatusOr<uint64_t> Writer::ConsumeCredits(WorkspaceId workspace, int64_t a
   return static_cast<uint64_t>(after.available());
 }
 
+absl::StatusOr<uint64_t> Writer::RefusedConsume(WorkspaceId, int64_t, MeterRef, absl::string_view,
+                                                bool, UserId, PermissionId) {
+  return kRefusedConsumeResult;
+}
+
 void Writer::UndoCells() {
   for (auto it = cell_deltas_.rbegin(); it != cell_deltas_.rend(); ++it) {
     Update(it->cell, [&](CellValue& c) {
