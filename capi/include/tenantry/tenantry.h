@@ -242,8 +242,8 @@ typedef struct tny_engine_options {
   int64_t log_lock_timeout_ms; /* R2: how long a change waits for the log's head lock
                                   (default 5000, max 600000) */
   int64_t log_poll_ms;         /* R3: the follower's poll interval (default 50, max 60000) */
-  /* R6: credit leases: validated and kept; until leases exist, a replica's
-   * consumes all go through the log. */
+  /* R6: credit leases: a replica consumes locally on its lease of a
+   * workspace's balance (docs/replication.md, "Credits across replicas"). */
   int64_t lease_max;          /* per (workspace, meter) (default 1000, max 2^42-1) */
   int64_t lease_share;        /* the balance's share one lease takes (default 4, max 1000) */
   int64_t lease_floor;        /* below it no lease (default 10; TNY_LEASE_FLOOR_NONE: 0) */
@@ -1049,9 +1049,11 @@ TNY_EXPORT tny_status tny_batch_delete_workspace(tny_batch* batch, uint64_t acto
  * elsewhere, wait for its position (tny_last_change_position there,
  * tny_wait_for here: R4). A log that changed under the replica, or a record
  * of a newer format, stops its changes (TNY_DATA_LOSS,
- * TNY_FAILED_PRECONDITION); reads go on. Reservations (tny_reserve,
- * tny_commit, tny_release) are refused on a replica for now
- * (TNY_FAILED_PRECONDITION, R6). tny_engine_free stops following.
+ * TNY_FAILED_PRECONDITION); reads go on. Consumes run on the replica's
+ * lease when it covers them, else (and always with a key) through the log;
+ * reservations (tny_reserve, tny_commit, tny_release) go through the log
+ * and are usable from any replica (R6). tny_engine_free returns the leases
+ * and stops following.
  * The functions below are safe from any thread. */
 
 /* R1: writes 1 to *out_replica when the engine is a replica, else 0. */
