@@ -153,7 +153,8 @@ def section(args: argparse.Namespace) -> List[str]:
         f"{s_change_disk['items_per_second']:,.0f} /s (p50 {fmt_ms(s_change_disk['change_p50_ms'])})")
     row("3", "the same, 4 writers (4 replicas, one thread each)", "—",
         f"{four['items_per_second']:,.0f} /s in all (p50 {fmt_ms(four['change_p50_ms'])}, p99"
-        f" {fmt_ms(four['change_p99_ms'])})", None)
+        f" {fmt_ms(four['change_p99_ms'])}; {four['refused_appends_per_change']:.2f} appends refused"
+        " per change: the head had moved, the change ran again)", None)
     row("4", "a batch through the log (10,000 `add_member`, one record)", "≥ 200,000 memberships/s",
         base.fmt_rate(batch["items_per_second"]) + f" ({base.fmt_ns(base.ns(batch))} a batch)",
         batch["items_per_second"] >= 200000, base.fmt_rate(e_batch["items_per_second"]),
