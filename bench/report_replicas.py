@@ -54,6 +54,11 @@ def need(runs: Dict[str, Json], key: str) -> Json:
     return found[0]
 
 
+def fmt_rate(x: float) -> str:
+    """Per second: exact below 100,000 (the log's rows are in the thousands)."""
+    return f"{x:,.0f} /s" if x < 1e5 else base.fmt_rate(x)
+
+
 def mark(ok: bool) -> str:
     return "pass" if ok else "**miss**"
 
@@ -103,6 +108,13 @@ def section(args: argparse.Namespace) -> List[str]:
       " do not edit by hand. What dominates each row is `bench/REPLICA_NOTES.md`, included below"
       " the tables.")
     w("")
+    w("To run it: `scripts/bench_replicas.sh` (about 8 minutes; it rewrites this section) or"
+      " `scripts/bench_replicas.sh --quick` (a smoke test of a minute or two, written to"
+      " `build/bench-results/RESULTS-replicas.md`). Either builds `replica_bench` with the `bench`"
+      " preset and needs PostgreSQL 15 (`scripts/deps.sh` installs it); the benchmark starts and"
+      " stops its own server. `build/bench/bench/replica_bench --help` lists Google Benchmark's"
+      " flags; its own are `--quick`, `--catchup_memberships=N` and `--lag_samples=N`.")
+    w("")
     w(f"- **Date**: {context.get('date', '?')}; commit `{base.git('rev-parse', '--short', 'HEAD')}`"
       f"{' (with local changes)' if base.git('status', '--porcelain', '--untracked-files=no') else ''}.")
     w(f"- **Machine**: {base.cpu_model()}, {context.get('num_cpus', '?')} vCPUs at "
@@ -149,16 +161,16 @@ def section(args: argparse.Namespace) -> List[str]:
     row("3", "single change through the log, 1 writer", "≥ 1,500 /s",
         f"{one['items_per_second']:,.0f} /s (p50 {fmt_ms(one['change_p50_ms'])}, p99"
         f" {fmt_ms(one['change_p99_ms'])})", one["items_per_second"] >= 1500,
-        base.fmt_rate(e_change["items_per_second"]), base.fmt_rate(s_change_mem["items_per_second"]),
+        fmt_rate(e_change["items_per_second"]), fmt_rate(s_change_mem["items_per_second"]),
         f"{s_change_disk['items_per_second']:,.0f} /s (p50 {fmt_ms(s_change_disk['change_p50_ms'])})")
     row("3", "the same, 4 writers (4 replicas, one thread each)", "—",
         f"{four['items_per_second']:,.0f} /s in all (p50 {fmt_ms(four['change_p50_ms'])}, p99"
         f" {fmt_ms(four['change_p99_ms'])}; {four['refused_appends_per_change']:.2f} appends refused"
         " per change: the head had moved, the change ran again)", None)
     row("4", "a batch through the log (10,000 `add_member`, one record)", "≥ 200,000 memberships/s",
-        base.fmt_rate(batch["items_per_second"]) + f" ({base.fmt_ns(base.ns(batch))} a batch)",
-        batch["items_per_second"] >= 200000, base.fmt_rate(e_batch["items_per_second"]),
-        base.fmt_rate(s_batch_mem["items_per_second"]), base.fmt_rate(s_batch_disk["items_per_second"]))
+        fmt_rate(batch["items_per_second"]) + f" ({base.fmt_ns(base.ns(batch))} a batch)",
+        batch["items_per_second"] >= 200000, fmt_rate(e_batch["items_per_second"]),
+        fmt_rate(s_batch_mem["items_per_second"]), fmt_rate(s_batch_disk["items_per_second"]))
     lease_ns, lease_cpu = base.ns(lease), lease["cpu_time"] * base.ns(lease) / lease["real_time"]
     e_ns, e_cpu = base.ns(e_consume), e_consume["cpu_time"] * base.ns(e_consume) / e_consume["real_time"]
     row("5", "consume on a lease, one thread, random leased workspaces", "≤ 40 ns",
@@ -200,11 +212,18 @@ def section(args: argparse.Namespace) -> List[str]:
     w("| --- | --- | --- | --- | --- |")
     skip = {"items_per_second", "real_time", "cpu_time", "iterations", "repetitions", "threads",
             "repetition_index", "family_index", "per_family_instance_index", "time_unit"}
-    for name, b in runs.items():
+    groups = ["Replica/", "Engine/", "Sqlite/", "Log/"]
+
+    def order(name: str) -> tuple:
+        group = next((i for i, g in enumerate(groups) if name.startswith(g)), len(groups))
+        return (group, name)
+
+    for name in sorted(runs, key=order):
+        b = runs[name]
         counters = {k: v for k, v in b.items() if isinstance(v, (int, float)) and k not in skip}
         text = ", ".join(f"{k} {v:,.3g}" for k, v in sorted(counters.items()))
         cpu = b["cpu_time"] * base.ns(b) / b["real_time"] if b.get("real_time") else 0
-        tput = base.fmt_rate(b["items_per_second"]) if "items_per_second" in b else ""
+        tput = fmt_rate(b["items_per_second"]) if "items_per_second" in b else ""
         w(f"| `{name}` | {base.fmt_ns(base.ns(b))} | {base.fmt_ns(cpu)} | {tput} | {text} |")
     w("")
     if os.path.exists(args.notes):
