@@ -8,7 +8,9 @@ docs/rules.md section 12 is put against its target, with the SQLite
 baseline's ratio where the question applies to it. ``bench/SHORTFALLS.md``
 (written by hand: the profiles that explain a missed target and what would
 close it) is included as it is; ``bench/HISTORY.md`` keeps the earlier,
-smaller measurements.
+smaller measurements. The replicas' section (between ``<!-- replicas:begin
+-->`` and ``<!-- replicas:end -->``, written by bench/report_replicas.py
+from scripts/bench_replicas.sh) is kept as it is, before the shortfalls.
 
     python3 bench/report.py --scale S.json --python P.json \\
         --out bench/RESULTS.md --chart bench/results.png
@@ -187,7 +189,8 @@ def main() -> None:
     w("")
     w("Written by `scripts/bench.sh` (`bench/report.py`); do not edit by hand. The explanations of")
     w("missed targets are `bench/SHORTFALLS.md`, included below; earlier measurements at smaller")
-    w("scale are in [`bench/HISTORY.md`](HISTORY.md).")
+    w("scale are in [`bench/HISTORY.md`](HISTORY.md). The replicas' section (section 13) is written")
+    w("by `scripts/bench_replicas.sh`, a run of its own.")
     w("")
     w(f"- **Date**: {context.get('date', '?')}; commit `{git('rev-parse', '--short', 'HEAD')}`"
       f"{' (with local changes)' if git('status', '--porcelain', '--untracked-files=no') else ''}.")
@@ -298,6 +301,14 @@ def main() -> None:
     for r in py["rows"]:
         w(f"| {r['label']} | {fmt_ns(r['median_ns'])} | {fmt_ns(r['min_ns'])} |")
     w("")
+    # The replicas' section, from its own run (report_replicas.py): kept.
+    if os.path.exists(args.out):
+        with open(args.out) as f:
+            previous = f.read()
+        begin, end = "<!-- replicas:begin -->", "<!-- replicas:end -->"
+        if begin in previous and end in previous:
+            w(previous[previous.index(begin):previous.index(end) + len(end)])
+            w("")
     if os.path.exists(args.shortfalls):
         with open(args.shortfalls) as f:
             w(f.read().rstrip())

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <random>
 #include <unordered_set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -91,9 +92,9 @@ constexpr const char* kSampled[] = {"workspace.view",   "contacts.view",        
 
 }  // namespace
 
-Data Build(const Shape& shape, uint64_t seed) {
+Data Build(const Shape& shape, uint64_t seed, std::unique_ptr<Engine> engine_to_fill) {
   Data d;
-  d.engine = std::make_unique<Engine>();
+  d.engine = engine_to_fill != nullptr ? std::move(engine_to_fill) : std::make_unique<Engine>();
   Engine& engine = *d.engine;
   std::mt19937_64 rng(seed);
   const int account_count = std::max(1, shape.workspaces / kWorkspacesPerAccount);

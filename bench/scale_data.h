@@ -97,8 +97,10 @@ struct Data {
 };
 
 // Builds the engine and its description. Aborts with a message on any
-// refused change (the shape is meant to be valid).
-Data Build(const Shape& shape, uint64_t seed = 42);
+// refused change (the shape is meant to be valid). `engine`: the (empty)
+// engine to build into, e.g. a replica, whose batches then go through its
+// group's log; null = a new plain Engine.
+Data Build(const Shape& shape, uint64_t seed = 42, std::unique_ptr<Engine> engine = nullptr);
 
 // `count` random questions: 40% a user and a workspace they hold a role in
 // (staff: one of their account's), 40% a user and any workspace of their

@@ -95,10 +95,14 @@ sqlite3_stmt* Sqlite::Prepare(const char* sql) {
   return stmt;
 }
 
-Sqlite::Sqlite(const Data& data, double* seconds) {
+Sqlite::Sqlite(const Data& data, double* seconds, const std::string& path) {
   const auto start = std::chrono::steady_clock::now();
-  if (sqlite3_open(":memory:", &db_) != SQLITE_OK) Die(db_, "open");
-  Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
+  if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) Die(db_, "open");
+  if (path == ":memory:") {
+    Exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;");
+  } else {
+    Exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;");
+  }
   Exec(kSchema);
   Exec("BEGIN");
   std::unordered_map<WorkspaceId, uint32_t> account_of;

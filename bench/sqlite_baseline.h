@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <string>
 
 #include "scale_data.h"
 
@@ -31,8 +32,11 @@ namespace tenantry::bench {
 class Sqlite {
  public:
   // Loads `data` (its engine supplies role contents); `seconds` gets the
-  // load time.
-  Sqlite(const Data& data, double* seconds);
+  // load time. `path` ":memory:" (the default): in memory, no journal, no
+  // sync, so the comparison is with SQLite's query engine. A file path: a
+  // new database there in WAL mode with synchronous=FULL, so every commit
+  // is durable (an fsync of the WAL), the like of a durable log.
+  Sqlite(const Data& data, double* seconds, const std::string& path = ":memory:");
   ~Sqlite();
   Sqlite(const Sqlite&) = delete;
   Sqlite& operator=(const Sqlite&) = delete;
