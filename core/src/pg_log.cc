@@ -25,6 +25,7 @@ using internal::MutexLock;
 // The SQLSTATEs append_if_head raises: the head moved; the head row is gone.
 constexpr char kHeadMovedState[] = "TN001";
 constexpr char kNoHeadRowState[] = "TN002";
+constexpr char kChangedState[] = "TN003";
 
 struct ResultDeleter {
   void operator()(PGresult* result) const { PQclear(result); }
@@ -102,6 +103,7 @@ constexpr char kAppendFunctionBody[] = R"(
 DECLARE
   head_position bigint;
   existing bigint;
+  previous text;
 BEGIN
   SELECT h.position INTO head_position FROM %1$s.head h WHERE h.singleton FOR UPDATE;
   IF NOT FOUND THEN
@@ -116,6 +118,14 @@ BEGIN
       MESSAGE = format('the log''s head is at %%s, not at the expected %%s',
                        head_position, expected_head),
       DETAIL = head_position::text;
+  END IF;
+  IF expected_prev_change_id IS NOT NULL AND head_position > 0 THEN
+    SELECT r.change_id INTO previous FROM %1$s.records r WHERE r.position = head_position;
+    IF FOUND AND previous <> expected_prev_change_id THEN
+      RAISE EXCEPTION USING ERRCODE = 'TN003',
+        MESSAGE = format('the log changed: position %%s holds change %%s, not %%s',
+                         head_position, previous, expected_prev_change_id);
+    END IF;
   END IF;
   INSERT INTO %1$s.records (position, format_version, change_id, payload)
     VALUES (head_position + 1, new_format_version, new_change_id, new_payload);
@@ -176,6 +186,11 @@ class PgLog::Query {
       return R1(absl::StatusCode::kUnavailable,
                 absl::StrCat("the log's head lock was not granted in time (", text,
                              "): another writer holds it; retry"));
+    }
+    if (state == kChangedState) {
+      return Refusal(absl::StatusCode::kDataLoss, {"R7"},
+                     absl::StrCat("the log changed under this replica (", text,
+                                  "): the record it applied there was replaced"));
     }
     if (state == kNoHeadRowState || state == "23505" || state == "23514") {
       return R1(absl::StatusCode::kDataLoss,
@@ -248,8 +263,14 @@ absl::Status PgLog::Connect() {
                            "); check that it runs and that the connection string names it"));
   }
   // Creating the schema again says NOTICE "already exists": not worth stderr.
+  // jit off: until the one-row head table is analyzed, the planner expects
+  // hundreds of rows and JIT-compiles a catch-up read (3-7 ms instead of
+  // 0.5). Custom plans: a generic plan made while the log was tiny would
+  // scan every record for append_if_head's change-id lookup (2-11 ms at
+  // 60,000 records instead of 0.1; bench/REPLICA_NOTES.md).
   Result set(PQexec(conn_, absl::StrCat("SET lock_timeout = ", options_.lock_timeout_ms,
-                                        "; SET client_min_messages = warning")
+                                        "; SET client_min_messages = warning; SET jit = off"
+                                        "; SET plan_cache_mode = force_custom_plan")
                                .c_str()));
   if (set == nullptr || PQresultStatus(set.get()) != PGRES_COMMAND_OK) {
     return Query::Failure(conn_, set.get());
@@ -330,10 +351,10 @@ absl::Status PgLog::CreateOrCheckSchemaInTransaction() {
       " chunk integer NOT NULL CHECK (chunk >= 0), bytes bytea NOT NULL,",
       " PRIMARY KEY (position, chunk));", "CREATE FUNCTION ", s,
       ".append_if_head(expected_head bigint, new_change_id text,",
-      " new_payload bytea, new_format_version integer DEFAULT 1) RETURNS bigint",
-      " LANGUAGE plpgsql AS ", body, ";", "INSERT INTO ", s, ".meta (schema_version) VALUES (",
-      kPgLogSchemaVersion, ");", "INSERT INTO ", s,
-      ".head (position, first_position) VALUES (0, 1);");
+      " new_payload bytea, new_format_version integer DEFAULT 1,",
+      " expected_prev_change_id text DEFAULT NULL) RETURNS bigint", " LANGUAGE plpgsql AS ", body,
+      ";", "INSERT INTO ", s, ".meta (schema_version) VALUES (", kPgLogSchemaVersion, ");",
+      "INSERT INTO ", s, ".head (position, first_position) VALUES (0, 1);");
   // Several statements: the simple protocol, without parameters.
   Result made(PQexec(conn_, create.c_str()));
   if (made == nullptr || PQresultStatus(made.get()) != PGRES_COMMAND_OK) {
@@ -367,7 +388,8 @@ absl::StatusOr<int64_t> PgLog::Head() {
 }
 
 absl::StatusOr<int64_t> PgLog::Append(int64_t expected_head, absl::string_view change_id,
-                                      absl::string_view payload, int32_t format_version) {
+                                      absl::string_view payload, int32_t format_version,
+                                      absl::string_view expected_prev_change_id) {
   if (expected_head < 0 || change_id.empty() || change_id.size() > kMaxChangeIdBytes ||
       payload.size() > kMaxLogRecordBytes) {
     return R1(absl::StatusCode::kInvalidArgument,
@@ -385,12 +407,16 @@ absl::StatusOr<int64_t> PgLog::Append(int64_t expected_head, absl::string_view c
                            change_id, "', which is never appended twice"));
   };
   if (absl::Status connected = Connect(); !connected.ok()) return connected;
-  absl::StatusOr<Result> result = Query()
-                                      .Number(expected_head)
-                                      .Bytes(change_id)
-                                      .Bytes(payload)
-                                      .Number(format_version)
-                                      .Run(conn_, AppendSql());
+  Query query;
+  query.Number(expected_head).Bytes(change_id).Bytes(payload).Number(format_version);
+  std::string sql = AppendSql();
+  if (!expected_prev_change_id.empty()) {
+    // R7: the record at the head must be the one the caller applied there.
+    query.Bytes(expected_prev_change_id);
+    sql = absl::StrCat("SELECT ", quoted_schema_,
+                       ".append_if_head($1::bigint, $2::text, $3::bytea, $4::integer, $5::text)");
+  }
+  absl::StatusOr<Result> result = query.Run(conn_, sql);
   if (!result.ok()) {
     if (absl::IsUnavailable(result.status()) && PQstatus(conn_) != CONNECTION_OK) {
       return unknown_outcome(result.status());

@@ -425,10 +425,19 @@ absl::StatusOr<ChangeResult> Replica::Run(absl::Span<const std::string> ops, boo
   MutexLock apply(&impl.apply_mu);
   const std::string id = change_id.empty() ? NewChangeId() : std::string(change_id);
   const int64_t deadline = NowMs() + lock_timeout_ms_;
+  // The first attempt runs on what the follower already applied and
+  // appends at once (one round trip: append_if_head refuses a head that
+  // moved). Every later attempt, and any refusal, first catches up to the
+  // head, so that a refusal is the head's, never a stale state's.
+  bool caught_up = false;
   for (;;) {
-    if (absl::Status s = CatchUpLocked(); !s.ok()) {
-      return absl::IsUnavailable(s) ? Unreachable(s, id) : s;
+    if (caught_up || !optimistic_first_attempt_) {
+      if (absl::Status s = CatchUpLocked(); !s.ok()) {
+        return absl::IsUnavailable(s) ? Unreachable(s, id) : s;
+      }
     }
+    const bool at_head = caught_up || !optimistic_first_attempt_;
+    caught_up = true;
     // R7: a change already in the log is answered from it.
     if (const ChangeResult* done = Recall(id); done != nullptr) {
       if (done->ops_digest != digest) {
@@ -450,7 +459,8 @@ absl::StatusOr<ChangeResult> Replica::Run(absl::Span<const std::string> ops, boo
       std::memcpy(&record_time, record.data(), sizeof record_time);  // its first field
       std::string payload(1, static_cast<char>(JournalRecordType::kRun));
       payload += record;
-      absl::StatusOr<int64_t> at = writer_->Append(expected, id, payload, kLogFormatVersion);
+      absl::StatusOr<int64_t> at =
+          writer_->Append(expected, id, payload, kLogFormatVersion, applied_change_id_);
       if (!at.ok()) {
         head_moved = absl::IsFailedPrecondition(at.status());
         return at.status();
@@ -503,8 +513,12 @@ absl::StatusOr<ChangeResult> Replica::Run(absl::Span<const std::string> ops, boo
     }
     const absl::Status& s = ids.status();
     if (absl::IsUnavailable(s)) return Unreachable(s, id);
-    if (absl::IsDataLoss(s)) Fail(s);
-    return s;  // a refusal (nothing appended), or the log's own failure
+    if (absl::IsDataLoss(s)) {
+      Fail(s);
+      return s;
+    }
+    if (!at_head) continue;  // refused on what may be a stale state: ask the head
+    return s;                // a refusal (nothing appended), or the log's own failure
   }
 }
 

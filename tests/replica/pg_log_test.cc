@@ -404,5 +404,22 @@ TEST(PgLog, IsUnavailableWhileTheServerIsDownThenWorksAgain) {
   EXPECT_EQ(records.size(), 3u);
 }
 
+// R7: an append may name the change the caller applied at the head; a log
+// whose record there was replaced refuses it as data_loss, appending nothing.
+TEST(PgLog, R7_AppendAfterARecordThatWasReplacedIsDataLoss) {
+  const std::string schema = SchemaOfTest();
+  auto log = OpenLog(schema);
+  ASSERT_NE(log, nullptr);
+  ASSERT_NO_FATAL_FAILURE(AppendMany(*log, 2));
+  TNY_ASSERT_OK_AND_ASSIGN(int64_t third, log->Append(2, "c3", "payload 3", 1, "c2"));
+  EXPECT_EQ(third, 3);
+  absl::StatusOr<int64_t> refused = log->Append(3, "c4", "payload 4", 1, "not-c3");
+  EXPECT_TRUE(absl::IsDataLoss(refused.status())) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("changed under this replica"));
+  EXPECT_EQ(RulesOf(refused.status()), std::vector<std::string>{"R7"});
+  TNY_ASSERT_OK_AND_ASSIGN(int64_t head, log->Head());
+  EXPECT_EQ(head, 3);
+}
+
 }  // namespace
 }  // namespace tenantry
