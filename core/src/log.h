@@ -53,10 +53,12 @@ class Log {
   // the head is (a retry is never applied twice). A head that moved is
   // failed_precondition naming both positions, with nothing written. With
   // `expected_prev_change_id`, the record at the head must carry it (the
-  // one the caller applied there): data_loss otherwise (R7).
+  // one the caller applied there): data_loss otherwise (R7). `*existed`
+  // (if given) says whether the change id was in the log already.
   virtual absl::StatusOr<int64_t> Append(int64_t expected_head, absl::string_view change_id,
                                          absl::string_view payload, int32_t format_version,
-                                         absl::string_view expected_prev_change_id = {}) = 0;
+                                         absl::string_view expected_prev_change_id = {},
+                                         bool* existed = nullptr) = 0;
 
   // The position of `change_id` in the log, or 0 if it is not there: what a
   // caller whose append's outcome is unknown looks up.

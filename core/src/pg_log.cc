@@ -111,6 +111,9 @@ BEGIN
   END IF;
   SELECT r.position INTO existing FROM %1$s.records r WHERE r.change_id = new_change_id;
   IF FOUND THEN
+    IF report_existing THEN
+      RETURN -existing;
+    END IF;
     RETURN existing;
   END IF;
   IF head_position <> expected_head THEN
@@ -352,9 +355,10 @@ absl::Status PgLog::CreateOrCheckSchemaInTransaction() {
       " PRIMARY KEY (position, chunk));", "CREATE FUNCTION ", s,
       ".append_if_head(expected_head bigint, new_change_id text,",
       " new_payload bytea, new_format_version integer DEFAULT 1,",
-      " expected_prev_change_id text DEFAULT NULL) RETURNS bigint", " LANGUAGE plpgsql AS ", body,
-      ";", "INSERT INTO ", s, ".meta (schema_version) VALUES (", kPgLogSchemaVersion, ");",
-      "INSERT INTO ", s, ".head (position, first_position) VALUES (0, 1);");
+      " expected_prev_change_id text DEFAULT NULL, report_existing boolean DEFAULT false)",
+      " RETURNS bigint", " LANGUAGE plpgsql AS ", body, ";", "INSERT INTO ", s,
+      ".meta (schema_version) VALUES (", kPgLogSchemaVersion, ");", "INSERT INTO ", s,
+      ".head (position, first_position) VALUES (0, 1);");
   // Several statements: the simple protocol, without parameters.
   Result made(PQexec(conn_, create.c_str()));
   if (made == nullptr || PQresultStatus(made.get()) != PGRES_COMMAND_OK) {
@@ -389,7 +393,7 @@ absl::StatusOr<int64_t> PgLog::Head() {
 
 absl::StatusOr<int64_t> PgLog::Append(int64_t expected_head, absl::string_view change_id,
                                       absl::string_view payload, int32_t format_version,
-                                      absl::string_view expected_prev_change_id) {
+                                      absl::string_view expected_prev_change_id, bool* existed) {
   if (expected_head < 0 || change_id.empty() || change_id.size() > kMaxChangeIdBytes ||
       payload.size() > kMaxLogRecordBytes) {
     return R1(absl::StatusCode::kInvalidArgument,
@@ -407,16 +411,20 @@ absl::StatusOr<int64_t> PgLog::Append(int64_t expected_head, absl::string_view c
                            change_id, "', which is never appended twice"));
   };
   if (absl::Status connected = Connect(); !connected.ok()) return connected;
-  Query query;
-  query.Number(expected_head).Bytes(change_id).Bytes(payload).Number(format_version);
-  std::string sql = AppendSql();
-  if (!expected_prev_change_id.empty()) {
-    // R7: the record at the head must be the one the caller applied there.
-    query.Bytes(expected_prev_change_id);
-    sql = absl::StrCat("SELECT ", quoted_schema_,
-                       ".append_if_head($1::bigint, $2::text, $3::bytea, $4::integer, $5::text)");
-  }
-  absl::StatusOr<Result> result = query.Run(conn_, sql);
+  // R7: the record at the head must be the one the caller applied there
+  // ("" = not checked), and a change id already in the log comes back
+  // negated, so that this append is never taken for the one that put it
+  // there.
+  absl::StatusOr<Result> result =
+      Query()
+          .Number(expected_head)
+          .Bytes(change_id)
+          .Bytes(payload)
+          .Number(format_version)
+          .Bytes(expected_prev_change_id)
+          .Run(conn_, absl::StrCat("SELECT ", quoted_schema_,
+                                   ".append_if_head($1::bigint, $2::text, $3::bytea, $4::integer, "
+                                   "NULLIF($5::text, ''), true)"));
   if (!result.ok()) {
     if (absl::IsUnavailable(result.status()) && PQstatus(conn_) != CONNECTION_OK) {
       return unknown_outcome(result.status());
@@ -424,6 +432,8 @@ absl::StatusOr<int64_t> PgLog::Append(int64_t expected_head, absl::string_view c
     return result.status();
   }
   TNY_ASSIGN_OR_RETURN(int64_t position, TextInt64(result->get(), 0, 0));
+  if (existed != nullptr) *existed = position < 0;
+  if (position < 0) position = -position;
   if (position > highest_head_seen_) highest_head_seen_ = position;
   return position;
 }
@@ -517,11 +527,19 @@ absl::Status PgLog::PutSnapshot(int64_t position, absl::Span<const std::string> 
   TNY_RETURN_IF_ERROR(Connect());
   const std::string table = absl::StrCat(quoted_schema_, ".snapshots");
   TNY_RETURN_IF_ERROR(Query().Run(conn_, "BEGIN").status());
+  // Two replicas storing a snapshot at one position take turns (a lock that
+  // conflicts with itself, not with readers), so the second replaces the
+  // first instead of colliding with it.
   absl::Status status =
       Query()
-          .Number(position)
-          .Run(conn_, absl::StrCat("DELETE FROM ", table, " WHERE position = $1::bigint"))
+          .Run(conn_, absl::StrCat("LOCK TABLE ", table, " IN SHARE ROW EXCLUSIVE MODE"))
           .status();
+  if (status.ok()) {
+    status = Query()
+                 .Number(position)
+                 .Run(conn_, absl::StrCat("DELETE FROM ", table, " WHERE position = $1::bigint"))
+                 .status();
+  }
   const std::string insert = absl::StrCat("INSERT INTO ", table,
                                           " (position, chunk, bytes) VALUES ($1::bigint, "
                                           "$2::integer, $3::bytea)");

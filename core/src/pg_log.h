@@ -76,7 +76,8 @@ class PgLog final : public Log {
   absl::StatusOr<int64_t> Head() override;
   absl::StatusOr<int64_t> Append(int64_t expected_head, absl::string_view change_id,
                                  absl::string_view payload, int32_t format_version,
-                                 absl::string_view expected_prev_change_id = {}) override;
+                                 absl::string_view expected_prev_change_id = {},
+                                 bool* existed = nullptr) override;
   absl::StatusOr<int64_t> PositionOf(absl::string_view change_id) override;
   absl::StatusOr<std::vector<LogRecord>> Read(int64_t from_position, int max_records) override;
   absl::Status PutSnapshot(int64_t position, absl::Span<const std::string> chunks) override;

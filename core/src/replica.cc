@@ -429,6 +429,9 @@ absl::StatusOr<ChangeResult> Replica::Run(absl::Span<const std::string> ops, boo
   // appends at once (one round trip: append_if_head refuses a head that
   // moved). Every later attempt, and any refusal, first catches up to the
   // head, so that a refusal is the head's, never a stale state's.
+  // A change id the log holds already (a retry) comes back marked as such
+  // (Append's `existed`), even at the very position this attempt expected:
+  // it is answered from the log, never taken for this attempt's record.
   bool caught_up = false;
   for (;;) {
     if (caught_up || !optimistic_first_attempt_) {
@@ -459,14 +462,15 @@ absl::StatusOr<ChangeResult> Replica::Run(absl::Span<const std::string> ops, boo
       std::memcpy(&record_time, record.data(), sizeof record_time);  // its first field
       std::string payload(1, static_cast<char>(JournalRecordType::kRun));
       payload += record;
+      bool existed = false;
       absl::StatusOr<int64_t> at =
-          writer_->Append(expected, id, payload, kLogFormatVersion, applied_change_id_);
+          writer_->Append(expected, id, payload, kLogFormatVersion, applied_change_id_, &existed);
       if (!at.ok()) {
         head_moved = absl::IsFailedPrecondition(at.status());
         return at.status();
       }
       appended = *at;
-      if (*at != expected + 1) {
+      if (existed || *at != expected + 1) {
         return absl::AbortedError("the change is in the log already");  // answered below
       }
       return at;

@@ -421,5 +421,30 @@ TEST(PgLog, R7_AppendAfterARecordThatWasReplacedIsDataLoss) {
   EXPECT_EQ(head, 3);
 }
 
+// R5: two replicas storing a snapshot at the same position take turns; the
+// second replaces the first, whole.
+TEST(PgLog, R5_SnapshotsStoredAtOnePositionByTwoWritersTakeTurns) {
+  const std::string schema = SchemaOfTest();
+  auto first = OpenLog(schema);
+  auto second = OpenLog(schema);
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  std::atomic<int> failures{0};
+  auto store = [&](PgLog& log, const std::string& fill) {
+    for (int i = 0; i < 20; ++i) {
+      const std::vector<std::string> chunks = {fill, fill + fill};
+      if (!log.PutSnapshot(5, chunks).ok()) failures++;
+    }
+  };
+  std::thread a([&] { store(*first, "a"); });
+  std::thread b([&] { store(*second, "b"); });
+  a.join();
+  b.join();
+  EXPECT_EQ(failures.load(), 0);
+  TNY_ASSERT_OK_AND_ASSIGN(std::vector<std::string> chunks, first->GetSnapshot(5));
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(chunks[1], chunks[0] + chunks[0]);  // one writer's, whole
+}
+
 }  // namespace
 }  // namespace tenantry

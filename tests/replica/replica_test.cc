@@ -674,6 +674,43 @@ TEST(Replica, R8_ChangeCommitsOrRollsBackWithTheApplicationsTransaction) {
   EXPECT_TRUE(absl::IsFailedPrecondition(plain.prepare(batch).status()));
 }
 
+// R7: a retry whose first attempt is in the log at the very position the
+// retrying replica would append at (not yet applied there) is answered from
+// the log, never taken for this attempt's record (which ran at another
+// time): the retrying replica ends with the log's record, as every other.
+TEST(Replica, R7_RetryOfAChangeAtTheExpectedPositionIsTheLogsRecord) {
+  const std::string group = GroupOfTest();
+  auto a = OpenOrDie(group);
+  auto b = OpenOrDie(group);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  PGconn* app = PQconnectdb(cluster->conninfo().c_str());
+  ASSERT_EQ(PQstatus(app), CONNECTION_OK);
+  for (int round = 0; round < 20; ++round) {
+    Batch batch;
+    batch.create_user(absl::StrCat("retry", round, "@x.io"));
+    const std::string id = absl::StrCat("retry-", round);
+    TNY_ASSERT_OK(a->wait_for(b->position(), 5000));
+    TNY_ASSERT_OK_AND_ASSIGN(PreparedChange first, b->prepare(batch, id));
+    ASSERT_EQ(AppendPrepared(app, first), "");  // the first attempt, committed
+    std::this_thread::sleep_for(std::chrono::milliseconds(round % 3));
+    TNY_ASSERT_OK(a->apply(batch, id).status());  // its retry, on a
+  }
+  PQfinish(app);
+  auto c = OpenOrDie(group);
+  ASSERT_NE(c, nullptr);
+  TNY_ASSERT_OK(a->wait_for(c->position(), 5000));
+  auto feed_a = a->changes_since(0);
+  auto feed_c = c->changes_since(0);
+  ASSERT_TRUE(feed_a.ok() && feed_c.ok());
+  ASSERT_EQ(feed_a->size(), feed_c->size());
+  for (size_t i = 0; i < feed_a->size(); ++i) {
+    EXPECT_EQ((*feed_a)[i].time_ns, (*feed_c)[i].time_ns) << (*feed_a)[i].what;
+    EXPECT_EQ((*feed_a)[i].what, (*feed_c)[i].what);
+  }
+  EXPECT_EQ(a->stats().users, 20u);
+}
+
 TEST(Replica, R1_OpenRefusesBadOptions) {
   Engine::Options options;
   options.group = "g";
