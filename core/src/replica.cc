@@ -87,10 +87,6 @@ absl::Status Unreachable(const absl::Status& status, const std::string& change_i
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 using u128 = unsigned __int128;
 constexpr int kLeaseConsumedShift = 64;
 
@@ -121,6 +117,14 @@ size_t LeaseHome(WorkspaceId workspace, MeterId meter) {
   return static_cast<size_t>(h >> 52);  // 12 bits: kLeaseSlots
 }
 
+// R5: a replica id of 16 random hex digits.
+std::string RandomReplicaId() {
+  std::array<uint8_t, 8> random{};
+  randombytes_buf(random.data(), random.size());
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
+}
+
 std::string KeyedChangeId(WorkspaceId workspace, MeterId meter, absl::string_view key) {
   std::array<uint8_t, 16> hash{};
   crypto_generichash(hash.data(), hash.size(), reinterpret_cast<const uint8_t*>(key.data()),
@@ -142,8 +146,6 @@ Replica::Replica(Engine& engine, LogFactory factory, std::unique_ptr<Log> writer
       writer_(std::move(writer)),
       follower_(std::move(follower)),
       replica_id_(std::move(replica_id)),
-      lock_timeout_ms_(options.log_lock_timeout_ms),
-      poll_ms_(options.log_poll_ms),
       applied_(applied) {}
 
 Replica::~Replica() { Stop(); }
@@ -406,7 +408,7 @@ void Replica::FollowerLoop() {
     }
     if (full) continue;
     // R3: woken by the log's notification, or by the poll's timeout.
-    if (absl::StatusOr<bool> woken = follower_->Wait(poll_ms_); !woken.ok()) {
+    if (absl::StatusOr<bool> woken = follower_->Wait(options_.log_poll_ms); !woken.ok()) {
       if (!pause(backoff_ms)) return;
       backoff_ms = std::min(backoff_ms * 2, kBackoffMaxMs);
     }
@@ -424,7 +426,7 @@ absl::StatusOr<ChangeResult> Replica::Run(absl::Span<const std::string> ops, boo
   const std::string digest = Digest(ops);
   MutexLock apply(&impl.apply_mu);
   const std::string id = change_id.empty() ? NewChangeId() : std::string(change_id);
-  const int64_t deadline = NowMs() + lock_timeout_ms_;
+  const int64_t deadline = NowMs() + options_.log_lock_timeout_ms;
   // The first attempt runs on what the follower already applied and
   // appends at once (one round trip: append_if_head refuses a head that
   // moved). Every later attempt, and any refusal, first catches up to the
@@ -432,15 +434,12 @@ absl::StatusOr<ChangeResult> Replica::Run(absl::Span<const std::string> ops, boo
   // A change id the log holds already (a retry) comes back marked as such
   // (Append's `existed`), even at the very position this attempt expected:
   // it is answered from the log, never taken for this attempt's record.
-  bool caught_up = false;
-  for (;;) {
-    if (caught_up || !optimistic_first_attempt_) {
+  for (bool at_head = false;; at_head = true) {
+    if (at_head) {
       if (absl::Status s = CatchUpLocked(); !s.ok()) {
         return absl::IsUnavailable(s) ? Unreachable(s, id) : s;
       }
     }
-    const bool at_head = caught_up || !optimistic_first_attempt_;
-    caught_up = true;
     // R7: a change already in the log is answered from it.
     if (const ChangeResult* done = Recall(id); done != nullptr) {
       if (done->ops_digest != digest) {
@@ -508,10 +507,11 @@ absl::StatusOr<ChangeResult> Replica::Run(absl::Span<const std::string> ops, boo
     }
     if (head_moved) {
       if (NowMs() > deadline) {
-        return Unreachable(Refusal(absl::StatusCode::kUnavailable, {"R2"},
-                                   absl::StrCat("the log's head kept moving for ", lock_timeout_ms_,
-                                                " ms; nothing was appended")),
-                           id);
+        return Unreachable(
+            Refusal(absl::StatusCode::kUnavailable, {"R2"},
+                    absl::StrCat("the log's head kept moving for ", options_.log_lock_timeout_ms,
+                                 " ms; nothing was appended")),
+            id);
       }
       continue;  // another replica appended first: run again on the new head
     }
@@ -600,10 +600,7 @@ absl::Status Replica::Follow() {
     MutexLock apply(&impl.apply_mu);
     writer_ = std::move(writer);
     follower_ = std::move(follower);
-    std::array<uint8_t, 8> random{};
-    randombytes_buf(random.data(), random.size());
-    replica_id_ = absl::BytesToHexString(
-        absl::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
+    replica_id_ = RandomReplicaId();
     next_change_ = 0;
   }
   {
@@ -621,10 +618,7 @@ absl::Status AttachLog(Engine& engine, LogFactory factory, int64_t position,
   TNY_ASSIGN_OR_RETURN(std::unique_ptr<Log> follower, factory());
   std::string id = options.replica_id;
   if (id.empty()) {
-    std::array<uint8_t, 8> random{};
-    randombytes_buf(random.data(), random.size());
-    id = absl::BytesToHexString(
-        absl::string_view(reinterpret_cast<const char*>(random.data()), random.size()));
+    id = RandomReplicaId();
   } else {
     TNY_RETURN_IF_ERROR(ValidateText(id, limits::kReplicaIdMaxBytes, "a replica id", "R5"));
   }

@@ -185,10 +185,6 @@ class Replica {
   std::unique_ptr<Log> writer_;                      // apply_mu
   std::unique_ptr<Log> follower_;                    // the follower thread's
   std::string replica_id_;
-  const int64_t lock_timeout_ms_;
-  // R2: a change's first attempt appends without reading the log first.
-  const bool optimistic_first_attempt_ = true;
-  const int64_t poll_ms_;
 
   std::atomic<int64_t> applied_;
   // The change id of the record at applied_ (its successor must follow it:
