@@ -183,6 +183,9 @@ struct HoldNode {
   int64_t held_regular = 0, held_extra = 0;  // still held, per bucket
   int64_t settled = 0;                       // a lease: what its owner settled so far (cumulative)
   int64_t expires_at_ns = 0;
+  // A lease another replica asked back (R6: a consume its lease held
+  // credits for): its owner settles and returns it when it applies this.
+  bool recalled = false;
 };
 
 struct Version {
@@ -208,6 +211,9 @@ struct Version {
   uint64_t next_invitation = 1;
   uint64_t next_hold = 1;
   uint64_t memberships = 0;
+  // R6: how many recalls of leases this version saw since the engine
+  // loaded; an owner looks at its leases when it changes (not saved).
+  uint64_t lease_recalls = 0;
 };
 
 // The newest published version behind an engine's root (X1): one seq_cst

@@ -76,7 +76,8 @@ namespace tenantry::internal {
   X(37, SettleLease, "settle_lease")              \
   X(38, SettleReservation, "settle_reservation")  \
   X(39, ExpireHolds, "expire_holds")              \
-  X(40, RefusedConsume, "refused_consume")
+  X(40, RefusedConsume, "refused_consume")        \
+  X(41, RecallLeases, "recall_leases")
 
 enum class OpCode : uint8_t {
 #define TENANTRY_OP_ENUM(code, method, name) k##method = code,

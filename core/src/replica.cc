@@ -98,8 +98,17 @@ u128 LeaseWord(int64_t remaining, int64_t consumed) {
   return static_cast<u128>(static_cast<uint64_t>(remaining)) |
          (static_cast<u128>(static_cast<uint64_t>(consumed)) << kLeaseConsumedShift);
 }
+// Two relaxed 8-byte loads: may tear, so only a CAS's first guess (as
+// BalanceCell::LoadSeed); no write to the line.
+u128 SeedWord(const u128* word) {
+  using Half = uint64_t __attribute__((may_alias));
+  const auto* halves = reinterpret_cast<const Half*>(word);
+  const uint64_t lo = __atomic_load_n(&halves[0], __ATOMIC_RELAXED);
+  const uint64_t hi = __atomic_load_n(&halves[1], __ATOMIC_RELAXED);
+  return (static_cast<u128>(hi) << 64) | lo;
+}
 void StoreWord(u128* word, u128 value) {
-  u128 seen = *word;
+  u128 seen = SeedWord(word);
   for (;;) {
     const u128 found = __sync_val_compare_and_swap(word, seen, value);
     if (found == seen) return;
@@ -402,9 +411,18 @@ void Replica::FollowerLoop() {
     backoff_ms = kBackoffFirstMs;
     // R6: one settlement record per interval for all of this replica's
     // leases.
-    if (options_.lease_credits && NowMs() >= next_settle_ms_) {
+    // A recall (another replica's consume needs what a lease holds) is
+    // answered at once.
+    bool recall = false;
+    if (options_.lease_credits) {
+      ReadGuard guard;
+      const uint64_t recalls = EngineInternal::newest(engine_)->lease_recalls;
+      recall = recalls != seen_recalls_;
+      seen_recalls_ = recalls;
+    }
+    if (options_.lease_credits && (recall || NowMs() >= next_settle_ms_)) {
       (void)SettleLeases(/*end_all=*/false);
-      next_settle_ms_ = NowMs() + options_.settle_interval_ms;
+      if (!recall) next_settle_ms_ = NowMs() + options_.settle_interval_ms;
     }
     if (full) continue;
     // R3: woken by the log's notification, or by the poll's timeout.
@@ -673,10 +691,18 @@ Replica::LocalLease* Replica::EnsureLease(WorkspaceId workspace, MeterId meter) 
 bool Replica::ConsumeOnLease(WorkspaceId workspace, MeterId meter, int64_t amount, int64_t* left) {
   LocalLease* l = FindLease(workspace, meter);
   if (l == nullptr) return false;
-  u128 seen = LoadWord(&l->word);
+  // The seed is a guess: a CAS that fails returns the word exactly, and a
+  // refusal is never decided on a guess.
+  u128 seen = SeedWord(&l->word);
+  bool exact = false;
   for (;;) {
     const int64_t remaining = RemainingOf(seen);
-    if (remaining < amount) return false;
+    if (remaining < amount) {
+      if (exact) return false;
+      seen = LoadWord(&l->word);
+      exact = true;
+      continue;
+    }
     const u128 next = LeaseWord(remaining - amount, ConsumedOf(seen) + amount);
     const u128 found = __sync_val_compare_and_swap(&l->word, seen, next);
     if (found == seen) {
@@ -684,6 +710,7 @@ bool Replica::ConsumeOnLease(WorkspaceId workspace, MeterId meter, int64_t amoun
       return true;
     }
     seen = found;
+    exact = true;
   }
 }
 
@@ -707,6 +734,46 @@ void Replica::OpenLease(LocalLease& lease, uint64_t hold, int64_t amount) {
   StoreWord(&lease.word, LeaseWord(amount, 0));
 }
 
+Replica::LeasesOfOthers Replica::OthersLeases(WorkspaceId workspace, MeterId meter) const {
+  LeasesOfOthers out;
+  ReadGuard guard;
+  const Version& v = *EngineInternal::newest(engine_);
+  const WorkspaceNode* ws = v.workspaces.Find(workspace);
+  const Funding* f = ws == nullptr ? nullptr : FindMeterEntry(ws->credits, meter);
+  if (f != nullptr) out.available = Unpack(f->cell->LoadExact()).available();
+  v.holds.ForEach([&](uint64_t, const HoldNode* h) {
+    if (h->kind != HoldKind::kLease || h->workspace != workspace || h->meter != meter) return;
+    const int64_t held = h->held_regular + h->held_extra;
+    if (h->owner == replica_id_) {
+      out.own += held;
+    } else if (h->recalled) {
+      out.recalled += held;
+    } else {
+      out.held += held;
+    }
+  });
+  return out;
+}
+
+bool Replica::AskLeasesBack(WorkspaceId workspace, MeterId meter, int64_t amount) {
+  const LeasesOfOthers seen = OthersLeases(workspace, meter);
+  if (seen.held == 0 || seen.available + seen.own + seen.held + seen.recalled < amount) {
+    return false;
+  }
+  const std::string op = Encode<&Writer::RecallLeases>(replica_id_, workspace, MeterRef(meter));
+  if (!Run({&op, 1}, false, "").ok()) return false;
+  // A live owner returns its lease when its follower applies the recall
+  // (LISTEN/NOTIFY, or its next poll) and one append later.
+  const int64_t deadline = NowMs() + options_.settle_interval_ms + options_.log_poll_ms;
+  for (;;) {
+    const int64_t at = position();
+    if (OthersLeases(workspace, meter).recalled == 0) return true;
+    const int64_t now = NowMs();
+    if (now >= deadline) return true;
+    (void)WaitFor(at + 1, std::min(deadline - now, options_.log_poll_ms));
+  }
+}
+
 absl::StatusOr<int64_t> Replica::ConsumeThroughLog(WorkspaceId workspace, MeterId meter,
                                                    int64_t amount, absl::string_view key,
                                                    bool authorize, UserId user,
@@ -715,28 +782,52 @@ absl::StatusOr<int64_t> Replica::ConsumeThroughLog(WorkspaceId workspace, MeterI
   std::string change_id;
   if (!key.empty()) change_id = KeyedChangeId(workspace, meter, key);
   std::unique_lock<std::mutex> leases(lease_mu_);
-  LocalLease* lease = nullptr;
-  int64_t returned_remaining = 0;
-  int64_t returned_consumed = 0;
   const bool leasing = options_.lease_credits && key.empty();
-  if (leasing) lease = EnsureLease(workspace, meter);
-  if (lease != nullptr && lease->hold != 0) {
-    // The lease goes back in the same record (settled, the rest returned),
-    // so that what it held can serve this consume.
-    const u128 before = LoadWord(&lease->word);
-    returned_remaining = RemainingOf(before);
-    returned_consumed = CloseLease(*lease);
-    ops.push_back(Encode<&Writer::SettleLease>(replica_id_, lease->hold, returned_consumed, true,
-                                               options_.lease_ttl_ms, int64_t{0}));
+  LocalLease* lease = leasing ? EnsureLease(workspace, meter) : nullptr;
+  absl::StatusOr<ChangeResult> done;
+  for (bool asked = false;;) {
+    ops.clear();
+    bool returning = false;
+    int64_t returned_remaining = 0;
+    int64_t returned_consumed = 0;
+    if (lease != nullptr && lease->hold != 0) {
+      // The lease goes back in the same record (settled, the rest
+      // returned), so that what it held can serve this consume.
+      returning = true;
+      returned_remaining = RemainingOf(LoadWord(&lease->word));
+      returned_consumed = CloseLease(*lease);
+      ops.push_back(Encode<&Writer::SettleLease>(replica_id_, lease->hold, returned_consumed, true,
+                                                 options_.lease_ttl_ms, int64_t{0}));
+    }
+    ops.push_back(Encode<&Writer::ConsumeCredits>(workspace, amount, MeterRef(meter), key,
+                                                  authorize, user, permission));
+    if (lease != nullptr) {
+      ops.push_back(Encode<&Writer::HoldCredits>(replica_id_, workspace, MeterRef(meter),
+                                                 options_.lease_max, true, options_.lease_share,
+                                                 options_.lease_floor, options_.lease_ttl_ms));
+    }
+    done = Run(ops, false, change_id);
+    if (!done.ok() && returning) {
+      // Nothing was appended: the lease is still this replica's.
+      (void)__sync_val_compare_and_swap(&lease->word, LeaseWord(0, returned_consumed),
+                                        LeaseWord(returned_remaining, returned_consumed));
+    }
+    // R6: never refused while the group's balance covers it. What other
+    // replicas' leases hold is asked back once, and the consume runs again.
+    if (asked || !absl::IsResourceExhausted(done.status())) break;
+    leases.unlock();
+    asked = AskLeasesBack(workspace, meter, amount);
+    leases.lock();
+    if (!asked) break;
   }
-  ops.push_back(Encode<&Writer::ConsumeCredits>(workspace, amount, MeterRef(meter), key, authorize,
-                                                user, permission));
-  if (lease != nullptr) {
-    ops.push_back(Encode<&Writer::HoldCredits>(replica_id_, workspace, MeterRef(meter),
-                                               options_.lease_max, true, options_.lease_share,
-                                               options_.lease_floor, options_.lease_ttl_ms));
+  if (absl::IsResourceExhausted(done.status())) {
+    if (const LeasesOfOthers left = OthersLeases(workspace, meter); left.recalled > 0) {
+      done = Refusal(absl::StatusCode::kResourceExhausted, {"C5", "R6"},
+                     absl::StrCat(MessageWithoutRules(done.status()), "; ", left.recalled,
+                                  " more are leased to replicas that did not return them yet (a "
+                                  "lease returns by itself at its end)"));
+    }
   }
-  absl::StatusOr<ChangeResult> done = Run(ops, false, change_id);
   if (!key.empty() && absl::IsResourceExhausted(done.status())) {
     // C5: a keyed consume's refusal is its first answer too: recorded under
     // the key's change id, so that a retry anywhere in the group is refused
@@ -755,11 +846,6 @@ absl::StatusOr<int64_t> Replica::ConsumeThroughLog(WorkspaceId workspace, MeterI
                                 "', which was refused: nothing debited"));
   }
   if (!done.ok()) {
-    if (lease != nullptr && lease->hold != 0) {
-      // Nothing was appended: the lease is still this replica's.
-      (void)__sync_val_compare_and_swap(&lease->word, LeaseWord(0, returned_consumed),
-                                        LeaseWord(returned_remaining, returned_consumed));
-    }
     if (!key.empty() && absl::IsInvalidArgument(done.status()) &&
         RulesOf(done.status()) == std::vector<std::string>{"R7"}) {
       return Refusal(absl::StatusCode::kInvalidArgument, {"C5"},
@@ -808,14 +894,19 @@ absl::Status Replica::SettleLeases(bool end_all) {
     const bool idle = now - l.idle_since_ms >= 2 * options_.settle_interval_ms;
     // Below the floor the group's last credits go through the log, not
     // into leases: a lease is returned rather than renewed then.
+    // A lease another replica asked back (R6) is returned too.
     bool below_floor = false;
+    bool recalled = false;
     {
       ReadGuard guard;
-      const WorkspaceNode* ws = EngineInternal::newest(engine_)->workspaces.Find(l.workspace);
+      const Version& v = *EngineInternal::newest(engine_);
+      const WorkspaceNode* ws = v.workspaces.Find(l.workspace);
       const Funding* f = ws == nullptr ? nullptr : FindMeterEntry(ws->credits, l.meter);
       below_floor = f == nullptr || Unpack(f->cell->LoadExact()).available() < options_.lease_floor;
+      const HoldNode* h = v.holds.Find(l.hold);
+      recalled = h != nullptr && h->recalled;
     }
-    if (end_all || near_end || idle || below_floor) {
+    if (end_all || near_end || idle || below_floor || recalled) {
       // Returned: out of local use first, then settled and given back.
       const int64_t remaining = RemainingOf(word);
       const int64_t final_consumed = CloseLease(l);

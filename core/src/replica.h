@@ -174,6 +174,17 @@ class Replica {
   // Takes what the lease holds out of local use; returns what was consumed.
   static int64_t CloseLease(LocalLease& lease);
   void OpenLease(LocalLease& lease, uint64_t hold, int64_t amount);  // lease_mu_
+  // What the leases of (workspace, meter) hold in the newest version: this
+  // replica's, other replicas' (asked back or not) and what is available.
+  struct LeasesOfOthers {
+    int64_t available = 0, own = 0, held = 0, recalled = 0;
+  };
+  LeasesOfOthers OthersLeases(WorkspaceId workspace, MeterId meter) const;
+  // R6: a consume of `amount` the log refused: when other replicas' leases
+  // would cover it, a record asks them back and this waits (at most a
+  // settle interval and a poll) for their owners to return them. True when
+  // it asked (a retry may succeed). Called without lease_mu_.
+  bool AskLeasesBack(WorkspaceId workspace, MeterId meter, int64_t amount);
 
   Engine& engine_;
   LogFactory factory_;
@@ -182,6 +193,7 @@ class Replica {
   std::unique_ptr<std::atomic<LocalLease*>[]> lease_slots_;
   std::vector<std::unique_ptr<LocalLease>> leases_;  // lease_mu_
   int64_t next_settle_ms_ = 0;                       // the follower thread's
+  uint64_t seen_recalls_ = 0;                        // the follower thread's
   std::unique_ptr<Log> writer_;                      // apply_mu
   std::unique_ptr<Log> follower_;                    // the follower thread's
   std::string replica_id_;

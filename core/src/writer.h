@@ -135,6 +135,11 @@ class Writer {
   // consumption is forgiven); returns how many. Every replica change runs
   // it first, at the record's time.
   absl::StatusOr<uint64_t> ExpireHolds();
+  // R6: asks the owners of the leases of (workspace, meter) other than
+  // `except` to settle and return them (HoldNode::recalled); a recalled
+  // lease is no longer topped up. Returns how many it recalled.
+  absl::StatusOr<uint64_t> RecallLeases(absl::string_view except, WorkspaceId workspace,
+                                        MeterRef meter);
   // C5 on replicas: the record of a keyed consume's refusal, under its
   // key's change id; changes nothing and returns kRefusedConsumeResult.
   absl::StatusOr<uint64_t> RefusedConsume(WorkspaceId workspace, int64_t amount, MeterRef meter,

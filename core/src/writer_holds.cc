@@ -139,7 +139,7 @@ absl::StatusOr<uint64_t> Writer::SettleLease(absl::string_view owner, uint64_t l
       __builtin_add_overflow(now_ns_, ttl_ns, &node->expires_at_ns)) {
     node->expires_at_ns = INT64_MAX;
   }
-  if (top_up == 0) return 0;
+  if (top_up == 0 || node->recalled) return 0;
   const WorkspaceNode* ws = v_->workspaces.Find(node->workspace);
   if (ws == nullptr || !ws->active()) return 0;
   const CellValue now = Unpack(cell->LoadExact());
@@ -151,6 +151,21 @@ absl::StatusOr<uint64_t> Writer::SettleLease(absl::string_view owner, uint64_t l
   node->held_regular += taken[0];
   node->held_extra += taken[1];
   return static_cast<uint64_t>(add);
+}
+
+absl::StatusOr<uint64_t> Writer::RecallLeases(absl::string_view except, WorkspaceId workspace,
+                                              MeterRef meter) {
+  TNY_ASSIGN_OR_RETURN(Target t, FindTarget(*v_, workspace, meter, "R6"));
+  std::vector<uint64_t> recalled;
+  v_->holds.ForEach([&](uint64_t id, const HoldNode* h) {
+    if (h->kind == HoldKind::kLease && h->workspace == workspace && h->meter == t.meter &&
+        h->owner != except && !h->recalled) {
+      recalled.push_back(id);
+    }
+  });
+  for (const uint64_t id : recalled) MutableHold(id)->recalled = true;
+  if (!recalled.empty()) ++v_->lease_recalls;
+  return recalled.size();
 }
 
 absl::Status Writer::SettleReservation(uint64_t reservation, int64_t actual, bool release) {

@@ -635,6 +635,7 @@ absl::Status Loader::Holds() {
     node->held_extra = in->held_extra();
     node->settled = in->settled();
     node->expires_at_ns = in->expires_at_ns();
+    node->recalled = in->recalled();
     v_->holds.Set(txn_, id, node);
   }
   return absl::OkStatus();

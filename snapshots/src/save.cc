@@ -296,7 +296,7 @@ Offset<fb::Snapshot> EncodeSnapshot(Builder& b, const Cut& cut) {
   v.holds.ForEach([&](uint64_t id, const internal::HoldNode* h) {
     holds.push_back(fb::CreateHold(b, id, static_cast<uint8_t>(h->kind), b.CreateString(h->owner),
                                    h->account, h->workspace, h->meter, h->held_regular,
-                                   h->held_extra, h->settled, h->expires_at_ns));
+                                   h->held_extra, h->settled, h->expires_at_ns, h->recalled));
   });
   std::vector<Offset<fb::Change>> feed;
   for (const AuditRecord& r : cut.feed) {

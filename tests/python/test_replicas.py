@@ -562,3 +562,24 @@ def test_R6_consume_on_a_lease_is_local_and_settled(open_replica: Any) -> None:
     assert final == {"regular": 1000 - 51, "extra": 0, "held": 0}
     assert c.consumed(ws) == 51
     c.verify()
+
+
+def test_R6_a_consume_the_group_covers_asks_other_leases_back(open_replica: Any) -> None:
+    a = open_replica(settle_interval_ms=50, lease_ttl_ms=2000)
+    b = open_replica(settle_interval_ms=50, lease_ttl_ms=2000)
+    owner, client, account, ws = seed(a)
+    a.grant(SYSTEM, account, 10000)
+    a.transfer(owner, account, ws, 1000)
+    b.wait_for(a.position, 5000)
+    b.consume(ws, 1)  # through the log: b leases a quarter of the rest
+    assert a.balance(ws, at_least=b.position)["held"] == 249
+    # 800 > the 750 nobody holds: b's lease is asked back, then granted.
+    assert a.consume(ws, 800) == 199
+    with pytest.raises(tenantry.ResourceExhausted):
+        a.consume(ws, 200)  # more than the group holds
+    b.close()
+    a.close()
+    c = open_replica()
+    assert c.balance(ws) == {"regular": 199, "extra": 0, "held": 0}
+    assert c.consumed(ws) == 801
+    c.verify()

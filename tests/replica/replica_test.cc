@@ -420,6 +420,13 @@ TEST(Replica, R6_LeasedConsumptionIsLocalSettledAndNeverOverspends) {
   ta.join();
   tb.join();
   EXPECT_LE(spent.load(), 1000 - 101);
+  // Whatever is left, one replica can take, though the other may still
+  // hold a lease of it (R6: asked back).
+  if (const int64_t rest = 1000 - 101 - spent.load(); rest > 0) {
+    TNY_ASSERT_OK_AND_ASSIGN(int64_t none_left, a->consume(s.acme, rest));
+    EXPECT_EQ(none_left, 0);
+    spent += rest;
+  }
   // close() settles and returns every lease (R5).
   a->close();
   b->close();
@@ -429,6 +436,55 @@ TEST(Replica, R6_LeasedConsumptionIsLocalSettledAndNeverOverspends) {
   EXPECT_EQ(final.held, 0);
   EXPECT_EQ(final.consumed, 101 + spent.load());
   EXPECT_EQ(final.available(), 1000 - 101 - spent.load());
+  TNY_EXPECT_OK(c->verify());  // C8
+}
+
+// R6: a consume is never refused while the group's balance covers it: what
+// another replica's lease holds is asked back (recalled), returned by its
+// owner, and the consume runs again, in one call.
+TEST(Replica, R6_ConsumeLargerThanTheUnleasedRestRecallsOtherLeases) {
+  const std::string group = GroupOfTest();
+  auto a = OpenOrDie(group);
+  auto b = OpenOrDie(group);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const Seed s = MakeSeed(*a);
+  TNY_ASSERT_OK(a->grant(kSystem, s.account, 10000));
+  TNY_ASSERT_OK(a->transfer(s.olivia, s.account, s.acme, 1000).status());
+  TNY_ASSERT_OK(b->wait_for(a->position(), 5000));
+  // b's first consume takes a lease: a quarter of what was left (249).
+  TNY_ASSERT_OK(b->consume(s.acme, 1).status());
+  TNY_ASSERT_OK(b->consume(s.acme, 2).status());  // on the lease
+  TNY_ASSERT_OK(a->wait_for(b->position(), 5000));
+  TNY_ASSERT_OK_AND_ASSIGN(Balance before, a->balance(s.acme));
+  ASSERT_EQ(before.held, 249);
+  ASSERT_EQ(before.available(), 750);
+  // A keyed consume of 800 > the 750 nobody holds, but the group holds
+  // 997: granted, b's lease settled (its 2) and returned.
+  TNY_ASSERT_OK_AND_ASSIGN(int64_t keyed_left, a->consume(s.acme, 800, kCredits, "key-1"));
+  EXPECT_EQ(keyed_left, 197);
+  TNY_ASSERT_OK(b->wait_for(a->position(), 5000));
+  TNY_ASSERT_OK_AND_ASSIGN(Balance mid, b->balance(s.acme));
+  EXPECT_EQ(mid.consumed, 803);
+  EXPECT_EQ(mid.held, 0);
+  // The same for a consume without a key: b leases again (49 of 196)...
+  TNY_ASSERT_OK(b->consume(s.acme, 1).status());
+  TNY_ASSERT_OK(a->wait_for(b->position(), 5000));
+  ASSERT_EQ(a->balance(s.acme)->held, 49);
+  // ... and 190 > 147 is granted from the 196 the group holds.
+  TNY_ASSERT_OK_AND_ASSIGN(int64_t left, a->consume(s.acme, 190));
+  EXPECT_EQ(left, 6);
+  // More than the group holds is refused, as on one engine.
+  absl::StatusOr<int64_t> refused = a->consume(s.acme, 7);
+  EXPECT_TRUE(absl::IsResourceExhausted(refused.status())) << refused.status();
+  a->close();
+  b->close();
+  auto c = OpenOrDie(group);
+  ASSERT_NE(c, nullptr);
+  TNY_ASSERT_OK_AND_ASSIGN(Balance final, c->balance(s.acme));
+  EXPECT_EQ(final.held, 0);
+  EXPECT_EQ(final.consumed, 994);
+  EXPECT_EQ(final.available(), 6);
   TNY_EXPECT_OK(c->verify());  // C8
 }
 

@@ -560,6 +560,7 @@ const std::vector<FieldCheck>& FieldChecks() {
       {"Hold.held_extra", "as held_regular", {{.value = -1, .refused = "(R6, P2)"}}},
       {"Hold.settled", ">= 0", {{.value = -1, .refused = "(R6, P2)"}, {.value = 0}}},
       {"Hold.expires_at_ns", "any time", {{.value = kMin}, {.value = kMax}}},
+      {"Hold.recalled", "either", {{.value = 0}, {.value = 1}}},
       // C5: remembered idempotency keys.
       {"IdempotencyKey.index",
        "below key_slots, each slot once",
