@@ -729,7 +729,14 @@ absl::StatusOr<std::vector<uint8_t>> Mutated(const std::vector<uint8_t>& dense,
           Schema(), static_cast<flatbuffers::uoffset_t>(m.resize), v, v->size(),
           static_cast<flatbuffers::uoffset_t>(flatbuffers::GetTypeSize(element)), &buffer, &root);
     } else {
-      flatbuffers::SetAnyVectorElemI(v, element, static_cast<size_t>(m.element), m.value);
+      // An edit meant to be refused must change the file: a byte that is
+      // random in the fixture (the checksum's) may hold the value already.
+      const auto at = static_cast<size_t>(m.element);
+      const int64_t value =
+          m.refused != nullptr && flatbuffers::GetAnyVectorElemI(v, element, at) == m.value
+              ? m.value ^ 0xFF
+              : m.value;
+      flatbuffers::SetAnyVectorElemI(v, element, at, value);
     }
   } else if (!flatbuffers::SetAnyFieldI(table, *field, m.value)) {
     return absl::NotFoundError(
