@@ -2,6 +2,8 @@
 //
 // verify(): every invariant of one version, checked from scratch. A broken
 // one is DataLoss naming it. Also the teardown of a version.
+#include "verify.h"
+
 #include <algorithm>
 #include <atomic>
 
@@ -9,8 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "access.h"
 #include "engine_impl.h"
+#include "engine_internal.h"
 #include "epoch.h"
 #include "model.h"
+#include "status_macros.h"
 #include "tenantry/engine.h"
 #include "tenantry/status.h"
 #include "writer.h"
@@ -42,10 +46,7 @@ absl::Status VerifyUser(const Version& v, const UserNode& u, uint64_t* direct) {
       return Broken(
           absl::StrCat("user ", u.id, " holds a role in missing workspace ", g.workspace));
     }
-    if (IsClientRole(v, g.role) && u.StaffIn(ws->account) != nullptr) {
-      return Broken({"M5"}, absl::StrCat("user ", u.id, " is both staff and client in account ",
-                                         ws->account));
-    }
+    TNY_RETURN_IF_ERROR(CheckGrant(v, u, g, *ws));
     if (g.team != 0) {
       const TeamNode* team = v.teams.Find(g.team);
       if (team == nullptr || team->workspace != g.workspace || team->role != g.role ||
@@ -69,22 +70,26 @@ absl::Status VerifyUser(const Version& v, const UserNode& u, uint64_t* direct) {
       return Broken({"M2"}, absl::StrCat("staff entry of user ", u.id, " in account ", s.account,
                                          " differs from the account's"));
     }
-    if (s.role != AccountRole::kMember && !s.scope_all) {
-      return Broken({"M2"}, absl::StrCat("owner or admin ", u.id, " without scope all"));
-    }
+    TNY_RETURN_IF_ERROR(CheckStaffEntry(u, s));
   }
   if (u.active_workspace != 0) {
     const WorkspaceNode* ws = v.workspaces.Find(u.active_workspace);
-    if (ws == nullptr || !ws->sessions.Contains(u.id) || !ws->active()) {
+    if (ws == nullptr || !ws->sessions.Contains(u.id)) {
       return Broken({"S1"},
                     absl::StrCat("active workspace of user ", u.id, " is not a live session"));
     }
-    // Every change that may take `workspace.switch` away re-checks the
-    // sessions it touches (Writer::FinishSessions), so none outlives it.
-    if (!Evaluate<false>(v, u.id, u.active_workspace, perm::kWorkspaceSwitch, nullptr)) {
-      return Broken({"S1"}, absl::StrCat("user ", u.id, " has a session in workspace ",
-                                         u.active_workspace, " without 'workspace.switch' there"));
-    }
+    TNY_RETURN_IF_ERROR(CheckSession(v, u));
+  }
+  return absl::OkStatus();
+}
+
+// M4: exactly one owner among the members, the one the workspace names.
+absl::Status VerifyOwner(const WorkspaceNode& ws) {
+  int owners = 0;
+  ws.members.ForEach([&](UserId, RoleId role) { owners += role == kOwner ? 1 : 0; });
+  const RoleId* owner_role = ws.members.Find(ws.owner);
+  if (owners != 1 || owner_role == nullptr || *owner_role != kOwner) {
+    return Broken({"M4"}, absl::StrCat("workspace ", ws.id, " has ", owners, " owners"));
   }
   return absl::OkStatus();
 }
@@ -113,10 +118,8 @@ absl::Status VerifyWorkspace(const Version& v, const WorkspaceNode& ws) {
   } else if (ws.depth != 1) {
     return Broken(absl::StrCat("top-level workspace ", ws.id, " has depth ", int{ws.depth}));
   }
-  int owners = 0;
   absl::Status status;
   ws.members.ForEach([&](UserId user, RoleId role) {
-    if (role == kOwner) ++owners;
     const UserNode* u = v.users.Find(user);
     const Grant* g = u == nullptr ? nullptr : u->DirectGrant(ws.id);
     if (g == nullptr || g->role != role) {
@@ -125,10 +128,7 @@ absl::Status VerifyWorkspace(const Version& v, const WorkspaceNode& ws) {
     }
   });
   if (!status.ok()) return status;
-  const RoleId* owner_role = ws.members.Find(ws.owner);
-  if (owners != 1 || owner_role == nullptr || *owner_role != kOwner) {
-    return Broken({"M4"}, absl::StrCat("workspace ", ws.id, " has ", owners, " owners"));
-  }
+  TNY_RETURN_IF_ERROR(VerifyOwner(ws));
   ws.sessions.ForEach([&](UserId user, uint8_t) {
     const UserNode* u = v.users.Find(user);
     if (u == nullptr || u->active_workspace != ws.id) {
@@ -292,6 +292,53 @@ absl::Status VerifyCredits(const Version& v, const std::atomic<ReservationTable*
 }
 
 }  // namespace
+
+absl::Status CheckGrant(const Version& v, const UserNode& u, const Grant& g,
+                        const WorkspaceNode& ws) {
+  if (IsClientRole(v, g.role) && u.StaffIn(ws.account) != nullptr) {
+    return Broken({"M5"},
+                  absl::StrCat("user ", u.id, " is both staff and client in account ", ws.account));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckStaffEntry(const UserNode& u, const StaffEntry& s) {
+  if (s.role != AccountRole::kMember && !s.scope_all) {
+    return Broken({"M2"}, absl::StrCat("owner or admin ", u.id, " without scope all"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSession(const Version& v, const UserNode& u) {
+  const WorkspaceNode* ws = v.workspaces.Find(u.active_workspace);
+  if (ws == nullptr || !ws->active()) {
+    return Broken({"S1"},
+                  absl::StrCat("active workspace of user ", u.id, " is not a live session"));
+  }
+  // Every change that may take `workspace.switch` away re-checks the
+  // sessions it touches (Writer::FinishSessions), so none outlives it.
+  if (!Evaluate<false>(v, u.id, u.active_workspace, perm::kWorkspaceSwitch, nullptr)) {
+    return Broken({"S1"}, absl::StrCat("user ", u.id, " has a session in workspace ",
+                                       u.active_workspace, " without 'workspace.switch' there"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyLoaded(Engine& engine) {
+  Engine::Impl& impl = EngineInternal::impl(engine);
+  MutexLock lock(&impl.write_mu);
+  ReadGuard guard;
+  const Version& v = *EngineInternal::newest(engine);
+  absl::Status status;
+  v.workspaces.ForEach([&](WorkspaceId, const WorkspaceNode* ws) {
+    if (status.ok()) status = VerifyOwner(*ws);
+  });
+  v.accounts.ForEach([&](AccountId, const AccountNode* a) {
+    if (status.ok()) status = VerifyAccount(v, *a);
+  });
+  if (!status.ok()) return status;
+  return VerifyCredits(v, impl.reservations);
+}
 
 void DestroyVersion(Version* v) {
   v->accounts.ForEach([](AccountId, const AccountNode* a) {

@@ -7,8 +7,12 @@
 // then every node is rebuilt with its references and ranges checked (a
 // dangling id or an out-of-range value is DataLoss before anything uses it),
 // every string checked by the engine's own rule for it (fields.h), the
-// indexes derived from the primary state, and Engine::verify() checks every
-// invariant of the result. A loaded engine holds only what the engine itself
+// indexes derived from the primary state (members maps built from sorted
+// runs), and every invariant the content could break is checked (verify.h:
+// per grant, staff entry and session while linking, then VerifyLoaded);
+// what the loader derived itself is not derived twice (Engine::verify(),
+// which does, runs after loads in the tests and the fuzzer). A loaded
+// engine holds only what the engine itself
 // could have made: every rule a change would have been refused for holds.
 // All nodes are made through one Txn, so a failure anywhere frees everything
 // made so far; the engine is returned only whole.
@@ -33,6 +37,7 @@
 #include "tenantry_generated.h"
 #include "text.h"
 #include "txn.h"
+#include "verify.h"
 #include "writer.h"
 
 namespace tenantry {
@@ -67,6 +72,16 @@ constexpr internal::Entity kTheSnapshot{"the snapshot", 0, false};
 template <class T>
 size_t SizeOf(const flatbuffers::Vector<T>* v) {
   return v == nullptr ? 0 : v->size();
+}
+
+// An invariant the loaded state breaks (internal::Verify*, DataLoss naming
+// its rule), refused as P2 says.
+absl::Status Invariant(const absl::Status& status) {
+  if (status.ok()) return status;
+  const std::vector<std::string> rules = RulesOf(status);
+  return internal::RefusedSnapshot(
+      std::vector<absl::string_view>(rules.begin(), rules.end()),
+      absl::StrCat("the state breaks an invariant: ", MessageWithoutRules(status)));
 }
 
 // Ids are non-zero, unique, and below the next id of their kind.
@@ -187,6 +202,7 @@ class Loader {
   internal::Txn txn_{1};
   std::unique_ptr<Version> v_;
   bool done_ = false;
+  size_t direct_grants_ = 0;  // as the file lists them (Links reserves)
 };
 
 // FlatBuffers 2.0.8's Verifier checks a vector's length prefix for 4-byte
@@ -366,6 +382,7 @@ absl::Status Loader::Users() {
     // Exact: a user's grants live as long as the user (team grants, added
     // later, grow it a quarter at a time, like the writer's SetGrant).
     u->grants.reserve(SizeOf(in->grants()));
+    direct_grants_ += SizeOf(in->grants());
     for (size_t g = 0; g < SizeOf(in->grants()); ++g) {
       const fb::Grant* grant = in->grants()->Get(static_cast<uint32_t>(g));
       u->grants.push_back(internal::Grant{grant->workspace(), 0, grant->role()});
@@ -729,10 +746,29 @@ absl::Status Loader::InvitationShape(const InvitationNode& node) const {
 
 // What refers across kinds: grants, staff entries, sessions, owners.
 absl::Status Loader::Links() {
+  // Direct grants, gathered by (workspace, user): each workspace's members
+  // map is then built from its run in full leaves, not by random inserts.
+  struct Member {
+    WorkspaceId workspace;
+    UserId user;
+    RoleId role;
+  };
+  std::vector<Member> members;
+  members.reserve(direct_grants_);
+  std::vector<UserId> sessions;
   absl::Status status;
   v_->users.ForEach([&](UserId id, const UserNode* node) {
     if (!status.ok()) return;
     UserNode* u = Mutable(node);
+    std::sort(u->grants.begin(), u->grants.end());
+    const auto repeated =
+        std::adjacent_find(u->grants.begin(), u->grants.end(), [](const auto& a, const auto& b) {
+          return a.workspace == b.workspace && a.team == b.team;
+        });
+    if (repeated != u->grants.end()) {
+      status = Bad("user ", id, " holds two roles in workspace ", repeated->workspace);
+      return;
+    }
     for (const internal::Grant& g : u->grants) {
       const WorkspaceNode* ws = v_->workspaces.Find(g.workspace);
       if (ws == nullptr) {
@@ -740,16 +776,10 @@ absl::Status Loader::Links() {
         return;
       }
       status = CheckRole(g.role, ws->account, absl::StrCat("user ", id));
+      if (status.ok()) status = Invariant(internal::CheckGrant(*v_, *u, g, *ws));
       if (!status.ok()) return;
-      if (g.team == 0) {
-        if (!Mutable(ws)->members.Set(txn_, id, g.role)) {
-          status = Bad("user ", id, " holds two roles in workspace ", g.workspace);
-          return;
-        }
-        ++v_->memberships;
-      }
+      if (g.team == 0) members.push_back({g.workspace, id, g.role});
     }
-    std::sort(u->grants.begin(), u->grants.end());
     for (internal::StaffEntry& s : u->staff) {
       const AccountNode* a = v_->accounts.Find(s.account);
       if (a == nullptr || !Mutable(a)->staff.Set(txn_, id, static_cast<uint8_t>(s.role))) {
@@ -757,6 +787,7 @@ absl::Status Loader::Links() {
         return;
       }
       status = CheckScope(s.scope, s.account, absl::StrCat("staff entry of user ", id));
+      if (status.ok()) status = Invariant(internal::CheckStaffEntry(*u, s));
       if (!status.ok()) return;
       s.grant_role = s.role == AccountRole::kOwner   ? internal::kStaffOwner
                      : s.role == AccountRole::kAdmin ? internal::kStaffAdmin
@@ -769,9 +800,33 @@ absl::Status Loader::Links() {
         return;
       }
       Mutable(ws)->sessions.Set(txn_, id, 1);
+      sessions.push_back(id);
     }
   });
   TNY_RETURN_IF_ERROR(status);
+  // Users came in ascending order, so sorting by workspace alone (stably)
+  // leaves each workspace's run ascending by user.
+  std::stable_sort(members.begin(), members.end(),
+                   [](const Member& a, const Member& b) { return a.workspace < b.workspace; });
+  std::vector<UserId> keys;
+  std::vector<RoleId> roles;
+  for (size_t at = 0; at < members.size();) {
+    const WorkspaceId workspace = members[at].workspace;
+    keys.clear();
+    roles.clear();
+    for (; at < members.size() && members[at].workspace == workspace; ++at) {
+      keys.push_back(members[at].user);
+      roles.push_back(members[at].role);
+    }
+    Mutable(v_->workspaces.Find(workspace))
+        ->members.AssignSorted(txn_, keys.data(), roles.data(), keys.size());
+  }
+  v_->memberships = members.size();
+  // S1: a session is in a live workspace that still grants switching
+  // (every grant and staff entry is linked by now).
+  for (const UserId id : sessions) {
+    TNY_RETURN_IF_ERROR(Invariant(internal::CheckSession(*v_, *v_->users.Find(id))));
+  }
   v_->accounts.ForEach([&](AccountId id, const AccountNode* a) {
     if (!status.ok()) return;
     if (v_->users.Find(a->owner) == nullptr) status = Bad("account ", id, " has no owner");
@@ -1082,12 +1137,9 @@ absl::StatusOr<std::unique_ptr<Engine>> LoadContent(const fb::Snapshot& s,
   if (SizeOf(s.keys()) != 0 || s.key_slots() != 0) TNY_RETURN_IF_ERROR(RestoreKeys(s, impl));
   TNY_RETURN_IF_ERROR(RestoreLedger(s, impl, *v));
   TNY_RETURN_IF_ERROR(RestoreFeed(s, impl, *v));
-  if (absl::Status status = engine->verify(); !status.ok()) {
-    const std::vector<std::string> rules = RulesOf(status);
-    return internal::RefusedSnapshot(
-        std::vector<absl::string_view>(rules.begin(), rules.end()),
-        absl::StrCat("the state breaks an invariant: ", MessageWithoutRules(status)));
-  }
+  // What the file claims and the loader did not check as it built (the
+  // indexes it built are right by construction).
+  TNY_RETURN_IF_ERROR(Invariant(internal::VerifyLoaded(*engine)));
   return engine;
 }
 

@@ -517,6 +517,64 @@ TEST(PMapTest, SequentialRunsOnTinyNodes) {
   }
 }
 
+// AssignSorted builds what Set would hold, in valid nodes, for every size
+// around the node capacities (tiny and odd nodes: many levels), and the map
+// it builds takes later inserts and erases like any other.
+template <class V>
+void CheckAssignSorted(uint64_t n) {
+  SCOPED_TRACE(n);
+  std::vector<uint64_t> keys;
+  std::vector<V> vals;
+  for (uint64_t i = 0; i < n; ++i) {
+    keys.push_back(i * 3 + 1);
+    vals.push_back(V{i});
+  }
+  PMap<uint64_t, V> m;
+  TestTxn t(1);
+  m.AssignSorted(t, keys.data(), vals.data(), n);
+  ASSERT_TRUE(m.CheckInvariants());
+  ASSERT_EQ(m.size(), n);
+  uint64_t seen = 0;
+  m.ForEach([&](uint64_t k, const V& v) {
+    EXPECT_EQ(k, keys[seen]);
+    EXPECT_EQ(v, vals[seen]);
+    ++seen;
+  });
+  EXPECT_EQ(seen, n);
+  for (uint64_t i = 0; i < n; ++i) {
+    ASSERT_NE(m.Find(i * 3 + 1), nullptr);
+    EXPECT_EQ(m.Find(i * 3 + 2), nullptr);
+  }
+  for (uint64_t i = 0; i < n; i += 2) m.Set(t, i * 3 + 2, V{i});
+  ASSERT_TRUE(m.CheckInvariants());
+  for (uint64_t i = 0; i < n; i += 3) ASSERT_TRUE(m.Erase(t, i * 3 + 1));
+  ASSERT_TRUE(m.CheckInvariants());
+  t.Commit();
+  m.Destroy();
+}
+
+TEST(PMapTest, AssignSortedBuildsValidTreesOfEverySize) {
+  for (uint64_t n = 0; n <= 200; ++n) {
+    CheckAssignSorted<Tiny>(n);
+    CheckAssignSorted<Odd>(n);
+  }
+  for (uint64_t n : {1000, 4097, 20000}) {
+    CheckAssignSorted<Tiny>(n);
+    CheckAssignSorted<Odd>(n);
+  }
+  // Default nodes (32 entries a leaf): the members maps' shape.
+  PMap<uint64_t, uint64_t> m;
+  TestTxn t(1);
+  std::vector<uint64_t> keys(100000);
+  for (uint64_t i = 0; i < keys.size(); ++i) keys[i] = i;
+  m.AssignSorted(t, keys.data(), keys.data(), keys.size());
+  EXPECT_TRUE(m.CheckInvariants());
+  // Full leaves: 100,000 entries in 3,125 leaves of 32, plus the inner nodes.
+  EXPECT_LE(m.NodeCount(), 3125u + 100u + 4u + 1u);
+  t.Commit();
+  m.Destroy();
+}
+
 TEST(PMapTest, PublishedVersionSurvivesLaterTransactions) {
   std::mt19937_64 rng(11);
   PMap<std::string, StrVal> a;
