@@ -31,10 +31,12 @@
 namespace tenantry::internal {
 
 // One role a user holds in one workspace: directly (team == 0) or through a
-// team (M9). A UserNode keeps them sorted by (workspace, team).
+// team (M9). A UserNode keeps them sorted by (workspace, team). 16 bytes, so
+// that a check's binary search over a user's grants reads few cache lines:
+// team ids stay below 2^32 (limits::kMaxTeamId).
 struct Grant {
   WorkspaceId workspace = 0;
-  uint64_t team = 0;
+  uint32_t team = 0;
   RoleId role = kNoRole;
 
   bool operator<(const Grant& o) const {
@@ -44,6 +46,8 @@ struct Grant {
 };
 
 // A user's account role in one account (M2).
+static_assert(sizeof(Grant) == 16, "a Grant is 16 bytes");
+
 struct StaffEntry {
   AccountId account = 0;
   AccountRole role = AccountRole::kNone;

@@ -189,7 +189,9 @@ void Writer::SetGrant(UserId user, const Grant& grant) {
 
 void Writer::EraseGrant(UserId user, WorkspaceId workspace, uint64_t team) {
   UserNode* u = MutableUser(user);
-  auto it = std::lower_bound(u->grants.begin(), u->grants.end(), Grant{workspace, team, kNoRole});
+  // An existing team's id: below limits::kMaxTeamId (CreateTeam, the loader).
+  auto it = std::lower_bound(u->grants.begin(), u->grants.end(),
+                             Grant{workspace, static_cast<uint32_t>(team), kNoRole});
   assert(it != u->grants.end() && it->workspace == workspace && it->team == team);
   u->grants.erase(it);
   if (team == 0) {

@@ -182,6 +182,11 @@ absl::StatusOr<uint64_t> Writer::CreateTeam(UserId actor, WorkspaceId workspace,
     return Refusal(absl::StatusCode::kAlreadyExists, {"M9"},
                    absl::StrCat("workspace ", workspace, " already has a team named '", name, "'"));
   }
+  if (v_->next_team > limits::kMaxTeamId) {
+    return Refusal(absl::StatusCode::kResourceExhausted, {"M9"},
+                   absl::StrCat("this engine has made ", limits::kMaxTeamId,
+                                " teams, the most it makes in its life"));
+  }
   TeamId id = v_->next_team++;
   TeamNode* team = txn_.Make<TeamNode>();
   team->id = id;
@@ -207,7 +212,7 @@ absl::Status Writer::AddTeamMember(UserId actor, TeamId team_id, UserId user) {
   }
   TNY_RETURN_IF_ERROR(CheckStaffClient(*u, *ws, team->role));
   MutableTeam(team_id)->members.Set(txn_, user, 1);
-  SetGrant(user, Grant{team->workspace, team_id, team->role});
+  SetGrant(user, Grant{team->workspace, static_cast<uint32_t>(team_id), team->role});
   Record(actor, ws->account, ws->id,
          absl::StrCat("add_team_member team=", team_id, " user=", user));
   return absl::OkStatus();
@@ -250,7 +255,7 @@ absl::Status Writer::SetTeamRole(UserId actor, TeamId team_id, absl::string_view
   }
   MutableTeam(team_id)->role = role;
   for (UserId user : members) {
-    SetGrant(user, Grant{team->workspace, team_id, role});
+    SetGrant(user, Grant{team->workspace, static_cast<uint32_t>(team_id), role});
     session_users_.insert(user);
   }
   Record(actor, ws->account, ws->id,

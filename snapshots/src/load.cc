@@ -228,6 +228,9 @@ absl::Status Loader::Header() {
   if (v_->next_role < internal::kFirstCustomRole || v_->next_role > UINT32_MAX) {
     return Bad("next role id ", v_->next_role, " is out of range");
   }
+  if (v_->next_team > limits::kMaxTeamId + 1) {
+    return Bad({"M9"}, "next team id ", v_->next_team, " is out of range");
+  }
   v_->revision = s_.revision();
   if (SizeOf(s_.token_key()) != 32 || SizeOf(s_.key_hash_key()) != 16) {
     return Bad("the engine's keys are missing or malformed");
@@ -615,7 +618,8 @@ absl::Status Loader::Teams() {
       if (grants.size() == grants.capacity()) {
         grants.reserve(grants.size() + std::max<size_t>(1, grants.size() / 4));
       }
-      grants.push_back(internal::Grant{t->workspace, id, t->role});
+      grants.push_back(
+          internal::Grant{t->workspace, static_cast<uint32_t>(id), t->role});  // id < next_team
     }
     Mutable(ws)->teams.Set(txn_, id, 1);
     if (ws->teams.size() > limits::kMaxTeamsPerWorkspace) return Bad({"M9"}, "too many teams");

@@ -638,7 +638,10 @@ const std::vector<FieldCheck>& FieldChecks() {
        {{.resize = 5, .refused = "next_ids"},
         {.value = 0, .element = 0, .refused = "out of range"},
         {.value = 5, .element = 1, .refused = "not below the next user id"},
-        {.value = 10, .element = 3, .refused = "next role id"}}},
+        {.value = 10, .element = 3, .refused = "next role id"},
+        // M9: team ids fit a grant's 32 bits; the last one may be handed out.
+        {.value = int64_t{1} << 32, .element = 4},
+        {.value = (int64_t{1} << 32) + 1, .element = 4, .refused = "next team id"}}},
       {"Snapshot.permissions", "see kStringRules", {}},
       {"Snapshot.meters", "the built-in ones first, then defined ones (C1)", {}},
       {"Snapshot.accounts", "each an Account", {}},
@@ -785,6 +788,25 @@ TEST(SnapshotFields, P2_RangedFieldsAreChecked) {
       }
     }
   }
+}
+
+// M9: an engine whose every team id was handed out refuses a new team, and
+// adds nothing.
+TEST(SnapshotFields, M9_TeamIdsRunOutWithAClearRefusal) {
+  const Fixture& f = TheFixture();
+  absl::StatusOr<std::vector<uint8_t>> file =
+      Mutated(f.content, "Snapshot.next_ids", {.value = int64_t{1} << 32, .element = 4});
+  ASSERT_TRUE(file.ok()) << file.status();
+  absl::StatusOr<std::unique_ptr<Engine>> loaded = Load(*file);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  Engine& e = **loaded;
+  const uint64_t revision = e.revision();
+  const WorkspaceId workspace = f.rich->world.client_a;
+  absl::StatusOr<TeamId> team = e.create_team(kSystem, workspace, "One Too Many", "member");
+  EXPECT_TRUE(absl::IsResourceExhausted(team.status())) << team.status();
+  EXPECT_THAT(team.status().message(), ::testing::HasSubstr("(M9)"));
+  EXPECT_EQ(e.revision(), revision);
+  TNY_EXPECT_OK(e.verify());
 }
 
 // The p2-*.tny files of load_fuzzer's corpus (make_load_corpus writes them:

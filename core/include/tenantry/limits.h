@@ -37,6 +37,9 @@ inline constexpr size_t kMaxCustomRolesPerAccount = 1024;
 inline constexpr size_t kRoleNameMaxBytes = 64;
 // M9: teams per workspace.
 inline constexpr size_t kMaxTeamsPerWorkspace = 10000;
+// M9: team ids are handed out in sequence and never reused; an engine makes
+// at most this many teams in its life (a grant keeps the id in 32 bits).
+inline constexpr uint64_t kMaxTeamId = 0xFFFF'FFFF;
 
 // I2: default invitation lifetime (7 days).
 inline constexpr int64_t kInvitationTtlDefaultS = 7 * 24 * 3600;
