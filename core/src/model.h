@@ -60,12 +60,15 @@ struct StaffEntry {
   bool operator==(const StaffEntry&) const = default;
 };
 
+// A check reads `grants` and `staff` only: they come first, together.
+// (Aligning nodes to cache lines was measured: aligned allocation made a
+// single change ~40% slower, more than it saved a random check.)
 struct UserNode {
+  std::vector<Grant> grants;
+  std::vector<StaffEntry> staff;  // few: one per account the user is staff of
   uint64_t gen = 0;
   UserId id = 0;
-  std::string key;  // normalized (M1)
-  std::vector<Grant> grants;
-  std::vector<StaffEntry> staff;     // few: one per account the user is staff of
+  std::string key;                   // normalized (M1)
   WorkspaceId active_workspace = 0;  // S1; 0 = none
   // S1: when the session was last used (switch or touch), for the
   // workspace's inactivity_timeout_s.
@@ -81,20 +84,22 @@ struct UserNode {
   const Grant* DirectGrant(WorkspaceId workspace) const;
 };
 
+// What a check reads (id, account, status, depth, the ancestors) comes
+// first, together.
 struct WorkspaceNode {
-  uint64_t gen = 0;
   WorkspaceId id = 0;
+  uint64_t gen = 0;
   AccountId account = 0;
-  std::string name;
-  std::string slug;
-  WorkspaceType type = WorkspaceType::kSimple;
   WorkspaceStatus status = WorkspaceStatus::kActive;
-  WorkspaceId parent = 0;
-  UserId owner = 0;
   // 1 for a top-level workspace (T4).
   uint8_t depth = 1;
+  WorkspaceType type = WorkspaceType::kSimple;
   // The ancestors, parent first (depth - 1 of them).
   std::array<WorkspaceId, limits::kMaxDepth - 1> ancestors{};
+  std::string name;
+  std::string slug;
+  WorkspaceId parent = 0;
+  UserId owner = 0;
   Settings settings;
   PMap<UserId, RoleId> members;  // direct members and their role
   PMap<WorkspaceId, uint8_t> children;
