@@ -47,7 +47,8 @@ absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<cons
   // P3: the record's size is known before anything runs (ops, the time, at
   // most one token hash per invitation change), so that the journal makes
   // room before the transaction has any effect.
-  const size_t record_bytes = RunRecordBytes(ops);
+  const bool journaled = impl.journal != nullptr;  // set when the engine opened
+  const size_t record_bytes = journaled ? RunRecordBytes(ops) : 0;
   const bool moves_credits = std::any_of(ops.begin(), ops.end(), [](const std::string& op) {
     uint8_t code = 0;
     return OpCodeOf(op, &code) && OpMovesCredits(code);
@@ -118,18 +119,20 @@ absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<cons
     }
     // The record first: a reader may see the new version as soon as it is
     // published, and what a reader saw must survive a crash.
+    // The record is built only for a journal or a log that keeps it.
+    std::string record;
+    if (journaled || log != nullptr) record = RunRecord(now_ns, ttl_s, writer.issued_hashes(), ops);
     if (log != nullptr) {
       // R2: a replica's record goes to the group's log; the change is given
       // up if it does not get there.
-      absl::StatusOr<int64_t> position =
-          log->append(RunRecord(now_ns, ttl_s, writer.issued_hashes(), ops));
+      absl::StatusOr<int64_t> position = log->append(record);
       if (!position.ok()) {
         writer.UndoCells();
         writer.txn().Abort();
         return position.status();
       }
     }
-    journal->Append(JournalRecordType::kRun, RunRecord(now_ns, ttl_s, writer.issued_hashes(), ops));
+    if (journaled) journal->Append(JournalRecordType::kRun, record);
     // Nothing after this point can fail: deleted workspaces' credits go
     // back to their pools now (T7).
     writer.FinishCredits(impl.reservations);
@@ -147,7 +150,7 @@ absl::StatusOr<std::vector<uint64_t>> RunChanges(Engine& engine, absl::Span<cons
       out->taken = writer.last_taken();
     }
     MutexLock feed_lock(&impl.feed_mu);
-    for (AuditRecord& record : audit) impl.feed.push_back(std::move(record));
+    for (AuditRecord& entry : audit) impl.feed.push_back(std::move(entry));
     while (impl.feed.size() > impl.options.feed_retention) {
       impl.feed_dropped_through = impl.feed.front().revision;
       impl.feed.pop_front();
