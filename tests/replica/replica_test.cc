@@ -106,6 +106,26 @@ Seed MakeSeed(Engine& engine) {
   return s;
 }
 
+// Two replicas of the test's group (`leases` as ReplicaOptions says), the
+// seed made on the first, `granted` credits in its account's pool and
+// `funded` of them in Acme, the second replica at that position.
+struct TwoFunded {
+  std::unique_ptr<Engine> a, b;
+  Seed s;
+};
+
+void OpenTwoFunded(int64_t granted, int64_t funded, bool leases, TwoFunded* out) {
+  const std::string group = GroupOfTest();
+  out->a = OpenOrDie(group, leases);
+  out->b = OpenOrDie(group, leases);
+  ASSERT_NE(out->a, nullptr);
+  ASSERT_NE(out->b, nullptr);
+  out->s = MakeSeed(*out->a);
+  TNY_ASSERT_OK(out->a->grant(kSystem, out->s.account, granted));
+  TNY_ASSERT_OK(out->a->transfer(out->s.olivia, out->s.account, out->s.acme, funded).status());
+  TNY_ASSERT_OK(out->b->wait_for(out->a->position(), 5000));
+}
+
 TEST(Replica, R2_R4_ChangeOnOneReplicaIsReadOnAnother) {
   const std::string group = GroupOfTest();
   auto a = OpenOrDie(group);
@@ -289,15 +309,11 @@ TEST(Replica, R5_ClosedReplicaRefusesChangesAndANewOneOpensAfterTruncation) {
 }
 
 TEST(Replica, R6_ConsumesThroughTheLogFromTwoReplicasAreExact) {
-  const std::string group = GroupOfTest();
-  auto a = OpenOrDie(group, /*leases=*/false);
-  auto b = OpenOrDie(group, /*leases=*/false);
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  const Seed s = MakeSeed(*a);
-  TNY_ASSERT_OK(a->grant(kSystem, s.account, 1000));
-  TNY_ASSERT_OK(a->transfer(s.olivia, s.account, s.acme, 100).status());
-  TNY_ASSERT_OK(b->wait_for(a->position(), 5000));
+  TwoFunded t;
+  ASSERT_NO_FATAL_FAILURE(OpenTwoFunded(1000, 100, /*leases=*/false, &t));
+  std::unique_ptr<Engine>& a = t.a;
+  std::unique_ptr<Engine>& b = t.b;
+  const Seed& s = t.s;
   std::atomic<int> ok{0}, refused{0};
   auto spend = [&](Engine& e) {
     for (int i = 0; i < 40; ++i) {
@@ -328,14 +344,11 @@ TEST(Replica, R6_ConsumesThroughTheLogFromTwoReplicasAreExact) {
 }
 
 TEST(Replica, C5_KeyedConsumeIsOnceInTheGroup) {
-  const std::string group = GroupOfTest();
-  auto a = OpenOrDie(group);
-  auto b = OpenOrDie(group);
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  const Seed s = MakeSeed(*a);
-  TNY_ASSERT_OK(a->grant(kSystem, s.account, 1000));
-  TNY_ASSERT_OK(a->transfer(s.olivia, s.account, s.acme, 100).status());
+  TwoFunded t;
+  ASSERT_NO_FATAL_FAILURE(OpenTwoFunded(1000, 100, /*leases=*/true, &t));
+  std::unique_ptr<Engine>& a = t.a;
+  std::unique_ptr<Engine>& b = t.b;
+  const Seed& s = t.s;
   TNY_ASSERT_OK_AND_ASSIGN(int64_t first, a->consume(s.acme, 30, kCredits, "run-42"));
   EXPECT_EQ(first, 70);
   TNY_ASSERT_OK(b->wait_for(a->position(), 5000));
@@ -379,15 +392,11 @@ TEST(Replica, A7_AuthorizeAndConsumeThroughTheLog) {
 // interval, never more than the group holds, conservation exact at every
 // position, and every lease back once the replicas close.
 TEST(Replica, R6_LeasedConsumptionIsLocalSettledAndNeverOverspends) {
-  const std::string group = GroupOfTest();
-  auto a = OpenOrDie(group);
-  auto b = OpenOrDie(group);
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  const Seed s = MakeSeed(*a);
-  TNY_ASSERT_OK(a->grant(kSystem, s.account, 10000));
-  TNY_ASSERT_OK(a->transfer(s.olivia, s.account, s.acme, 1000).status());
-  TNY_ASSERT_OK(b->wait_for(a->position(), 5000));
+  TwoFunded t;
+  ASSERT_NO_FATAL_FAILURE(OpenTwoFunded(10000, 1000, /*leases=*/true, &t));
+  std::unique_ptr<Engine>& a = t.a;
+  std::unique_ptr<Engine>& b = t.b;
+  const Seed& s = t.s;
   // The first consume goes through the log and takes a lease with it.
   TNY_ASSERT_OK(a->consume(s.acme, 1).status());
   const int64_t after_first = a->position();
@@ -430,7 +439,7 @@ TEST(Replica, R6_LeasedConsumptionIsLocalSettledAndNeverOverspends) {
   // close() settles and returns every lease (R5).
   a->close();
   b->close();
-  auto c = OpenOrDie(group);
+  auto c = OpenOrDie(GroupOfTest());
   ASSERT_NE(c, nullptr);
   TNY_ASSERT_OK_AND_ASSIGN(Balance final, c->balance(s.acme));
   EXPECT_EQ(final.held, 0);
@@ -443,15 +452,11 @@ TEST(Replica, R6_LeasedConsumptionIsLocalSettledAndNeverOverspends) {
 // another replica's lease holds is asked back (recalled), returned by its
 // owner, and the consume runs again, in one call.
 TEST(Replica, R6_ConsumeLargerThanTheUnleasedRestRecallsOtherLeases) {
-  const std::string group = GroupOfTest();
-  auto a = OpenOrDie(group);
-  auto b = OpenOrDie(group);
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  const Seed s = MakeSeed(*a);
-  TNY_ASSERT_OK(a->grant(kSystem, s.account, 10000));
-  TNY_ASSERT_OK(a->transfer(s.olivia, s.account, s.acme, 1000).status());
-  TNY_ASSERT_OK(b->wait_for(a->position(), 5000));
+  TwoFunded t;
+  ASSERT_NO_FATAL_FAILURE(OpenTwoFunded(10000, 1000, /*leases=*/true, &t));
+  std::unique_ptr<Engine>& a = t.a;
+  std::unique_ptr<Engine>& b = t.b;
+  const Seed& s = t.s;
   // b's first consume takes a lease: a quarter of what was left (249).
   TNY_ASSERT_OK(b->consume(s.acme, 1).status());
   TNY_ASSERT_OK(b->consume(s.acme, 2).status());  // on the lease
@@ -479,7 +484,7 @@ TEST(Replica, R6_ConsumeLargerThanTheUnleasedRestRecallsOtherLeases) {
   EXPECT_TRUE(absl::IsResourceExhausted(refused.status())) << refused.status();
   a->close();
   b->close();
-  auto c = OpenOrDie(group);
+  auto c = OpenOrDie(GroupOfTest());
   ASSERT_NE(c, nullptr);
   TNY_ASSERT_OK_AND_ASSIGN(Balance final, c->balance(s.acme));
   EXPECT_EQ(final.held, 0);
@@ -491,14 +496,11 @@ TEST(Replica, R6_ConsumeLargerThanTheUnleasedRestRecallsOtherLeases) {
 // C6 through the log: a reservation made on one replica is committed or
 // released on another; an expired one is released everywhere.
 TEST(Replica, C6_ReservationsAcrossReplicas) {
-  const std::string group = GroupOfTest();
-  auto a = OpenOrDie(group);
-  auto b = OpenOrDie(group);
-  ASSERT_NE(a, nullptr);
-  ASSERT_NE(b, nullptr);
-  const Seed s = MakeSeed(*a);
-  TNY_ASSERT_OK(a->grant(kSystem, s.account, 1000));
-  TNY_ASSERT_OK(a->transfer(s.olivia, s.account, s.acme, 100).status());
+  TwoFunded t;
+  ASSERT_NO_FATAL_FAILURE(OpenTwoFunded(1000, 100, /*leases=*/true, &t));
+  std::unique_ptr<Engine>& a = t.a;
+  std::unique_ptr<Engine>& b = t.b;
+  const Seed& s = t.s;
   TNY_ASSERT_OK_AND_ASSIGN(ReservationId hold, a->reserve(s.acme, 40));
   TNY_ASSERT_OK(b->wait_for(a->position(), 5000));
   TNY_ASSERT_OK_AND_ASSIGN(ReservationInfo info, b->reservation(hold));
