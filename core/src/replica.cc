@@ -714,12 +714,12 @@ bool Replica::ConsumeOnLease(WorkspaceId workspace, MeterId meter, int64_t amoun
   }
 }
 
-int64_t Replica::CloseLease(LocalLease& lease) {
-  u128 seen = LoadWord(&lease.word);
+u128 Replica::CloseLease(LocalLease& lease) {
+  u128 seen = SeedWord(&lease.word);
   for (;;) {
     const u128 next = LeaseWord(0, ConsumedOf(seen));
     const u128 found = __sync_val_compare_and_swap(&lease.word, seen, next);
-    if (found == seen) return ConsumedOf(seen);
+    if (found == seen) return seen;
     seen = found;
   }
 }
@@ -794,8 +794,9 @@ absl::StatusOr<int64_t> Replica::ConsumeThroughLog(WorkspaceId workspace, MeterI
       // The lease goes back in the same record (settled, the rest
       // returned), so that what it held can serve this consume.
       returning = true;
-      returned_remaining = RemainingOf(LoadWord(&lease->word));
-      returned_consumed = CloseLease(*lease);
+      const u128 closed = CloseLease(*lease);
+      returned_remaining = RemainingOf(closed);
+      returned_consumed = ConsumedOf(closed);
       ops.push_back(Encode<&Writer::SettleLease>(replica_id_, lease->hold, returned_consumed, true,
                                                  options_.lease_ttl_ms, int64_t{0}));
     }
@@ -908,9 +909,9 @@ absl::Status Replica::SettleLeases(bool end_all) {
     }
     if (end_all || near_end || idle || below_floor || recalled) {
       // Returned: out of local use first, then settled and given back.
-      const int64_t remaining = RemainingOf(word);
-      const int64_t final_consumed = CloseLease(l);
-      steps.push_back({&l, final_consumed, remaining, true});
+      const u128 closed = CloseLease(l);
+      const int64_t final_consumed = ConsumedOf(closed);
+      steps.push_back({&l, final_consumed, RemainingOf(closed), true});
       ops.push_back(Encode<&Writer::SettleLease>(replica_id_, l.hold, final_consumed, true,
                                                  options_.lease_ttl_ms, int64_t{0}));
     } else if (used) {

@@ -171,8 +171,10 @@ class Replica {
   static constexpr size_t kLeaseSlots = 4096;
   LocalLease* FindLease(WorkspaceId workspace, MeterId meter) const;
   LocalLease* EnsureLease(WorkspaceId workspace, MeterId meter);  // lease_mu_
-  // Takes what the lease holds out of local use; returns what was consumed.
-  static int64_t CloseLease(LocalLease& lease);
+  // Takes what the lease holds out of local use; returns the word it
+  // replaced (what remained and what was consumed, read together: a consume
+  // between two separate reads would be given back on a restore).
+  static unsigned __int128 CloseLease(LocalLease& lease);
   void OpenLease(LocalLease& lease, uint64_t hold, int64_t amount);  // lease_mu_
   // What the leases of (workspace, meter) hold in the newest version: this
   // replica's, other replicas' (asked back or not) and what is available.
