@@ -2,10 +2,12 @@
 //
 // A throwaway PostgreSQL for one test binary: scripts/pg_cluster.sh starts it
 // in a temporary directory before the first test and stops it (by its PID)
-// after the last, failed tests included. `cluster` is the binary's server.
+// after the last, failed tests included. `cluster` is the binary's server;
+// SqlSession is a plain connection to it.
 #ifndef TENANTRY_TESTS_REPLICA_PG_CLUSTER_H_
 #define TENANTRY_TESTS_REPLICA_PG_CLUSTER_H_
 
+#include <libpq-fe.h>
 #include <stdlib.h>
 
 #include <cstdio>
@@ -62,6 +64,40 @@ class PgCluster : public ::testing::Environment {
 
 inline PgCluster* const cluster =
     static_cast<PgCluster*>(::testing::AddGlobalTestEnvironment(new PgCluster));
+
+// A plain libpq connection, as an application holds one (R8).
+class SqlSession {
+ public:
+  SqlSession() : conn_(PQconnectdb(cluster->conninfo().c_str())) {}
+  ~SqlSession() { PQfinish(conn_); }
+  SqlSession(const SqlSession&) = delete;
+  SqlSession& operator=(const SqlSession&) = delete;
+  bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+  // Runs `sql`; "" on success, else its SQLSTATE (or "error").
+  std::string Exec(const std::string& sql) {
+    PGresult* result = PQexec(conn_, sql.c_str());
+    const ExecStatusType status = PQresultStatus(result);
+    std::string out;
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+      out = state != nullptr ? state : "error";
+    }
+    PQclear(result);
+    return out;
+  }
+  // The first column of the first row of `sql`.
+  std::string Value(const std::string& sql) {
+    PGresult* result = PQexec(conn_, sql.c_str());
+    std::string out = PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) > 0
+                          ? PQgetvalue(result, 0, 0)
+                          : "<none>";
+    PQclear(result);
+    return out;
+  }
+
+ private:
+  PGconn* conn_;
+};
 
 }  // namespace tenantry
 

@@ -32,38 +32,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A plain libpq connection, as an application holds one (R8).
-class Sql {
- public:
-  Sql() : conn_(PQconnectdb(cluster->conninfo().c_str())) {}
-  ~Sql() { PQfinish(conn_); }
-  bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
-  // Runs `sql`; "" on success, else its SQLSTATE (or "error").
-  std::string Exec(const std::string& sql) {
-    PGresult* result = PQexec(conn_, sql.c_str());
-    const ExecStatusType status = PQresultStatus(result);
-    std::string out;
-    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-      out = state != nullptr ? state : "error";
-    }
-    PQclear(result);
-    return out;
-  }
-  // The first column of the first row of `sql`.
-  std::string Value(const std::string& sql) {
-    PGresult* result = PQexec(conn_, sql.c_str());
-    std::string out = PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) > 0
-                          ? PQgetvalue(result, 0, 0)
-                          : "<none>";
-    PQclear(result);
-    return out;
-  }
-
- private:
-  PGconn* conn_;
-};
-
 std::string SchemaOfTest() {
   return absl::StrCat("t_", ::testing::UnitTest::GetInstance()->current_test_info()->name());
 }
@@ -95,7 +63,7 @@ TEST(PgLog, CreatesItsSchemaOnFirstUseAndOpensItAgain) {
   ASSERT_NE(log, nullptr);
   TNY_ASSERT_OK_AND_ASSIGN(int64_t head, log->Head());
   EXPECT_EQ(head, 0);
-  Sql sql;
+  SqlSession sql;
   ASSERT_TRUE(sql.ok());
   EXPECT_EQ(sql.Value(absl::StrCat("SELECT schema_version FROM ", Quoted(schema), ".meta")),
             absl::StrCat(kPgLogSchemaVersion));
@@ -112,7 +80,7 @@ TEST(PgLog, CreatesItsSchemaOnFirstUseAndOpensItAgain) {
 TEST(PgLog, RefusesASchemaOfANewerVersion) {
   const std::string schema = SchemaOfTest();
   ASSERT_NE(OpenLog(schema), nullptr);
-  Sql sql;
+  SqlSession sql;
   ASSERT_EQ(sql.Exec(absl::StrCat("UPDATE ", Quoted(schema),
                                   ".meta SET schema_version = ", kPgLogSchemaVersion + 1)),
             "");
@@ -258,7 +226,7 @@ TEST(PgLog, ReportsAGapOrAHeadGoingBackwardsAsDataLoss) {
   auto log = OpenLog(schema);
   ASSERT_NE(log, nullptr);
   AppendMany(*log, 5);
-  Sql sql;
+  SqlSession sql;
   ASSERT_EQ(sql.Exec(absl::StrCat("DELETE FROM ", Quoted(schema), ".records WHERE position = 3")),
             "");
   auto gap = log->Read(1, 10);
@@ -280,7 +248,7 @@ TEST(PgLog, AppendsInsideAnApplicationsTransaction) {
   options.lock_timeout_ms = 200;
   auto log = OpenLog(schema, options);
   ASSERT_NE(log, nullptr);
-  Sql app;
+  SqlSession app;
   ASSERT_TRUE(app.ok());
   const std::string fn = absl::StrCat(Quoted(schema), ".append_if_head");
   ASSERT_EQ(app.Exec("CREATE TABLE IF NOT EXISTS app_rows (id text)"), "");

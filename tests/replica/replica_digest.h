@@ -11,13 +11,16 @@
 // (A1) are digested for a sample of users (every id up to 32, then every
 // 16th), every workspace and every permission: the roles' observable effect
 // without a users x workspaces x permissions walk that takes minutes in a
-// sanitizer build. No gtest here: the worker is a plain program.
+// sanitizer build. No gtest here: the worker is a plain program. Also the
+// clocks and the sleep both sides use.
 #ifndef TENANTRY_TESTS_REPLICA_REPLICA_DIGEST_H_
 #define TENANTRY_TESTS_REPLICA_REPLICA_DIGEST_H_
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -27,6 +30,19 @@
 #include "tenantry/types.h"
 
 namespace tenantry::replica_kill {
+
+// Milliseconds of the steady clock (deadlines) and of the wall clock.
+inline int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+inline int64_t WallMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+inline void SleepMs(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
 
 // Every observable fact of `engine`, one per line. Sessions are left out:
 // whether one still counts depends on the reader's clock (T6), and the

@@ -77,20 +77,6 @@ extern char** environ;
 namespace tenantry::replica_kill {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-void SleepMs(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
 int64_t EnvInt(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);
   int64_t out = 0;

@@ -51,33 +51,6 @@ std::unique_ptr<Engine> OpenOrDie(const std::string& group, bool leases = true) 
   return engine.ok() ? *std::move(engine) : nullptr;
 }
 
-// Runs `sql` on a connection of its own; "" on success, else the SQLSTATE.
-std::string Sql(const std::string& sql) {
-  PGconn* conn = PQconnectdb(cluster->conninfo().c_str());
-  PGresult* result = PQexec(conn, sql.c_str());
-  const ExecStatusType status = PQresultStatus(result);
-  std::string out;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
-    out = state != nullptr ? state : PQerrorMessage(conn);
-  }
-  PQclear(result);
-  PQfinish(conn);
-  return out;
-}
-
-// The first column of the first row of `sql`, or "<none>".
-std::string SqlValue(const std::string& sql) {
-  PGconn* conn = PQconnectdb(cluster->conninfo().c_str());
-  PGresult* result = PQexec(conn, sql.c_str());
-  std::string out = PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) > 0
-                        ? PQgetvalue(result, 0, 0)
-                        : "<none>";
-  PQclear(result);
-  PQfinish(conn);
-  return out;
-}
-
 // The seed's people and tenancy, made on `engine`.
 struct Seed {
   UserId olivia = 0, carla = 0;
@@ -171,7 +144,7 @@ TEST(Replica, R2_RefusedChangeAppendsNothing) {
   EXPECT_TRUE(absl::IsFailedPrecondition(refused)) << refused;
   EXPECT_THAT(RulesOf(refused), ::testing::Contains("M5"));
   EXPECT_EQ(a->position(), before);
-  EXPECT_EQ(SqlValue(absl::StrCat("SELECT position FROM \"", GroupOfTest(), "\".head")),
+  EXPECT_EQ(SqlSession().Value(absl::StrCat("SELECT position FROM \"", GroupOfTest(), "\".head")),
             absl::StrCat(before));
 }
 
@@ -257,9 +230,9 @@ TEST(Replica, R5_NewReplicaStartsFromTheStoredSnapshotAndTruncationKeepsTwo) {
   TNY_ASSERT_OK_AND_ASSIGN(int64_t third, SaveSnapshotToLog(*a));
   TNY_ASSERT_OK_AND_ASSIGN(kept, TruncateLog(*a));
   EXPECT_EQ(kept, second + 1);
-  EXPECT_EQ(Sql(absl::StrCat("DO $$ BEGIN IF (SELECT count(*) FROM \"", group,
-                             "\".snapshots WHERE position < ", second,
-                             ") > 0 THEN RAISE EXCEPTION 'kept'; END IF; END $$")),
+  EXPECT_EQ(SqlSession().Exec(absl::StrCat("DO $$ BEGIN IF (SELECT count(*) FROM \"", group,
+                                           "\".snapshots WHERE position < ", second,
+                                           ") > 0 THEN RAISE EXCEPTION 'kept'; END IF; END $$")),
             "");
   // A new replica needs only the connection string: the newest snapshot,
   // then the log after it.
@@ -570,9 +543,10 @@ TEST(Replica, R7_LogThatChangedUnderAReplicaIsDataLossAndReadsGoOn) {
   const Seed s = MakeSeed(*a);
   const int64_t at = a->position();
   // Someone rewrites the newest record under the replica.
-  ASSERT_EQ(Sql(absl::StrCat("UPDATE \"", group, "\".records SET change_id = 'forged' ",
-                             "WHERE position = ", at)),
-            "");
+  ASSERT_EQ(
+      SqlSession().Exec(absl::StrCat("UPDATE \"", group, "\".records SET change_id = 'forged' ",
+                                     "WHERE position = ", at)),
+      "");
   absl::Status lost = a->create_user("after@x.io").status();
   EXPECT_TRUE(absl::IsDataLoss(lost)) << lost;
   EXPECT_THAT(lost.message(), HasSubstr("changed under this replica"));
@@ -588,8 +562,8 @@ TEST(Replica, R1_RecordOfANewerFormatStopsApplyingButNotReads) {
   ASSERT_NE(a, nullptr);
   const Seed s = MakeSeed(*a);
   const int64_t at = a->position();
-  ASSERT_EQ(Sql(absl::StrCat("SELECT \"", group, "\".append_if_head(", at,
-                             ", 'from-the-future', '\\x01'::bytea, 99)")),
+  ASSERT_EQ(SqlSession().Exec(absl::StrCat("SELECT \"", group, "\".append_if_head(", at,
+                                           ", 'from-the-future', '\\x01'::bytea, 99)")),
             "");
   absl::Status waited = a->wait_for(at + 1, 3000);
   EXPECT_TRUE(absl::IsFailedPrecondition(waited)) << waited;
@@ -688,7 +662,7 @@ TEST(Replica, R8_ChangeCommitsOrRollsBackWithTheApplicationsTransaction) {
   const std::string group = GroupOfTest();
   auto a = OpenOrDie(group);
   ASSERT_NE(a, nullptr);
-  ASSERT_EQ(Sql(absl::StrCat("CREATE TABLE \"", group, "_app\" (name text)")), "");
+  ASSERT_EQ(SqlSession().Exec(absl::StrCat("CREATE TABLE \"", group, "_app\" (name text)")), "");
   PGconn* app = PQconnectdb(cluster->conninfo().c_str());
   ASSERT_EQ(PQstatus(app), CONNECTION_OK);
   auto exec = [&](const std::string& sql) {

@@ -73,20 +73,6 @@ constexpr int kRetryAttempts = 100;
 volatile std::sig_atomic_t terminated = 0;
 void OnTerm(int) { terminated = 1; }
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-int64_t WallMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-void SleepMs(int64_t ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
-
 // One line to the test, in one write().
 void Report(std::string line) {
   if (line.size() > 3000) line.resize(3000);
